@@ -1,0 +1,115 @@
+import { L4, TCP_ACK, TCP_SYN, type Frame } from '../decode/frame.js';
+import type { Connection, PacketContext } from './types.js';
+
+/** Ports whose owner is the server when neither side sent a SYN we saw. */
+const SERVICE_PORTS = new Set([
+  53, 80, 88, 110, 123, 143, 389, 443, 445, 465, 587, 636, 853, 993, 995, 1433, 1521, 2049, 3128, 3306, 3389,
+  5060, 5061, 5432, 5672, 6379, 6443, 8000, 8008, 8080, 8081, 8443, 8888, 9000, 9092, 9200, 11211, 27017,
+]);
+
+function isServicePort(p: number): boolean {
+  return p < 1024 || SERVICE_PORTS.has(p);
+}
+
+/**
+ * Hooks the TCP analyser provides: whether a packet starts a new conversation on a key
+ * that is in use (port reuse), and the per-packet sequence analysis.
+ */
+export interface TcpHooks {
+  startsNewConnection(conn: Connection, f: Frame, fromClient: boolean): boolean;
+  onPacket(conn: Connection, f: Frame, toServer: boolean): number;
+  create(conn: Connection): unknown;
+}
+
+/**
+ * The conversation table: finds or creates the connection a TCP/UDP packet belongs to,
+ * keyed by the tunnel context and both endpoints, and orients it (client/server).
+ */
+export class ConnectionTable {
+  readonly byKey = new Map<string, Connection>();
+  readonly all: Connection[] = [];
+  private ctx: PacketContext = { conn: null, toServer: false, tcpFlags: 0 };
+
+  constructor(private tcp: TcpHooks | null = null) {}
+
+  lookup(f: Frame): PacketContext {
+    const ctx = this.ctx;
+    ctx.conn = null;
+    ctx.toServer = false;
+    ctx.tcpFlags = 0;
+    if ((f.l4 !== L4.Tcp && f.l4 !== L4.Udp) || f.isFragment && f.fragOffset > 0) return ctx;
+    const isTcp = f.l4 === L4.Tcp;
+    const aFirst = f.src < f.dst || (f.src === f.dst && f.srcPort <= f.dstPort);
+    const key = aFirst
+      ? `${f.tunnelKey()}${isTcp ? 't' : 'u'}|${f.src}|${f.srcPort}|${f.dst}|${f.dstPort}`
+      : `${f.tunnelKey()}${isTcp ? 't' : 'u'}|${f.dst}|${f.dstPort}|${f.src}|${f.srcPort}`;
+    let conn = this.byKey.get(key);
+    if (conn && isTcp && this.tcp) {
+      const fromClient = conn.client.ip === f.src && conn.client.port === f.srcPort;
+      if (this.tcp.startsNewConnection(conn, f, fromClient)) conn = undefined;
+    }
+    if (!conn) conn = this.create(key, f, isTcp);
+    const toServer = conn.client.port === f.srcPort && conn.client.ip === f.src;
+    conn.lastTs = f.ts;
+    conn.packets++;
+    conn.bytes += f.origLen;
+    conn.payloadBytes += f.payloadLen;
+    if (toServer) {
+      conn.packetsToServer++;
+      conn.bytesToServer += f.origLen;
+    } else {
+      conn.packetsToClient++;
+      conn.bytesToClient += f.origLen;
+    }
+    ctx.conn = conn;
+    ctx.toServer = toServer;
+    if (isTcp && this.tcp) ctx.tcpFlags = this.tcp.onPacket(conn, f, toServer);
+    return ctx;
+  }
+
+  private create(key: string, f: Frame, isTcp: boolean): Connection {
+    const senderIsClient = isTcp ? this.senderIsClient(f) : this.senderIsClientByPort(f);
+    const sender = { ip: f.src, port: f.srcPort };
+    const receiver = { ip: f.dst, port: f.dstPort };
+    const tunnel = [];
+    for (let i = 0; i < f.tunnelCount; i++) tunnel.push({ type: f.tunnels[i].type, id: f.tunnels[i].id });
+    const conn: Connection = {
+      id: this.all.length,
+      transport: isTcp ? 'tcp' : 'udp',
+      key,
+      client: senderIsClient ? sender : receiver,
+      server: senderIsClient ? receiver : sender,
+      tunnel,
+      firstTs: f.ts,
+      lastTs: f.ts,
+      packets: 0,
+      bytes: 0,
+      packetsToServer: 0,
+      packetsToClient: 0,
+      bytesToServer: 0,
+      bytesToClient: 0,
+      payloadBytes: 0,
+      tcp: null,
+    };
+    if (isTcp && this.tcp) conn.tcp = this.tcp.create(conn);
+    this.byKey.set(key, conn);
+    this.all.push(conn);
+    return conn;
+  }
+
+  /** A SYN's sender is the client; a SYN-ACK's receiver is; otherwise decide by port. */
+  private senderIsClient(f: Frame): boolean {
+    if (f.tcpFlags & TCP_SYN) return (f.tcpFlags & TCP_ACK) === 0;
+    return this.senderIsClientByPort(f);
+  }
+
+  /** The side on a service port is the server; failing that, whoever spoke first is the client. */
+  private senderIsClientByPort(f: Frame): boolean {
+    const srcSvc = isServicePort(f.srcPort);
+    const dstSvc = isServicePort(f.dstPort);
+    if (dstSvc && !srcSvc) return true;
+    if (srcSvc && !dstSvc) return false;
+    if (srcSvc && dstSvc && f.srcPort !== f.dstPort) return f.dstPort < f.srcPort;
+    return true;
+  }
+}

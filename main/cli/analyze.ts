@@ -1,0 +1,57 @@
+import { analyzeFile } from '../engine/analyze-file.js';
+import { parseDecodeAs } from '../decode/decoder.js';
+import type { AnalysisReport } from '../engine/report.js';
+import { linkTypeName } from '../pcap/link-types.js';
+import { parseArgs, UsageError } from './args.js';
+
+export const ANALYZE_USAGE = `tapscope analyze <file> [--json] [--decode udp:PORT=PROTO]...
+  Analyse a pcap/pcapng file. --json prints one JSON document on stdout.
+  --decode udp:31337=tzsp decodes that UDP port as the protocol (vxlan, geneve, tzsp, none).
+  Exit status: 0 ok, 1 usage or unreadable file, 2 damaged file (partial results printed).`;
+
+/** Runs `tapscope analyze`; returns the exit status. */
+export function runAnalyze(argv: string[], out: NodeJS.WritableStream, err: NodeJS.WritableStream): number {
+  const args = parseArgs(argv, ['decode']);
+  for (const f of args.flags) if (f !== 'json' && f !== 'help' && f !== 'h') throw new UsageError(`unknown option --${f}`);
+  if (args.flags.has('help') || args.flags.has('h')) {
+    out.write(ANALYZE_USAGE + '\n');
+    return 0;
+  }
+  if (args.positionals.length !== 1) throw new UsageError('analyze needs exactly one capture file');
+  const decodeAs = (args.options.get('decode') ?? []).map(parseDecodeAs);
+  const path = args.positionals[0];
+  let result;
+  try {
+    result = analyzeFile(path, { decodeAs });
+  } catch (e) {
+    err.write(`tapscope: cannot read ${path}: ${(e as Error).message}\n`);
+    return 1;
+  }
+  if (args.flags.has('json')) out.write(JSON.stringify(result.report) + '\n');
+  else out.write(humanSummary(result.report));
+  if (result.error) {
+    err.write(`tapscope: ${path} is damaged: ${result.error.message}; the results cover the ${result.report.file.packets} packet(s) before it\n`);
+    return 2;
+  }
+  return 0;
+}
+
+function fmtTime(ts: number | null): string {
+  return ts === null ? '-' : new Date(ts * 1000).toISOString();
+}
+
+export function humanSummary(r: AnalysisReport): string {
+  const f = r.file;
+  const lines: string[] = [];
+  const dur = f.firstTs !== null && f.lastTs !== null ? (f.lastTs - f.firstTs).toFixed(3) : '0';
+  lines.push(`${f.path} (${f.format}, ${f.linkTypes.map(linkTypeName).join(', ') || 'no packets'})`);
+  lines.push(`  ${f.packets} packets, ${f.bytes} bytes, ${fmtTime(f.firstTs)} .. ${fmtTime(f.lastTs)} (${dur} s)`);
+  for (const t of r.tunnels) {
+    lines.push(`  tunnel ${t.type}${t.id !== null ? ` id ${t.id}` : ''}${t.outerSrc ? ` ${t.outerSrc} -> ${t.outerDst}` : ''}: ${t.packets} packets`);
+  }
+  lines.push(`  ${r.connections.length} connections, ${r.http.length} HTTP exchanges, ${r.dns.length} DNS transactions, ${r.tls.length} TLS handshakes`);
+  for (const x of r.findings as { severity: string; summary: string }[]) lines.push(`  [${x.severity}] ${x.summary}`);
+  for (const w of r.warnings.slice(0, 20)) lines.push(`  warning: ${w.packet !== null ? `packet ${w.packet}: ` : ''}${w.message}`);
+  if (r.warnings.length > 20) lines.push(`  (${r.warnings.length - 20} more warnings; see --json)`);
+  return lines.join('\n') + '\n';
+}

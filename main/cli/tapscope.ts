@@ -1,0 +1,47 @@
+import { runAnalyze, ANALYZE_USAGE } from './analyze.js';
+import { UsageError } from './args.js';
+
+type Command = (argv: string[]) => number | Promise<number>;
+
+/** Subcommands. Each lives in its own module; add one here. */
+const COMMANDS: Record<string, { run: Command; usage: string }> = {
+  analyze: { run: (a) => runAnalyze(a, process.stdout, process.stderr), usage: ANALYZE_USAGE },
+};
+
+function usage(): string {
+  return `Tapscope ${'\u2014'} network troubleshooting from packet captures\n\n${Object.values(COMMANDS).map((c) => c.usage).join('\n\n')}\n`;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(usage());
+    return name ? 0 : 1;
+  }
+  const cmd = COMMANDS[name];
+  if (!cmd) {
+    process.stderr.write(`tapscope: unknown command "${name}"\n\n${usage()}`);
+    return 1;
+  }
+  try {
+    return await cmd.run(rest);
+  } catch (e) {
+    if (e instanceof UsageError || (e instanceof Error && e.message.startsWith('bad --'))) {
+      process.stderr.write(`tapscope ${name}: ${e.message}\n\n${cmd.usage}\n`);
+      return 1;
+    }
+    process.stderr.write(`tapscope ${name}: ${(e as Error).stack ?? e}\n`);
+    return 1;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    // Let stdout drain (large JSON to a pipe) before exiting.
+    process.exitCode = code;
+  },
+  (e) => {
+    process.stderr.write(`tapscope: ${(e as Error).stack ?? e}\n`);
+    process.exitCode = 1;
+  },
+);

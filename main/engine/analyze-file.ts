@@ -1,0 +1,49 @@
+import { openCapture } from '../pcap/reader.js';
+import { CaptureFormatError } from '../pcap/record.js';
+import { AnalysisSession, type SessionOptions } from './session.js';
+import type { AnalysisReport } from './report.js';
+
+export interface AnalyzeFileOptions extends SessionOptions {
+  /** Called now and then with bytes read and file size. */
+  onProgress?: (bytesRead: number, size: number) => void;
+  /** Checked between packets; reading stops (with partial results) when it aborts. */
+  signal?: AbortSignal;
+}
+
+export interface AnalyzeFileResult {
+  report: AnalysisReport;
+  session: AnalysisSession;
+  /** Set when the file is damaged: everything before the damage was analysed. */
+  error: CaptureFormatError | null;
+  cancelled: boolean;
+}
+
+const PROGRESS_EVERY = 8192;
+
+/** Reads a capture file start to end through an AnalysisSession. Throws only when the file cannot be opened at all. */
+export function analyzeFile(path: string, opts: AnalyzeFileOptions = {}): AnalyzeFileResult {
+  const reader = openCapture(path);
+  const session = new AnalysisSession(opts);
+  let cancelled = false;
+  try {
+    let n = 0;
+    for (let r = reader.next(); r; r = reader.next()) {
+      session.feed(r);
+      if (++n % PROGRESS_EVERY === 0) {
+        opts.onProgress?.(reader.bytesRead, reader.size);
+        if (opts.signal?.aborted) {
+          cancelled = true;
+          break;
+        }
+      }
+    }
+    session.finish();
+    opts.onProgress?.(reader.bytesRead, reader.size);
+    if (reader.error) session.warnings.push({ packet: reader.error.packet + 1, offset: reader.error.offset, message: reader.error.message });
+    if (cancelled) session.warnings.push({ packet: null, offset: reader.bytesRead, message: 'reading was cancelled; results cover the part read' });
+    const report = session.report({ path, format: reader.format, interfaces: reader.interfaces, comments: reader.comments });
+    return { report, session, error: reader.error, cancelled };
+  } finally {
+    reader.close();
+  }
+}

@@ -1,0 +1,97 @@
+import { Decoder, type DecodeAs } from '../decode/decoder.js';
+import type { Frame } from '../decode/frame.js';
+import type { PacketRecord, CaptureComment, CaptureInterface } from '../pcap/record.js';
+import { linkTypeName } from '../pcap/link-types.js';
+import { ConnectionTable } from '../analysis/connections.js';
+import { connectionJson } from '../analysis/connection-json.js';
+import { TunnelCounter } from '../analysis/tunnels.js';
+import type { FrameAnalyzer } from '../analysis/types.js';
+import { PacketIndex } from './packet-index.js';
+import type { AnalysisReport, Warning } from './report.js';
+
+export interface SessionOptions {
+  decodeAs?: DecodeAs[];
+  /** Keep the per-packet index (the UI needs it; the CLI does not). */
+  keepIndex?: boolean;
+}
+
+const MAX_MALFORMED_WARNINGS = 200;
+
+/**
+ * One capture being analysed: packets are fed one at a time (from a file or a live
+ * source), decoded into a reused Frame and passed through every analyser in order.
+ */
+export class AnalysisSession {
+  readonly decoder: Decoder;
+  readonly connections: ConnectionTable;
+  readonly tunnels = new TunnelCounter();
+  readonly analyzers: FrameAnalyzer[] = [];
+  readonly index: PacketIndex | null;
+  readonly warnings: Warning[] = [];
+  readonly linkTypes = new Set<number>();
+  packets = 0;
+  bytes = 0;
+  firstTs: number | null = null;
+  lastTs: number | null = null;
+  private malformed = 0;
+
+  constructor(opts: SessionOptions = {}) {
+    this.decoder = new Decoder(opts.decodeAs ?? []);
+    this.connections = new ConnectionTable(null);
+    this.index = opts.keepIndex ? new PacketIndex() : null;
+    this.analyzers.push(this.tunnels);
+  }
+
+  feed(r: PacketRecord): Frame {
+    const f = this.decoder.decode(r);
+    this.packets++;
+    this.bytes += r.origLen;
+    if (this.firstTs === null) this.firstTs = r.ts;
+    this.lastTs = r.ts;
+    this.linkTypes.add(r.linkType);
+    if (f.malformed) this.noteMalformed(f);
+    const ctx = this.connections.lookup(f);
+    for (const a of this.analyzers) a.onFrame(f, ctx);
+    this.index?.push(r.fileOffset, r.ts, ctx.conn ? ctx.conn.id : -1, ctx.tcpFlags, r.origLen, ctx.conn ? (ctx.toServer ? 1 : 2) : 0);
+    return f;
+  }
+
+  finish(): void {
+    for (const [lt, n] of this.decoder.unknownLinkTypes) {
+      this.warnings.push({ packet: null, offset: null, message: `${n} packet(s) with unsupported link type ${lt} (${linkTypeName(lt)}) were counted but not decoded` });
+    }
+    if (this.malformed > MAX_MALFORMED_WARNINGS) {
+      this.warnings.push({ packet: null, offset: null, message: `${this.malformed - MAX_MALFORMED_WARNINGS} more malformed packet(s) not listed` });
+    }
+    for (const a of this.analyzers) a.finish?.(this.lastTs ?? 0);
+  }
+
+  private noteMalformed(f: Frame): void {
+    if (++this.malformed <= MAX_MALFORMED_WARNINGS) {
+      this.warnings.push({ packet: f.index + 1, offset: f.fileOffset, message: `malformed packet: ${f.malformed}` });
+    }
+  }
+
+  report(file: { path: string; format: 'pcap' | 'pcapng'; interfaces: CaptureInterface[]; comments: CaptureComment[] }): AnalysisReport {
+    return {
+      file: {
+        path: file.path,
+        format: file.format,
+        linkTypes: [...this.linkTypes].sort((a, b) => a - b),
+        packets: this.packets,
+        bytes: this.bytes,
+        firstTs: this.firstTs,
+        lastTs: this.lastTs,
+        interfaces: file.interfaces,
+        comments: file.comments,
+      },
+      warnings: this.warnings,
+      tunnels: this.tunnels.summary(),
+      connections: this.connections.all.map(connectionJson),
+      http: [],
+      dns: [],
+      tls: [],
+      findings: [],
+    };
+  }
+}
