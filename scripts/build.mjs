@@ -22,6 +22,9 @@ const esmEntries = [
 await Promise.all(esmEntries.map(([entryPoint, outfile]) =>
   build({ ...common, entryPoints: [entryPoint], outfile, format: 'esm', banner })));
 
+// The capture helper's libpcap addon (optional; see scripts/build-tapcap.mjs).
+(await import('./build-tapcap.mjs')).buildTapcap();
+
 const cjsEntries = [
   ['main/app.ts', 'out/main/app.cjs'],
   ['preload/index.ts', 'out/preload/index.cjs'],
