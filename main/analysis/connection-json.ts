@@ -1,7 +1,25 @@
 import type { Connection } from './types.js';
+import { ackRtt, handshakeRtt, synRetries, tcpCounters, tcpState, type TcpConnState } from './tcp-analyzer.js';
+
+const NO_COUNTERS = {
+  retransmissions: 0,
+  fastRetransmissions: 0,
+  spuriousRetransmissions: 0,
+  outOfOrder: 0,
+  lostSegments: 0,
+  ackedUnseen: 0,
+  duplicateAcks: 0,
+  zeroWindows: 0,
+  zeroWindowProbes: 0,
+  windowFull: 0,
+  keepAlives: 0,
+  resets: 0,
+};
 
 /** A connection as the CLI's JSON (README "connections") and the API present it. */
 export function connectionJson(c: Connection): Record<string, unknown> {
+  const tcp = c.tcp as TcpConnState | null;
+  const rtt = ackRtt(c);
   return {
     id: c.id,
     transport: c.transport,
@@ -15,5 +33,10 @@ export function connectionJson(c: Connection): Record<string, unknown> {
     packetsToServer: c.packetsToServer,
     packetsToClient: c.packetsToClient,
     payloadBytes: c.payloadBytes,
+    state: tcpState(c),
+    synRetries: synRetries(c),
+    handshakeRtt: handshakeRtt(c),
+    rtt: rtt ? { samples: rtt.samples, min: rtt.min, median: rtt.median, p95: rtt.p95, max: rtt.max } : null,
+    ...(tcp ? tcpCounters(tcp) : NO_COUNTERS),
   };
 }

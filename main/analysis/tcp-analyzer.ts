@@ -1,0 +1,602 @@
+import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, type Frame } from '../decode/frame.js';
+import type { TcpHooks } from './connections.js';
+import { DUPACK_MAX, DUPACK_SHIFT, TCP_FLAG_INFO, TcpA, type TcpFlagName } from './tcp-flags.js';
+import { RttSamples, Series, summarize, type RttSummary, type SeriesPoints } from './rtt-stats.js';
+import type { Connection } from './types.js';
+
+/*
+ * TCP sequence analysis with tshark's (4.x) definitions and order of checks, so a
+ * packet earns here exactly the `tcp.analysis.*` marks Wireshark gives it. The rules are
+ * those of Wireshark's TCP analysis (User's Guide "TCP Analysis"), restated below one
+ * block per rule. All sequence arithmetic is modulo 2^32 (`seqGt` & co survive the wrap).
+ *
+ * State is per connection and direction ("flow"): next expected sequence number, highest
+ * contiguous sequence number the peer may ACK, last ACK/window sent, duplicate-ACK count,
+ * and the list of unacknowledged segments (for ACK RTT), capped like tshark's at
+ * MAX_UNACKED segments so memory per connection is bounded.
+ *
+ * Times are kept as integer nanoseconds since the connection's first second, so every
+ * difference is exact (tshark uses nanosecond time stamps; thresholds such as the 20 ms
+ * fast-retransmission window are compared exactly).
+ */
+
+const MAX_UNACKED = 10000;
+const FAST_RETX_WINDOW_NS = 20_000_000;
+const DEFAULT_OOO_THRESHOLD_NS = 3_000_000;
+const SFR = TCP_SYN | TCP_FIN | TCP_RST;
+const SEQ_POINTS = 1024;
+const RTT_POINTS = 1024;
+
+const seqGt = (x: number, y: number): boolean => ((y - x) | 0) < 0;
+const seqLt = (x: number, y: number): boolean => ((x - y) | 0) < 0;
+const seqLe = (x: number, y: number): boolean => ((x - y) | 0) <= 0;
+const seqGe = (x: number, y: number): boolean => ((y - x) | 0) <= 0;
+
+/** One direction of a TCP connection (the packets one side sends). */
+export class TcpFlow {
+  baseSeq = 0;
+  baseSeqSet = false;
+  /** Window scale shift: -1 unknown (no SYN seen), -2 known not to be used, else 0..14. */
+  winScale = -1;
+  /** Last raw (unscaled) window this side advertised; tshark starts at 0xffffffff. */
+  window = 0xffffffff;
+  isFirstAck = false;
+  /** Next expected sequence number (0 = nothing seen yet, as in tshark). */
+  nextSeq = 0;
+  nextSeqTime = -Infinity;
+  /** Highest contiguous sequence number the peer may acknowledge. */
+  maxSeqToBeAcked = 0;
+  lastAck = 0;
+  lastAckTime = -Infinity;
+  /** Duplicate ACKs in a row; -1 after an "ACKed unseen" to neutralise the next one. */
+  dupAckNum = 0;
+  lastSegmentFlags = 0;
+
+  // Unacknowledged segments, oldest first (tshark keeps them newest first in a list).
+  segCount = 0;
+  segSeq: Uint32Array | null = null;
+  segNext: Uint32Array | null = null;
+  segTime: Float64Array | null = null;
+
+  // Facts for state and counters.
+  packets = 0;
+  synSeen = 0;
+  finSeen = false;
+  rstSeen = false;
+  dataBytes = 0;
+  sackPackets = 0;
+  dsacks = 0;
+  readonly rtt = new RttSamples();
+  rttSeries: Series | null = null;
+  seqSeries: Series | null = null;
+
+  addSegment(seq: number, next: number, t: number): void {
+    if (!this.segSeq) {
+      this.segSeq = new Uint32Array(8);
+      this.segNext = new Uint32Array(8);
+      this.segTime = new Float64Array(8);
+    } else if (this.segCount === this.segSeq.length) {
+      const n = Math.min(MAX_UNACKED, this.segCount * 2);
+      const s = new Uint32Array(n);
+      const x = new Uint32Array(n);
+      const t2 = new Float64Array(n);
+      s.set(this.segSeq);
+      x.set(this.segNext!);
+      t2.set(this.segTime!);
+      this.segSeq = s;
+      this.segNext = x;
+      this.segTime = t2;
+    }
+    const i = this.segCount++;
+    this.segSeq[i] = seq;
+    this.segNext![i] = next;
+    this.segTime![i] = t;
+  }
+}
+
+/** TCP analysis state of one connection (Connection.tcp). */
+export class TcpConnState {
+  readonly c2s = new TcpFlow();
+  readonly s2c = new TcpFlow();
+  /** Whole seconds subtracted from time stamps (see the header comment). */
+  readonly baseSec: number;
+  /** Time of the most recent SYN (pure), NaN before one is seen. */
+  mruSyn = NaN;
+  /** tshark's initial RTT (`tcp.analysis.initial_rtt`) in ns; 0 until known. */
+  firstRtt = 0;
+  synAckSeen = false;
+  rstFromServerBeforeSynAck = false;
+  /** FIN seen from both sides before any RST. */
+  finBothBeforeRst = false;
+  pureSyns = 0;
+  /** Packets with each TcpA bit (index = bit position). */
+  readonly counts = new Uint32Array(16);
+  reusedPending = false;
+
+  constructor(firstTsSec: number) {
+    this.baseSec = firstTsSec;
+  }
+
+  count(name: TcpFlagName): number {
+    return this.counts[31 - Math.clz32(TcpA[name])];
+  }
+}
+
+export type TcpState = 'syn-unanswered' | 'refused' | 'established' | 'closed' | 'reset' | 'open';
+
+/**
+ * The TCP analyser: plugs into ConnectionTable (port reuse, per-packet analysis) and
+ * returns for each packet the TcpA bits it earned.
+ */
+export class TcpAnalyzer implements TcpHooks {
+  private reuseNext = false;
+
+  create(conn: Connection): TcpConnState {
+    const s = new TcpConnState(Math.floor(conn.firstTs));
+    if (this.reuseNext) {
+      s.reusedPending = true;
+      this.reuseNext = false;
+    }
+    return s;
+  }
+
+  /*
+   * PORT REUSE: a pure SYN whose sequence number differs from the initial sequence number
+   * its sender used on this 5-tuple starts a new conversation (tshark: a new tcp.stream,
+   * marked "TCP Port numbers reused"). The same ISN again is a SYN retransmission.
+   */
+  startsNewConnection(conn: Connection, f: Frame, fromClient: boolean): boolean {
+    if ((f.tcpFlags & (TCP_SYN | TCP_ACK)) !== TCP_SYN) return false;
+    const s = conn.tcp as TcpConnState | null;
+    if (!s) return false;
+    const fwd = fromClient ? s.c2s : s.s2c;
+    if (fwd.baseSeqSet && f.tcpSeq !== fwd.baseSeq) {
+      this.reuseNext = true;
+      return true;
+    }
+    return false;
+  }
+
+  onPacket(conn: Connection, f: Frame, toServer: boolean): number {
+    const s = conn.tcp as TcpConnState;
+    const fwd = toServer ? s.c2s : s.s2c;
+    const rev = toServer ? s.s2c : s.c2s;
+    const flags = f.tcpFlags;
+    const seq = f.tcpSeq;
+    const ack = f.tcpAck;
+    const now = (f.tsSec - s.baseSec) * 1e9 + f.tsNsec;
+    let ta = 0;
+    let dupNum = 0;
+    fwd.packets++;
+
+    if ((flags & (TCP_SYN | TCP_ACK)) === TCP_SYN) {
+      if (s.reusedPending) {
+        ta |= TcpA.ReusedPorts;
+        s.reusedPending = false;
+      } else if (fwd.baseSeqSet && seq === fwd.baseSeq) {
+        // A repeated SYN (same ISN): forget sequence space advanced by, e.g., a RST
+        // sent with the sequence number the peer ACKed, so the SYN reads as a retransmission.
+        fwd.nextSeq = fwd.maxSeqToBeAcked;
+      }
+      s.pureSyns++;
+    }
+    if ((flags & (TCP_SYN | TCP_ACK)) === (TCP_SYN | TCP_ACK)) {
+      // SYN-ACK with a new ISN on a conversation in use: re-base, mark as reuse.
+      if (fwd.baseSeqSet && seq !== fwd.baseSeq) {
+        fwd.baseSeq = seq;
+        ta |= TcpA.ReusedPorts;
+      }
+    }
+
+    // Segment length comes from the IP header; without a whole TCP header by that
+    // length (or for an IP fragment) the segment length is unknown and tshark skips the
+    // sequence analysis.
+    const haveSeglen = f.ipPayloadLen >= f.tcpHdrLen && !f.isFragment;
+    if (haveSeglen) {
+      const seglen = f.payloadLen;
+      if (!fwd.baseSeqSet) {
+        fwd.baseSeq = flags & TCP_SYN ? seq : (seq - 1) >>> 0;
+        fwd.baseSeqSet = true;
+      }
+      if (!rev.baseSeqSet && flags & TCP_ACK) {
+        rev.baseSeq = (ack - 1) >>> 0;
+        rev.baseSeqSet = true;
+      }
+      const r = this.analyzeSequence(s, fwd, rev, f, seq, ack, seglen, flags, now, ta);
+      ta = r;
+      if (ta & TcpA.DuplicateAck) dupNum = fwd.dupAckNum;
+      fwd.dataBytes += seglen;
+      if (seglen > 0) {
+        const series = fwd.seqSeries ?? (fwd.seqSeries = new Series(SEQ_POINTS));
+        series.add(f.ts, ((seq + seglen - fwd.baseSeq) >>> 0), ta & (TcpA.Retransmission | TcpA.OutOfOrder | TcpA.LostSegment));
+      }
+    }
+
+    if (flags & TCP_SYN) {
+      if (flags & TCP_ACK) s.synAckSeen = true;
+      else s.mruSyn = now;
+      fwd.isFirstAck = true;
+      fwd.synSeen++;
+    }
+    if (flags & TCP_FIN) fwd.finSeen = true;
+    if (flags & TCP_RST) {
+      if (!fwd.rstSeen && !rev.rstSeen) s.finBothBeforeRst = fwd.finSeen && rev.finSeen;
+      if (!toServer && !s.synAckSeen) s.rstFromServerBeforeSynAck = true;
+      fwd.rstSeen = true;
+      ta |= TcpA.Reset;
+    }
+    /*
+     * INITIAL RTT: the first pure ACK after a SYN ends the handshake; the initial RTT is
+     * its time minus that of the most recent SYN (so SYN retries do not inflate it).
+     */
+    if ((flags & (TCP_SYN | TCP_ACK)) === TCP_ACK) {
+      if (s.mruSyn === s.mruSyn && s.firstRtt === 0) s.firstRtt = now - s.mruSyn;
+      fwd.isFirstAck = false;
+    }
+    // Window scale option (any packet carrying it; shifts above 14 mean 14, RFC 7323 §2.3).
+    if (f.tcpWscale >= 0) fwd.winScale = f.tcpWscale > 14 ? 14 : f.tcpWscale;
+    /*
+     * WINDOW SCALING is used only if both SYNs carried the option: a SYN without it
+     * settles "not used" (-2) for both sides; a SYN-ACK with it answering a SYN without
+     * it is not used either.
+     */
+    if (flags & TCP_SYN) {
+      if (fwd.winScale === -1) {
+        fwd.winScale = -2;
+        rev.winScale = -2;
+      } else if (flags & TCP_ACK && rev.winScale === -2) {
+        fwd.winScale = -2;
+      }
+    }
+    if (f.sackCount > 0) {
+      fwd.sackPackets++;
+      // D-SACK (RFC 2883 §4): the first block lies below the ACK, or inside the second block.
+      if (seqLe(f.sackRight[0], ack) || (f.sackCount > 1 && seqLt(f.sackLeft[1], f.sackRight[0]) && seqGe(f.sackRight[1], f.sackRight[0]))) fwd.dsacks++;
+    }
+
+    if (ta !== 0) {
+      const c = s.counts;
+      for (let b = ta & 0xffff; b !== 0; b &= b - 1) c[31 - Math.clz32(b & -b)]++;
+    }
+    if (dupNum > 0) ta |= (dupNum > DUPACK_MAX ? DUPACK_MAX : dupNum) << DUPACK_SHIFT;
+    return ta >>> 0;
+  }
+
+  /** tshark's sequence-number analysis for one segment; returns the TcpA bits. */
+  private analyzeSequence(s: TcpConnState, fwd: TcpFlow, rev: TcpFlow, f: Frame, seq: number, ack: number, seglen: number, flags: number, now: number, ta: number): number {
+    const window = f.tcpWindow;
+    const notSfr = (flags & SFR) === 0;
+    checks: {
+      /*
+       * ZERO WINDOW PROBE: exactly one byte at the next expected sequence number while
+       * the peer advertises a zero window. Nothing else is checked for it.
+       */
+      if (seglen === 1 && seq === fwd.nextSeq && rev.window === 0) {
+        ta |= TcpA.ZeroWindowProbe;
+        break checks;
+      }
+      /* ZERO WINDOW: the window is 0 and none of SYN, FIN, RST is set. */
+      if (window === 0 && notSfr) ta |= TcpA.ZeroWindow;
+      /*
+       * PREVIOUS SEGMENT NOT CAPTURED: the segment starts beyond the next expected
+       * sequence number (once one is known); RSTs are exempt.
+       */
+      if (fwd.nextSeq !== 0 && seqGt(seq, fwd.nextSeq) && !(flags & TCP_RST)) ta |= TcpA.LostSegment;
+      /*
+       * KEEP-ALIVE: 0 or 1 byte starting one byte before the next expected sequence
+       * number; never SYN, FIN or RST.
+       */
+      if (seglen <= 1 && seq === ((fwd.nextSeq - 1) >>> 0) && notSfr) ta |= TcpA.KeepAlive;
+      const sameSeqAck = seq === fwd.nextSeq && ack === fwd.lastAck;
+      /*
+       * WINDOW UPDATE: no data, same SEQ and ACK as this side's previous segment, a new
+       * non-zero window.
+       */
+      if (seglen === 0 && window !== 0 && window !== fwd.window && sameSeqAck && notSfr) ta |= TcpA.WindowUpdate;
+      /*
+       * WINDOW FULL: data reaching exactly the right edge of the window the peer last
+       * advertised (scaled; unscaled before the peer's first ACK, never checked while
+       * the peer's scale is unknown).
+       */
+      if (seglen > 0 && rev.winScale !== -1 && notSfr) {
+        const shift = rev.isFirstAck || rev.winScale === -2 ? 0 : rev.winScale;
+        if (((seq + seglen) >>> 0) === ((rev.lastAck + ((rev.window << shift) >>> 0)) >>> 0)) ta |= TcpA.WindowFull;
+      }
+      /*
+       * KEEP-ALIVE ACK: no data, same window/SEQ/ACK as before, answering a keep-alive.
+       */
+      if (seglen === 0 && window !== 0 && window === fwd.window && sameSeqAck && rev.lastSegmentFlags & TcpA.KeepAlive && notSfr) {
+        ta |= TcpA.KeepAliveAck;
+        break checks;
+      }
+      /*
+       * ZERO WINDOW PROBE ACK: no data, still a zero window, same SEQ/ACK, answering a
+       * zero-window probe.
+       */
+      if (seglen === 0 && window === 0 && window === fwd.window && sameSeqAck && rev.lastSegmentFlags & TcpA.ZeroWindowProbe && notSfr) {
+        ta |= TcpA.ZeroWindowProbeAck;
+        break checks;
+      }
+      /*
+       * DUPLICATE ACK: no data, same non-zero window, SEQ and ACK as this side's
+       * previous segment. The count restarts whenever the ACK moves.
+       */
+      if (seglen === 0 && window !== 0 && window === fwd.window && sameSeqAck && notSfr) {
+        fwd.dupAckNum = fwd.dupAckNum === -1 ? 1 : fwd.dupAckNum + 1;
+        ta |= TcpA.DuplicateAck;
+      }
+    }
+    if (ack !== fwd.lastAck) fwd.dupAckNum = 0;
+
+    /*
+     * ACKED UNSEEN SEGMENT: the ACK covers data beyond what the capture saw from the peer
+     * (the tap dropped it). Reported once per hole: the peer's "may be ACKed" edge jumps
+     * to what was seen, or, when nothing new was seen, a later duplicate is suppressed.
+     */
+    if (rev.maxSeqToBeAcked !== 0 && seqGt(ack, rev.maxSeqToBeAcked) && flags & TCP_ACK) {
+      if (seqLt(rev.maxSeqToBeAcked, rev.nextSeq)) {
+        rev.maxSeqToBeAcked = rev.nextSeq;
+        ta |= TcpA.AckedUnseen;
+      } else {
+        if (rev.dupAckNum === 0) ta |= TcpA.AckedUnseen;
+        rev.dupAckNum = -1;
+      }
+    }
+
+    /*
+     * RETRANSMISSION / FAST RETRANSMISSION / SPURIOUS / OUT-OF-ORDER for segments that
+     * occupy sequence space (data, SYN or FIN) and start below the next expected
+     * sequence number. Keep-alives are none of these. In order:
+     *  - SPURIOUS: all of its data was already ACKed by the peer;
+     *  - FAST: the peer sent >= 2 duplicate ACKs for exactly this sequence number, the
+     *    last one less than 20 ms ago;
+     *  - OUT-OF-ORDER: less than the initial RTT (3 ms when unknown) after the segment
+     *    that advanced the next expected sequence number, and not ending exactly there;
+     *  - otherwise a RETRANSMISSION.
+     * A segment of more than one byte starting one byte before the next expected
+     * sequence number (after a zero-window probe) adds new data and is not resent.
+     */
+    retx: if (seglen > 0 || flags & (TCP_SYN | TCP_FIN)) {
+      if (ta & TcpA.KeepAlive) break retx;
+      let notAdvanced = fwd.nextSeq !== 0 && seqLt(seq, fwd.nextSeq);
+      if (seglen > 1 && ((fwd.nextSeq - 1) >>> 0) === seq) notAdvanced = false;
+      if (seglen > 0 && rev.lastAck !== 0 && seqLe((seq + seglen) >>> 0, rev.lastAck)) {
+        ta |= TcpA.SpuriousRetransmission | TcpA.Retransmission;
+        break retx;
+      }
+      const sinceDupAck = now - rev.lastAckTime;
+      if (notAdvanced && rev.dupAckNum >= 2 && rev.lastAck === seq && sinceDupAck >= 0 && sinceDupAck < FAST_RETX_WINDOW_NS) {
+        ta |= TcpA.FastRetransmission | TcpA.Retransmission;
+        break retx;
+      }
+      const sinceNext = now - fwd.nextSeqTime;
+      const oooThreshold = s.firstRtt !== 0 ? s.firstRtt : DEFAULT_OOO_THRESHOLD_NS;
+      const end = (seq + seglen + (flags & (TCP_SYN | TCP_FIN) ? 1 : 0)) >>> 0;
+      if (notAdvanced && sinceNext >= 0 && sinceNext < oooThreshold && fwd.nextSeq !== end) {
+        ta |= TcpA.OutOfOrder;
+        break retx;
+      }
+      if (notAdvanced) ta |= TcpA.Retransmission;
+    }
+
+    // Remember the segment (bounded list) and advance the next expected sequence number;
+    // zero-window probes do not advance it.
+    let nextSeq = (seq + seglen) >>> 0;
+    if ((seglen > 0 || flags & (TCP_SYN | TCP_FIN)) && fwd.segCount < MAX_UNACKED) {
+      if (flags & (TCP_SYN | TCP_FIN)) nextSeq = (nextSeq + 1) >>> 0;
+      fwd.addSegment(seq, nextSeq, now);
+    }
+    const probe = (ta & TcpA.ZeroWindowProbe) !== 0;
+    if ((seqGt(nextSeq, fwd.nextSeq) || fwd.nextSeq === 0) && !probe) {
+      fwd.nextSeq = nextSeq;
+      fwd.nextSeqTime = now;
+    }
+    if ((seq === fwd.maxSeqToBeAcked || fwd.maxSeqToBeAcked === 0) && !probe) fwd.maxSeqToBeAcked = fwd.nextSeq;
+
+    fwd.window = window;
+    fwd.lastAck = ack;
+    fwd.lastAckTime = now;
+    fwd.lastSegmentFlags = ta;
+
+    this.ackSegments(fwd, rev, f, ack, now);
+    return ta;
+  }
+
+  /*
+   * ACK RTT: the ACK that acknowledges exactly the end of an unacknowledged segment of
+   * the peer gives the RTT sample (ACK time minus segment time; for several such
+   * segments, the oldest, as tshark; a zero RTT is no sample). Acknowledged segments
+   * leave the list; a partial ACK trims the segment's start.
+   */
+  private ackSegments(fwd: TcpFlow, rev: TcpFlow, f: Frame, ack: number, now: number): void {
+    const n = rev.segCount;
+    if (n === 0) return;
+    const sq = rev.segSeq!;
+    const nx = rev.segNext!;
+    const tm = rev.segTime!;
+    let rtt = NaN;
+    let acked = false;
+    // Newest first (tshark's list order), so the oldest exact match sets the sample last.
+    for (let i = n - 1; i >= 0; i--) {
+      const next = nx[i];
+      if (ack === next) {
+        rtt = now - tm[i];
+        acked = true;
+        nx[i] = sq[i] = 0;
+        tm[i] = NaN; // deleted
+      } else if (seqGt(ack, sq[i]) && seqLe(ack, next)) {
+        sq[i] = ack;
+      } else if (seqGt(next, ack)) {
+        // not yet acknowledged
+      } else {
+        tm[i] = NaN; // old: deleted without a sample
+      }
+    }
+    let o = 0;
+    for (let i = 0; i < n; i++) {
+      if (tm[i] !== tm[i]) continue;
+      if (o !== i) {
+        sq[o] = sq[i];
+        nx[o] = nx[i];
+        tm[o] = tm[i];
+      }
+      o++;
+    }
+    rev.segCount = o;
+    if (acked && rtt !== 0) {
+      const sec = rtt / 1e9;
+      fwd.rtt.add(sec);
+      (fwd.rttSeries ??= new Series(RTT_POINTS)).add(f.ts, sec);
+    }
+  }
+}
+
+// ---- Results for the JSON output and the UI ----
+
+export function tcpState(c: Connection): TcpState {
+  const s = c.tcp as TcpConnState | null;
+  if (!s) return 'open';
+  const rst = s.c2s.rstSeen || s.s2c.rstSeen;
+  const synSeen = s.pureSyns > 0;
+  if (rst) {
+    if (synSeen && s.rstFromServerBeforeSynAck && s.s2c.packets > 0 && !s.synAckSeen) return 'refused';
+    if (s.finBothBeforeRst) return 'closed';
+    return 'reset';
+  }
+  if (s.c2s.finSeen && s.s2c.finSeen) return 'closed';
+  if (synSeen && s.s2c.packets === 0) return 'syn-unanswered';
+  if (synSeen || s.synAckSeen) return 'established';
+  return 'open';
+}
+
+/** Counters of one connection in the CLI contract's names (README "connections"). */
+export interface TcpCounters {
+  retransmissions: number;
+  fastRetransmissions: number;
+  spuriousRetransmissions: number;
+  outOfOrder: number;
+  lostSegments: number;
+  ackedUnseen: number;
+  duplicateAcks: number;
+  zeroWindows: number;
+  zeroWindowProbes: number;
+  windowFull: number;
+  keepAlives: number;
+  resets: number;
+}
+
+export function tcpCounters(s: TcpConnState): TcpCounters {
+  return {
+    retransmissions: s.count('Retransmission'),
+    fastRetransmissions: s.count('FastRetransmission'),
+    spuriousRetransmissions: s.count('SpuriousRetransmission'),
+    outOfOrder: s.count('OutOfOrder'),
+    lostSegments: s.count('LostSegment'),
+    ackedUnseen: s.count('AckedUnseen'),
+    duplicateAcks: s.count('DuplicateAck'),
+    zeroWindows: s.count('ZeroWindow'),
+    zeroWindowProbes: s.count('ZeroWindowProbe'),
+    windowFull: s.count('WindowFull'),
+    keepAlives: s.count('KeepAlive'),
+    resets: s.count('Reset'),
+  };
+}
+
+/** ACK RTT over both directions (seconds), or null without samples. */
+export function ackRtt(c: Connection): RttSummary | null {
+  const s = c.tcp as TcpConnState | null;
+  return s ? summarize([s.c2s.rtt, s.s2c.rtt]) : null;
+}
+
+export function handshakeRtt(c: Connection): number | null {
+  const s = c.tcp as TcpConnState | null;
+  return s && s.firstRtt !== 0 ? s.firstRtt / 1e9 : null;
+}
+
+export function synRetries(c: Connection): number {
+  const s = c.tcp as TcpConnState | null;
+  return s && s.pureSyns > 1 ? s.pureSyns - 1 : 0;
+}
+
+/**
+ * ACK RTT over time for a chart: `toServer` holds samples from ACKs the client sent (the
+ * RTT of the server's data), `toClient` those from the server's ACKs. Seconds.
+ */
+export function rttSeries(c: Connection): { toServer: SeriesPoints | null; toClient: SeriesPoints | null } {
+  const s = c.tcp as TcpConnState | null;
+  return { toServer: s?.c2s.rttSeries?.points() ?? null, toClient: s?.s2c.rttSeries?.points() ?? null };
+}
+
+/**
+ * Sequence number over time (Stevens graph) for data sent in one direction: value =
+ * relative sequence number of the segment's end; `mark` has the TcpA bits
+ * Retransmission / OutOfOrder / LostSegment of the segment (kept through downsampling).
+ */
+export function seqSeries(c: Connection, toServer: boolean): SeriesPoints | null {
+  const s = c.tcp as TcpConnState | null;
+  if (!s) return null;
+  return (toServer ? s.c2s : s.s2c).seqSeries?.points() ?? null;
+}
+
+export interface TcpFlowDetail {
+  packets: number;
+  payloadBytes: number;
+  /** Window scale shift; -1 unknown (no SYN seen), -2 scaling not in use. */
+  windowScale: number;
+  /** Initial sequence number (relative 0); tshark's base for relative numbers. */
+  baseSeq: number | null;
+  sackPackets: number;
+  dsacks: number;
+  /** RTT of this side's ACKs (the peer's data). */
+  rtt: RttSummary | null;
+  finSeen: boolean;
+  rstSeen: boolean;
+}
+
+/** Everything the UI's connection view needs, from memory (no re-reading of the file). */
+export interface TcpDetail {
+  state: TcpState;
+  handshakeRtt: number | null;
+  synRetries: number;
+  rtt: RttSummary | null;
+  counters: TcpCounters;
+  /** Packets per TcpA flag name (includes window updates, keep-alive ACKs, probe ACKs, reused ports). */
+  flagCounts: Record<TcpFlagName, number>;
+  client: TcpFlowDetail;
+  server: TcpFlowDetail;
+  rttSeries: { toServer: SeriesPoints | null; toClient: SeriesPoints | null };
+  seqSeries: { toServer: SeriesPoints | null; toClient: SeriesPoints | null };
+}
+
+function flowDetail(f: TcpFlow): TcpFlowDetail {
+  return {
+    packets: f.packets,
+    payloadBytes: f.dataBytes,
+    windowScale: f.winScale,
+    baseSeq: f.baseSeqSet ? f.baseSeq : null,
+    sackPackets: f.sackPackets,
+    dsacks: f.dsacks,
+    rtt: summarize([f.rtt]),
+    finSeen: f.finSeen,
+    rstSeen: f.rstSeen,
+  };
+}
+
+export function tcpDetail(c: Connection): TcpDetail | null {
+  const s = c.tcp as TcpConnState | null;
+  if (!s) return null;
+  const flagCounts = {} as Record<TcpFlagName, number>;
+  for (const i of TCP_FLAG_INFO) flagCounts[i.name] = s.count(i.name);
+  return {
+    state: tcpState(c),
+    handshakeRtt: handshakeRtt(c),
+    synRetries: synRetries(c),
+    rtt: ackRtt(c),
+    counters: tcpCounters(s),
+    flagCounts,
+    client: flowDetail(s.c2s),
+    server: flowDetail(s.s2c),
+    rttSeries: rttSeries(c),
+    seqSeries: { toServer: seqSeries(c, true), toClient: seqSeries(c, false) },
+  };
+}
