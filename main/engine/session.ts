@@ -3,6 +3,7 @@ import type { Frame } from '../decode/frame.js';
 import type { PacketRecord, CaptureComment, CaptureInterface } from '../pcap/record.js';
 import { linkTypeName } from '../pcap/link-types.js';
 import { ConnectionTable } from '../analysis/connections.js';
+import { TcpAnalyzer } from '../analysis/tcp-analyzer.js';
 import { connectionJson } from '../analysis/connection-json.js';
 import { TunnelCounter } from '../analysis/tunnels.js';
 import type { FrameAnalyzer } from '../analysis/types.js';
@@ -37,7 +38,7 @@ export class AnalysisSession {
 
   constructor(opts: SessionOptions = {}) {
     this.decoder = new Decoder(opts.decodeAs ?? []);
-    this.connections = new ConnectionTable(null);
+    this.connections = new ConnectionTable(new TcpAnalyzer());
     this.index = opts.keepIndex ? new PacketIndex() : null;
     this.analyzers.push(this.tunnels);
   }
