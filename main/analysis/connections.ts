@@ -1,5 +1,6 @@
 import { L4, TCP_ACK, TCP_SYN, type Frame } from '../decode/frame.js';
 import type { Connection, PacketContext } from './types.js';
+import { tcpSegmentLength } from './tcp-analyzer.js';
 
 /** Ports whose owner is the server when neither side sent a SYN we saw. */
 const SERVICE_PORTS = new Set([
@@ -9,6 +10,23 @@ const SERVICE_PORTS = new Set([
 
 function isServicePort(p: number): boolean {
   return p < 1024 || SERVICE_PORTS.has(p);
+}
+
+/**
+ * The part of the encapsulation that names a network of its own: VXLAN and GENEVE VNIs
+ * (overlay segments whose address spaces are independent), so the same 5-tuple in two
+ * VNIs is two conversations. Mirror-session labels are left out on purpose: ERSPAN
+ * session ids, GRE keys, TZSP and VLAN tags often differ between the two directions of
+ * one conversation (one session or tag per mirrored direction, a tag on one side of a
+ * trunk only), and keying on them would split every such conversation in two.
+ */
+function networkContext(f: Frame): string {
+  let k = '';
+  for (let i = 0; i < f.tunnelCount; i++) {
+    const t = f.tunnels[i];
+    if (t.type === 'vxlan' || t.type === 'geneve') k += `${t.type}:${t.id ?? ''}/`;
+  }
+  return k;
 }
 
 /**
@@ -40,9 +58,10 @@ export class ConnectionTable {
     if ((f.l4 !== L4.Tcp && f.l4 !== L4.Udp) || f.isFragment && f.fragOffset > 0) return ctx;
     const isTcp = f.l4 === L4.Tcp;
     const aFirst = f.src < f.dst || (f.src === f.dst && f.srcPort <= f.dstPort);
+    const net = f.tunnelCount === 0 ? '' : networkContext(f);
     const key = aFirst
-      ? `${f.tunnelKey()}${isTcp ? 't' : 'u'}|${f.src}|${f.srcPort}|${f.dst}|${f.dstPort}`
-      : `${f.tunnelKey()}${isTcp ? 't' : 'u'}|${f.dst}|${f.dstPort}|${f.src}|${f.srcPort}`;
+      ? `${net}${isTcp ? 't' : 'u'}|${f.src}|${f.srcPort}|${f.dst}|${f.dstPort}`
+      : `${net}${isTcp ? 't' : 'u'}|${f.dst}|${f.dstPort}|${f.src}|${f.srcPort}`;
     let conn = this.byKey.get(key);
     if (conn && isTcp && this.tcp) {
       const fromClient = conn.client.ip === f.src && conn.client.port === f.srcPort;
@@ -53,7 +72,10 @@ export class ConnectionTable {
     conn.lastTs = f.ts;
     conn.packets++;
     conn.bytes += f.origLen;
-    conn.payloadBytes += f.payloadLen;
+    if (isTcp) {
+      const n = tcpSegmentLength(f);
+      if (n > 0) conn.payloadBytes += n;
+    } else conn.payloadBytes += f.payloadLen;
     if (toServer) {
       conn.packetsToServer++;
       conn.bytesToServer += f.origLen;

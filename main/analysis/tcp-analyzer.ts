@@ -32,6 +32,20 @@ const seqLt = (x: number, y: number): boolean => ((x - y) | 0) < 0;
 const seqLe = (x: number, y: number): boolean => ((x - y) | 0) <= 0;
 const seqGe = (x: number, y: number): boolean => ((y - x) | 0) <= 0;
 
+/**
+ * The segment's data length from the IP header's length, or -1 when unknown (an IP
+ * fragment, or a header longer than the segment). An IP length beyond the packet's wire
+ * length is cut to it, as tshark does ("IPv4 total length exceeds packet length"), so
+ * snaplen-truncated packets keep their real length and bogus lengths stay bounded.
+ */
+export function tcpSegmentLength(f: Frame): number {
+  if (f.isFragment) return -1;
+  const tcpOff = f.payloadOff - f.tcpHdrLen;
+  const wire = f.origLen - (tcpOff - (f.end - f.caplen));
+  const l4 = f.ipPayloadLen < wire ? f.ipPayloadLen : wire;
+  return l4 >= f.tcpHdrLen ? l4 - f.tcpHdrLen : -1;
+}
+
 /** One direction of a TCP connection (the packets one side sends). */
 export class TcpFlow {
   baseSeq = 0;
@@ -191,9 +205,9 @@ export class TcpAnalyzer implements TcpHooks {
     // Segment length comes from the IP header; without a whole TCP header by that
     // length (or for an IP fragment) the segment length is unknown and tshark skips the
     // sequence analysis.
-    const haveSeglen = f.ipPayloadLen >= f.tcpHdrLen && !f.isFragment;
+    const seglen = tcpSegmentLength(f);
+    const haveSeglen = seglen >= 0;
     if (haveSeglen) {
-      const seglen = f.payloadLen;
       if (!fwd.baseSeqSet) {
         fwd.baseSeq = flags & TCP_SYN ? seq : (seq - 1) >>> 0;
         fwd.baseSeqSet = true;
@@ -254,6 +268,9 @@ export class TcpAnalyzer implements TcpHooks {
       if (seqLe(f.sackRight[0], ack) || (f.sackCount > 1 && seqLt(f.sackLeft[1], f.sackRight[0]) && seqGe(f.sackRight[1], f.sackRight[0]))) fwd.dsacks++;
     }
 
+    // A header longer than the segment (options past its end) makes tshark give up on
+    // the packet before it prints the analysis: none of its marks show, so none count.
+    if (!haveSeglen && f.tcpHdrLen > 20) ta &= TcpA.Reset;
     if (ta !== 0) {
       const c = s.counts;
       for (let b = ta & 0xffff; b !== 0; b &= b - 1) c[31 - Math.clz32(b & -b)]++;
@@ -365,7 +382,8 @@ export class TcpAnalyzer implements TcpHooks {
         break retx;
       }
       const sinceDupAck = now - rev.lastAckTime;
-      if (notAdvanced && rev.dupAckNum >= 2 && rev.lastAck === seq && sinceDupAck >= 0 && sinceDupAck < FAST_RETX_WINDOW_NS) {
+      // The count is unsigned in tshark, so the -1 left by an "ACKed unseen" counts as many.
+      if (notAdvanced && (rev.dupAckNum >= 2 || rev.dupAckNum === -1) && rev.lastAck === seq && sinceDupAck >= 0 && sinceDupAck < FAST_RETX_WINDOW_NS) {
         ta |= TcpA.FastRetransmission | TcpA.Retransmission;
         break retx;
       }

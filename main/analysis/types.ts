@@ -9,10 +9,11 @@ export interface Endpoint {
 export interface Connection {
   id: number;
   transport: 'tcp' | 'udp';
-  /** Lookup key: tunnel context + both endpoints, direction-independent. */
+  /** Lookup key: network context (VNIs) + both endpoints, direction-independent. */
   key: string;
   client: Endpoint;
   server: Endpoint;
+  /** Encapsulation of the first packet seen, outermost first. */
   tunnel: { type: TunnelType; id: number | null }[];
   firstTs: number;
   lastTs: number;
