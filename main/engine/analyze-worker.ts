@@ -1,0 +1,127 @@
+import { isMainThread, parentPort, workerData } from 'node:worker_threads';
+import { openCapture } from '../pcap/reader.js';
+import { connectionJson } from '../analysis/connection-json.js';
+import { AnalysisSession } from './session.js';
+import { parseDecodeAs } from '../decode/decoder.js';
+import type { AnalysisReport } from './report.js';
+import type { CaptureInterface } from '../pcap/record.js';
+
+/*
+ * File analysis off the main thread. The worker reads the file through an AnalysisSession
+ * and sends small batched deltas a few times a second: progress, the connections that
+ * changed since the last batch, and the new slice of the packet index (typed arrays,
+ * transferred, never per-packet messages). The last message carries the full report.
+ *
+ * Cancel is a shared Int32 flag the reading loop polls between packets (a busy worker
+ * cannot receive messages); partial results are finished and reported as for a damaged file.
+ *
+ * runAnalysis() is also used in-process (tests, tiny files) with the same messages.
+ */
+
+export interface AnalyzeJob {
+  kind: 'tapscope-analyze';
+  path: string;
+  decodeAs: string[];
+  /** Int32Array over a SharedArrayBuffer: [0] != 0 asks the reader to stop. */
+  cancel: SharedArrayBuffer;
+  /** Milliseconds between batches. */
+  batchMs?: number;
+}
+
+export interface IndexSlice {
+  fileOffset: Float64Array;
+  ts: Float64Array;
+  connId: Int32Array;
+  flags: Uint32Array;
+  wireLen: Uint32Array;
+  dir: Uint8Array;
+}
+
+export type WorkerMessage =
+  | { type: 'opened'; format: 'pcap' | 'pcapng'; size: number }
+  | { type: 'batch'; bytesRead: number; size: number; packets: number; connections: Record<string, unknown>[]; index: IndexSlice; interfaces: CaptureInterface[] }
+  | { type: 'done'; report: AnalysisReport; cancelled: boolean; damaged: string | null; interfaces: CaptureInterface[] }
+  | { type: 'failed'; message: string };
+
+const CHECK_EVERY = 4096;
+
+export function runAnalysis(job: AnalyzeJob, post: (m: WorkerMessage, transfer?: ArrayBuffer[]) => void): void {
+  const cancel = new Int32Array(job.cancel);
+  const batchMs = job.batchMs ?? 200;
+  let reader;
+  try {
+    reader = openCapture(job.path);
+  } catch (e) {
+    post({ type: 'failed', message: (e as Error).message });
+    return;
+  }
+  try {
+    const session = new AnalysisSession({ decodeAs: job.decodeAs.map(parseDecodeAs), keepIndex: true });
+    post({ type: 'opened', format: reader.format, size: reader.size });
+    const index = session.index!;
+    let sentIndex = 0;
+    let sentPackets = new Uint32Array(1024);
+    let lastBatch = Date.now();
+    let cancelled = false;
+
+    const batch = (): void => {
+      const all = session.connections.all;
+      if (all.length > sentPackets.length) {
+        const g = new Uint32Array(Math.max(all.length, sentPackets.length * 2));
+        g.set(sentPackets);
+        sentPackets = g;
+      }
+      const changed: Record<string, unknown>[] = [];
+      for (let i = 0; i < all.length; i++) {
+        const c = all[i];
+        if (sentPackets[i] !== c.packets) {
+          sentPackets[i] = c.packets;
+          changed.push(connectionJson(c));
+        }
+      }
+      const from = sentIndex;
+      const to = index.length;
+      sentIndex = to;
+      const slice: IndexSlice = {
+        fileOffset: index.fileOffset.slice(from, to),
+        ts: index.ts.slice(from, to),
+        connId: index.connId.slice(from, to),
+        flags: index.flags.slice(from, to),
+        wireLen: index.wireLen.slice(from, to),
+        dir: index.dir.slice(from, to),
+      };
+      post(
+        { type: 'batch', bytesRead: reader.bytesRead, size: reader.size, packets: session.packets, connections: changed, index: slice, interfaces: reader.interfaces },
+        [slice.fileOffset.buffer, slice.ts.buffer, slice.connId.buffer, slice.flags.buffer, slice.wireLen.buffer, slice.dir.buffer] as ArrayBuffer[],
+      );
+      lastBatch = Date.now();
+    };
+
+    let n = 0;
+    for (let r = reader.next(); r; r = reader.next()) {
+      session.feed(r);
+      if (++n % CHECK_EVERY === 0) {
+        if (Atomics.load(cancel, 0) !== 0) {
+          cancelled = true;
+          break;
+        }
+        if (Date.now() - lastBatch >= batchMs) batch();
+      }
+    }
+    session.finish();
+    batch();
+    if (reader.error) session.warnings.push({ packet: reader.error.packet + 1, offset: reader.error.offset, message: reader.error.message });
+    if (cancelled) session.warnings.push({ packet: null, offset: reader.bytesRead, message: 'reading was cancelled; results cover the part read' });
+    const report = session.report({ path: job.path, format: reader.format, interfaces: reader.interfaces, comments: reader.comments });
+    post({ type: 'done', report, cancelled, damaged: reader.error ? reader.error.message : null, interfaces: reader.interfaces });
+  } catch (e) {
+    post({ type: 'failed', message: `analysis failed: ${(e as Error).message}` });
+  } finally {
+    reader.close();
+  }
+}
+
+if (!isMainThread && parentPort && (workerData as AnalyzeJob | undefined)?.kind === 'tapscope-analyze') {
+  const port = parentPort;
+  runAnalysis(workerData as AnalyzeJob, (m, transfer) => port.postMessage(m, transfer ?? []));
+}

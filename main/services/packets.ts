@@ -1,0 +1,225 @@
+import { Decoder, parseDecodeAs } from '../decode/decoder.js';
+import { L4, TCP_ACK, TCP_CWR, TCP_ECE, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN, TCP_URG, type Frame } from '../decode/frame.js';
+import { linkTypeName } from '../pcap/link-types.js';
+import { TcpA, tcpFlagLabels } from '../analysis/tcp-flags.js';
+import { tcpDetail, type TcpDetail } from '../analysis/tcp-analyzer.js';
+import type { SeriesPoints } from '../analysis/rtt-stats.js';
+import type { Connection } from '../analysis/types.js';
+import { AnalysisSession } from '../engine/session.js';
+import type { ConnectionDetail, DecodedPacket, PacketRow } from '../../preload/api.js';
+import { PacketFile } from './packet-file.js';
+import type { SessionData } from './session-data.js';
+
+/*
+ * Per-packet views: packet-list rows, the decoded layers of one packet, and a connection's
+ * chart series. Nothing per packet is kept in memory beyond the index: these re-read the
+ * packets from the file by offset and decode them again with the engine's decoders.
+ */
+
+const TCP_FLAG_NAMES: [number, string][] = [
+  [TCP_SYN, 'SYN'], [TCP_FIN, 'FIN'], [TCP_RST, 'RST'], [TCP_PSH, 'PSH'], [TCP_ACK, 'ACK'], [TCP_URG, 'URG'], [TCP_ECE, 'ECE'], [TCP_CWR, 'CWR'],
+];
+
+function tcpFlagText(flags: number): string {
+  return TCP_FLAG_NAMES.filter(([b]) => flags & b).map(([, n]) => n).join(', ');
+}
+
+function addr(ip: string, port: number | null): string {
+  if (port === null) return ip;
+  return ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`;
+}
+
+function protocolOf(f: Frame): string {
+  if (f.l4 === L4.Tcp) return 'TCP';
+  if (f.l4 === L4.Udp) return 'UDP';
+  if (f.l4 === L4.Icmp) return 'ICMP';
+  if (f.l4 === L4.Icmpv6) return 'ICMPv6';
+  if (f.arpOp) return 'ARP';
+  if (f.ipVersion) return `IPv${f.ipVersion}`;
+  return linkTypeName(f.linkType);
+}
+
+function infoOf(f: Frame): string {
+  if (f.l4 === L4.Tcp) {
+    return `${f.srcPort} \u2192 ${f.dstPort} [${tcpFlagText(f.tcpFlags)}] Seq=${f.tcpSeq >>> 0} Ack=${f.tcpAck >>> 0} Win=${f.tcpWindow} Len=${f.payloadLen}`;
+  }
+  if (f.l4 === L4.Udp) return `${f.srcPort} \u2192 ${f.dstPort} Len=${f.payloadLen}`;
+  if (f.l4 === L4.Icmp || f.l4 === L4.Icmpv6) {
+    return `type ${f.icmpType} code ${f.icmpCode}${f.icmpInner ? ` (about ${f.innerSrc}:${f.innerSrcPort} \u2192 ${f.innerDst}:${f.innerDstPort})` : ''}`;
+  }
+  if (f.arpOp) return f.arpOp === 1 ? `Who has ${f.arpTargetIp}? Tell ${f.arpSenderIp}` : `${f.arpSenderIp} is at …`;
+  return f.malformed ?? '';
+}
+
+/** Re-reads packets of one session. Keep one per session; close with the session. */
+export class PacketReader {
+  private file: PacketFile | null = null;
+  private decoder: Decoder;
+
+  constructor(private data: SessionData, private decodeAs: string[]) {
+    this.decoder = new Decoder(decodeAs.map(parseDecodeAs));
+  }
+
+  private open(): PacketFile {
+    if (!this.file) this.file = new PacketFile(this.data.path, this.data.interfaces);
+    return this.file;
+  }
+
+  /** Decodes index entry i (0-based packet number). The Frame is reused by the next call. */
+  decode(i: number): Frame {
+    const ix = this.data.index;
+    const r = this.open().read(ix.fileOffset[i], i);
+    return this.decoder.decode(r);
+  }
+
+  raw(i: number): Uint8Array {
+    return this.open().rawRecord(this.data.index.fileOffset[i]);
+  }
+
+  get sourceFile(): PacketFile {
+    return this.open();
+  }
+
+  row(i: number): PacketRow {
+    const ix = this.data.index;
+    const f = this.decode(i);
+    const hasPorts = f.l4 === L4.Tcp || f.l4 === L4.Udp;
+    const c = ix.connId[i];
+    return {
+      number: i + 1,
+      ts: ix.ts[i],
+      connectionId: c >= 0 ? c : null,
+      direction: ix.dir[i] === 1 ? 'c2s' : ix.dir[i] === 2 ? 's2c' : null,
+      length: ix.wireLen[i],
+      src: f.ipVersion ? addr(f.src, hasPorts ? f.srcPort : null) : '',
+      dst: f.ipVersion ? addr(f.dst, hasPorts ? f.dstPort : null) : '',
+      protocol: protocolOf(f),
+      info: infoOf(f),
+      flags: tcpFlagLabels(ix.flags[i]),
+    };
+  }
+
+  decodedPacket(i: number): DecodedPacket {
+    const ix = this.data.index;
+    const rec = this.open().read(ix.fileOffset[i], i);
+    const bytes = rec.data.subarray(rec.offset, rec.offset + Math.min(rec.caplen, 4096));
+    const hex = hexDump(bytes);
+    const f = this.decoder.decode(rec);
+    const layers: DecodedPacket['layers'] = [];
+    layers.push({ name: 'Frame', fields: [
+      { name: 'Number', value: String(i + 1) },
+      { name: 'Time', value: new Date(f.ts * 1000).toISOString() },
+      { name: 'Epoch time', value: f.ts.toFixed(6) },
+      { name: 'Wire length', value: `${f.origLen} bytes` },
+      { name: 'Captured length', value: `${f.caplen} bytes` },
+      { name: 'Link type', value: linkTypeName(f.linkType) },
+    ] });
+    for (let t = 0; t < f.tunnelCount; t++) {
+      const tl = f.tunnels[t];
+      layers.push({ name: `Tunnel ${tl.type.toUpperCase()}`, fields: [
+        { name: 'Id', value: tl.id === null ? '-' : String(tl.id) },
+        { name: 'Outer source', value: tl.outerSrc ?? '-' },
+        { name: 'Outer destination', value: tl.outerDst ?? '-' },
+      ] });
+    }
+    if (f.ipVersion) {
+      layers.push({ name: `Internet Protocol version ${f.ipVersion}`, fields: [
+        { name: 'Source', value: f.src },
+        { name: 'Destination', value: f.dst },
+        { name: 'Protocol', value: String(f.ipProto) },
+        { name: f.ipVersion === 4 ? 'TTL' : 'Hop limit', value: String(f.ttl) },
+        ...(f.ipVersion === 4 ? [{ name: 'Identification', value: `0x${f.ipId.toString(16).padStart(4, '0')}` }] : []),
+        ...(f.isFragment ? [{ name: 'Fragment offset', value: String(f.fragOffset) }] : []),
+      ] });
+    }
+    if (f.l4 === L4.Tcp) {
+      layers.push({ name: 'Transmission Control Protocol', fields: [
+        { name: 'Source port', value: String(f.srcPort) },
+        { name: 'Destination port', value: String(f.dstPort) },
+        { name: 'Sequence number (raw)', value: String(f.tcpSeq >>> 0) },
+        { name: 'Acknowledgment number (raw)', value: String(f.tcpAck >>> 0) },
+        { name: 'Flags', value: tcpFlagText(f.tcpFlags) || '(none)' },
+        { name: 'Window', value: String(f.tcpWindow) },
+        { name: 'Header length', value: `${f.tcpHdrLen} bytes` },
+        { name: 'Segment length', value: String(f.payloadLen) },
+        ...(f.tcpMss >= 0 ? [{ name: 'MSS', value: String(f.tcpMss) }] : []),
+        ...(f.tcpWscale >= 0 ? [{ name: 'Window scale', value: String(f.tcpWscale) }] : []),
+        ...(f.tcpSackPerm ? [{ name: 'SACK permitted', value: 'yes' }] : []),
+        ...(f.tcpHasTs ? [{ name: 'Timestamps', value: `TSval ${f.tcpTsVal >>> 0} TSecr ${f.tcpTsEcr >>> 0}` }] : []),
+      ] });
+    } else if (f.l4 === L4.Udp) {
+      layers.push({ name: 'User Datagram Protocol', fields: [
+        { name: 'Source port', value: String(f.srcPort) },
+        { name: 'Destination port', value: String(f.dstPort) },
+        { name: 'Length', value: String(f.udpLen) },
+      ] });
+    } else if (f.l4 === L4.Icmp || f.l4 === L4.Icmpv6) {
+      layers.push({ name: f.l4 === L4.Icmp ? 'ICMP' : 'ICMPv6', fields: [
+        { name: 'Type', value: String(f.icmpType) },
+        { name: 'Code', value: String(f.icmpCode) },
+      ] });
+    }
+    const flags = tcpFlagLabels(ix.flags[i]);
+    if (flags.length) layers.push({ name: 'Analysis', fields: flags.map((x) => ({ name: 'Flag', value: x })) });
+    if (f.malformed) layers.push({ name: 'Malformed', fields: [{ name: 'Reason', value: f.malformed }] });
+    return { number: i + 1, ts: f.ts, caplen: f.caplen, origLen: f.origLen, layers, hex, flags };
+  }
+
+  /**
+   * RTT and Stevens series of one connection: its packets are re-read and fed through a
+   * fresh AnalysisSession, so the series come from the engine's own TCP analyser (TCP
+   * analysis is per connection: the same packets give the same results).
+   */
+  series(connectionId: number, maxPackets = 200_000): Pick<ConnectionDetail, 'rtt' | 'sequence' | 'truncated'> & { tcp: TcpDetail | null } {
+    const ix = this.data.index;
+    const file = this.open();
+    const session = new AnalysisSession({ decodeAs: this.decodeAs.map(parseDecodeAs) });
+    let seen = 0;
+    let truncated = false;
+    for (let i = 0; i < ix.length; i++) {
+      if (ix.connId[i] !== connectionId) continue;
+      if (++seen > maxPackets) {
+        truncated = true;
+        break;
+      }
+      session.feed(file.read(ix.fileOffset[i], i));
+    }
+    session.finish();
+    let conn: Connection | null = null;
+    for (const c of session.connections.all) if (!conn || c.packets > conn.packets) conn = c;
+    const tcp = conn ? tcpDetail(conn) : null;
+    const rtt: ConnectionDetail['rtt'] = [];
+    const sequence: ConnectionDetail['sequence'] = [];
+    if (tcp) {
+      // toServer RTT samples come from the client's ACKs: they time the server's data.
+      const r = tcp.rttSeries;
+      if (r.toServer) r.toServer.t.forEach((t, k) => rtt.push({ ts: t, rtt: r.toServer!.v[k], dir: 's2c' }));
+      if (r.toClient) r.toClient.t.forEach((t, k) => rtt.push({ ts: t, rtt: r.toClient!.v[k], dir: 'c2s' }));
+      rtt.sort((a, b) => a.ts - b.ts);
+      const q = tcp.seqSeries;
+      const add = (p: SeriesPoints | null, dir: 'c2s' | 's2c'): void => {
+        if (p) p.t.forEach((t, k) => sequence.push({ ts: t, seq: p.v[k], dir, retransmission: (p.mark[k] & TcpA.Retransmission) !== 0 }));
+      };
+      add(q.toServer, 'c2s');
+      add(q.toClient, 's2c');
+      truncated ||= (q.toServer?.stride ?? 1) > 1 || (q.toClient?.stride ?? 1) > 1;
+    }
+    return { rtt, sequence, truncated, tcp };
+  }
+
+  close(): void {
+    this.file?.close();
+    this.file = null;
+  }
+}
+
+function hexDump(b: Uint8Array): string {
+  const lines: string[] = [];
+  for (let o = 0; o < b.length; o += 16) {
+    const chunk = b.subarray(o, o + 16);
+    const hex = Array.from(chunk, (x) => x.toString(16).padStart(2, '0')).join(' ');
+    const ascii = Array.from(chunk, (x) => (x >= 0x20 && x < 0x7f ? String.fromCharCode(x) : '.')).join('');
+    lines.push(`${o.toString(16).padStart(4, '0')}  ${hex.padEnd(47)}  ${ascii}`);
+  }
+  return lines.join('\n');
+}

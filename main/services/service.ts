@@ -1,0 +1,392 @@
+import { EventEmitter } from 'node:events';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { Worker } from 'node:worker_threads';
+import {
+  ApiError,
+  type CaptureRequest, type ConnectionDetail, type ConnectionQuery, type ConnectionRow, type DecodedPacket, type DnsRow,
+  type EventName, type FindingRow, type HarRequest, type HttpRow, type InterfaceList, type OpenFileRequest, type Page,
+  type PacketQuery, type PacketRow, type RecentFile, type SaveRequest, type SaveResult, type SessionInfo, type SessionSummary,
+  type TableQuery, type TapscopeApi, type TapscopeEvents, type Timeline, type TimelineQuery, type TlsRow, type TunnelRow,
+} from '../../preload/api.js';
+import { runAnalysis, type AnalyzeJob, type WorkerMessage } from '../engine/analyze-worker.js';
+import { SessionData } from './session-data.js';
+import { PacketReader } from './packets.js';
+import { buildHar } from './har.js';
+import { savePackets } from './save.js';
+import { endpointText } from './rows.js';
+
+export interface ServiceOptions {
+  /** Worker script for file analysis; null analyses in-process (tests, tiny files). */
+  workerFile: string | null;
+  /** Where recent files are remembered. */
+  stateDir: string;
+  /** Where saved files wait to be downloaded (browser mode). */
+  exportDir: string;
+  /** The bundled sample capture. */
+  samplePath: string | null;
+  version: string;
+  transport: string;
+  /** Allow writing to any path the caller names (CLI, tests). Otherwise only paths chooseSavePath returned. */
+  allowAnyWritePath?: boolean;
+  /** Milliseconds between progress batches. */
+  batchMs?: number;
+}
+
+const MAX_RECENT = 10;
+
+interface Live {
+  data: SessionData;
+  reader: PacketReader;
+  worker: Worker | null;
+  cancel: SharedArrayBuffer;
+  done: Promise<void>;
+  decodeAs: string[];
+}
+
+/**
+ * The TapscopeApi under plain Node: sessions, queries, detail, saving. Both transports
+ * (Electron IPC, browser-mode WebSocket) call into one instance of this.
+ */
+export class TapscopeService implements TapscopeApi {
+  private sessions = new Map<string, Live>();
+  private events = new EventEmitter();
+  private downloads = new Map<string, string>();
+  private approvedWritePaths = new Set<string>();
+
+  constructor(readonly opts: ServiceOptions) {
+    this.events.setMaxListeners(100);
+  }
+
+  // ---- events ---------------------------------------------------------------------------
+
+  on<E extends EventName>(event: E, cb: (data: TapscopeEvents[E]) => void): () => void {
+    this.events.on(event, cb);
+    return () => this.events.off(event, cb);
+  }
+
+  private emit<E extends EventName>(event: E, data: TapscopeEvents[E]): void {
+    this.events.emit(event, data);
+  }
+
+  // ---- sessions -------------------------------------------------------------------------
+
+  async version(): Promise<{ app: string; transport: string }> {
+    return { app: this.opts.version, transport: this.opts.transport };
+  }
+
+  async openFile(req: OpenFileRequest): Promise<SessionInfo> {
+    const path = resolve(req.path);
+    let st;
+    try {
+      st = statSync(path);
+    } catch (e) {
+      throw new ApiError(`cannot open ${path}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`, 'not-found');
+    }
+    if (!st.isFile()) throw new ApiError(`cannot open ${path}: not a file`, 'not-found');
+    const id = randomBytes(6).toString('hex');
+    const data = new SessionData(id, path);
+    const decodeAs = req.decodeAs ?? [];
+    const cancel = new SharedArrayBuffer(4);
+    const live: Live = { data, reader: new PacketReader(data, decodeAs), worker: null, cancel, done: Promise.resolve(), decodeAs };
+    this.sessions.set(id, live);
+    const job: AnalyzeJob = { kind: 'tapscope-analyze', path, decodeAs, cancel, batchMs: this.opts.batchMs };
+    let lastEmit = 0;
+    const onMessage = (m: WorkerMessage): void => {
+      data.apply(m);
+      const now = Date.now();
+      if (m.type === 'done' || m.type === 'failed' || now - lastEmit > 100) {
+        lastEmit = now;
+        this.emit('progress', data.progress());
+      }
+    };
+    if (this.opts.workerFile) {
+      const worker = new Worker(this.opts.workerFile, { workerData: job });
+      live.worker = worker;
+      live.done = new Promise<void>((res) => {
+        worker.on('message', (m: WorkerMessage) => onMessage(m));
+        worker.on('error', (e) => {
+          if (data.state === 'opening') onMessage({ type: 'failed', message: `analysis failed: ${e.message}` });
+        });
+        worker.on('exit', () => {
+          if (data.state === 'opening') onMessage({ type: 'failed', message: 'analysis stopped unexpectedly' });
+          live.worker = null;
+          res();
+        });
+      });
+    } else {
+      // In-process: same messages, run after returning so the caller sees 'opening' first.
+      live.done = new Promise<void>((res) => setImmediate(() => {
+        runAnalysis(job, (m) => onMessage(m));
+        res();
+      }));
+    }
+    this.rememberRecent(path);
+    return { sessionId: id, path, name: basename(path), state: data.state };
+  }
+
+  /** Resolves when the session has finished reading (tests, CLI). */
+  async whenDone(sessionId: string): Promise<void> {
+    await this.live(sessionId).done;
+  }
+
+  async openSample(): Promise<SessionInfo> {
+    const p = this.opts.samplePath;
+    if (!p || !existsSync(p)) throw new ApiError('the sample capture is not installed', 'not-found');
+    return this.openFile({ path: p, decodeAs: [] });
+  }
+
+  async cancelOpen(sessionId: string): Promise<void> {
+    const live = this.live(sessionId);
+    Atomics.store(new Int32Array(live.cancel), 0, 1);
+  }
+
+  async closeSession(sessionId: string): Promise<void> {
+    const live = this.sessions.get(sessionId);
+    if (!live) return;
+    Atomics.store(new Int32Array(live.cancel), 0, 1);
+    await live.done;
+    live.reader.close();
+    this.sessions.delete(sessionId);
+  }
+
+  async summary(sessionId: string): Promise<SessionSummary> {
+    const { data } = this.live(sessionId);
+    const r = data.report;
+    const hasTcp = data.rawConnections.some((c) => c && 'state' in c);
+    return {
+      sessionId,
+      state: data.state,
+      progress: data.progress(),
+      file: data.file(),
+      warnings: r?.warnings ?? [],
+      counts: {
+        connections: data.rawConnections.length, http: data.http().length, dns: data.dns().length, tls: data.tls().length,
+        findings: data.findings().length, tunnels: data.tunnels().length,
+      },
+      features: { tcpAnalysis: hasTcp, http: data.http().length > 0, dns: data.dns().length > 0, tls: data.tls().length > 0, findings: data.findings().length > 0, pcapWriter: false },
+    };
+  }
+
+  async recentFiles(): Promise<RecentFile[]> {
+    try {
+      const list = JSON.parse(readFileSync(join(this.opts.stateDir, 'recent.json'), 'utf8')) as RecentFile[];
+      return Array.isArray(list) ? list.filter((r) => typeof r.path === 'string').slice(0, MAX_RECENT) : [];
+    } catch {
+      return [];
+    }
+  }
+
+  private rememberRecent(path: string): void {
+    if (this.opts.samplePath && resolve(this.opts.samplePath) === path) return;
+    void this.recentFiles().then((list) => {
+      const next = [{ path, name: basename(path), openedAt: Date.now() }, ...list.filter((r) => r.path !== path)].slice(0, MAX_RECENT);
+      try {
+        mkdirSync(this.opts.stateDir, { recursive: true });
+        writeFileSync(join(this.opts.stateDir, 'recent.json'), JSON.stringify(next, null, 1));
+      } catch {
+        // Recent files are a convenience: a read-only home must not break opening files.
+      }
+    });
+  }
+
+  private live(sessionId: string): Live {
+    const l = this.sessions.get(sessionId);
+    if (!l) throw new ApiError(`no session ${sessionId}`, 'no-session');
+    return l;
+  }
+
+  // ---- tables ---------------------------------------------------------------------------
+
+  async connections(q: ConnectionQuery): Promise<Page<ConnectionRow>> {
+    return this.live(q.sessionId).data.queryConnections(q);
+  }
+
+  async packets(q: PacketQuery): Promise<Page<PacketRow>> {
+    const { data, reader } = this.live(q.sessionId);
+    const ids = data.packetIndices(q);
+    const page = q.sortDir === 'desc' ? ids.slice().reverse().slice(q.offset, q.offset + q.limit) : ids.slice(q.offset, q.offset + q.limit);
+    return { offset: q.offset, total: ids.length, unfiltered: data.index.length, rows: page.map((i) => reader.row(i)) };
+  }
+
+  async http(q: TableQuery): Promise<Page<HttpRow>> {
+    return this.live(q.sessionId).data.queryHttp(q);
+  }
+
+  async dns(q: TableQuery): Promise<Page<DnsRow>> {
+    return this.live(q.sessionId).data.queryDns(q);
+  }
+
+  async tls(q: TableQuery): Promise<Page<TlsRow>> {
+    return this.live(q.sessionId).data.queryTls(q);
+  }
+
+  async findings(q: TableQuery): Promise<Page<FindingRow>> {
+    return this.live(q.sessionId).data.queryFindings(q);
+  }
+
+  async tunnels(sessionId: string): Promise<TunnelRow[]> {
+    return this.live(sessionId).data.tunnels();
+  }
+
+  async timeline(q: TimelineQuery): Promise<Timeline> {
+    return this.live(q.sessionId).data.timeline(q.buckets, q.filter);
+  }
+
+  async connectionDetail(sessionId: string, connectionId: number): Promise<ConnectionDetail> {
+    const { data, reader } = this.live(sessionId);
+    const raw = data.rawConnection(connectionId);
+    if (!raw) throw new ApiError(`no connection ${connectionId}`, 'not-found');
+    const row = data.connectionRows().find((r) => r.id === connectionId)!;
+    const s = reader.series(connectionId);
+    return {
+      connection: row,
+      raw,
+      rtt: s.rtt,
+      sequence: s.sequence,
+      truncated: s.truncated,
+      http: data.http().filter((h) => h.connectionId === connectionId),
+      tls: data.tls().filter((t) => t.connectionId === connectionId),
+    };
+  }
+
+  async decodePacket(sessionId: string, packetNumber: number): Promise<DecodedPacket> {
+    const { data, reader } = this.live(sessionId);
+    if (packetNumber < 1 || packetNumber > data.index.length) throw new ApiError(`no packet ${packetNumber}`, 'not-found');
+    return reader.decodedPacket(packetNumber - 1);
+  }
+
+  // ---- saving ---------------------------------------------------------------------------
+
+  /** Where a save goes: a path the user chose, or a new file in the export folder. */
+  private target(path: string | null | undefined, name: string): { path: string; downloadId: string | null } {
+    if (path) {
+      const p = resolve(path);
+      if (!this.opts.allowAnyWritePath && !this.approvedWritePaths.has(p)) {
+        throw new ApiError('saving to a path needs the save dialog (chooseSavePath) first', 'forbidden');
+      }
+      this.approvedWritePaths.delete(p);
+      return { path: p, downloadId: null };
+    }
+    const id = randomBytes(12).toString('hex');
+    const dir = join(this.opts.exportDir, id);
+    mkdirSync(dir, { recursive: true });
+    const p = join(dir, name.replace(/[^A-Za-z0-9._-]/g, '_'));
+    this.downloads.set(id, p);
+    return { path: p, downloadId: id };
+  }
+
+  /** The file a download id stands for (browser mode's /download route). */
+  downloadPath(id: string): string | null {
+    return this.downloads.get(id) ?? null;
+  }
+
+  /** Lets the Electron shell approve a path its native save dialog returned. */
+  approveWritePath(path: string): void {
+    this.approvedWritePaths.add(resolve(path));
+  }
+
+  async saveCapture(req: SaveRequest): Promise<SaveResult> {
+    const { data, reader } = this.live(req.sessionId);
+    if (data.state === 'opening') throw new ApiError('the file is still being read', 'busy');
+    const stem = data.name.replace(/\.(pcapng|pcap|cap)$/i, '');
+    const fileName = `${stem}${req.connectionId != null ? `-conn${req.connectionId}` : '-filtered'}.${req.format}`;
+    const indices = data.packetIndices({ connectionId: req.connectionId ?? null, filter: req.filter });
+    const t = this.target(req.path, fileName);
+    try {
+      const r = savePackets(reader, indices, data.interfaces, req.format, t.path);
+      return { path: t.path, downloadId: t.downloadId, fileName: basename(t.path), ...r };
+    } catch (e) {
+      if (t.downloadId) this.downloads.delete(t.downloadId);
+      throw new ApiError((e as Error).message, (e as Error).name === 'NotAvailableError' ? 'not-available' : 'error');
+    }
+  }
+
+  async exportHar(req: HarRequest): Promise<SaveResult> {
+    const { data } = this.live(req.sessionId);
+    const page = data.queryHttp({ sessionId: req.sessionId, offset: 0, limit: 2 ** 31, sortKey: 'requestTs', sortDir: 'asc', filter: req.filter });
+    const servers = new Map<number, string>();
+    for (const r of data.connectionRows()) servers.set(r.id, r.server.ip);
+    const har = buildHar(page.rows, (id) => servers.get(id) ?? null, this.opts.version);
+    const t = this.target(req.path, `${data.name.replace(/\.(pcapng|pcap|cap)$/i, '')}.har`);
+    const text = JSON.stringify(har, null, 1);
+    writeFileSync(t.path, text);
+    return { path: t.path, downloadId: t.downloadId, fileName: basename(t.path), packets: har.log.entries.length, bytes: Buffer.byteLength(text) };
+  }
+
+  async chooseSavePath(_defaultName: string): Promise<string | null> {
+    return null;
+  }
+
+  async chooseOpenPath(): Promise<string | null> {
+    return null;
+  }
+
+  // ---- live capture ---------------------------------------------------------------------
+
+  async listInterfaces(): Promise<InterfaceList> {
+    try {
+      const mod = await import('../capture/interfaces.js');
+      const list = mod.listInterfaces();
+      return {
+        available: true,
+        message: null,
+        interfaces: list.map((d) => ({
+          name: d.name, description: d.summary || d.description, addresses: d.addresses.map((a) => a.addr), up: d.up, loopback: d.loopback,
+          virtualKind: d.virtual.length ? d.virtual.join(', ') : null,
+        })),
+      };
+    } catch (e) {
+      return { available: false, message: `Live capture is not available: ${(e as Error).message}`, interfaces: [] };
+    }
+  }
+
+  async validateFilter(_filter: string): Promise<{ ok: boolean; message: string | null }> {
+    return { ok: false, message: 'live capture is not yet available in this build' };
+  }
+
+  async startCapture(_req: CaptureRequest): Promise<SessionInfo> {
+    throw new ApiError('live capture is not yet available in this build', 'not-available');
+  }
+
+  async stopCapture(_sessionId: string): Promise<void> {
+    throw new ApiError('live capture is not yet available in this build', 'not-available');
+  }
+
+  async dispose(): Promise<void> {
+    await Promise.all([...this.sessions.keys()].map((id) => this.closeSession(id)));
+  }
+}
+
+/** Endpoint text, re-exported for transports and tests. */
+export { endpointText };
+
+/**
+ * Default worker script: the bundle's sibling (out/cli/analyze-worker.mjs). Running from
+ * the TypeScript sources (tests, development), the worker is bundled on the fly with
+ * esbuild into a temporary file, since worker threads cannot load TypeScript themselves.
+ */
+export async function defaultWorker(baseDir: string): Promise<{ workerFile: string | null }> {
+  const bundled = join(baseDir, 'analyze-worker.mjs');
+  if (existsSync(bundled)) return { workerFile: bundled };
+  const source = resolve(baseDir, '..', 'engine', 'analyze-worker.ts');
+  if (!existsSync(source)) return { workerFile: null };
+  const outfile = join(tmpdir(), `tapscope-analyze-worker-${process.pid}.mjs`);
+  const esbuild = (await import('esbuild')) as typeof import('esbuild');
+  await esbuild.build({
+    entryPoints: [source], outfile, bundle: true, platform: 'node', target: 'node20', format: 'esm', logLevel: 'error',
+    banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
+  });
+  return { workerFile: outfile };
+}
+
+export function repoRootFrom(dir: string): string {
+  let d = dir;
+  for (let i = 0; i < 6; i++) {
+    if (existsSync(join(d, 'package.json'))) return d;
+    d = dirname(d);
+  }
+  return dir;
+}

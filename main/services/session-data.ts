@@ -1,0 +1,325 @@
+import { basename } from 'node:path';
+import type {
+  ConnectionQuery, ConnectionRow, DnsRow, FileSummary, FindingRow, HttpRow, Page, Progress, SessionState, TableQuery,
+  Timeline, TlsRow, TunnelRow, ViewFilter,
+} from '../../preload/api.js';
+import type { AnalysisReport } from '../engine/report.js';
+import type { CaptureInterface } from '../pcap/record.js';
+import type { IndexSlice, WorkerMessage } from '../engine/analyze-worker.js';
+import { PacketIndex } from '../engine/packet-index.js';
+import { TcpA } from '../analysis/tcp-flags.js';
+import { connectionRow, dnsRow, endpointText, findingRow, httpRow, tlsRow, tunnelKey } from './rows.js';
+
+type Obj = Record<string, unknown>;
+
+/**
+ * Everything the service knows about one opened capture: the report (growing while the
+ * file is read), the packet index, and the rows derived from them. Queries (filter, sort,
+ * page) run here; the sorted/filtered id list of the last query is cached so scrolling a
+ * 100,000-row table only slices it.
+ */
+export class SessionData {
+  state: SessionState = 'opening';
+  message: string | null = null;
+  format: 'pcap' | 'pcapng' | null = null;
+  size = 0;
+  bytesRead = 0;
+  packets = 0;
+  interfaces: CaptureInterface[] = [];
+  readonly index = new PacketIndex();
+  report: AnalysisReport | null = null;
+  /** Raw connection JSON by id (grows by deltas while reading). */
+  rawConnections: Obj[] = [];
+  private rows: ConnectionRow[] | null = null;
+  private httpRows: HttpRow[] = [];
+  private dnsRows: DnsRow[] = [];
+  private tlsRows: TlsRow[] = [];
+  private findingRows: FindingRow[] = [];
+  /** Bumped on every change; query caches key on it. */
+  version = 0;
+  private cache = new Map<string, { version: number; ids: number[] }>();
+
+  constructor(readonly id: string, readonly path: string) {}
+
+  get name(): string {
+    return basename(this.path);
+  }
+
+  apply(m: WorkerMessage): void {
+    this.version++;
+    if (m.type === 'opened') {
+      this.format = m.format;
+      this.size = m.size;
+    } else if (m.type === 'batch') {
+      this.bytesRead = m.bytesRead;
+      this.size = m.size;
+      this.packets = m.packets;
+      this.interfaces = m.interfaces;
+      for (const c of m.connections) this.rawConnections[c.id as number] = c;
+      this.appendIndex(m.index);
+      this.rows = null;
+    } else if (m.type === 'done') {
+      this.report = m.report;
+      this.interfaces = m.interfaces;
+      this.rawConnections = m.report.connections as Obj[];
+      this.packets = m.report.file.packets;
+      this.bytesRead = this.size;
+      this.rows = null;
+      this.httpRows = (m.report.http as Obj[]).map(httpRow);
+      this.dnsRows = (m.report.dns as Obj[]).map(dnsRow);
+      this.tlsRows = (m.report.tls as Obj[]).map(tlsRow);
+      this.findingRows = (m.report.findings as Obj[]).map(findingRow);
+      this.state = m.cancelled ? 'cancelled' : m.damaged ? 'damaged' : 'ready';
+      this.message = m.cancelled ? 'Reading was cancelled: the results cover the part read.' : m.damaged ? `The file is damaged: ${m.damaged}. The results cover the packets before the damage.` : null;
+    } else if (m.type === 'failed') {
+      this.state = 'failed';
+      this.message = m.message;
+    }
+  }
+
+  private appendIndex(s: IndexSlice): void {
+    const ix = this.index;
+    for (let i = 0; i < s.ts.length; i++) ix.push(s.fileOffset[i], s.ts[i], s.connId[i], s.flags[i], s.wireLen[i], s.dir[i]);
+  }
+
+  progress(): Progress {
+    return {
+      sessionId: this.id, state: this.state, bytesRead: this.bytesRead, size: this.size, packets: this.packets,
+      connections: this.rawConnections.length, message: this.message,
+    };
+  }
+
+  file(): FileSummary {
+    const f = this.report?.file;
+    return {
+      path: this.path,
+      format: this.format,
+      linkTypes: f?.linkTypes ?? [...new Set(this.interfaces.map((i) => i.linkType))],
+      packets: this.packets,
+      bytes: f?.bytes ?? 0,
+      firstTs: f?.firstTs ?? (this.index.length ? this.index.ts[0] : null),
+      lastTs: f?.lastTs ?? (this.index.length ? this.index.ts[this.index.length - 1] : null),
+      interfaces: this.interfaces.map((i) => ({ id: i.id, linkType: i.linkType, name: i.name, description: i.description })),
+      comments: f?.comments ?? [],
+    };
+  }
+
+  // ---- rows ----------------------------------------------------------------------------
+
+  connectionRows(): ConnectionRow[] {
+    if (this.rows) return this.rows;
+    const sites = new Map<number, string>();
+    for (const h of this.httpRows) if (h.host && !sites.has(h.connectionId)) sites.set(h.connectionId, h.host);
+    for (const t of this.tlsRows) if (t.sni) sites.set(t.connectionId, t.sni);
+    const rows: ConnectionRow[] = [];
+    for (const raw of this.rawConnections) if (raw) rows.push(connectionRow(raw, sites.get(raw.id as number) ?? null));
+    this.rows = rows;
+    return rows;
+  }
+
+  rawConnection(id: number): Obj | null {
+    return this.rawConnections[id] ?? null;
+  }
+
+  http(): HttpRow[] { return this.httpRows; }
+  dns(): DnsRow[] { return this.dnsRows; }
+  tls(): TlsRow[] { return this.tlsRows; }
+  findings(): FindingRow[] { return this.findingRows; }
+
+  tunnels(): TunnelRow[] {
+    return (this.report?.tunnels ?? []).map((t) => ({ key: tunnelKey(t), type: t.type, id: t.id, outerSrc: t.outerSrc, outerDst: t.outerDst, packets: t.packets }));
+  }
+
+  // ---- filters -------------------------------------------------------------------------
+
+  /** Connection ids allowed by the tunnel and evidence parts of a view filter (null: all). */
+  private allowedConnections(f: ViewFilter | undefined): Set<number> | null {
+    if (!f) return null;
+    let set: Set<number> | null = f.connectionIds ? new Set(f.connectionIds) : null;
+    if (f.tunnel) {
+      const t = new Set<number>();
+      for (const r of this.connectionRows()) {
+        const match = f.tunnel === 'none' ? r.tunnel.length === 0 : r.tunnel.some((x) => tunnelKey(x) === f.tunnel);
+        if (match && (!set || set.has(r.id))) t.add(r.id);
+      }
+      set = t;
+    }
+    return set;
+  }
+
+  private inTime(f: ViewFilter | undefined, from: number, to: number): boolean {
+    if (!f) return true;
+    if (typeof f.timeFrom === 'number' && to < f.timeFrom) return false;
+    if (typeof f.timeTo === 'number' && from > f.timeTo) return false;
+    return true;
+  }
+
+  private cached(kind: string, q: object, build: () => number[]): number[] {
+    const { offset: _o, limit: _l, ...rest } = q as { offset?: number; limit?: number };
+    const key = kind + JSON.stringify(rest);
+    const hit = this.cache.get(key);
+    if (hit && hit.version === this.version) return hit.ids;
+    const ids = build();
+    if (this.cache.size > 16) this.cache.clear();
+    this.cache.set(key, { version: this.version, ids });
+    return ids;
+  }
+
+  queryConnections(q: ConnectionQuery): Page<ConnectionRow> {
+    const rows = this.connectionRows();
+    const ids = this.cached('c', q, () => {
+      const allowed = this.allowedConnections(q.filter);
+      const text = q.text?.trim().toLowerCase() || null;
+      const host = q.host?.trim().toLowerCase() || null;
+      const out: ConnectionRow[] = [];
+      for (const r of rows) {
+        if (allowed && !allowed.has(r.id)) continue;
+        if (!this.inTime(q.filter, r.firstTs, r.lastTs)) continue;
+        if (q.transport && r.transport !== q.transport) continue;
+        if (q.problemsOnly && r.problems === 0) continue;
+        if (q.state && r.state !== q.state) continue;
+        if (q.port != null && r.client.port !== q.port && r.server.port !== q.port) continue;
+        if (host && !(r.client.ip.toLowerCase().includes(host) || r.server.ip.toLowerCase().includes(host) || (r.site ?? '').toLowerCase().includes(host))) continue;
+        if (text && !connectionText(r).includes(text)) continue;
+        out.push(r);
+      }
+      sortRows(out, q.sortKey ?? 'id', q.sortDir ?? 'asc');
+      return out.map((r) => r.id);
+    });
+    const byId = new Map<number, ConnectionRow>();
+    const page = ids.slice(q.offset, q.offset + q.limit);
+    if (page.length) for (const r of rows) byId.set(r.id, r);
+    return { offset: q.offset, total: ids.length, unfiltered: rows.length, rows: page.map((id) => byId.get(id)!) };
+  }
+
+  private queryTable<T extends { index: number }>(kind: string, all: T[], q: TableQuery, keep: (r: T, allowed: Set<number> | null) => boolean, text: (r: T) => string): Page<T> {
+    const ids = this.cached(kind, q, () => {
+      const allowed = this.allowedConnections(q.filter);
+      const t = q.text?.trim().toLowerCase() || null;
+      const out = all.filter((r) => keep(r, allowed) && (!t || text(r).toLowerCase().includes(t)));
+      sortRows(out, q.sortKey ?? 'index', q.sortDir ?? 'asc');
+      return out.map((r) => r.index);
+    });
+    return { offset: q.offset, total: ids.length, unfiltered: all.length, rows: ids.slice(q.offset, q.offset + q.limit).map((i) => all[i]) };
+  }
+
+  queryHttp(q: TableQuery): Page<HttpRow> {
+    return this.queryTable('h', this.httpRows, q,
+      (r, allowed) => (!allowed || allowed.has(r.connectionId)) && this.inTime(q.filter, r.requestTs, r.requestTs + (r.duration ?? 0)),
+      (r) => `${r.method} ${r.host ?? ''} ${r.uri} ${r.status ?? ''} ${r.contentType ?? ''}`);
+  }
+
+  queryDns(q: TableQuery): Page<DnsRow> {
+    const byEndpoints = this.dnsConnectionMap();
+    return this.queryTable('d', this.dnsRows, q,
+      (r, allowed) => (!allowed || allowed.has(byEndpoints.get(`${r.client}|${r.server}`) ?? -1)) && this.inTime(q.filter, r.queryTs, r.queryTs + (r.responseTime ?? 0)),
+      (r) => `${r.qname} ${r.qtype} ${r.client} ${r.server} ${r.answers.join(' ')}`);
+  }
+
+  private dnsConnectionMap(): Map<string, number> {
+    const m = new Map<string, number>();
+    for (const r of this.connectionRows()) m.set(`${endpointText(r.client)}|${endpointText(r.server)}`, r.id);
+    return m;
+  }
+
+  queryTls(q: TableQuery): Page<TlsRow> {
+    const rows = this.connectionRows();
+    return this.queryTable('t', this.tlsRows, q,
+      (r, allowed) => {
+        const c = rows[r.connectionId];
+        return (!allowed || allowed.has(r.connectionId)) && (!c || this.inTime(q.filter, c.firstTs, c.lastTs));
+      },
+      (r) => `${r.sni ?? ''} ${r.alpn.join(' ')} ${r.version ?? ''} ${r.alert ?? ''} ${r.certificate?.subject ?? ''}`);
+  }
+
+  queryFindings(q: TableQuery): Page<FindingRow> {
+    const indexed = this.findingRows.map((f, index) => ({ ...f, index }));
+    const page = this.queryTable('f', indexed, { ...q, sortKey: q.sortKey ?? 'index' },
+      (r, allowed) => (!allowed || r.connectionIds.length === 0 || r.connectionIds.some((id) => allowed.has(id))) && this.inTime(q.filter, r.firstTs ?? -Infinity, r.lastTs ?? Infinity),
+      (r) => `${r.summary} ${r.kind} ${r.site ?? ''} ${r.server ?? ''}`);
+    return { ...page, rows: page.rows.map(({ index: _i, ...f }) => f) };
+  }
+
+  /** Indices (into the packet index) of packets matching a query, in capture order. */
+  packetIndices(q: { connectionId?: number | null; flaggedOnly?: boolean; filter?: ViewFilter }): number[] {
+    return this.cached('p', q, () => {
+      const ix = this.index;
+      const allowed = this.allowedConnections(q.filter);
+      const from = q.filter?.timeFrom ?? -Infinity;
+      const to = q.filter?.timeTo ?? Infinity;
+      const out: number[] = [];
+      const cid = q.connectionId ?? null;
+      for (let i = 0; i < ix.length; i++) {
+        const c = ix.connId[i];
+        if (cid !== null && c !== cid) continue;
+        if (allowed && !allowed.has(c)) continue;
+        const t = ix.ts[i];
+        if (t < from || t > to) continue;
+        if (q.flaggedOnly && ix.flags[i] === 0) continue;
+        out.push(i);
+      }
+      return out;
+    });
+  }
+
+  /** Packets/s, retransmissions/s and failures/s over the whole capture (the brush needs it all). */
+  timeline(buckets: number, f: ViewFilter | undefined): Timeline {
+    const ix = this.index;
+    const file = this.file();
+    const start = file.firstTs ?? 0;
+    const end = Math.max(file.lastTs ?? start, start + 1e-3);
+    const n = Math.max(1, Math.min(buckets, 2000));
+    const step = (end - start) / n;
+    const packets = new Array<number>(n).fill(0);
+    const retrans = new Array<number>(n).fill(0);
+    const failures = new Array<number>(n).fill(0);
+    const bucket = (t: number): number => Math.min(n - 1, Math.max(0, Math.floor((t - start) / step)));
+    const allowed = this.allowedConnections(f ? { tunnel: f.tunnel, connectionIds: f.connectionIds } : undefined);
+    for (let i = 0; i < ix.length; i++) {
+      if (allowed && !allowed.has(ix.connId[i])) continue;
+      const b = bucket(ix.ts[i]);
+      packets[b]++;
+      const fl = ix.flags[i];
+      if (fl & TcpA.Retransmission) retrans[b]++;
+      if (fl & TcpA.Reset) failures[b]++;
+    }
+    for (const h of this.httpRows) {
+      if (allowed && !allowed.has(h.connectionId)) continue;
+      if (h.status === null || h.status >= 500) failures[bucket(h.requestTs)]++;
+    }
+    for (const d of this.dnsRows) if (d.rcode === null || d.rcode !== 0) failures[bucket(d.queryTs)]++;
+    for (const r of this.connectionRows()) {
+      if (allowed && !allowed.has(r.id)) continue;
+      if (r.state === 'syn-unanswered' || r.state === 'refused') failures[bucket(r.firstTs)]++;
+    }
+    const perSec = (a: number[]): number[] => a.map((x) => x / step);
+    return { start, step, packets: perSec(packets), retransmissions: perSec(retrans), failures: perSec(failures) };
+  }
+}
+
+function connectionText(r: ConnectionRow): string {
+  return `${r.client.ip}:${r.client.port} ${r.server.ip}:${r.server.port} ${r.site ?? ''} ${r.state ?? ''} ${r.transport} ${r.tunnel.map(tunnelKey).join(' ')}`.toLowerCase();
+}
+
+function sortValue(r: object, key: string): unknown {
+  const v = (r as Obj)[key];
+  if (v && typeof v === 'object' && 'ip' in (v as Obj)) return endpointText(v);
+  return v;
+}
+
+/** Stable sort by one key; nulls last in either direction. */
+export function sortRows<T extends object>(rows: T[], key: string, dir: 'asc' | 'desc'): void {
+  const sign = dir === 'desc' ? -1 : 1;
+  const vals = new Map<T, unknown>();
+  for (const r of rows) vals.set(r, sortValue(r, key));
+  const collator = new Intl.Collator('en', { numeric: true });
+  rows.sort((a, b) => {
+    const x = vals.get(a);
+    const y = vals.get(b);
+    const xn = x === null || x === undefined;
+    const yn = y === null || y === undefined;
+    if (xn || yn) return xn === yn ? 0 : xn ? 1 : -1;
+    if (typeof x === 'number' && typeof y === 'number') return (x - y) * sign;
+    return collator.compare(String(x), String(y)) * sign;
+  });
+}

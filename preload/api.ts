@@ -1,0 +1,420 @@
+/**
+ * The one contract between the user interface and the main-side services. Everything the
+ * renderer may ask is a method here; both transports (Electron IPC through `preload/`,
+ * and the WebSocket of browser mode, `tapscope serve`) are derived from `API_METHODS`
+ * and `API_EVENTS`, and the main side validates every argument (`main/services/validate.ts`).
+ *
+ * Only pages and summaries cross the transport: never a whole table, never per-packet
+ * messages. Every string that came out of a packet (URIs, headers, SNI, DNS names,
+ * comments) is data and must be rendered as text.
+ *
+ * This file is imported by the renderer too: types only, plus the two name lists.
+ */
+
+// ---- Sessions --------------------------------------------------------------------------
+
+/** A file being read (or read) and analysed. States: opening -> ready | damaged | cancelled | failed. */
+export type SessionState = 'opening' | 'ready' | 'damaged' | 'cancelled' | 'failed';
+
+export interface OpenFileRequest {
+  path: string;
+  /** Decode-As entries, e.g. "udp:31337=tzsp". */
+  decodeAs?: string[];
+}
+
+export interface SessionInfo {
+  sessionId: string;
+  path: string;
+  name: string;
+  state: SessionState;
+}
+
+export interface Progress {
+  sessionId: string;
+  state: SessionState;
+  bytesRead: number;
+  size: number;
+  packets: number;
+  connections: number;
+  /** The last error or warning worth showing (damaged file, cancelled). */
+  message: string | null;
+}
+
+export interface FileSummary {
+  path: string;
+  format: 'pcap' | 'pcapng' | null;
+  linkTypes: number[];
+  packets: number;
+  bytes: number;
+  firstTs: number | null;
+  lastTs: number | null;
+  interfaces: { id: number; linkType: number; name: string | null; description: string | null }[];
+  comments: { packet: number | null; text: string }[];
+}
+
+export interface SessionSummary {
+  sessionId: string;
+  state: SessionState;
+  progress: Progress;
+  file: FileSummary;
+  warnings: { packet: number | null; offset: number | null; message: string }[];
+  counts: { connections: number; http: number; dns: number; tls: number; findings: number; tunnels: number };
+  /** Which analyses the engine provides yet (fields other analysers fill may be absent). */
+  features: { tcpAnalysis: boolean; http: boolean; dns: boolean; tls: boolean; findings: boolean; pcapWriter: boolean };
+}
+
+export interface RecentFile {
+  path: string;
+  name: string;
+  openedAt: number;
+}
+
+// ---- Filters and pages ------------------------------------------------------------------
+
+/** Applies to every view: time range (brush), tap source, evidence of a finding. */
+export interface ViewFilter {
+  timeFrom?: number | null;
+  timeTo?: number | null;
+  /** Tunnel key "type:id" (e.g. "vxlan:4242"); "none" for traffic outside any tunnel. */
+  tunnel?: string | null;
+  /** Restrict to these connections (a finding's evidence). */
+  connectionIds?: number[] | null;
+}
+
+export type SortDir = 'asc' | 'desc';
+
+export interface TableQuery {
+  sessionId: string;
+  offset: number;
+  limit: number;
+  sortKey?: string | null;
+  sortDir?: SortDir;
+  /** Free text matched against every text column. */
+  text?: string | null;
+  filter?: ViewFilter;
+}
+
+export interface ConnectionQuery extends TableQuery {
+  host?: string | null;
+  port?: number | null;
+  state?: string | null;
+  problemsOnly?: boolean;
+  transport?: 'tcp' | 'udp' | null;
+}
+
+export interface PacketQuery extends TableQuery {
+  connectionId?: number | null;
+  /** Only packets that earned at least one analysis flag. */
+  flaggedOnly?: boolean;
+}
+
+export interface Page<T> {
+  offset: number;
+  /** Rows matching the query. */
+  total: number;
+  /** Rows in the session before the query's filters. */
+  unfiltered: number;
+  rows: T[];
+}
+
+// ---- Rows -------------------------------------------------------------------------------
+
+export interface Endpoint {
+  ip: string;
+  port: number;
+}
+
+export interface TunnelRef {
+  type: string;
+  id: number | null;
+}
+
+export interface ConnectionRow {
+  id: number;
+  transport: 'tcp' | 'udp';
+  client: Endpoint;
+  server: Endpoint;
+  tunnel: TunnelRef[];
+  /** SNI or HTTP Host seen on this connection. */
+  site: string | null;
+  firstTs: number;
+  lastTs: number;
+  duration: number;
+  packets: number;
+  bytes: number;
+  state: string | null;
+  handshakeRtt: number | null;
+  rttMedian: number | null;
+  rttMax: number | null;
+  retransmissions: number;
+  resets: number;
+  /** Count of problem indicators (retransmissions, resets, refused, lost, zero windows...). */
+  problems: number;
+  /** Short names of the problems, for the highlight tooltip. */
+  problemKinds: string[];
+}
+
+export interface PacketRow {
+  /** 1-based, as Wireshark numbers frames. */
+  number: number;
+  ts: number;
+  connectionId: number | null;
+  /** 'c2s' client to server, 's2c' server to client. */
+  direction: 'c2s' | 's2c' | null;
+  length: number;
+  src: string;
+  dst: string;
+  protocol: string;
+  info: string;
+  /** Analysis flags this packet earned ("Retransmission", "Dup ACK #2", ...). */
+  flags: string[];
+}
+
+export interface HttpRow {
+  index: number;
+  connectionId: number;
+  method: string;
+  host: string | null;
+  uri: string;
+  status: number | null;
+  requestTs: number;
+  responseTs: number | null;
+  timeToFirstByte: number | null;
+  duration: number | null;
+  requestBytes: number;
+  responseBytes: number;
+  contentType: string | null;
+}
+
+export interface DnsRow {
+  index: number;
+  transport: string;
+  client: string;
+  server: string;
+  id: number;
+  qname: string;
+  qtype: string;
+  rcode: number | null;
+  answers: string[];
+  queryTs: number;
+  responseTime: number | null;
+}
+
+export interface TlsRow {
+  index: number;
+  connectionId: number;
+  sni: string | null;
+  alpn: string[];
+  version: string | null;
+  handshakeTime: number | null;
+  alert: string | null;
+  certificate: { subject: string; issuer: string; notBefore: string; notAfter: string } | null;
+}
+
+export interface FindingRow {
+  id: string;
+  severity: 'critical' | 'warning' | 'info';
+  kind: string;
+  summary: string;
+  site: string | null;
+  server: string | null;
+  count: number;
+  total: number;
+  firstTs: number | null;
+  lastTs: number | null;
+  connectionIds: number[];
+}
+
+export interface TunnelRow {
+  /** Filter key "type:id". */
+  key: string;
+  type: string;
+  id: number | null;
+  outerSrc: string | null;
+  outerDst: string | null;
+  packets: number;
+}
+
+// ---- Charts and detail ------------------------------------------------------------------
+
+export interface TimelineQuery {
+  sessionId: string;
+  buckets: number;
+  filter?: ViewFilter;
+}
+
+export interface Timeline {
+  start: number;
+  /** Seconds per bucket. */
+  step: number;
+  packets: number[];
+  retransmissions: number[];
+  failures: number[];
+}
+
+export interface ConnectionDetail {
+  connection: ConnectionRow;
+  /** The JSON the engine produced for this connection (all analyser fields). */
+  raw: Record<string, unknown>;
+  /** ACK RTT samples: time of the ACK, RTT seconds, direction of the data acknowledged. */
+  rtt: { ts: number; rtt: number; dir: 'c2s' | 's2c' }[];
+  /** Stevens graph points per direction: relative sequence number of each data segment's end. */
+  sequence: { ts: number; seq: number; dir: 'c2s' | 's2c'; retransmission: boolean }[];
+  http: HttpRow[];
+  tls: TlsRow[];
+  /** True when the series were cut to a bounded number of points. */
+  truncated: boolean;
+}
+
+export interface DecodedPacket {
+  number: number;
+  ts: number;
+  caplen: number;
+  origLen: number;
+  layers: { name: string; fields: { name: string; value: string }[] }[];
+  /** Hex of the captured bytes (at most 4 KiB). */
+  hex: string;
+  flags: string[];
+}
+
+// ---- Saving and export ------------------------------------------------------------------
+
+export interface SaveRequest {
+  sessionId: string;
+  format: 'pcap' | 'pcapng';
+  /** Save only this connection's packets. */
+  connectionId?: number | null;
+  /** Save only packets matching the view filter. */
+  filter?: ViewFilter;
+  /** Where to write; without it the service writes into its export folder for download. */
+  path?: string | null;
+}
+
+export interface SaveResult {
+  path: string;
+  /** Set when the file waits in the export folder: fetch it by this id (browser mode). */
+  downloadId: string | null;
+  fileName: string;
+  packets: number;
+  bytes: number;
+}
+
+export interface HarRequest {
+  sessionId: string;
+  filter?: ViewFilter;
+  path?: string | null;
+}
+
+// ---- Live capture (issue 7 plugs in here) -------------------------------------------------
+
+export interface InterfaceInfo {
+  name: string;
+  description: string | null;
+  addresses: string[];
+  up: boolean;
+  loopback: boolean;
+  /** 'bridge' | 'tap' | 'tun' | 'veth' | 'vxlan' | ... when it looks like a virtual-switch port or tunnel. */
+  virtualKind: string | null;
+}
+
+export interface InterfaceList {
+  available: boolean;
+  /** Why capture is unavailable, or a hint (permissions). */
+  message: string | null;
+  interfaces: InterfaceInfo[];
+}
+
+export interface CaptureRequest {
+  interface: string;
+  filter?: string | null;
+}
+
+export interface CaptureStats {
+  sessionId: string;
+  running: boolean;
+  packets: number;
+  bytes: number;
+  droppedKernel: number;
+  droppedApp: number;
+  elapsed: number;
+  message: string | null;
+}
+
+// ---- The contract -----------------------------------------------------------------------
+
+export interface TapscopeApi {
+  version(): Promise<{ app: string; transport: string }>;
+  openFile(req: OpenFileRequest): Promise<SessionInfo>;
+  openSample(): Promise<SessionInfo>;
+  cancelOpen(sessionId: string): Promise<void>;
+  closeSession(sessionId: string): Promise<void>;
+  summary(sessionId: string): Promise<SessionSummary>;
+  recentFiles(): Promise<RecentFile[]>;
+
+  connections(q: ConnectionQuery): Promise<Page<ConnectionRow>>;
+  packets(q: PacketQuery): Promise<Page<PacketRow>>;
+  http(q: TableQuery): Promise<Page<HttpRow>>;
+  dns(q: TableQuery): Promise<Page<DnsRow>>;
+  tls(q: TableQuery): Promise<Page<TlsRow>>;
+  findings(q: TableQuery): Promise<Page<FindingRow>>;
+  tunnels(sessionId: string): Promise<TunnelRow[]>;
+  timeline(q: TimelineQuery): Promise<Timeline>;
+  connectionDetail(sessionId: string, connectionId: number): Promise<ConnectionDetail>;
+  decodePacket(sessionId: string, packetNumber: number): Promise<DecodedPacket>;
+
+  saveCapture(req: SaveRequest): Promise<SaveResult>;
+  exportHar(req: HarRequest): Promise<SaveResult>;
+  /** Native save dialog (Electron); null where there is none (browser mode downloads instead). */
+  chooseSavePath(defaultName: string): Promise<string | null>;
+  /** Native open dialog (Electron); null where there is none. */
+  chooseOpenPath(): Promise<string | null>;
+
+  listInterfaces(): Promise<InterfaceList>;
+  validateFilter(filter: string): Promise<{ ok: boolean; message: string | null }>;
+  startCapture(req: CaptureRequest): Promise<SessionInfo>;
+  stopCapture(sessionId: string): Promise<void>;
+}
+
+export type ApiMethod = keyof TapscopeApi;
+
+export const API_METHODS = [
+  'version', 'openFile', 'openSample', 'cancelOpen', 'closeSession', 'summary', 'recentFiles',
+  'connections', 'packets', 'http', 'dns', 'tls', 'findings', 'tunnels', 'timeline', 'connectionDetail', 'decodePacket',
+  'saveCapture', 'exportHar', 'chooseSavePath', 'chooseOpenPath',
+  'listInterfaces', 'validateFilter', 'startCapture', 'stopCapture',
+] as const satisfies readonly ApiMethod[];
+
+// Compile-time check that the list names every method exactly.
+type Missing = Exclude<ApiMethod, (typeof API_METHODS)[number]>;
+const _allListed: Missing extends never ? true : Missing = true;
+void _allListed;
+
+/** Events the main side pushes to the renderer. */
+export interface TapscopeEvents {
+  /** A session's reading progress; sent a few times per second at most. */
+  progress: Progress;
+  /** Live capture counters. */
+  capture: CaptureStats;
+  /** The OS asked to open a file (Electron open-file, second instance, serve's file arguments). */
+  opened: SessionInfo;
+}
+
+export type EventName = keyof TapscopeEvents;
+export const API_EVENTS = ['progress', 'capture', 'opened'] as const satisfies readonly EventName[];
+
+/** What the renderer sees: the methods, plus a subscription that returns its unsubscribe. */
+export interface TapscopeClient extends TapscopeApi {
+  on<E extends EventName>(event: E, cb: (data: TapscopeEvents[E]) => void): () => void;
+  /** 'electron' or 'browser'. */
+  readonly transport: string;
+  /** Browser mode: URL that downloads a saved file; null in Electron (files are saved in place). */
+  downloadUrl(downloadId: string): string | null;
+}
+
+/** Errors cross transports as { name, message }; the client re-throws them as ApiError. */
+export class ApiError extends Error {
+  constructor(message: string, readonly code: string = 'error') {
+    super(message);
+    this.name = 'ApiError';
+  }
+}
