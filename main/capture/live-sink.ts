@@ -1,0 +1,392 @@
+/*
+ * Where live packets go, whatever their source (capture helper or cloud-TAP receiver):
+ *   1. the spool: a pcapng file written as packets arrive and flushed every
+ *      flushIntervalMs, so a crash keeps everything up to the last flush; optionally a
+ *      ring of N files of M MB (dumpcap's -b files:N -b filesize:KB);
+ *   2. the AnalysisSession, fed record by record exactly as for files;
+ *   3. the stop conditions (duration, packets, bytes saved) and the counters.
+ * A marker file <spool>.tapscope.json sits beside the spool while the capture runs; a
+ * marker whose process is gone is an unfinished capture (findUnfinishedCaptures).
+ */
+import { existsSync, ftruncateSync, mkdirSync, openSync, closeSync, readdirSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { basename, dirname, join } from 'node:path';
+import { AnalysisSession, type SessionOptions } from '../engine/session.js';
+import { openCaptureWriter, type CaptureWriter, type WriteRecord } from '../pcap/writer.js';
+import type { CaptureInterface, PacketRecord } from '../pcap/record.js';
+
+export interface StopConditions {
+  /** Seconds after the start. */
+  durationSec?: number;
+  /** Packets saved. */
+  packets?: number;
+  /** Bytes written to the capture file(s). */
+  bytes?: number;
+}
+
+export interface RingOptions {
+  /** Files kept; the oldest is deleted when a new one starts. */
+  files: number;
+  /** Size of each file in MB (10^6 bytes). */
+  fileMB: number;
+}
+
+export interface SinkOptions extends SessionOptions {
+  /** Spool file. Default: a new file in defaultSpoolDir(). With a ring, the base name. */
+  output?: string;
+  ring?: RingOptions;
+  stop?: StopConditions;
+  flushIntervalMs?: number;
+  /** Throttle for onDelta (ms). */
+  deltaIntervalMs?: number;
+  /** Text for the spool marker and the pcapng section comment. */
+  label?: string;
+}
+
+export interface CaptureCounters {
+  /** Packets the capture source delivered to Tapscope. */
+  packets: number;
+  /** Their wire bytes. */
+  bytes: number;
+  /** libpcap ps_recv: packets the kernel filter accepted (null when unknown: cap backend, UDP). */
+  received: number | null;
+  /** libpcap ps_drop: dropped by the kernel because the buffer was full (null when unknown). */
+  droppedByKernel: number | null;
+  /** libpcap ps_ifdrop: dropped by the interface/driver (null when unknown). */
+  droppedByInterface: number | null;
+  /** Dropped by Tapscope because it fell behind (helper backlog full). */
+  droppedByApp: number;
+  savedPackets: number;
+  savedBytes: number;
+  /** Capture files, oldest first (the ring's current set). */
+  files: string[];
+  elapsedSec: number;
+  /** Packets and bits per second over the last delta interval. */
+  pps: number;
+  bps: number;
+}
+
+export interface CaptureDelta {
+  counters: CaptureCounters;
+  /** Packets analysed since the previous delta. */
+  newPackets: number;
+  connections: number;
+}
+
+export interface CaptureEnd {
+  counters: CaptureCounters;
+  /** Why it stopped: 'stopped' (asked), 'duration' | 'packets' | 'bytes' (a stop condition), 'error'. */
+  reason: 'stopped' | 'duration' | 'packets' | 'bytes' | 'error';
+  error: { code: string; message: string; remedy?: string } | null;
+}
+
+interface Marker {
+  pid: number;
+  startedAt: number;
+  label: string;
+  files: string[];
+}
+
+export const MARKER_SUFFIX = '.tapscope.json';
+
+/** Per-user directory for capture spools. */
+export function defaultSpoolDir(): string {
+  if (process.env.TAPSCOPE_SPOOL_DIR) return process.env.TAPSCOPE_SPOOL_DIR;
+  if (process.platform === 'win32') return join(process.env.LOCALAPPDATA ?? join(homedir(), 'AppData', 'Local'), 'Tapscope', 'captures');
+  if (process.platform === 'darwin') return join(homedir(), 'Library', 'Caches', 'Tapscope', 'captures');
+  return join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'tapscope', 'captures');
+}
+
+function stamp(d = new Date()): string {
+  const p = (n: number, w = 2) => String(n).padStart(w, '0');
+  return `${d.getFullYear()}${p(d.getMonth() + 1)}${p(d.getDate())}${p(d.getHours())}${p(d.getMinutes())}${p(d.getSeconds())}`;
+}
+
+export function defaultSpoolPath(label: string, dir = defaultSpoolDir()): string {
+  return join(dir, `tapscope_${label.replace(/[^A-Za-z0-9_.-]+/g, '-')}_${stamp()}_${process.pid}.pcapng`);
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+export interface UnfinishedCapture {
+  /** Capture files (oldest first) that exist. */
+  files: string[];
+  marker: string;
+  label: string;
+  startedAt: number;
+  bytes: number;
+}
+
+/** Captures whose process died before finishing (crash, kill, power loss): offer to open them. */
+export function findUnfinishedCaptures(dir = defaultSpoolDir()): UnfinishedCapture[] {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return [];
+  }
+  const out: UnfinishedCapture[] = [];
+  for (const n of names) {
+    if (!n.endsWith(MARKER_SUFFIX)) continue;
+    const marker = join(dir, n);
+    let m: Marker;
+    try {
+      m = JSON.parse(readFileSync(marker, 'utf8'));
+    } catch {
+      continue;
+    }
+    if (m.pid !== process.pid && alive(m.pid)) continue;
+    if (m.pid === process.pid) continue;
+    const files = (m.files ?? []).filter((f) => existsSync(f));
+    out.push({ files, marker, label: m.label ?? '', startedAt: m.startedAt ?? 0, bytes: files.reduce((s, f) => s + statSync(f).size, 0) });
+  }
+  return out.sort((a, b) => b.startedAt - a.startedAt);
+}
+
+/** Forgets an unfinished capture (the files stay unless deleteFiles). */
+export function dismissUnfinishedCapture(u: UnfinishedCapture, deleteFiles = false): void {
+  if (deleteFiles) for (const f of u.files) try { unlinkSync(f); } catch { /* gone */ }
+  try { unlinkSync(u.marker); } catch { /* gone */ }
+}
+
+/** Wraps an fs/writer error for the spool, naming the file and what was kept. */
+export class SpoolError extends Error {
+  constructor(message: string, readonly code: string) {
+    super(message);
+    this.name = 'SpoolError';
+  }
+}
+
+export class LiveSink {
+  readonly session: AnalysisSession;
+  readonly counters: CaptureCounters;
+  private writer: CaptureWriter | null = null;
+  private readonly ifaces: CaptureInterface[] = [];
+  private readonly basePath: string;
+  private readonly marker: string;
+  private fileNo = 0;
+  private fileBytesAtFlush = 0;
+  private readonly startMs = Date.now();
+  private flushTimer: NodeJS.Timeout | null = null;
+  private deltaTimer: NodeJS.Timeout | null = null;
+  private lastDeltaPackets = 0;
+  private lastDeltaBytes = 0;
+  private lastDeltaMs = Date.now();
+  private done = false;
+  /** Set once a stop condition or a spool error ended the capture; packets after it are ignored. */
+  stopReason: CaptureEnd['reason'] | null = null;
+  spoolError: SpoolError | null = null;
+  onDelta: ((d: CaptureDelta) => void) | null = null;
+  /** Called once when a stop condition is met or the spool fails: the source should stop. */
+  onStopRequest: (() => void) | null = null;
+
+  constructor(private readonly opts: SinkOptions) {
+    this.session = new AnalysisSession({ decodeAs: opts.decodeAs, keepIndex: opts.keepIndex });
+    this.basePath = opts.output ?? defaultSpoolPath(opts.label ?? 'capture');
+    this.marker = this.basePath + MARKER_SUFFIX;
+    if (!opts.output) mkdirSync(dirname(this.basePath), { recursive: true });
+    this.counters = {
+      packets: 0, bytes: 0, received: null, droppedByKernel: null, droppedByInterface: null, droppedByApp: 0,
+      savedPackets: 0, savedBytes: 0, files: [], elapsedSec: 0, pps: 0, bps: 0,
+    };
+    this.openNext(); // fails early (bad directory, read-only) before any capture starts
+    this.flushTimer = setInterval(() => this.flush(), opts.flushIntervalMs ?? 250);
+    this.deltaTimer = setInterval(() => this.emitDelta(), opts.deltaIntervalMs ?? 250);
+    if (opts.stop?.durationSec) {
+      const t = setTimeout(() => this.requestStop('duration'), opts.stop.durationSec * 1000);
+      t.unref?.();
+    }
+  }
+
+  /** Adds an interface (link type) to the spool; returns its id for PacketRecord.interfaceId. */
+  addInterface(i: Omit<CaptureInterface, 'id'>): number {
+    const iface = { ...i, id: this.ifaces.length };
+    this.ifaces.push(iface);
+    this.writer?.addInterface(iface);
+    return iface.id;
+  }
+
+  private pathFor(n: number): string {
+    if (!this.opts.ring) return this.basePath;
+    const b = this.basePath.replace(/\.pcapng$/, '');
+    return `${b}_${String(n).padStart(5, '0')}_${stamp()}.pcapng`;
+  }
+
+  private openNext(): void {
+    const path = this.pathFor(++this.fileNo);
+    try {
+      this.writer = openCaptureWriter(path, {
+        format: 'pcapng',
+        interfaces: this.ifaces,
+        sectionComments: this.opts.label ? [`Tapscope live capture: ${this.opts.label}`] : undefined,
+      });
+      this.writer.flush();
+    } catch (e) {
+      this.writer = null;
+      throw new SpoolError(`cannot create the capture file: ${(e as Error).message}`, (e as { code?: string }).code ?? 'EIO');
+    }
+    this.fileBytesAtFlush = this.writer.bytesWritten;
+    this.counters.files.push(path);
+    const ring = this.opts.ring;
+    if (ring && this.counters.files.length > ring.files) {
+      const old = this.counters.files.shift()!;
+      try { unlinkSync(old); } catch { /* already gone */ }
+    }
+    this.writeMarker();
+  }
+
+  private writeMarker(): void {
+    try {
+      const m: Marker = { pid: process.pid, startedAt: this.startMs / 1000, label: this.opts.label ?? '', files: this.counters.files };
+      writeFileSync(this.marker, JSON.stringify(m));
+    } catch {
+      // The marker only helps recovery; the capture goes on without it.
+    }
+  }
+
+  /** One packet. `save` (default: the same record) is what goes to the file. */
+  packet(r: PacketRecord, save: WriteRecord | null = r): void {
+    if (this.stopReason) return;
+    const c = this.counters;
+    c.packets++;
+    c.bytes += r.origLen;
+    this.session.feed(r);
+    if (save && this.writer) {
+      const before = this.writer.bytesWritten;
+      try {
+        this.writer.write(save);
+      } catch (e) {
+        this.failSpool(e);
+        return;
+      }
+      c.savedPackets++;
+      c.savedBytes += this.writer.bytesWritten - before;
+      const ring = this.opts.ring;
+      if (ring && this.writer.bytesWritten >= ring.fileMB * 1e6) {
+        try {
+          this.writer.close();
+          this.openNext();
+        } catch (e) {
+          this.failSpool(e);
+          return;
+        }
+      }
+    }
+    const stop = this.opts.stop;
+    if (stop?.packets && c.savedPackets >= stop.packets) this.requestStop('packets');
+    else if (stop?.bytes && c.savedBytes >= stop.bytes) this.requestStop('bytes');
+  }
+
+  setKernelStats(received: number | null, droppedByKernel: number | null, droppedByInterface: number | null, droppedByApp: number): void {
+    const c = this.counters;
+    c.received = received;
+    c.droppedByKernel = droppedByKernel;
+    c.droppedByInterface = droppedByInterface;
+    c.droppedByApp = droppedByApp;
+  }
+
+  private requestStop(reason: CaptureEnd['reason']): void {
+    if (this.stopReason) return;
+    this.stopReason = reason;
+    this.onStopRequest?.();
+  }
+
+  /** A write failed (disk full, I/O error): cut the file back to its last complete flush and stop. */
+  private failSpool(e: unknown): void {
+    const w = this.writer;
+    this.writer = null;
+    const path = this.counters.files[this.counters.files.length - 1];
+    const code = (e as { code?: string }).code ?? 'EIO';
+    try {
+      const fd = openSync(path, 'r+');
+      ftruncateSync(fd, this.fileBytesAtFlush);
+      closeSync(fd);
+    } catch {
+      // leave it as it is: readers stop at the damaged block
+    }
+    // The writer's close() would retry the failed write and, failing, delete the file:
+    // release its descriptor directly instead, keeping what is on disk.
+    const fd = (w as unknown as { fd?: number } | null)?.fd;
+    if (typeof fd === 'number') try { closeSync(fd); } catch { /* already closed */ }
+    const saved = this.counters.savedPackets;
+    const why = code === 'ENOSPC' ? 'the disk is full' : code === 'EDQUOT' ? 'the disk quota is exceeded' : (e as Error).message;
+    this.spoolError = new SpoolError(
+      `capture stopped: ${why} while writing ${path}; the ${saved} packet(s) flushed before it are kept (${this.fileBytesAtFlush} bytes)`,
+      code,
+    );
+    this.requestStop('error');
+  }
+
+  flush(): void {
+    if (!this.writer) return;
+    try {
+      this.writer.flush();
+      this.fileBytesAtFlush = this.writer.bytesWritten;
+    } catch (e) {
+      this.failSpool(e);
+    }
+  }
+
+  private snapshot(): CaptureCounters {
+    const c = this.counters;
+    const now = Date.now();
+    const dt = (now - this.lastDeltaMs) / 1000;
+    c.elapsedSec = (now - this.startMs) / 1000;
+    if (dt > 0) {
+      c.pps = (c.packets - this.lastDeltaPackets) / dt;
+      c.bps = ((c.bytes - this.lastDeltaBytes) * 8) / dt;
+    }
+    return { ...c, files: [...c.files] };
+  }
+
+  private emitDelta(): void {
+    const counters = this.snapshot();
+    const newPackets = this.counters.packets - this.lastDeltaPackets;
+    this.lastDeltaPackets = this.counters.packets;
+    this.lastDeltaBytes = this.counters.bytes;
+    this.lastDeltaMs = Date.now();
+    this.onDelta?.({ counters, newPackets, connections: this.session.connections.all.length });
+  }
+
+  /** Flushes and closes the spool, finishes the analysis, removes the marker. */
+  finish(reason: CaptureEnd['reason'], error: CaptureEnd['error']): CaptureEnd {
+    if (!this.done) {
+      this.done = true;
+      if (this.flushTimer) clearInterval(this.flushTimer);
+      if (this.deltaTimer) clearInterval(this.deltaTimer);
+      this.flush(); // on failure this truncates, releases the writer and records the error
+      if (this.writer) {
+        try {
+          this.writer.close();
+        } catch (e) {
+          this.spoolError ??= new SpoolError(`cannot close ${this.path}: ${(e as Error).message}`, (e as { code?: string }).code ?? 'EIO');
+        }
+        this.writer = null;
+      }
+      this.session.finish();
+      try { unlinkSync(this.marker); } catch { /* none */ }
+      this.emitDelta();
+    }
+    const err = error ?? (this.spoolError ? { code: this.spoolError.code, message: this.spoolError.message } : null);
+    return { counters: this.snapshot(), reason: this.spoolError ? 'error' : this.stopReason && this.stopReason !== 'error' ? this.stopReason : reason, error: err };
+  }
+
+  get path(): string {
+    return this.counters.files[this.counters.files.length - 1] ?? this.basePath;
+  }
+
+  get dir(): string {
+    return dirname(this.basePath);
+  }
+
+  get name(): string {
+    return basename(this.basePath);
+  }
+}

@@ -1,0 +1,320 @@
+/*
+ * CaptureService: live capture for the app, the CLI and browser mode. No electron import.
+ *
+ * API (all a UI needs):
+ *   const svc = new CaptureService();
+ *   svc.listInterfaces(): CaptureDevice[]              names, addresses, up/loopback, link type,
+ *                                                      virtual-switch role (bridge, port of br0, tap, veth, vxlan)
+ *   await svc.validateFilter('tcp port 80', linkType?) -> null | "syntax error ..."  (no privileges needed)
+ *   const cap = await svc.start({ device: 'eth0', filter, snaplen, promisc, bufferSize,
+ *                                 stop: { durationSec, packets, bytes }, ring: { files, fileMB },
+ *                                 output?: path, keepIndex: true })
+ *                                                      rejects with CaptureError { code, summary, remedy }
+ *                                                      (EPERM with the OS remedy, ENODEV, EFILTER, ...)
+ *   const tap = await svc.listen({ vxlan: [4789], geneve: [6081], tzsp: [37008], save: 'inner'|'received' })
+ *   cap.onDelta(d => ...)   a few times a second: d.counters { packets, bytes, received, droppedByKernel,
+ *                           droppedByInterface, droppedByApp, savedPackets, savedBytes, files, elapsedSec, pps, bps },
+ *                           d.newPackets, d.connections
+ *   cap.session             the AnalysisSession being fed (the same analysers as for files)
+ *   cap.onEnd(e => ...)     once: e.reason 'stopped'|'duration'|'packets'|'bytes'|'error', e.error, e.counters
+ *   await cap.stop()        -> CaptureEnd; the spool file is complete and readable
+ *   svc.findUnfinished()    captures a crash left behind (offer to open them); svc.dismissUnfinished(u)
+ *
+ * The capture itself runs in the helper process (helper.ts), spawned as
+ *   Electron:  process.execPath out/cli/capture-helper.mjs  with ELECTRON_RUN_AS_NODE=1
+ *   Node:      process.execPath out/cli/capture-helper.mjs
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, unlinkSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { FrameParser, MSG_END, MSG_ERROR, MSG_READY, type HelperError, type HelperReady } from './framing.js';
+import { CaptureError, captureErrorFrom } from './errors.js';
+import { listInterfaces, type CaptureDevice } from './interfaces.js';
+import {
+  LiveSink, SpoolError, defaultSpoolDir, dismissUnfinishedCapture, findUnfinishedCaptures,
+  type CaptureCounters, type CaptureDelta, type CaptureEnd, type SinkOptions, type UnfinishedCapture,
+} from './live-sink.js';
+import { UdpTapReceiver, type ListenOptions } from './udp-receiver.js';
+import type { AnalysisSession } from '../engine/session.js';
+
+export { CaptureError } from './errors.js';
+export type { CaptureDevice, VirtualRole } from './interfaces.js';
+export type { CaptureCounters, CaptureDelta, CaptureEnd, UnfinishedCapture, StopConditions, RingOptions } from './live-sink.js';
+export type { ListenOptions } from './udp-receiver.js';
+
+export interface CaptureOptions extends SinkOptions {
+  device: string;
+  /** BPF (pcap-filter) expression. */
+  filter?: string;
+  /** Bytes kept of each packet (default 262144). */
+  snaplen?: number;
+  /** Default true. */
+  promisc?: boolean;
+  /** Kernel capture buffer in bytes (default 4 MiB). */
+  bufferSize?: number;
+  /** Wraps the helper command, e.g. to run it through pkexec or, in tests, with capabilities dropped. */
+  wrap?: (cmd: string, args: string[]) => [string, string[]];
+}
+
+/** A running live source: an interface capture or a cloud-TAP receiver. */
+export interface LiveSource {
+  readonly session: AnalysisSession;
+  readonly counters: CaptureCounters;
+  /** The current spool file. */
+  readonly path: string;
+  onDelta(cb: (d: CaptureDelta) => void): () => void;
+  onEnd(cb: (e: CaptureEnd) => void): () => void;
+  stop(): Promise<CaptureEnd>;
+  readonly ended: Promise<CaptureEnd>;
+}
+
+function moduleDir(): string {
+  try {
+    return dirname(fileURLToPath(import.meta.url));
+  } catch {
+    return typeof __dirname === 'string' ? __dirname : process.cwd();
+  }
+}
+
+/** The helper script: beside the CLI bundle, under out/cli from Electron's out/main, or built from the sources. */
+export function helperScript(): string {
+  if (process.env.TAPSCOPE_CAPTURE_HELPER_PATH) return process.env.TAPSCOPE_CAPTURE_HELPER_PATH;
+  const d = moduleDir();
+  const candidates = [join(d, 'capture-helper.mjs'), join(d, '..', 'cli', 'capture-helper.mjs'), join(d, '..', '..', 'out', 'cli', 'capture-helper.mjs')];
+  return candidates.find((p) => existsSync(p)) ?? candidates[candidates.length - 1];
+}
+
+/** How to run the helper: the executable, its arguments before the helper's own, and the environment. */
+export function helperCommand(): { exec: string; args: string[]; env: NodeJS.ProcessEnv } {
+  const env = { ...process.env };
+  if (process.versions.electron) env.ELECTRON_RUN_AS_NODE = '1';
+  return { exec: process.execPath, args: [helperScript()], env };
+}
+
+const STOP_GRACE_MS = 5000;
+const STDERR_KEEP = 8192;
+
+export class LiveCapture implements LiveSource {
+  readonly sink: LiveSink;
+  ready: HelperReady | null = null;
+  private child: ChildProcess | null = null;
+  private helperError: HelperError | null = null;
+  private gotEnd = false;
+  private stderr = '';
+  private endCbs: ((e: CaptureEnd) => void)[] = [];
+  private deltaCbs: ((d: CaptureDelta) => void)[] = [];
+  private result: CaptureEnd | null = null;
+  private resolveEnd!: (e: CaptureEnd) => void;
+  readonly ended: Promise<CaptureEnd>;
+  private stopping = false;
+  private killTimer: NodeJS.Timeout | null = null;
+
+  constructor(readonly options: CaptureOptions) {
+    this.ended = new Promise((r) => (this.resolveEnd = r));
+    try {
+      this.sink = new LiveSink({ ...options, label: options.label ?? options.device });
+    } catch (e) {
+      if (e instanceof SpoolError) throw new CaptureError(e.code, e.message);
+      throw e;
+    }
+    this.sink.onDelta = (d) => { for (const cb of this.deltaCbs) cb(d); };
+    this.sink.onStopRequest = () => void this.stop();
+  }
+
+  get session(): AnalysisSession {
+    return this.sink.session;
+  }
+  get counters(): CaptureCounters {
+    return this.sink.counters;
+  }
+  get path(): string {
+    return this.sink.path;
+  }
+
+  onDelta(cb: (d: CaptureDelta) => void): () => void {
+    this.deltaCbs.push(cb);
+    return () => { this.deltaCbs = this.deltaCbs.filter((x) => x !== cb); };
+  }
+
+  onEnd(cb: (e: CaptureEnd) => void): () => void {
+    if (this.result) cb(this.result);
+    else this.endCbs.push(cb);
+    return () => { this.endCbs = this.endCbs.filter((x) => x !== cb); };
+  }
+
+  /** Spawns the helper; resolves once the interface is open and capturing. */
+  start(): Promise<void> {
+    const o = this.options;
+    const cmd = helperCommand();
+    const helperOpts = { device: o.device, filter: o.filter ?? '', snaplen: o.snaplen, promisc: o.promisc, bufferSize: o.bufferSize };
+    let [exec, args] = [cmd.exec, [...cmd.args, 'capture', JSON.stringify(helperOpts)]];
+    if (o.wrap) [exec, args] = o.wrap(exec, args);
+    if (!existsSync(cmd.args[0])) {
+      const err = new CaptureError('EHELPER', `the capture helper ${cmd.args[0]} is missing: build it with \`npm run build\``);
+      this.finalize('error', err);
+      return Promise.reject(err);
+    }
+    return new Promise<void>((resolve, reject) => {
+      let started = false;
+      const parser = new FrameParser();
+      const sink = this.sink;
+      let ifaceId = 0;
+      let cap = true;
+      const child = spawn(exec, args, { env: cmd.env, stdio: ['pipe', 'pipe', 'pipe'] });
+      this.child = child;
+      child.stdin!.on('error', () => {});
+      child.stderr!.on('data', (d: Buffer) => {
+        if (this.stderr.length < STDERR_KEEP) this.stderr += d.toString('utf8');
+      });
+      child.stdout!.on('data', (chunk: Buffer) => {
+        parser.push(chunk, {
+          packet: (r) => {
+            r.interfaceId = ifaceId;
+            sink.packet(r);
+          },
+          stats: (s) => {
+            sink.setKernelStats(cap ? null : s.received, cap ? null : s.droppedByKernel, cap ? null : s.droppedByInterface, s.droppedByApp);
+          },
+          control: (type, obj) => {
+            if (type === MSG_READY) {
+              this.ready = obj as HelperReady;
+              cap = this.ready.backend === 'cap';
+              parser.linkType = this.ready.linkType;
+              ifaceId = sink.addInterface({
+                linkType: this.ready.linkType,
+                snaplen: this.ready.snaplen,
+                name: o.device,
+                description: o.filter ? `capture filter: ${o.filter}` : null,
+                tsUnitsPerSec: this.ready.nanoTs ? 1e9 : 1e6,
+              });
+              started = true;
+              resolve();
+            } else if (type === MSG_ERROR) {
+              this.helperError = obj as HelperError;
+            } else if (type === MSG_END) {
+              this.gotEnd = true;
+            }
+          },
+        });
+        if (parser.error && !this.helperError) {
+          this.helperError = { code: 'EHELPER', message: parser.error };
+          child.kill('SIGTERM');
+        }
+      });
+      child.on('error', (e) => {
+        this.helperError = { code: 'EHELPER', message: `cannot run the capture helper (${exec}): ${e.message}` };
+      });
+      child.on('close', (code, signal) => {
+        let err: CaptureError | null = null;
+        if (this.helperError) {
+          err = this.helperError.code === 'EHELPER'
+            ? new CaptureError('EHELPER', this.helperError.message)
+            : captureErrorFrom(this.helperError.code, this.helperError.message, o.device, cmd.exec);
+        } else if (!this.gotEnd && !this.stopping) {
+          const why = signal ? `was killed by ${signal}` : `exited with status ${code}`;
+          err = new CaptureError('EHELPER', `the capture helper ${why}${this.stderr ? `: ${this.stderr.trim().split('\n').slice(-3).join(' | ')}` : ''}`);
+        }
+        const end = this.finalize(err ? 'error' : 'stopped', err);
+        if (!started) reject(err ?? new CaptureError('EHELPER', `the capture helper ended before capturing${this.stderr ? `: ${this.stderr.trim()}` : ''}`));
+        void end;
+      });
+    });
+  }
+
+  private finalize(reason: CaptureEnd['reason'], err: CaptureError | null): CaptureEnd {
+    if (this.result) return this.result;
+    if (this.killTimer) clearTimeout(this.killTimer);
+    const e = this.sink.finish(reason, err ? { code: err.code, message: err.summary, remedy: err.remedy ?? undefined } : null);
+    // A capture that never started leaves no empty spool behind.
+    if (!this.ready && e.counters.savedPackets === 0) {
+      for (const f of e.counters.files) try { unlinkSync(f); } catch { /* gone */ }
+      e.counters.files = [];
+    }
+    this.result = e;
+    for (const cb of this.endCbs) cb(e);
+    this.endCbs = [];
+    this.resolveEnd(e);
+    return e;
+  }
+
+  /** Stops the capture; resolves when the helper has ended and the spool file is closed. */
+  stop(): Promise<CaptureEnd> {
+    if (!this.stopping && this.child && this.child.exitCode === null && this.child.signalCode === null) {
+      this.stopping = true;
+      try {
+        this.child.stdin!.end('stop\n');
+      } catch {
+        // already closed
+      }
+      this.killTimer = setTimeout(() => {
+        this.child?.kill('SIGTERM');
+        this.killTimer = setTimeout(() => this.child?.kill('SIGKILL'), 2000);
+      }, STOP_GRACE_MS);
+    }
+    return this.ended;
+  }
+}
+
+export class CaptureService {
+  private readonly live = new Set<LiveSource>();
+
+  listInterfaces(): CaptureDevice[] {
+    return listInterfaces();
+  }
+
+  /** null when the filter compiles for the link type (default Ethernet), else libpcap's message. */
+  validateFilter(filter: string, linkType = 1): Promise<string | null> {
+    if (!filter.trim()) return Promise.resolve(null);
+    const cmd = helperCommand();
+    return new Promise((resolve) => {
+      const child = spawn(cmd.exec, [...cmd.args, 'check-filter', JSON.stringify({ filter, linkType })], { env: cmd.env, stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      child.stdout!.on('data', (d: Buffer) => (out += d));
+      child.on('error', () => resolve(null));
+      child.on('close', () => {
+        try {
+          resolve((JSON.parse(out) as { error: string | null }).error);
+        } catch {
+          resolve(null); // cannot check here; the capture itself reports a bad filter
+        }
+      });
+    });
+  }
+
+  async start(opts: CaptureOptions): Promise<LiveCapture> {
+    const c = new LiveCapture(opts);
+    await c.start();
+    this.track(c);
+    return c;
+  }
+
+  async listen(opts: ListenOptions): Promise<UdpTapReceiver> {
+    const r = new UdpTapReceiver(opts);
+    await r.start();
+    this.track(r);
+    return r;
+  }
+
+  private track(s: LiveSource): void {
+    this.live.add(s);
+    void s.ended.then(() => this.live.delete(s));
+  }
+
+  /** Every running capture and receiver. */
+  running(): LiveSource[] {
+    return [...this.live];
+  }
+
+  async stopAll(): Promise<void> {
+    await Promise.all([...this.live].map((s) => s.stop()));
+  }
+
+  findUnfinished(dir = defaultSpoolDir()): UnfinishedCapture[] {
+    return findUnfinishedCaptures(dir);
+  }
+
+  dismissUnfinished(u: UnfinishedCapture, deleteFiles = false): void {
+    dismissUnfinishedCapture(u, deleteFiles);
+  }
+}

@@ -1,0 +1,345 @@
+/*
+ * Cloud-TAP collector: receives mirrored traffic as UDP datagrams, as Azure virtual network
+ * TAP and AWS traffic mirroring (VXLAN, 4789), GCP packet mirroring and AWS GWLB (GENEVE,
+ * 6081) and MikroTik's sniffer (TZSP, 37008) send it. Plain UDP sockets: no privileges.
+ *
+ * Each datagram becomes a packet with synthesised outer headers
+ *   Ethernet(14, zero MACs) | IPv4 (or IPv6) sender -> listening address | UDP sender port -> our port | datagram
+ * so the ordinary decoders unwrap it and the inner conversation carries the tunnel metadata
+ * (VNI, outer source = the sender). The spool keeps either these packets ("received", what
+ * Wireshark shows for a capture on the collector) or the inner frames alone ("inner": clean
+ * traffic for Snort/Suricata/Wireshark users). Kernel drops are the socket's drop counter
+ * (/proc/net/udp on Linux).
+ */
+import { createSocket, type Socket } from 'node:dgram';
+import { readFileSync } from 'node:fs';
+import { isIPv4, isIPv6 } from 'node:net';
+import type { DecodeAs } from '../decode/decoder.js';
+import { LINKTYPE_ETHERNET, LINKTYPE_RAW } from '../pcap/link-types.js';
+import type { PacketRecord } from '../pcap/record.js';
+import type { WriteRecord } from '../pcap/writer.js';
+import { CaptureError } from './errors.js';
+import { LiveSink, SpoolError, type CaptureCounters, type CaptureDelta, type CaptureEnd, type SinkOptions } from './live-sink.js';
+import type { AnalysisSession } from '../engine/session.js';
+
+export type TapEncap = 'vxlan' | 'geneve' | 'tzsp';
+
+export const DEFAULT_TAP_PORTS: Record<TapEncap, number> = { vxlan: 4789, geneve: 6081, tzsp: 37008 };
+
+export interface ListenOptions extends SinkOptions {
+  vxlan?: number[];
+  geneve?: number[];
+  tzsp?: number[];
+  /** Address to bind (default 0.0.0.0; an IPv6 address listens on IPv6). */
+  address?: string;
+  /** What the spool keeps: the datagrams as received (default) or the inner frames. */
+  save?: 'received' | 'inner';
+  /** SO_RCVBUF in bytes (default 8 MiB; the kernel caps it at net.core.rmem_max). */
+  receiveBufferSize?: number;
+}
+
+const ETH_HDR = 14;
+const IP4_HDR = 20;
+const IP6_HDR = 40;
+const UDP_HDR = 8;
+const MAX_DGRAM = 65536;
+const ETHERTYPE_IPV4 = 0x0800;
+const ETHERTYPE_IPV6 = 0x86dd;
+const ETHERTYPE_TEB = 0x6558;
+
+function parseIPv4(s: string, out: Uint8Array, at: number): void {
+  const p = s.split('.');
+  for (let i = 0; i < 4; i++) out[at + i] = Number(p[i]) & 0xff;
+}
+
+function parseIPv6(s: string, out: Uint8Array, at: number): void {
+  let addr = s.replace(/%.*$/, '');
+  const v4 = /(\d+\.\d+\.\d+\.\d+)$/.exec(addr);
+  if (v4) {
+    const b = v4[1].split('.').map(Number);
+    addr = addr.slice(0, v4.index) + `${((b[0] << 8) | b[1]).toString(16)}:${((b[2] << 8) | b[3]).toString(16)}`;
+  }
+  const [head, tail] = addr.includes('::') ? addr.split('::') : [addr, null];
+  const h = head ? head.split(':') : [];
+  const t = tail !== null && tail ? tail.split(':') : [];
+  const groups = tail === null ? h : [...h, ...new Array(8 - h.length - t.length).fill('0'), ...t];
+  for (let i = 0; i < 8; i++) {
+    const g = parseInt(groups[i] ?? '0', 16) || 0;
+    out[at + 2 * i] = g >> 8;
+    out[at + 2 * i + 1] = g & 0xff;
+  }
+}
+
+/** Where the inner frame starts in a tunnel payload, and its link type; null when there is none. */
+export function innerFrame(encap: TapEncap, b: Uint8Array): { offset: number; linkType: number } | null {
+  if (encap === 'vxlan') {
+    // RFC 7348 §5: flags(8, I=0x08) reserved(24) VNI(24) reserved(8), then Ethernet.
+    return b.length >= 8 + ETH_HDR && (b[0] & 0x08) ? { offset: 8, linkType: LINKTYPE_ETHERNET } : null;
+  }
+  if (encap === 'geneve') {
+    // RFC 8926 §3.4: ver(2) optlen(6) | flags | protocol(16) | VNI(24) rsvd(8) | options.
+    if (b.length < 8 || b[0] >> 6 !== 0) return null;
+    const off = 8 + (b[0] & 0x3f) * 4;
+    const proto = (b[2] << 8) | b[3];
+    if (off > b.length) return null;
+    if (proto === ETHERTYPE_TEB) return { offset: off, linkType: LINKTYPE_ETHERNET };
+    if (proto === ETHERTYPE_IPV4 || proto === ETHERTYPE_IPV6) return { offset: off, linkType: LINKTYPE_RAW };
+    return null;
+  }
+  // TZSP: version(8)=1 type(8) encapsulation(16) tagged fields ... END(1); encapsulation 1 = Ethernet.
+  if (b.length < 5 || b[0] !== 1 || b[1] > 1 || ((b[2] << 8) | b[3]) !== 1) return null;
+  let p = 4;
+  while (p < b.length) {
+    const tag = b[p];
+    if (tag === 1) return p + 1 <= b.length ? { offset: p + 1, linkType: LINKTYPE_ETHERNET } : null;
+    if (tag === 0) p++;
+    else {
+      if (p + 2 > b.length) return null;
+      p += 2 + b[p + 1];
+    }
+  }
+  return null;
+}
+
+/** /proc/net/udp{,6} "drops" for sockets bound to these ports (Linux), else null. */
+function socketDrops(ports: Set<number>): number | null {
+  let total = 0;
+  let found = false;
+  for (const f of ['/proc/net/udp', '/proc/net/udp6']) {
+    let text: string;
+    try {
+      text = readFileSync(f, 'utf8');
+    } catch {
+      continue;
+    }
+    for (const line of text.split('\n').slice(1)) {
+      const cols = line.trim().split(/\s+/);
+      if (cols.length < 13) continue;
+      const port = parseInt(cols[1].split(':')[1] ?? '', 16);
+      if (!ports.has(port)) continue;
+      found = true;
+      total += Number(cols[cols.length - 1]) || 0;
+    }
+  }
+  return found ? total : null;
+}
+
+interface Listener {
+  encap: TapEncap;
+  port: number;
+  socket: Socket;
+  /** Spool interface for "received" mode. */
+  ifaceId: number;
+  localAddr: string;
+}
+
+export class UdpTapReceiver {
+  readonly sink: LiveSink;
+  private listeners: Listener[] = [];
+  private readonly buf = Buffer.alloc(ETH_HDR + IP6_HDR + UDP_HDR + MAX_DGRAM);
+  private readonly rec: PacketRecord;
+  private readonly save: WriteRecord;
+  private innerIface: Record<number, number> = {};
+  /** Datagrams whose inner frame could not be found ("inner" mode saves nothing for them). */
+  notTunnel = 0;
+  private statsTimer: NodeJS.Timeout | null = null;
+  private resolveEnd!: (e: CaptureEnd) => void;
+  readonly ended: Promise<CaptureEnd>;
+  private result: CaptureEnd | null = null;
+  private endCbs: ((e: CaptureEnd) => void)[] = [];
+  private deltaCbs: ((d: CaptureDelta) => void)[] = [];
+  private readonly t0ns = Date.now() * 1e6;
+  private readonly h0 = process.hrtime.bigint();
+
+  constructor(readonly options: ListenOptions) {
+    const ports: { encap: TapEncap; port: number }[] = [];
+    for (const encap of ['vxlan', 'geneve', 'tzsp'] as TapEncap[]) for (const port of options[encap] ?? []) ports.push({ encap, port });
+    if (ports.length === 0) throw new CaptureError('EINVAL', 'nothing to listen for: give at least one of --vxlan, --geneve, --tzsp');
+    for (const p of ports) if (!(p.port >= 1 && p.port <= 65535)) throw new CaptureError('EINVAL', `bad ${p.encap} port ${p.port}`);
+    // Non-standard ports: tell the decoder, as Wireshark's Decode As would.
+    const decodeAs: DecodeAs[] = [...(options.decodeAs ?? [])];
+    for (const p of ports) if (DEFAULT_TAP_PORTS[p.encap] !== p.port) decodeAs.push({ table: 'udp', port: p.port, proto: p.encap });
+    const label = options.label ?? `listen-${ports.map((p) => `${p.encap}${p.port}`).join('-')}`;
+    try {
+      this.sink = new LiveSink({ ...options, decodeAs, label });
+    } catch (e) {
+      if (e instanceof SpoolError) throw new CaptureError(e.code, e.message);
+      throw e;
+    }
+    this.sink.onDelta = (d) => { for (const cb of this.deltaCbs) cb(d); };
+    this.sink.onStopRequest = () => void this.stop();
+    this.ended = new Promise((r) => (this.resolveEnd = r));
+    this.rec = {
+      index: 0, fileOffset: 0, data: this.buf, view: new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength), offset: 0,
+      caplen: 0, origLen: 0, tsSec: 0, tsNsec: 0, ts: 0, linkType: LINKTYPE_ETHERNET, interfaceId: 0, comment: null,
+    };
+    this.save = { tsSec: 0, tsNsec: 0, caplen: 0, origLen: 0, data: this.buf, offset: 0, interfaceId: 0 };
+    this.pending = ports;
+  }
+
+  private pending: { encap: TapEncap; port: number }[];
+
+  get session(): AnalysisSession {
+    return this.sink.session;
+  }
+  get counters(): CaptureCounters {
+    return this.sink.counters;
+  }
+  get path(): string {
+    return this.sink.path;
+  }
+  /** Bound ports (useful with port 0 in tests). */
+  get ports(): { encap: TapEncap; port: number }[] {
+    return this.listeners.map((l) => ({ encap: l.encap, port: l.port }));
+  }
+
+  onDelta(cb: (d: CaptureDelta) => void): () => void {
+    this.deltaCbs.push(cb);
+    return () => { this.deltaCbs = this.deltaCbs.filter((x) => x !== cb); };
+  }
+
+  onEnd(cb: (e: CaptureEnd) => void): () => void {
+    if (this.result) cb(this.result);
+    else this.endCbs.push(cb);
+    return () => { this.endCbs = this.endCbs.filter((x) => x !== cb); };
+  }
+
+  /** Binds every port; rejects (and binds none) if one cannot be bound. */
+  async start(): Promise<void> {
+    const address = this.options.address ?? '0.0.0.0';
+    const v6 = isIPv6(address);
+    if (!v6 && !isIPv4(address)) {
+      this.finish('error', new CaptureError('EINVAL', `bad listening address "${address}"`));
+      throw new CaptureError('EINVAL', `bad listening address "${address}"`);
+    }
+    try {
+      for (const p of this.pending) {
+        const socket = createSocket({ type: v6 ? 'udp6' : 'udp4', recvBufferSize: this.options.receiveBufferSize ?? 8 << 20 });
+        await new Promise<void>((resolve, reject) => {
+          socket.once('error', reject);
+          socket.bind(p.port, address, () => {
+            socket.off('error', reject);
+            resolve();
+          });
+        });
+        const port = socket.address().port;
+        const l: Listener = { encap: p.encap, port, socket, ifaceId: -1, localAddr: address };
+        if (this.options.save !== 'inner') {
+          l.ifaceId = this.sink.addInterface({ linkType: LINKTYPE_ETHERNET, snaplen: 65535, name: `udp:${port}`, description: `${p.encap} feed received on ${address}:${port} (outer headers synthesised by Tapscope)`, tsUnitsPerSec: 1e9 });
+        }
+        socket.on('message', (msg, rinfo) => this.onDatagram(l, msg, rinfo.address, rinfo.port));
+        socket.on('error', () => {}); // a receive error must not kill the collector
+        this.listeners.push(l);
+      }
+    } catch (e) {
+      const err = e as NodeJS.ErrnoException;
+      for (const l of this.listeners) l.socket.close();
+      this.listeners = [];
+      const ce = err.code === 'EADDRINUSE'
+        ? new CaptureError('EADDRINUSE', `UDP port ${err.message.match(/:(\d+)$/)?.[1] ?? ''} is already in use on ${address} (another collector running?)`)
+        : err.code === 'EACCES'
+          ? new CaptureError('EPERM', `no permission to listen on that UDP port (${err.message}); ports below 1024 need privileges`)
+          : new CaptureError(err.code ?? 'EIO', `cannot listen: ${err.message}`);
+      this.finish('error', ce);
+      throw ce;
+    }
+    const ports = new Set(this.listeners.map((l) => l.port));
+    this.statsTimer = setInterval(() => {
+      const drops = socketDrops(ports);
+      this.sink.setKernelStats(this.sink.counters.packets + (drops ?? 0), drops, null, 0);
+    }, 500);
+  }
+
+  private onDatagram(l: Listener, msg: Buffer, from: string, fromPort: number): void {
+    const b = this.buf;
+    const v6 = from.includes(':') && !/^::ffff:\d/.test(from);
+    const ipHdr = v6 ? IP6_HDR : IP4_HDR;
+    const hdr = ETH_HDR + ipHdr + UDP_HDR;
+    const len = Math.min(msg.length, MAX_DGRAM);
+    // Ethernet: zero MACs, EtherType.
+    b.fill(0, 0, 12);
+    b.writeUInt16BE(v6 ? ETHERTYPE_IPV6 : ETHERTYPE_IPV4, 12);
+    const ip = ETH_HDR;
+    if (v6) {
+      b.writeUInt32BE(0x60000000, ip);
+      b.writeUInt16BE(UDP_HDR + len, ip + 4);
+      b[ip + 6] = 17;
+      b[ip + 7] = 64;
+      parseIPv6(from, b, ip + 8);
+      parseIPv6(isIPv6(l.localAddr) ? l.localAddr : '::', b, ip + 24);
+    } else {
+      b[ip] = 0x45;
+      b[ip + 1] = 0;
+      b.writeUInt16BE(Math.min(0xffff, IP4_HDR + UDP_HDR + len), ip + 2);
+      b.writeUInt32BE(0x00004000, ip + 4); // id 0, DF
+      b[ip + 8] = 64;
+      b[ip + 9] = 17;
+      b.writeUInt16BE(0, ip + 10);
+      parseIPv4(from.replace(/^::ffff:/, ''), b, ip + 12);
+      parseIPv4(isIPv4(l.localAddr) ? l.localAddr : '0.0.0.0', b, ip + 16);
+      let sum = 0;
+      for (let i = 0; i < IP4_HDR; i += 2) sum += (b[ip + i] << 8) | b[ip + i + 1];
+      while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
+      b.writeUInt16BE(~sum & 0xffff, ip + 10);
+    }
+    const u = ip + ipHdr;
+    b.writeUInt16BE(fromPort, u);
+    b.writeUInt16BE(l.port, u + 2);
+    b.writeUInt16BE(Math.min(0xffff, UDP_HDR + len), u + 4);
+    b.writeUInt16BE(0, u + 6);
+    msg.copy(b, hdr, 0, len);
+
+    const ns = this.t0ns + Number(process.hrtime.bigint() - this.h0);
+    const r = this.rec;
+    r.tsSec = Math.floor(ns / 1e9);
+    r.tsNsec = ns - r.tsSec * 1e9;
+    r.ts = r.tsSec + r.tsNsec / 1e9;
+    r.caplen = r.origLen = hdr + len;
+    r.offset = 0;
+    r.interfaceId = l.ifaceId;
+    r.index = this.sink.counters.packets;
+
+    let save: WriteRecord | null = r;
+    if (this.options.save === 'inner') {
+      const inner = innerFrame(l.encap, msg.subarray(0, len));
+      if (!inner) {
+        this.notTunnel++;
+        save = null;
+      } else {
+        const s = this.save;
+        s.tsSec = r.tsSec;
+        s.tsNsec = r.tsNsec;
+        s.offset = hdr + inner.offset;
+        s.caplen = s.origLen = len - inner.offset;
+        s.interfaceId = this.innerIface[inner.linkType] ??= this.sink.addInterface({
+          linkType: inner.linkType, snaplen: 65535, name: `inner-${inner.linkType === LINKTYPE_RAW ? 'ip' : 'ethernet'}`,
+          description: 'inner frames of a cloud-TAP feed (tunnel headers removed by Tapscope)', tsUnitsPerSec: 1e9,
+        });
+        save = s;
+      }
+    }
+    this.sink.packet(r, save);
+  }
+
+  private finish(reason: CaptureEnd['reason'], err: CaptureError | null): CaptureEnd {
+    if (this.result) return this.result;
+    if (this.statsTimer) clearInterval(this.statsTimer);
+    const ports = new Set(this.listeners.map((l) => l.port));
+    const drops = ports.size ? socketDrops(ports) : null;
+    if (ports.size) this.sink.setKernelStats(this.sink.counters.packets + (drops ?? 0), drops, null, 0);
+    for (const l of this.listeners) try { l.socket.close(); } catch { /* closed */ }
+    this.listeners = [];
+    const e = this.sink.finish(reason, err ? { code: err.code, message: err.summary } : null);
+    this.result = e;
+    for (const cb of this.endCbs) cb(e);
+    this.endCbs = [];
+    this.resolveEnd(e);
+    return e;
+  }
+
+  stop(): Promise<CaptureEnd> {
+    // Let datagrams already queued in the sockets be delivered first.
+    setImmediate(() => this.finish('stopped', null));
+    return this.ended;
+  }
+}

@@ -1,0 +1,216 @@
+import { CaptureService, CaptureError, type LiveSource } from '../capture/service.js';
+import type { CaptureEnd, RingOptions, StopConditions } from '../capture/live-sink.js';
+import { linkTypeName } from '../pcap/link-types.js';
+import { humanSummary } from './analyze.js';
+import { parseArgs, UsageError, type ParsedArgs } from './args.js';
+
+export const CAPTURE_USAGE = `tapscope capture -i IFACE [-f FILTER] [-w FILE] [-c COUNT] [-a duration:SEC|filesize:KB|packets:N]...
+                 [-s SNAPLEN] [-B BUFFER_MB] [-p] [--ring FILES:MB] [--progress] [--json]
+  Capture on an interface (through the privileged capture helper), analyse the packets as they
+  arrive and save them to a pcapng file (default: a new file in the spool directory).
+  -p: not promiscuous. Ctrl-C / SIGTERM stop cleanly: the file is complete and a summary is printed.
+  Exit status: 0 ok, 1 usage or the capture could not start, 2 stopped by an error (file kept).`;
+
+export const LISTEN_USAGE = `tapscope listen [--vxlan PORT]... [--geneve PORT]... [--tzsp PORT]... [--address ADDR] [-w FILE] [--inner]
+                [-c COUNT] [-a duration:SEC|filesize:KB|packets:N]... [--ring FILES:MB] [--progress] [--json]
+  Cloud-TAP collector (no privileges needed): receive mirrored traffic over UDP (VXLAN 4789,
+  GENEVE 6081, TZSP 37008), analyse the inner traffic and save the datagrams as received (outer
+  headers synthesised) or, with --inner, the inner frames only.`;
+
+export const INTERFACES_USAGE = `tapscope interfaces [--json]
+  List the interfaces that can be captured, marking virtual-switch ports (bridges and their
+  ports, tap/tun, veth, VXLAN/GENEVE devices).`;
+
+interface Out {
+  out: NodeJS.WritableStream;
+  err: NodeJS.WritableStream;
+}
+
+function num(v: string, what: string): number {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0) throw new UsageError(`bad ${what} "${v}": expected a positive number`);
+  return n;
+}
+
+function one(a: ParsedArgs, name: string): string | undefined {
+  const v = a.options.get(name);
+  return v ? v[v.length - 1] : undefined;
+}
+
+function stopConditions(a: ParsedArgs): StopConditions {
+  const s: StopConditions = {};
+  const c = one(a, 'c');
+  if (c !== undefined) s.packets = Math.floor(num(c, '-c count'));
+  for (const spec of a.options.get('a') ?? []) {
+    const m = /^(duration|filesize|packets):(.+)$/.exec(spec);
+    if (!m) throw new UsageError(`bad -a "${spec}": expected duration:SEC, filesize:KB or packets:N`);
+    if (m[1] === 'duration') s.durationSec = num(m[2], '-a duration');
+    else if (m[1] === 'filesize') s.bytes = num(m[2], '-a filesize') * 1000;
+    else s.packets = Math.floor(num(m[2], '-a packets'));
+  }
+  return s;
+}
+
+function ring(a: ParsedArgs): RingOptions | undefined {
+  const r = one(a, 'ring');
+  if (r === undefined) return undefined;
+  const m = /^(\d+):(\d+(?:\.\d+)?)$/.exec(r);
+  if (!m || Number(m[1]) < 1 || Number(m[2]) <= 0) throw new UsageError(`bad --ring "${r}": expected FILES:MB, e.g. 10:100`);
+  return { files: Number(m[1]), fileMB: Number(m[2]) };
+}
+
+function checkFlags(a: ParsedArgs, allowed: string[]): void {
+  for (const f of a.flags) if (!allowed.includes(f)) throw new UsageError(`unknown option ${f.length === 1 ? '-' : '--'}${f}`);
+  if (a.positionals.length) throw new UsageError(`unexpected argument "${a.positionals[0]}"`);
+}
+
+function summaryText(e: CaptureEnd, what: string): string {
+  const c = e.counters;
+  const lines = [`${c.packets} packet${c.packets === 1 ? '' : 's'} captured${what}`];
+  if (c.received !== null) lines.push(`${c.received} packets received by filter`);
+  lines.push(`${c.droppedByKernel === null ? 'unknown number of' : c.droppedByKernel} packets dropped by kernel`);
+  if (c.droppedByInterface) lines.push(`${c.droppedByInterface} packets dropped by interface`);
+  lines.push(`${c.droppedByApp} packets dropped by app`);
+  lines.push(`${c.savedPackets} packets (${c.savedBytes} bytes) saved to ${c.files.join(', ') || '(no file)'}`);
+  return lines.join('\n') + '\n';
+}
+
+/** Runs a live source until it ends or a signal arrives; prints the summary. */
+async function runLive(src: LiveSource, io: Out, a: ParsedArgs, what: string, describe: () => Record<string, unknown>): Promise<number> {
+  const stop = (): void => void src.stop();
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+  process.on('SIGHUP', stop);
+  const tty = (io.err as { isTTY?: boolean }).isTTY === true;
+  const progress = a.flags.has('progress');
+  let lastLine = 0;
+  const off = src.onDelta((d) => {
+    const c = d.counters;
+    const now = Date.now();
+    if (progress && now - lastLine >= 1000) {
+      lastLine = now;
+      io.err.write(`progress: ${c.packets} captured, ${c.savedPackets} saved, ${c.droppedByKernel ?? '?'} dropped by kernel, ${c.droppedByApp} by app\n`);
+    } else if (tty && !progress) {
+      io.err.write(`\r${c.packets} packets, ${Math.round(c.pps)} pkt/s${c.droppedByKernel ? `, ${c.droppedByKernel} dropped by kernel` : ''}${c.droppedByApp ? `, ${c.droppedByApp} dropped by app` : ''}   `);
+    }
+  });
+  let end: CaptureEnd;
+  try {
+    end = await src.ended;
+  } finally {
+    off();
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
+    process.off('SIGHUP', stop);
+  }
+  if (tty && !progress) io.err.write('\n');
+  io.err.write(summaryText(end, what));
+  if (end.error) io.err.write(`tapscope: ${end.error.message}\n${end.error.remedy ? end.error.remedy + '\n' : ''}`);
+  if (a.flags.has('json')) {
+    const report = src.session.report({ path: end.counters.files[end.counters.files.length - 1] ?? '', format: 'pcapng', interfaces: [], comments: [] });
+    io.out.write(JSON.stringify({ capture: { ...describe(), reason: end.reason, error: end.error, counters: end.counters }, ...report }) + '\n');
+  } else if (a.flags.has('summary')) {
+    io.out.write(humanSummary(src.session.report({ path: end.counters.files.join(', '), format: 'pcapng', interfaces: [], comments: [] })));
+  }
+  return end.error ? 2 : 0;
+}
+
+function startError(io: Out, e: unknown): number {
+  if (e instanceof CaptureError) {
+    io.err.write(`tapscope: ${e.message}\n`);
+    return 1;
+  }
+  throw e;
+}
+
+export async function runCaptureCli(argv: string[], io: Out): Promise<number> {
+  const a = parseArgs(argv, ['i', 'f', 'w', 'c', 'a', 's', 'B', 'ring', 'decode']);
+  if (a.flags.has('help') || a.flags.has('h')) {
+    io.out.write(CAPTURE_USAGE + '\n');
+    return 0;
+  }
+  checkFlags(a, ['p', 'json', 'progress', 'summary']);
+  const device = one(a, 'i');
+  if (!device) throw new UsageError('capture needs an interface: -i IFACE (see tapscope interfaces)');
+  const filter = one(a, 'f') ?? '';
+  const svc = new CaptureService();
+  if (filter) {
+    const bad = await svc.validateFilter(filter);
+    if (bad) {
+      io.err.write(`tapscope: bad capture filter "${filter}": ${bad}\n`);
+      return 1;
+    }
+  }
+  const snap = one(a, 's');
+  const bufMB = one(a, 'B');
+  let src;
+  try {
+    src = await svc.start({
+      device,
+      filter,
+      snaplen: snap ? Math.floor(num(snap, '-s snaplen')) : undefined,
+      bufferSize: bufMB ? Math.floor(num(bufMB, '-B buffer') * 1024 * 1024) : undefined,
+      promisc: !a.flags.has('p'),
+      output: one(a, 'w'),
+      stop: stopConditions(a),
+      ring: ring(a),
+    });
+  } catch (e) {
+    return startError(io, e);
+  }
+  const r = src.ready!;
+  io.err.write(`tapscope: capturing on ${device}${filter ? ` (filter: ${filter})` : ''}, link type ${linkTypeName(r.linkType)}, snaplen ${r.snaplen}, saving to ${src.path}${r.backend === 'cap' ? ' [cap backend: delivery-time timestamps, kernel drops unknown]' : ''}\n`);
+  return runLive(src, io, a, ` on ${device}`, () => ({ device, filter, backend: r.backend, linkType: r.linkType }));
+}
+
+export async function runListenCli(argv: string[], io: Out): Promise<number> {
+  const a = parseArgs(argv, ['vxlan', 'geneve', 'tzsp', 'address', 'w', 'c', 'a', 'ring', 'decode']);
+  if (a.flags.has('help') || a.flags.has('h')) {
+    io.out.write(LISTEN_USAGE + '\n');
+    return 0;
+  }
+  checkFlags(a, ['inner', 'json', 'progress', 'summary']);
+  const ports = (name: string) => (a.options.get(name) ?? []).map((v) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 0 || n > 65535) throw new UsageError(`bad --${name} port "${v}"`);
+    return n;
+  });
+  const vxlan = ports('vxlan');
+  const geneve = ports('geneve');
+  const tzsp = ports('tzsp');
+  if (!vxlan.length && !geneve.length && !tzsp.length) throw new UsageError('listen needs at least one feed: --vxlan 4789, --geneve 6081 or --tzsp 37008');
+  const svc = new CaptureService();
+  let src;
+  try {
+    src = await svc.listen({
+      vxlan, geneve, tzsp,
+      address: one(a, 'address'),
+      save: a.flags.has('inner') ? 'inner' : 'received',
+      output: one(a, 'w'),
+      stop: stopConditions(a),
+      ring: ring(a),
+    });
+  } catch (e) {
+    return startError(io, e);
+  }
+  const desc = src.ports.map((p) => `${p.encap} on udp/${p.port}`).join(', ');
+  io.err.write(`tapscope: listening for ${desc}${a.flags.has('inner') ? ', saving inner frames' : ''} to ${src.path}\n`);
+  return runLive(src, io, a, ` from ${desc}`, () => ({ feeds: src.ports, save: a.flags.has('inner') ? 'inner' : 'received', notTunnel: src.notTunnel }));
+}
+
+export function runInterfacesCli(argv: string[], io: Out): number {
+  const a = parseArgs(argv, []);
+  if (a.flags.has('help') || a.flags.has('h')) {
+    io.out.write(INTERFACES_USAGE + '\n');
+    return 0;
+  }
+  checkFlags(a, ['json']);
+  const list = new CaptureService().listInterfaces();
+  if (a.flags.has('json')) {
+    io.out.write(JSON.stringify(list, null, 1) + '\n');
+    return 0;
+  }
+  const w = Math.max(4, ...list.map((d) => d.name.length));
+  list.forEach((d, i) => io.out.write(`${String(i + 1).padStart(2)}. ${d.name.padEnd(w)}  ${d.summary}\n`));
+  return 0;
+}
