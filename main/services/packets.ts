@@ -1,6 +1,7 @@
 import { Decoder, parseDecodeAs } from '../decode/decoder.js';
 import { L4, TCP_ACK, TCP_CWR, TCP_ECE, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN, TCP_URG, type Frame } from '../decode/frame.js';
 import { linkTypeName } from '../pcap/link-types.js';
+import type { PacketRecord } from '../pcap/record.js';
 import { TcpA, tcpFlagLabels } from '../analysis/tcp-flags.js';
 import { tcpDetail, type TcpDetail } from '../analysis/tcp-analyzer.js';
 import type { SeriesPoints } from '../analysis/rtt-stats.js';
@@ -70,6 +71,11 @@ export class PacketReader {
     const ix = this.data.index;
     const r = this.open().read(ix.fileOffset[i], i);
     return this.decoder.decode(r);
+  }
+
+  /** The record of packet i (buffer reused by the next read). */
+  record(i: number): PacketRecord {
+    return this.open().read(this.data.index.fileOffset[i], i);
   }
 
   raw(i: number): Uint8Array {

@@ -2,6 +2,7 @@ import { closeSync, openSync, writeSync } from 'node:fs';
 import type { CaptureInterface } from '../pcap/record.js';
 import { BT_IDB, BT_SHB, BYTE_ORDER_MAGIC, IF_TSRESOL } from '../pcap/pcapng.js';
 import type { PacketReader } from './packets.js';
+import { saveCapture, type WriteRecord } from '../pcap/writer.js';
 
 /*
  * Saving a subset of a capture (a connection, a filtered view) in the file's own format
@@ -9,6 +10,7 @@ import type { PacketReader } from './packets.js';
  * re-encoded: timestamps, comments and options of pcapng packet blocks stay as they were.
  * pcapng output gets a fresh section header and one interface block per interface of the
  * source (its ids are kept, so the copied packet blocks still point at the right one).
+ * Saving in the other format goes through the capture writer (main/pcap/writer.ts).
  */
 
 export class NotAvailableError extends Error {
@@ -64,7 +66,12 @@ function pcapngHeader(interfaces: CaptureInterface[], le: boolean): Uint8Array {
 export function savePackets(reader: PacketReader, indices: number[], interfaces: CaptureInterface[], format: 'pcap' | 'pcapng', path: string): { packets: number; bytes: number } {
   const src = reader.sourceFile;
   if (src.format !== format) {
-    throw new NotAvailableError(`saving a ${src.format} capture as ${format} needs the capture writer, which is not yet available; save it as ${src.format}`);
+    // Another format: decode each record and re-encode it with the capture writer.
+    function* records(): Generator<WriteRecord> {
+      for (const i of indices) yield reader.record(i);
+    }
+    const ifaces = interfaces.length ? interfaces : [{ id: 0, linkType: 1, snaplen: 262144, name: null, description: null, tsUnitsPerSec: 1e6 }];
+    return saveCapture(path, records(), { format, interfaces: ifaces });
   }
   const fd = openSync(path, 'w');
   let bytes = 0;

@@ -166,7 +166,7 @@ export class TapscopeService implements TapscopeApi {
         connections: data.rawConnections.length, http: data.http().length, dns: data.dns().length, tls: data.tls().length,
         findings: data.findings().length, tunnels: data.tunnels().length,
       },
-      features: { tcpAnalysis: hasTcp, http: data.http().length > 0, dns: data.dns().length > 0, tls: data.tls().length > 0, findings: data.findings().length > 0, pcapWriter: false },
+      features: { tcpAnalysis: hasTcp, http: data.http().length > 0, dns: data.dns().length > 0, tls: data.tls().length > 0, findings: data.findings().length > 0, pcapWriter: true },
     };
   }
 
@@ -374,7 +374,9 @@ export async function defaultWorker(baseDir: string): Promise<{ workerFile: stri
   const source = resolve(baseDir, '..', 'engine', 'analyze-worker.ts');
   if (!existsSync(source)) return { workerFile: null };
   const outfile = join(tmpdir(), `tapscope-analyze-worker-${process.pid}.mjs`);
-  const esbuild = (await import('esbuild')) as typeof import('esbuild');
+  // A computed name keeps bundlers from pulling esbuild into the shipped bundle.
+  const name = 'esbuild';
+  const esbuild = (await import(name)) as typeof import('esbuild');
   await esbuild.build({
     entryPoints: [source], outfile, bundle: true, platform: 'node', target: 'node20', format: 'esm', logLevel: 'error',
     banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
