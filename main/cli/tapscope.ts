@@ -1,5 +1,6 @@
 import { runAnalyze, ANALYZE_USAGE } from './analyze.js';
 import { UsageError } from './args.js';
+import { runServe, SERVE_USAGE } from './serve.js';
 import { runCaptureCli, runListenCli, runInterfacesCli, CAPTURE_USAGE, LISTEN_USAGE, INTERFACES_USAGE } from './capture.js';
 
 type Command = (argv: string[]) => number | Promise<number>;
@@ -7,6 +8,7 @@ type Command = (argv: string[]) => number | Promise<number>;
 /** Subcommands. Each lives in its own module; add one here. */
 const COMMANDS: Record<string, { run: Command; usage: string }> = {
   analyze: { run: (a) => runAnalyze(a, process.stdout, process.stderr), usage: ANALYZE_USAGE },
+  serve: { run: (a) => runServe(a), usage: SERVE_USAGE },
   capture: { run: (a) => runCaptureCli(a, { out: process.stdout, err: process.stderr }), usage: CAPTURE_USAGE },
   listen: { run: (a) => runListenCli(a, { out: process.stdout, err: process.stderr }), usage: LISTEN_USAGE },
   interfaces: { run: (a) => runInterfacesCli(a, { out: process.stdout, err: process.stderr }), usage: INTERFACES_USAGE },
