@@ -1,0 +1,3 @@
+import { writerVsTshark } from './writer-corpus.js';
+
+writerVsTshark(1, 3);

@@ -1,0 +1,3 @@
+import { writerVsTshark } from './writer-corpus.js';
+
+writerVsTshark(2, 3);
