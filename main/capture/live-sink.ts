@@ -58,6 +58,8 @@ export interface CaptureCounters {
   droppedByApp: number;
   savedPackets: number;
   savedBytes: number;
+  /** Packets known to be on disk (as of the last flush): what a crash would keep. */
+  flushedPackets: number;
   /** Capture files, oldest first (the ring's current set). */
   files: string[];
   elapsedSec: number;
@@ -194,7 +196,7 @@ export class LiveSink {
     if (!opts.output) mkdirSync(dirname(this.basePath), { recursive: true });
     this.counters = {
       packets: 0, bytes: 0, received: null, droppedByKernel: null, droppedByInterface: null, droppedByApp: 0,
-      savedPackets: 0, savedBytes: 0, files: [], elapsedSec: 0, pps: 0, bps: 0,
+      savedPackets: 0, savedBytes: 0, flushedPackets: 0, files: [], elapsedSec: 0, pps: 0, bps: 0,
     };
     this.openNext(); // fails early (bad directory, read-only) before any capture starts
     this.flushTimer = setInterval(() => this.flush(), opts.flushIntervalMs ?? 250);
@@ -329,6 +331,7 @@ export class LiveSink {
     try {
       this.writer.flush();
       this.fileBytesAtFlush = this.writer.bytesWritten;
+      this.counters.flushedPackets = this.counters.savedPackets;
     } catch (e) {
       this.failSpool(e);
     }

@@ -89,7 +89,7 @@ async function runLive(src: LiveSource, io: Out, a: ParsedArgs, what: string, de
     const now = Date.now();
     if (progress && now - lastLine >= 1000) {
       lastLine = now;
-      io.err.write(`progress: ${c.packets} captured, ${c.savedPackets} saved, ${c.droppedByKernel ?? '?'} dropped by kernel, ${c.droppedByApp} by app\n`);
+      io.err.write(`progress: ${c.packets} captured, ${c.savedPackets} saved, ${c.flushedPackets} flushed, ${c.droppedByKernel ?? '?'} dropped by kernel, ${c.droppedByApp} by app\n`);
     } else if (tty && !progress) {
       io.err.write(`\r${c.packets} packets, ${Math.round(c.pps)} pkt/s${c.droppedByKernel ? `, ${c.droppedByKernel} dropped by kernel` : ''}${c.droppedByApp ? `, ${c.droppedByApp} dropped by app` : ''}   `);
     }
