@@ -1,0 +1,97 @@
+// A real kernel VXLAN TAP: tc mirrors a veth port (ingress and egress, u32 match-all) into a
+// VXLAN device whose remote is a collector namespace where `tapscope listen` receives it.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { join } from 'node:path';
+import { tsharkFields } from '../helpers/captures.js';
+import { CLI, Lab, ensureBuilt, sh, skipReason, stopChild, tsharkCount, waitFor } from './lab.js';
+
+const skip = skipReason();
+const PORT = 8080;
+const VNI = 4242;
+
+interface ListenJson {
+  capture: { reason: string; error: unknown; counters: { packets: number; savedPackets: number; droppedByKernel: number | null }; notTunnel: number };
+  tunnels: { type: string; id: number | null; outerSrc: string | null; packets: number }[];
+  connections: { transport: string; server: { ip: string; port: number }; tunnel: { type: string; id: number | null }[]; packets: number }[];
+}
+
+describe.skipIf(skip !== null)(`kernel VXLAN TAP into tapscope listen${skip ? ` (skipped: ${skip})` : ''}`, () => {
+  const lab = new Lab(2);
+  const col = 'tsE2c';
+  const tapSrc = '10.232.2.1';
+  const colIp = '10.232.2.2';
+  beforeAll(async () => {
+    await ensureBuilt();
+    lab.up();
+    sh(`ip netns del ${col}`, { ignoreError: true });
+    sh(`ip netns add ${col}`);
+    sh(`ip link add tsE2xb netns ${lab.b} type veth peer name tsE2xc netns ${col}`);
+    sh(`ip -n ${lab.b} addr add ${tapSrc}/24 dev tsE2xb && ip -n ${lab.b} link set tsE2xb up`);
+    sh(`ip -n ${col} addr add ${colIp}/24 dev tsE2xc && ip -n ${col} link set tsE2xc up && ip -n ${col} link set lo up`);
+    // The TAP: VNI 4242 to the collector, fed by mirred from both directions of the port.
+    sh(`ip -n ${lab.b} link add tsE2vx type vxlan id ${VNI} remote ${colIp} local ${tapSrc} dstport 4789 dev tsE2xb`);
+    sh(`ip -n ${lab.b} link set tsE2vx up`);
+    const tc = (args: string) => sh(`ip netns exec ${lab.b} tc ${args}`);
+    // clsact gives both hooks (the prio qdisc is not built into every kernel).
+    tc(`qdisc add dev ${lab.vb} clsact`);
+    tc(`filter add dev ${lab.vb} ingress protocol all u32 match u32 0 0 action mirred egress mirror dev tsE2vx`);
+    tc(`filter add dev ${lab.vb} egress protocol all u32 match u32 0 0 action mirred egress mirror dev tsE2vx`);
+    lab.httpServer(PORT, { 'page.html': 20_000 });
+  });
+  afterAll(() => {
+    sh(`ip netns del ${col}`, { ignoreError: true });
+    lab.cleanup();
+  });
+
+  async function listen(extra: string[], fetches: number): Promise<{ json: ListenJson; file: string; stderr: string; code: number | null }> {
+    const file = join(lab.dir, `listen${extra.join('')}.pcapng`);
+    const p = lab.spawn(col, [process.execPath, CLI, 'listen', '--vxlan', '4789', '-w', file, '--json', ...extra]);
+    await waitFor(p.stderr!, /listening for vxlan on udp\/4789/);
+    expect(lab.fetch(PORT, 'page.html', fetches)).toBe(fetches);
+    await new Promise((r) => setTimeout(r, 500));
+    const end = await stopChild(p, 'SIGINT');
+    return { json: JSON.parse(end.stdout) as ListenJson, file, stderr: end.stderr, code: end.code };
+  }
+
+  it('shows the inner HTTP connections with VNI 4242 and the TAP as outer source; saves what tshark reads as VXLAN', async () => {
+    const n = 4;
+    const { json, file, stderr, code } = await listen([], n);
+    expect(code).toBe(0);
+    expect(stderr).toMatch(/packets captured/);
+    expect(stderr).toMatch(/packets dropped by kernel/);
+    expect(stderr).toMatch(/packets dropped by app/);
+    expect(json.capture.error).toBeNull();
+    const vx = json.tunnels.filter((t) => t.type === 'vxlan');
+    expect(vx.map((t) => [t.id, t.outerSrc])).toContainEqual([VNI, tapSrc]);
+    const http = json.connections.filter((c) => c.transport === 'tcp' && c.server.port === PORT);
+    expect(http.length).toBe(n);
+    for (const c of http) {
+      expect(c.server.ip).toBe(lab.ipB);
+      expect(c.tunnel).toContainEqual({ type: 'vxlan', id: VNI });
+    }
+    // tshark on the saved file sees the same VXLAN packets and the same inner conversations.
+    expect(tsharkCount(file)).toBe(json.capture.counters.savedPackets);
+    const vni = tsharkFields(file, ['vxlan.vni', 'ip.src'], ['-Y', 'vxlan']);
+    expect(vni.length).toBe(json.capture.counters.savedPackets);
+    expect(vni.every((r) => r[0] === String(VNI) && r[1].split(',')[0] === tapSrc)).toBe(true);
+    const streams = new Set(tsharkFields(file, ['tcp.stream'], ['-Y', `tcp.port == ${PORT}`]).map((r) => r[0]));
+    expect(streams.size).toBe(n);
+    const requests = tsharkFields(file, ['http.request.uri'], ['-Y', 'http.request']);
+    expect(requests.length).toBe(n);
+  });
+
+  it('with --inner saves the inner frames only, still analysed with the VNI', async () => {
+    const n = 3;
+    const { json, file, code } = await listen(['--inner'], n);
+    expect(code).toBe(0);
+    const http = json.connections.filter((c) => c.transport === 'tcp' && c.server.port === PORT);
+    expect(http.length).toBe(n);
+    for (const c of http) expect(c.tunnel).toContainEqual({ type: 'vxlan', id: VNI });
+    expect(json.capture.notTunnel).toBe(0);
+    expect(tsharkCount(file)).toBe(json.capture.counters.savedPackets);
+    expect(tsharkFields(file, ['frame.number'], ['-Y', 'vxlan || udp.port == 4789']).length).toBe(0);
+    expect(tsharkFields(file, ['http.request.uri'], ['-Y', 'http.request']).length).toBe(n);
+    const inner = tsharkFields(file, ['ip.src'], ['-Y', `tcp.port == ${PORT}`]);
+    expect(inner.length).toBe(json.capture.counters.savedPackets - tsharkFields(file, ['frame.number'], ['-Y', `!(tcp.port == ${PORT})`]).length);
+  });
+});
