@@ -1,0 +1,235 @@
+import { Http1StreamParser, type HttpHead, type HttpParserEvents } from '../parsers/http.js';
+import type { StreamEnd } from '../reassembly/tcp-stream.js';
+import type { AppStreams, StreamProtocol } from '../reassembly/tcp-streams.js';
+import type { Connection } from './types.js';
+
+/**
+ * Why a request has no (complete) response: the connection was reset or closed first, the
+ * capture ended, or the response started but its framing was lost or cut short (incomplete).
+ */
+export type NoResponse = 'reset' | 'closed' | 'capture-ended' | 'incomplete';
+
+/** One request and its response on an HTTP/1.x connection. Times are epoch seconds. */
+export interface HttpExchange {
+  connectionId: number;
+  serverIp: string;
+  serverPort: number;
+  method: string | null;
+  host: string | null;
+  uri: string | null;
+  version: string | null;
+  status: number | null;
+  reason: string | null;
+  /** 1xx interim responses (100 Continue, 103 Early Hints) seen before the final one. */
+  interim: number[];
+  upgrade: string | null;
+  /** Packet carrying the request's first byte, and the packet completing it (headers + body). */
+  requestTs: number | null;
+  requestEndTs: number | null;
+  /** Packet carrying the final response's first byte, and the packet completing it. */
+  responseTs: number | null;
+  responseEndTs: number | null;
+  requestHeaderBytes: number;
+  requestBodyBytes: number;
+  responseHeaderBytes: number;
+  responseBodyBytes: number;
+  contentType: string | null;
+  /** Set when the request got no (complete) response, with the reason. */
+  noResponse: NoResponse | null;
+}
+
+/** Requests kept per capture; beyond it exchanges are counted, not stored. */
+const MAX_EXCHANGES = 1_000_000;
+const HTTP_PORTS = new Set([80, 591, 3128, 8000, 8008, 8080, 8081, 8888]);
+
+/*
+ * HTTP EXCHANGES. Requests and responses are paired in order per connection (HTTP/1.1
+ * keep-alive and pipelining answer in request order, RFC 9112 §9.3.2). A 1xx interim
+ * response does not complete an exchange; 101 (or a 2xx to CONNECT) turns the connection
+ * into a tunnel. Requests still waiting when the server's direction ends are flagged with
+ * why (reset, closed, capture ended). Timing definitions are in docs/protocols.md.
+ */
+export class HttpExchanges implements StreamProtocol {
+  readonly exchanges: HttpExchange[] = [];
+  /** Connections whose client sent the HTTP/2 cleartext preface (h2c prior knowledge). */
+  readonly http2Connections: { connectionId: number; ts: number }[] = [];
+  dropped = 0;
+
+  detect(conn: Connection, toServer: boolean, b: Uint8Array, off: number, len: number): AppStreams | null {
+    let midStream = false;
+    if (startsHttp(b, off, len, toServer)) midStream = false;
+    else if (HTTP_PORTS.has(conn.server.port)) midStream = true;
+    else return null;
+    return new HttpConnection(this, conn, midStream);
+  }
+
+  add(x: HttpExchange): void {
+    if (this.exchanges.length < MAX_EXCHANGES) this.exchanges.push(x);
+    else this.dropped++;
+  }
+
+  /** The `http` array of the JSON report (README "JSON output"). */
+  json(): Record<string, unknown>[] {
+    return this.exchanges.map(exchangeJson);
+  }
+}
+
+/** The start of a request (method SP) from the client or of a status line from the server. */
+function startsHttp(b: Uint8Array, off: number, len: number, fromClient: boolean): boolean {
+  const s = Buffer.from(b.buffer, b.byteOffset + off, Math.min(len, 24)).toString('latin1');
+  if (fromClient) return /^(GET|POST|HEAD|PUT|DELETE|OPTIONS|PATCH|CONNECT|TRACE|PROPFIND|PROPPATCH|MKCOL|COPY|MOVE|LOCK|UNLOCK|REPORT|SEARCH|PURGE|PRI) /.test(s);
+  return s.startsWith('HTTP/1.');
+}
+
+export function exchangeJson(x: HttpExchange): Record<string, unknown> {
+  return {
+    connectionId: x.connectionId,
+    method: x.method,
+    host: x.host,
+    uri: x.uri,
+    status: x.status,
+    requestTs: x.requestTs,
+    responseTs: x.responseTs,
+    timeToFirstByte: timeToFirstByte(x),
+    duration: duration(x),
+    requestBytes: x.requestHeaderBytes + x.requestBodyBytes,
+    responseBytes: x.responseHeaderBytes + x.responseBodyBytes,
+    contentType: x.contentType,
+  };
+}
+
+/** Request fully sent -> first byte of the final response. */
+export function timeToFirstByte(x: HttpExchange): number | null {
+  const from = x.requestEndTs ?? x.requestTs;
+  return from !== null && x.responseTs !== null ? roundNs(x.responseTs - from) : null;
+}
+
+/** Request fully sent -> response complete: the same as Wireshark's http.time. */
+export function duration(x: HttpExchange): number | null {
+  const from = x.requestEndTs ?? x.requestTs;
+  return from !== null && x.responseEndTs !== null ? roundNs(x.responseEndTs - from) : null;
+}
+
+/** Capture timestamps have at most nanosecond resolution: drop the float noise below it. */
+function roundNs(v: number): number {
+  return Math.round(v * 1e9) / 1e9;
+}
+
+function newExchange(conn: Connection): HttpExchange {
+  return {
+    connectionId: conn.id, serverIp: conn.server.ip, serverPort: conn.server.port,
+    method: null, host: null, uri: null, version: null, status: null, reason: null, interim: [], upgrade: null,
+    requestTs: null, requestEndTs: null, responseTs: null, responseEndTs: null,
+    requestHeaderBytes: 0, requestBodyBytes: 0, responseHeaderBytes: 0, responseBodyBytes: 0,
+    contentType: null, noResponse: null,
+  };
+}
+
+/** Both directions of one HTTP/1.x connection and its queue of unanswered requests. */
+class HttpConnection implements AppStreams {
+  readonly client: Http1StreamParser;
+  readonly server: Http1StreamParser;
+  /** Requests sent and not yet answered, oldest first. */
+  private queue: HttpExchange[] = [];
+  /** The request being received (its body may still be arriving). */
+  private req: HttpExchange | null = null;
+  /** The exchange whose response is being received. */
+  private resp: HttpExchange | null = null;
+  /** The response being parsed answers a HEAD request (so it has no body). */
+  headRequest = false;
+
+  constructor(private owner: HttpExchanges, private conn: Connection, midStream: boolean) {
+    const self = this;
+    const clientEvents: HttpParserEvents = {
+      head(h) { self.requestHead(h); },
+      messageEnd(ts, body) {
+        if (self.req) {
+          self.req.requestEndTs = ts;
+          self.req.requestBodyBytes = body;
+          self.req = null;
+        }
+      },
+      messageAbort(_ts, body) {
+        if (self.req) self.req.requestBodyBytes = body;
+        self.req = null;
+      },
+      http2Preface(ts) { owner.http2Connections.push({ connectionId: conn.id, ts }); self.server.tunnel(); },
+      end() {},
+    };
+    const serverEvents: HttpParserEvents = {
+      head(h) { self.responseHead(h); },
+      messageEnd(ts, body) {
+        const x = self.resp;
+        if (!x) return;
+        x.responseEndTs = ts;
+        x.responseBodyBytes = body;
+        self.resp = null;
+      },
+      messageAbort(_ts, body) {
+        const x = self.resp;
+        if (!x) return;
+        x.responseBodyBytes = body;
+        x.noResponse = 'incomplete';
+        self.resp = null;
+      },
+      http2Preface() {},
+      requestWasHead() { return self.headRequest; },
+      end(_ts, how) { self.serverEnded(how); },
+    };
+    this.client = new Http1StreamParser(true, clientEvents, midStream);
+    this.server = new Http1StreamParser(false, serverEvents, midStream);
+  }
+
+  private requestHead(h: HttpHead): void {
+    const x = newExchange(this.conn);
+    x.method = h.method;
+    x.uri = h.uri;
+    x.host = h.host;
+    x.version = h.version;
+    x.upgrade = h.upgrade;
+    x.requestTs = h.startTs;
+    x.requestHeaderBytes = h.headerBytes;
+    this.req = x;
+    this.queue.push(x);
+    this.owner.add(x);
+    // messageEnd follows at once for a request without a body.
+  }
+
+  private responseHead(h: HttpHead): void {
+    const status = h.status ?? 0;
+    let x = this.queue[0];
+    this.headRequest = x?.method === 'HEAD';
+    if (status >= 100 && status < 200 && status !== 101) {
+      if (x) x.interim.push(status);
+      this.resp = null;
+      return;
+    }
+    if (x) this.queue.shift();
+    else {
+      // A response whose request was not captured (capture started mid-connection).
+      x = newExchange(this.conn);
+      x.version = h.version;
+      this.owner.add(x);
+    }
+    x.status = status;
+    x.reason = h.reason;
+    x.responseTs = h.startTs;
+    x.responseHeaderBytes = h.headerBytes;
+    x.contentType = h.contentType;
+    if (h.upgrade) x.upgrade = h.upgrade;
+    this.resp = x;
+    if (status === 101 || (x.method === 'CONNECT' && status >= 200 && status < 300)) {
+      // RFC 9110 §15.2.2 / §9.3.6: the bytes after this head belong to another protocol.
+      x.responseEndTs = h.headTs;
+      this.resp = null;
+      this.client.tunnel();
+      this.server.tunnel();
+    }
+  }
+
+  private serverEnded(how: StreamEnd): void {
+    const why: NoResponse = how === 'reset' ? 'reset' : how === 'fin' ? 'closed' : 'capture-ended';
+    for (const x of this.queue) if (x.noResponse === null) x.noResponse = why;
+    this.queue = [];
+  }
+}

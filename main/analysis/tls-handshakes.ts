@@ -1,0 +1,165 @@
+import { ALERT_NAMES, TlsStreamParser, looksLikeTls, type ClientHelloInfo, type ServerHelloInfo, type TlsEvents } from '../parsers/tls.js';
+import type { CertificateInfo } from '../parsers/x509.js';
+import type { AppStreams, StreamProtocol } from '../reassembly/tcp-streams.js';
+import type { Connection } from './types.js';
+
+/** One TLS connection's handshake as seen in clear text. Times are epoch seconds. */
+export interface TlsHandshake {
+  connectionId: number;
+  serverIp: string;
+  serverPort: number;
+  sni: string | null;
+  alpn: string[];
+  offeredVersions: string[];
+  /** Negotiated version (ServerHello, supported_versions for TLS 1.3); null without a ServerHello. */
+  version: string | null;
+  cipher: string | null;
+  clientHelloTs: number | null;
+  serverHelloTs: number | null;
+  /** Handshake complete (see TLS HANDSHAKE TIME below); null when it never completed. */
+  doneTs: number | null;
+  /** First alert that matters: "fatal handshake_failure", "warning close_notify", "encrypted". */
+  alert: string | null;
+  alertFromClient: boolean | null;
+  alertTs: number | null;
+  alertFatal: boolean;
+  certificate: CertificateInfo | null;
+}
+
+const MAX_HANDSHAKES = 1_000_000;
+const TLS_PORTS = new Set([443, 465, 636, 853, 993, 995, 5061, 6443, 8443]);
+
+/*
+ * TLS HANDSHAKE TIME: from the ClientHello to the handshake's end, which is
+ * - TLS 1.2 and older: the Finished of the side that sent ChangeCipherSpec second (the
+ *   first handshake record after its ChangeCipherSpec);
+ * - TLS 1.3: the client's first encrypted record after the ServerHello (its Finished,
+ *   RFC 8446 §2), since the server's Finished is hidden among its encrypted records;
+ * - otherwise the first application data from the client.
+ * ALERTS: a clear-text alert is reported with level and description. An encrypted alert
+ * before the handshake completed is reported as "encrypted" (a TLS 1.3 client rejecting
+ * the certificate sends one); encrypted alerts afterwards are the normal close_notify.
+ */
+export class TlsHandshakes implements StreamProtocol {
+  readonly handshakes: TlsHandshake[] = [];
+  dropped = 0;
+
+  detect(conn: Connection, _toServer: boolean, b: Uint8Array, off: number, len: number): AppStreams | null {
+    if (!looksLikeTls(b, off, len)) {
+      if (!TLS_PORTS.has(conn.server.port)) return null;
+      // Mid-stream TLS: nothing in clear text left to see; claim it so nobody misparses it.
+      return { client: NULL_SINK, server: NULL_SINK };
+    }
+    return new TlsConnection(this, conn);
+  }
+
+  add(h: TlsHandshake): void {
+    if (this.handshakes.length < MAX_HANDSHAKES) this.handshakes.push(h);
+    else this.dropped++;
+  }
+
+  /** The `tls` array of the JSON report (README "JSON output"). */
+  json(): Record<string, unknown>[] {
+    return this.handshakes.map((h) => ({
+      connectionId: h.connectionId,
+      sni: h.sni,
+      alpn: h.alpn,
+      version: h.version,
+      handshakeTime: handshakeTime(h),
+      alert: h.alert,
+      certificate: h.certificate,
+    }));
+  }
+}
+
+export function handshakeTime(h: TlsHandshake): number | null {
+  return h.clientHelloTs !== null && h.doneTs !== null ? Math.round((h.doneTs - h.clientHelloTs) * 1e9) / 1e9 : null;
+}
+
+const NULL_SINK = { data() {}, gap() {}, end() {} };
+
+class TlsConnection implements AppStreams, TlsEvents {
+  readonly client: TlsStreamParser;
+  readonly server: TlsStreamParser;
+  private h: TlsHandshake | null = null;
+  private tls13 = false;
+  private ccs = [false, false];
+  private finished = [false, false];
+
+  constructor(private owner: TlsHandshakes, private conn: Connection) {
+    this.client = new TlsStreamParser(true, this);
+    this.server = new TlsStreamParser(false, this);
+  }
+
+  private rec(): TlsHandshake {
+    if (!this.h) {
+      this.h = {
+        connectionId: this.conn.id, serverIp: this.conn.server.ip, serverPort: this.conn.server.port,
+        sni: null, alpn: [], offeredVersions: [], version: null, cipher: null, clientHelloTs: null, serverHelloTs: null,
+        doneTs: null, alert: null, alertFromClient: null, alertTs: null, alertFatal: false, certificate: null,
+      };
+      this.owner.add(this.h);
+    }
+    return this.h;
+  }
+
+  clientHello(c: ClientHelloInfo, ts: number): void {
+    const h = this.rec();
+    if (h.clientHelloTs !== null) return; // a second ClientHello (after HelloRetryRequest) keeps the first time
+    h.sni = c.sni;
+    h.alpn = c.alpn;
+    h.offeredVersions = c.versions;
+    h.clientHelloTs = ts;
+  }
+
+  serverHello(s: ServerHelloInfo, ts: number): void {
+    const h = this.rec();
+    h.version = s.version;
+    h.cipher = s.cipher;
+    if (h.serverHelloTs === null) h.serverHelloTs = ts;
+    if (s.version === 'TLS 1.3') {
+      this.tls13 = true;
+      this.server.markEncrypted();
+    }
+  }
+
+  certificate(c: CertificateInfo | null): void {
+    const h = this.rec();
+    if (!h.certificate && c) h.certificate = c;
+  }
+
+  changeCipherSpec(fromClient: boolean): void {
+    this.ccs[fromClient ? 0 : 1] = true;
+  }
+
+  encryptedHandshake(fromClient: boolean, ts: number): void {
+    if (this.tls13) {
+      if (fromClient) this.done(ts);
+      return;
+    }
+    this.finished[fromClient ? 0 : 1] = true;
+    if (this.finished[0] && this.finished[1]) this.done(ts);
+  }
+
+  applicationData(fromClient: boolean, ts: number): void {
+    if (fromClient && this.h && this.h.serverHelloTs !== null) this.done(ts);
+  }
+
+  alert(fromClient: boolean, level: number, description: number, ts: number): void {
+    const h = this.rec();
+    const encrypted = level < 0;
+    if (encrypted && h.doneTs !== null) return;
+    if (h.alert !== null && !(level === 2 && !h.alertFatal)) return;
+    h.alert = encrypted ? 'encrypted' : `${level === 2 ? 'fatal' : 'warning'} ${ALERT_NAMES[description] ?? `alert ${description}`}`;
+    h.alertFatal = level === 2 || encrypted;
+    h.alertFromClient = fromClient;
+    h.alertTs = ts;
+  }
+
+  end(): void {}
+
+  private done(ts: number): void {
+    const h = this.rec();
+    if (h.doneTs === null && h.clientHelloTs !== null) h.doneTs = ts;
+  }
+}
