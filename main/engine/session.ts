@@ -6,6 +6,7 @@ import { ConnectionTable } from '../analysis/connections.js';
 import { TcpAnalyzer } from '../analysis/tcp-analyzer.js';
 import { connectionJson } from '../analysis/connection-json.js';
 import { TunnelCounter } from '../analysis/tunnels.js';
+import { AppAnalysis } from '../analysis/app-analysis.js';
 import type { FrameAnalyzer } from '../analysis/types.js';
 import { PacketIndex } from './packet-index.js';
 import type { AnalysisReport, Warning } from './report.js';
@@ -26,6 +27,8 @@ export class AnalysisSession {
   readonly decoder: Decoder;
   readonly connections: ConnectionTable;
   readonly tunnels = new TunnelCounter();
+  /** HTTP, DNS, TLS, ICMP errors and the findings built from them. */
+  readonly app = new AppAnalysis();
   readonly analyzers: FrameAnalyzer[] = [];
   readonly index: PacketIndex | null;
   readonly warnings: Warning[] = [];
@@ -41,6 +44,7 @@ export class AnalysisSession {
     this.connections = new ConnectionTable(new TcpAnalyzer());
     this.index = opts.keepIndex ? new PacketIndex() : null;
     this.analyzers.push(this.tunnels);
+    this.analyzers.push(this.app);
   }
 
   feed(r: PacketRecord): Frame {
@@ -74,6 +78,7 @@ export class AnalysisSession {
   }
 
   report(file: { path: string; format: 'pcap' | 'pcapng'; interfaces: CaptureInterface[]; comments: CaptureComment[] }): AnalysisReport {
+    const connections = this.connections.all.map(connectionJson);
     return {
       file: {
         path: file.path,
@@ -88,11 +93,11 @@ export class AnalysisSession {
       },
       warnings: this.warnings,
       tunnels: this.tunnels.summary(),
-      connections: this.connections.all.map(connectionJson),
-      http: [],
-      dns: [],
-      tls: [],
-      findings: [],
+      connections,
+      http: this.app.http.json(),
+      dns: this.app.dns.json(),
+      tls: this.app.tls.json(),
+      findings: this.app.findings(connections, this.firstTs, this.lastTs),
     };
   }
 }
