@@ -235,6 +235,7 @@ export class LiveSink {
       throw new SpoolError(`cannot create the capture file: ${(e as Error).message}`, (e as { code?: string }).code ?? 'EIO');
     }
     this.fileBytesAtFlush = this.writer.bytesWritten;
+    this.counters.flushedPackets = this.counters.savedPackets; // earlier files are closed
     this.counters.files.push(path);
     const ring = this.opts.ring;
     if (ring && this.counters.files.length > ring.files) {
@@ -317,6 +318,9 @@ export class LiveSink {
     // release its descriptor directly instead, keeping what is on disk.
     const fd = (w as unknown as { fd?: number } | null)?.fd;
     if (typeof fd === 'number') try { closeSync(fd); } catch { /* already closed */ }
+    // What stays is what the last flush put on disk.
+    if (w) this.counters.savedBytes -= Math.max(0, w.bytesWritten - this.fileBytesAtFlush);
+    this.counters.savedPackets = this.counters.flushedPackets;
     const saved = this.counters.savedPackets;
     const why = code === 'ENOSPC' ? 'the disk is full' : code === 'EDQUOT' ? 'the disk quota is exceeded' : (e as Error).message;
     this.spoolError = new SpoolError(

@@ -155,7 +155,7 @@ export class UdpTapReceiver {
     const ports: { encap: TapEncap; port: number }[] = [];
     for (const encap of ['vxlan', 'geneve', 'tzsp'] as TapEncap[]) for (const port of options[encap] ?? []) ports.push({ encap, port });
     if (ports.length === 0) throw new CaptureError('EINVAL', 'nothing to listen for: give at least one of --vxlan, --geneve, --tzsp');
-    for (const p of ports) if (!(p.port >= 1 && p.port <= 65535)) throw new CaptureError('EINVAL', `bad ${p.encap} port ${p.port}`);
+    for (const p of ports) if (!(p.port >= 0 && p.port <= 65535)) throw new CaptureError('EINVAL', `bad ${p.encap} port ${p.port}`);
     // Non-standard ports: tell the decoder, as Wireshark's Decode As would.
     const decodeAs: DecodeAs[] = [...(options.decodeAs ?? [])];
     for (const p of ports) if (DEFAULT_TAP_PORTS[p.encap] !== p.port) decodeAs.push({ table: 'udp', port: p.port, proto: p.encap });
