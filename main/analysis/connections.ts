@@ -12,6 +12,8 @@ function isServicePort(p: number): boolean {
   return p < 1024 || SERVICE_PORTS.has(p);
 }
 
+type AddrMap = Map<string, Map<string, Map<number, Connection>>>;
+
 /**
  * The part of the encapsulation that names a network of its own: VXLAN and GENEVE VNIs
  * (overlay segments whose address spaces are independent), so the same 5-tuple in two
@@ -44,7 +46,10 @@ export interface TcpHooks {
  * keyed by the tunnel context and both endpoints, and orients it (client/server).
  */
 export class ConnectionTable {
-  readonly byKey = new Map<string, Connection>();
+  /** Lower address -> higher address -> protocol/port pair -> the current connection. */
+  private readonly plain: AddrMap = new Map();
+  /** The same per network context (VXLAN/GENEVE VNIs). */
+  private readonly byNet = new Map<string, AddrMap>();
   readonly all: Connection[] = [];
   private ctx: PacketContext = { conn: null, toServer: false, tcpFlags: 0 };
 
@@ -57,18 +62,36 @@ export class ConnectionTable {
     ctx.tcpFlags = 0;
     if ((f.l4 !== L4.Tcp && f.l4 !== L4.Udp) || f.isFragment && f.fragOffset > 0) return ctx;
     const isTcp = f.l4 === L4.Tcp;
+    // Nested maps (network context, lower address, higher address, port pair as one
+    // number): no key string is built per packet, and the address strings hash once.
     const aFirst = f.src < f.dst || (f.src === f.dst && f.srcPort <= f.dstPort);
-    const net = f.tunnelCount === 0 ? '' : networkContext(f);
-    const key = aFirst
-      ? `${net}${isTcp ? 't' : 'u'}|${f.src}|${f.srcPort}|${f.dst}|${f.dstPort}`
-      : `${net}${isTcp ? 't' : 'u'}|${f.dst}|${f.dstPort}|${f.src}|${f.srcPort}`;
-    let conn = this.byKey.get(key);
-    if (conn && isTcp && this.tcp) {
-      const fromClient = conn.client.ip === f.src && conn.client.port === f.srcPort;
+    const lo = aFirst ? f.src : f.dst;
+    const hi = aFirst ? f.dst : f.src;
+    const portKey = (aFirst ? f.srcPort * 65536 + f.dstPort : f.dstPort * 65536 + f.srcPort) * 2 + (isTcp ? 1 : 0);
+    let byLo = this.plain;
+    let net = '';
+    if (f.tunnelCount !== 0) {
+      net = networkContext(f);
+      if (net !== '') {
+        byLo = this.byNet.get(net)!;
+        if (!byLo) this.byNet.set(net, (byLo = new Map()));
+      }
+    }
+    let byHi = byLo.get(lo);
+    if (!byHi) byLo.set(lo, (byHi = new Map()));
+    let ports = byHi.get(hi);
+    if (!ports) byHi.set(hi, (ports = new Map()));
+    let conn = ports.get(portKey);
+    if (conn && isTcp && this.tcp && (f.tcpFlags & (TCP_SYN | TCP_ACK)) === TCP_SYN) {
+      const fromClient = conn.client.port === f.srcPort && conn.client.ip === f.src;
       if (this.tcp.startsNewConnection(conn, f, fromClient)) conn = undefined;
     }
-    if (!conn) conn = this.create(key, f, isTcp);
-    const toServer = conn.client.port === f.srcPort && conn.client.ip === f.src;
+    if (!conn) {
+      conn = this.create(`${net}${isTcp ? 't' : 'u'}|${lo}|${hi}|${portKey >>> 1}`, f, isTcp, aFirst);
+      ports.set(portKey, conn);
+    }
+    // The client is the lower or the higher endpoint; the packet's side gives the direction.
+    const toServer = aFirst === conn.clientIsLow;
     conn.lastTs = f.ts;
     conn.packets++;
     conn.bytes += f.origLen;
@@ -89,7 +112,7 @@ export class ConnectionTable {
     return ctx;
   }
 
-  private create(key: string, f: Frame, isTcp: boolean): Connection {
+  private create(key: string, f: Frame, isTcp: boolean, senderIsLow: boolean): Connection {
     const senderIsClient = isTcp ? this.senderIsClient(f) : this.senderIsClientByPort(f);
     const sender = { ip: f.src, port: f.srcPort };
     const receiver = { ip: f.dst, port: f.dstPort };
@@ -111,10 +134,10 @@ export class ConnectionTable {
       bytesToServer: 0,
       bytesToClient: 0,
       payloadBytes: 0,
+      clientIsLow: senderIsClient === senderIsLow,
       tcp: null,
     };
     if (isTcp && this.tcp) conn.tcp = this.tcp.create(conn);
-    this.byKey.set(key, conn);
     this.all.push(conn);
     return conn;
   }

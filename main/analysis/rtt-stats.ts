@@ -28,24 +28,31 @@ export class RttSamples {
   count = 0;
   min = Infinity;
   max = -Infinity;
-  private buf: Float64Array | null = null;
-  private kept = 0;
+  private buf: number[] = [];
+  /** Sample times while every sample is kept (the chart series is derived from them). */
+  private times: number[] = [];
+  /** The chart series once samples are no longer all kept. */
+  private series: Series | null = null;
   private rng = 0x9e3779b9;
 
-  add(v: number): void {
+  constructor(private readonly seriesPoints = 512) {}
+
+  /** One sample `v` taken at time `t` (epoch seconds). */
+  add(t: number, v: number): void {
     this.count++;
     if (v < this.min) this.min = v;
     if (v > this.max) this.max = v;
-    if (this.kept < EXACT_SAMPLES) {
-      if (!this.buf) this.buf = new Float64Array(16);
-      else if (this.kept === this.buf.length) {
-        const b = new Float64Array(Math.min(this.buf.length * 2, EXACT_SAMPLES));
-        b.set(this.buf);
-        this.buf = b;
-      }
-      this.buf[this.kept++] = v;
+    if (this.buf.length < EXACT_SAMPLES) {
+      this.buf.push(v);
+      this.times.push(t);
       return;
     }
+    if (!this.series) {
+      this.series = new Series(this.seriesPoints);
+      for (let i = 0; i < this.buf.length; i++) this.series.add(this.times[i], this.buf[i]);
+      this.times = [];
+    }
+    this.series.add(t, v);
     // Reservoir sampling (Algorithm R) with a xorshift generator.
     let x = this.rng;
     x ^= x << 13;
@@ -53,12 +60,21 @@ export class RttSamples {
     x ^= x << 5;
     this.rng = x >>> 0;
     const j = this.rng % this.count;
-    if (j < EXACT_SAMPLES) this.buf![j] = v;
+    if (j < EXACT_SAMPLES) this.buf[j] = v;
   }
 
   /** The kept samples (all of them while count <= EXACT_SAMPLES). */
-  values(): Float64Array {
-    return this.buf ? this.buf.subarray(0, this.kept) : new Float64Array(0);
+  values(): readonly number[] {
+    return this.buf;
+  }
+
+  /** The samples over time, downsampled to the series size. */
+  points(): SeriesPoints | null {
+    if (this.count === 0) return null;
+    if (this.series) return this.series.points();
+    const s = new Series(this.seriesPoints);
+    for (let i = 0; i < this.buf.length; i++) s.add(this.times[i], this.buf[i]);
+    return s.points();
   }
 }
 
@@ -79,10 +95,7 @@ export function summarize(parts: RttSamples[]): RttSummary | null {
   if (count === 0) return null;
   const all = new Float64Array(kept);
   let o = 0;
-  for (const p of parts) {
-    all.set(p.values(), o);
-    o += p.values().length;
-  }
+  for (const p of parts) for (const x of p.values()) all[o++] = x;
   all.sort();
   const n = all.length;
   const median = n % 2 ? all[(n - 1) / 2] : (all[n / 2 - 1] + all[n / 2]) / 2;
@@ -101,10 +114,11 @@ export interface SeriesPoints {
 }
 
 export class Series {
-  private t: Float64Array;
-  private v: Float64Array;
-  private m: Uint32Array;
-  private n = 0;
+  // Plain arrays: cheaper than typed arrays for the many short series of a capture with
+  // many connections (no backing-store allocation per growth step); bounded by `cap`.
+  private t: number[] = [];
+  private v: number[] = [];
+  private m: number[] = [];
   private stride = 1;
   // Pending aggregate of up to `stride` inputs.
   private pn = 0;
@@ -112,14 +126,18 @@ export class Series {
   private pv = 0;
   private pm = 0;
 
-  constructor(private readonly cap = 512, initial = 16) {
-    const c = Math.min(initial, cap);
-    this.t = new Float64Array(c);
-    this.v = new Float64Array(c);
-    this.m = new Uint32Array(c);
-  }
+  constructor(private readonly cap = 512) {}
 
   add(t: number, v: number, mark = 0): void {
+    if (this.stride === 1) {
+      if (this.t.length === this.cap) this.halve();
+      else {
+        this.t.push(t);
+        this.v.push(v);
+        this.m.push(mark);
+        return;
+      }
+    }
     if (this.pn === 0) {
       this.pt = t;
       this.pv = v;
@@ -132,60 +150,44 @@ export class Series {
       this.pm |= mark;
     }
     if (++this.pn < this.stride) return;
-    this.push(this.pt, this.pv, this.pm);
+    if (this.t.length === this.cap) this.halve();
+    this.t.push(this.pt);
+    this.v.push(this.pv);
+    this.m.push(this.pm);
     this.pn = 0;
   }
 
-  private push(t: number, v: number, m: number): void {
-    if (this.n === this.t.length) {
-      if (this.n < this.cap) this.grow(Math.min(this.cap, this.n * 2));
-      else this.halve();
-    }
-    this.t[this.n] = t;
-    this.v[this.n] = v;
-    this.m[this.n] = m;
-    this.n++;
-  }
-
-  private grow(size: number): void {
-    const t = new Float64Array(size);
-    const v = new Float64Array(size);
-    const m = new Uint32Array(size);
-    t.set(this.t);
-    v.set(this.v);
-    m.set(this.m);
-    this.t = t;
-    this.v = v;
-    this.m = m;
-  }
-
   private halve(): void {
+    const { t, v, m } = this;
+    const n = t.length;
     let o = 0;
-    for (let i = 0; i + 1 < this.n; i += 2, o++) {
+    for (let i = 0; i + 1 < n; i += 2, o++) {
       const a = i;
       const b = i + 1;
       // Keep the larger value (a marked point wins), union of marks.
-      const pickB = (this.m[b] && !this.m[a]) || (!!this.m[b] === !!this.m[a] && this.v[b] > this.v[a]);
+      const pickB = (m[b] && !m[a]) || (!!m[b] === !!m[a] && v[b] > v[a]);
       const k = pickB ? b : a;
-      const mark = this.m[a] | this.m[b];
-      this.t[o] = this.t[k];
-      this.v[o] = this.v[k];
-      this.m[o] = mark;
+      const mark = m[a] | m[b];
+      t[o] = t[k];
+      v[o] = v[k];
+      m[o] = mark;
     }
-    if (this.n % 2) {
-      this.t[o] = this.t[this.n - 1];
-      this.v[o] = this.v[this.n - 1];
-      this.m[o] = this.m[this.n - 1];
+    if (n % 2) {
+      t[o] = t[n - 1];
+      v[o] = v[n - 1];
+      m[o] = m[n - 1];
       o++;
     }
-    this.n = o;
+    t.length = o;
+    v.length = o;
+    m.length = o;
     this.stride *= 2;
   }
 
   points(): SeriesPoints {
-    const t = Array.from(this.t.subarray(0, this.n));
-    const v = Array.from(this.v.subarray(0, this.n));
-    const mark = Array.from(this.m.subarray(0, this.n));
+    const t = this.t.slice();
+    const v = this.v.slice();
+    const mark = this.m.slice();
     if (this.pn > 0) {
       t.push(this.pt);
       v.push(this.pv);
@@ -195,6 +197,6 @@ export class Series {
   }
 
   get length(): number {
-    return this.n + (this.pn > 0 ? 1 : 0);
+    return this.t.length + (this.pn > 0 ? 1 : 0);
   }
 }

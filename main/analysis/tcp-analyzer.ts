@@ -67,10 +67,10 @@ export class TcpFlow {
   lastSegmentFlags = 0;
 
   // Unacknowledged segments, oldest first (tshark keeps them newest first in a list).
-  segCount = 0;
-  segSeq: Uint32Array | null = null;
-  segNext: Uint32Array | null = null;
-  segTime: Float64Array | null = null;
+  // Plain arrays: no typed-array allocation per connection; at most MAX_UNACKED entries.
+  readonly segSeq: number[] = [];
+  readonly segNext: number[] = [];
+  readonly segTime: number[] = [];
 
   // Facts for state and counters.
   packets = 0;
@@ -80,31 +80,14 @@ export class TcpFlow {
   dataBytes = 0;
   sackPackets = 0;
   dsacks = 0;
-  readonly rtt = new RttSamples();
-  rttSeries: Series | null = null;
+  /** ACK RTT samples of this side's ACKs (seconds, with their times for the chart). */
+  readonly rtt = new RttSamples(RTT_POINTS);
   seqSeries: Series | null = null;
 
   addSegment(seq: number, next: number, t: number): void {
-    if (!this.segSeq) {
-      this.segSeq = new Uint32Array(8);
-      this.segNext = new Uint32Array(8);
-      this.segTime = new Float64Array(8);
-    } else if (this.segCount === this.segSeq.length) {
-      const n = Math.min(MAX_UNACKED, this.segCount * 2);
-      const s = new Uint32Array(n);
-      const x = new Uint32Array(n);
-      const t2 = new Float64Array(n);
-      s.set(this.segSeq);
-      x.set(this.segNext!);
-      t2.set(this.segTime!);
-      this.segSeq = s;
-      this.segNext = x;
-      this.segTime = t2;
-    }
-    const i = this.segCount++;
-    this.segSeq[i] = seq;
-    this.segNext![i] = next;
-    this.segTime![i] = t;
+    this.segSeq.push(seq);
+    this.segNext.push(next);
+    this.segTime.push(t);
   }
 }
 
@@ -400,7 +383,7 @@ export class TcpAnalyzer implements TcpHooks {
     // Remember the segment (bounded list) and advance the next expected sequence number;
     // zero-window probes do not advance it.
     let nextSeq = (seq + seglen) >>> 0;
-    if ((seglen > 0 || flags & (TCP_SYN | TCP_FIN)) && fwd.segCount < MAX_UNACKED) {
+    if ((seglen > 0 || flags & (TCP_SYN | TCP_FIN)) && fwd.segSeq.length < MAX_UNACKED) {
       if (flags & (TCP_SYN | TCP_FIN)) nextSeq = (nextSeq + 1) >>> 0;
       fwd.addSegment(seq, nextSeq, now);
     }
@@ -427,44 +410,47 @@ export class TcpAnalyzer implements TcpHooks {
    * leave the list; a partial ACK trims the segment's start.
    */
   private ackSegments(fwd: TcpFlow, rev: TcpFlow, f: Frame, ack: number, now: number): void {
-    const n = rev.segCount;
+    const sq = rev.segSeq;
+    const n = sq.length;
     if (n === 0) return;
-    const sq = rev.segSeq!;
-    const nx = rev.segNext!;
-    const tm = rev.segTime!;
+    const nx = rev.segNext;
+    const tm = rev.segTime;
     let rtt = NaN;
     let acked = false;
+    let deleted = 0;
     // Newest first (tshark's list order), so the oldest exact match sets the sample last.
     for (let i = n - 1; i >= 0; i--) {
       const next = nx[i];
       if (ack === next) {
         rtt = now - tm[i];
         acked = true;
-        nx[i] = sq[i] = 0;
         tm[i] = NaN; // deleted
+        deleted++;
       } else if (seqGt(ack, sq[i]) && seqLe(ack, next)) {
         sq[i] = ack;
-      } else if (seqGt(next, ack)) {
-        // not yet acknowledged
-      } else {
+      } else if (!seqGt(next, ack)) {
         tm[i] = NaN; // old: deleted without a sample
+        deleted++;
       }
     }
-    let o = 0;
-    for (let i = 0; i < n; i++) {
-      if (tm[i] !== tm[i]) continue;
-      if (o !== i) {
-        sq[o] = sq[i];
-        nx[o] = nx[i];
-        tm[o] = tm[i];
+    if (deleted > 0) {
+      let o = 0;
+      for (let i = 0; i < n; i++) {
+        if (tm[i] !== tm[i]) continue;
+        if (o !== i) {
+          sq[o] = sq[i];
+          nx[o] = nx[i];
+          tm[o] = tm[i];
+        }
+        o++;
       }
-      o++;
+      sq.length = o;
+      nx.length = o;
+      tm.length = o;
     }
-    rev.segCount = o;
     if (acked && rtt !== 0) {
       const sec = rtt / 1e9;
-      fwd.rtt.add(sec);
-      (fwd.rttSeries ??= new Series(RTT_POINTS)).add(f.ts, sec);
+      fwd.rtt.add(f.ts, sec);
     }
   }
 }
@@ -542,7 +528,7 @@ export function synRetries(c: Connection): number {
  */
 export function rttSeries(c: Connection): { toServer: SeriesPoints | null; toClient: SeriesPoints | null } {
   const s = c.tcp as TcpConnState | null;
-  return { toServer: s?.c2s.rttSeries?.points() ?? null, toClient: s?.s2c.rttSeries?.points() ?? null };
+  return { toServer: s?.c2s.rtt.points() ?? null, toClient: s?.s2c.rtt.points() ?? null };
 }
 
 /**

@@ -24,6 +24,8 @@ export interface Connection {
   bytesToServer: number;
   bytesToClient: number;
   payloadBytes: number;
+  /** True when the client is the endpoint that sorts first (address, then port); internal. */
+  clientIsLow: boolean;
   /** TCP analysis state and counters; null for UDP. Filled by the TCP analyser. */
   tcp: unknown;
 }
