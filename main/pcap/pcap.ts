@@ -64,6 +64,7 @@ export class PcapReader implements CaptureReader {
     const origLen = v.getUint32(p + 12, le);
     if (caplen > this.maxCaplen) return this.fail(`record claims ${caplen} captured bytes, more than the maximum ${this.maxCaplen}`, at);
     if (frac >= (this.nanos ? 1e9 : 1e6)) return this.fail(`record timestamp fraction ${frac} out of range`, at);
+    if (at + 16 + caplen > f.size) return this.fail(`truncated packet (${f.size - at - 16} of ${caplen} bytes present)`, at);
     if (!f.ensure(16 + caplen)) return this.fail(`truncated packet (${f.available - 16} of ${caplen} bytes present)`, at);
     const r = this.rec;
     r.index = this.count++;

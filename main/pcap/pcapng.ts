@@ -79,6 +79,8 @@ export class PcapngReader implements CaptureReader {
         f.skip(len);
         continue;
       }
+      // Never buffer (allocate) more than the file can hold: a bad length fails here.
+      if (at + len > f.size) return this.fail(`truncated block (type 0x${type.toString(16)}, ${f.size - at} of ${len} bytes present)`, at);
       if (!f.ensure(len)) return this.fail(`truncated block (type 0x${type.toString(16)}, ${f.available} of ${len} bytes present)`, at);
       const v = f.view;
       const b = f.pos;
@@ -175,7 +177,9 @@ export class PcapngReader implements CaptureReader {
         }
       });
     }
-    this.setTime(r, hi, lo, iface);
+    // A Simple Packet Block has no timestamp: it keeps the previous packet's time (tshark
+    // shows none), so time-ordered analyses never see it jump back to 1970.
+    if (type !== BT_SPB) this.setTime(r, hi, lo, iface);
     r.index = this.count++;
     r.fileOffset = at;
     r.data = this.file.buf;

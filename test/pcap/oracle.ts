@@ -28,7 +28,7 @@ export const MD5 = ['-o', 'frame.generate_md5_hash:TRUE'];
 /**
  * tshark also lists pcapng Custom Blocks (and other non-packet records it keeps, e.g. in
  * pcapng-bigendian-all-blocks.pcapng) as frames: they have no encapsulation type (and no
- * interface). Packets always have one, so that is the filter (docs/tshark-differences.md).
+ * interface). Packets always have one, so that is the filter (docs/engine-vs-tshark.md).
  * Column 0 must be frame.encap_type.
  */
 export function packetRows(rows: string[][]): string[][] {
