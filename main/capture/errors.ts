@@ -27,13 +27,15 @@ export class CaptureError extends Error {
 /** What to do when the helper may not open interfaces, for this OS. */
 export function permissionRemedy(helperExec: string, platform: NodeJS.Platform = process.platform): string {
   if (platform === 'linux') {
+    const dedicated = '/usr/local/lib/tapscope/capture-node';
     return [
-      'Capturing needs the CAP_NET_RAW and CAP_NET_ADMIN capabilities (or root). Either:',
-      `  - give them to the program that runs Tapscope's capture helper (as Wireshark does for dumpcap):`,
-      `      sudo setcap cap_net_raw,cap_net_admin=eip ${helperExec}`,
-      `    and, to keep it to one group of users:  sudo groupadd -f pcap && sudo chgrp pcap ${helperExec} && sudo chmod 750 ${helperExec}`,
-      '    then add yourself to that group (sudo usermod -aG pcap $USER) and log in again;',
-      '  - or run the capture as root (sudo tapscope capture ...).',
+      'Capturing needs the CAP_NET_RAW and CAP_NET_ADMIN capabilities (or root). Like Wireshark\'s dumpcap, give them',
+      'to a dedicated copy of the runtime that only members of a "pcap" group may run, and let Tapscope use it for its helper:',
+      `    sudo groupadd -f pcap && sudo usermod -aG pcap $USER      (then log in again)`,
+      `    sudo install -D -m 0750 -g pcap ${helperExec} ${dedicated}`,
+      `    sudo setcap cap_net_raw,cap_net_admin=eip ${dedicated}`,
+      `    export TAPSCOPE_CAPTURE_EXEC=${dedicated}`,
+      'Or run the capture as root (sudo tapscope capture ...).',
       'Receiving cloud-TAP feeds (VXLAN/GENEVE/TZSP over UDP) needs no privileges: tapscope listen.',
     ].join('\n');
   }

@@ -23,6 +23,8 @@
  * The capture itself runs in the helper process (helper.ts), spawned as
  *   Electron:  process.execPath out/cli/capture-helper.mjs  with ELECTRON_RUN_AS_NODE=1
  *   Node:      process.execPath out/cli/capture-helper.mjs
+ * or, when TAPSCOPE_CAPTURE_EXEC names a copy of the runtime that holds the capture
+ * capabilities (see errors.ts), with that copy.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, unlinkSync } from 'node:fs';
@@ -89,7 +91,8 @@ export function helperScript(): string {
 export function helperCommand(): { exec: string; args: string[]; env: NodeJS.ProcessEnv } {
   const env = { ...process.env };
   if (process.versions.electron) env.ELECTRON_RUN_AS_NODE = '1';
-  return { exec: process.execPath, args: [helperScript()], env };
+  // TAPSCOPE_CAPTURE_EXEC: a copy of the runtime holding the capture capabilities (errors.ts).
+  return { exec: process.env.TAPSCOPE_CAPTURE_EXEC || process.execPath, args: [helperScript()], env };
 }
 
 const STOP_GRACE_MS = 5000;
