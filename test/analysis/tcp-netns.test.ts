@@ -1,0 +1,219 @@
+/*
+ * TCP analysis on traffic the test makes itself: client and server network namespaces
+ * joined through a router namespace by veth pairs (offloads off, so segments travel and
+ * are captured wire-sized), a real HTTP server (python3 http.server) and client (node's
+ * http module, pausing its reads so windows fill), random loss of the server's segments
+ * in the router with iptables' statistic match, captured with tcpdump (libpcap) at the
+ * client. Tapscope's analysis of the capture must equal tshark's, connection by
+ * connection and flag by flag. Only what is certain is asserted: the agreement with
+ * tshark, and that retransmissions are reported when tshark sees them, never a count
+ * that random loss decides. Skipped (with the reason) when not root or without `ip netns`.
+ */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync, existsSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { compareStream, oraclePackets, oracleStreams, tapscopeSession, tapscopeSummary } from './tcp-oracle.js';
+import { connectionJson } from '../../main/analysis/connection-json.js';
+import { TcpA } from '../../main/analysis/tcp-flags.js';
+
+// client [tsAc0] --- [tsAc1] router [tsAs1] --- [tsAs0] server
+const NS_CLI = 'tsAcli';
+const NS_RTR = 'tsArtr';
+const NS_SRV = 'tsAsrv';
+const IF_CLI = 'tsAc0';
+const IF_SRV = 'tsAs0';
+const IP_CLI = '10.231.77.1';
+const IP_SRV = '10.231.78.1';
+const PORT = 8080;
+
+function sh(cmd: string, args: string[]): string {
+  return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 20_000 });
+}
+
+function skipReason(): string | null {
+  if (process.platform !== 'linux') return 'network namespaces need Linux';
+  if (process.getuid?.() !== 0) return 'needs root (ip netns, iptables, tcpdump)';
+  for (const tool of ['ip', 'iptables', 'ethtool', 'tcpdump', 'python3']) {
+    try {
+      execFileSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' });
+    } catch {
+      return `${tool} is not installed`;
+    }
+  }
+  try {
+    sh('ip', ['netns', 'add', 'tsAprobe']);
+    sh('ip', ['netns', 'del', 'tsAprobe']);
+  } catch (e) {
+    return `ip netns is not usable here: ${(e as Error).message.split('\n')[0]}`;
+  }
+  return null;
+}
+
+const reason = skipReason();
+const tmp = mkdtempSync(join(tmpdir(), 'tapscope-netns-'));
+const children: ChildProcess[] = [];
+
+function cleanup(): void {
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  for (const ns of [NS_CLI, NS_RTR, NS_SRV]) {
+    try {
+      sh('ip', ['netns', 'del', ns]);
+    } catch {
+      // not there
+    }
+  }
+}
+
+function waitFor(pred: () => boolean, ms: number, what: string): Promise<void> {
+  const end = Date.now() + ms;
+  return new Promise((resolve, reject) => {
+    const tick = (): void => {
+      if (pred()) resolve();
+      else if (Date.now() > end) reject(new Error(`timed out waiting for ${what}`));
+      else setTimeout(tick, 50);
+    };
+    tick();
+  });
+}
+
+function exited(c: ChildProcess, ms: number): Promise<void> {
+  if (c.exitCode !== null || c.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const t = setTimeout(() => {
+      c.kill('SIGKILL');
+      resolve();
+    }, ms);
+    c.once('exit', () => {
+      clearTimeout(t);
+      resolve();
+    });
+  });
+}
+
+/** node's http client inside the client namespace: `n` sequential GETs, the reader pausing to fill the window. */
+const CLIENT = `
+const http = require('http');
+const [host, port, n, pauseMs] = process.argv.slice(1);
+let left = Number(n), bytes = 0;
+const agent = new http.Agent({ keepAlive: false });
+function one() {
+  if (left-- <= 0) { console.log(bytes); return; }
+  const req = http.get({ host, port: Number(port), path: '/blob.bin', agent }, (res) => {
+    let paused = false;
+    res.on('data', (d) => {
+      bytes += d.length;
+      if (!paused && Number(pauseMs) > 0) { paused = true; res.pause(); setTimeout(() => res.resume(), Number(pauseMs)); }
+    });
+    res.on('end', one);
+  });
+  req.setTimeout(20000, () => req.destroy(new Error('timeout')));
+  req.on('error', (e) => { console.error(e.message); process.exit(1); });
+}
+one();
+`;
+
+describe.skipIf(reason !== null)('TCP analysis on generated traffic with loss (network namespaces)', () => {
+  const pcap = join(tmp, 'http-loss.pcap');
+
+  beforeAll(async () => {
+    cleanup();
+    for (const ns of [NS_CLI, NS_RTR, NS_SRV]) {
+      sh('ip', ['netns', 'add', ns]);
+      sh('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
+    }
+    sh('ip', ['link', 'add', IF_CLI, 'netns', NS_CLI, 'type', 'veth', 'peer', 'name', 'tsAc1', 'netns', NS_RTR]);
+    sh('ip', ['link', 'add', IF_SRV, 'netns', NS_SRV, 'type', 'veth', 'peer', 'name', 'tsAs1', 'netns', NS_RTR]);
+    for (const [ns, ifc, cidr] of [[NS_CLI, IF_CLI, `${IP_CLI}/24`], [NS_RTR, 'tsAc1', '10.231.77.254/24'], [NS_RTR, 'tsAs1', '10.231.78.254/24'], [NS_SRV, IF_SRV, `${IP_SRV}/24`]]) {
+      sh('ip', ['-n', ns, 'addr', 'add', cidr, 'dev', ifc]);
+      sh('ip', ['-n', ns, 'link', 'set', ifc, 'up']);
+      // Wire-sized segments: no segmentation/receive offloads anywhere, so the router
+      // forwards (and drops) single segments and the capture holds them as sent.
+      sh('ip', ['netns', 'exec', ns, 'ethtool', '-K', ifc, 'tso', 'off', 'gso', 'off', 'gro', 'off']);
+    }
+    sh('ip', ['-n', NS_CLI, 'route', 'add', 'default', 'via', '10.231.77.254']);
+    sh('ip', ['-n', NS_SRV, 'route', 'add', 'default', 'via', '10.231.78.254']);
+    sh('ip', ['netns', 'exec', NS_RTR, 'sysctl', '-q', '-w', 'net.ipv4.ip_forward=1']);
+    // A small receive buffer on the client so a pausing reader fills the window.
+    sh('ip', ['netns', 'exec', NS_CLI, 'sysctl', '-q', '-w', 'net.ipv4.tcp_rmem=4096 16384 65536']);
+    // Random loss of 2% of the server's segments on their way through the router.
+    sh('ip', ['netns', 'exec', NS_RTR, 'iptables', '-A', 'FORWARD', '-p', 'tcp', '--sport', String(PORT), '-m', 'statistic', '--mode', 'random', '--probability', '0.02', '-j', 'DROP']);
+
+    const www = join(tmp, 'www');
+    execFileSync('mkdir', ['-p', www]);
+    const blob = Buffer.alloc(1 << 20);
+    for (let i = 0; i < blob.length; i++) blob[i] = (i * 131) & 0xff;
+    writeFileSync(join(www, 'blob.bin'), blob);
+    const server = spawn('ip', ['netns', 'exec', NS_SRV, 'python3', '-m', 'http.server', String(PORT), '--bind', IP_SRV, '--directory', www], { stdio: 'ignore' });
+    children.push(server);
+
+    // The server is up when a TCP connect succeeds (bounded retries).
+    await waitFor(() => {
+      try {
+        sh('ip', ['netns', 'exec', NS_CLI, 'python3', '-c', `import socket; socket.create_connection(("${IP_SRV}", ${PORT}), 1).close()`]);
+        return true;
+      } catch {
+        return false;
+      }
+    }, 10_000, 'the HTTP server');
+
+    let dumpErr = '';
+    const dump = spawn('ip', ['netns', 'exec', NS_CLI, 'tcpdump', '-i', IF_CLI, '-s', '0', '-U', '-w', pcap, 'tcp', 'port', String(PORT)], { stdio: ['ignore', 'ignore', 'pipe'] });
+    dump.stderr!.on('data', (d) => (dumpErr += d));
+    children.push(dump);
+    await waitFor(() => dumpErr.includes('listening on'), 10_000, 'tcpdump to start');
+    const got = sh('ip', ['netns', 'exec', NS_CLI, process.execPath, '-e', CLIENT, IP_SRV, String(PORT), '3', '300']);
+    expect(Number(got.trim())).toBe(3 << 20);
+    await new Promise((r) => setTimeout(r, 300));
+    const dropped = /^\s*(\d+)\s+\d+\s+DROP/m.exec(sh('ip', ['netns', 'exec', NS_RTR, 'iptables', '-L', 'FORWARD', '-v', '-n', '-x']));
+    console.log(`iptables dropped ${dropped ? dropped[1] : '?'} server segments`);
+    dump.kill('SIGINT');
+    await exited(dump, 5000);
+    const drops = /(\d+) packets? dropped by kernel/.exec(dumpErr);
+    if (drops && drops[1] !== '0') console.log(`tcpdump: ${drops[0]}`);
+  }, 60_000);
+
+  afterAll(() => {
+    cleanup();
+    // Set TAPSCOPE_KEEP_PCAP=/some/dir to keep the capture for a look in Wireshark.
+    if (process.env.TAPSCOPE_KEEP_PCAP && existsSync(pcap)) execFileSync('cp', [pcap, process.env.TAPSCOPE_KEEP_PCAP]);
+    rmSync(tmp, { recursive: true, force: true });
+  });
+
+  it('captured the transfers', () => {
+    expect(existsSync(pcap)).toBe(true);
+    expect(statSync(pcap).size).toBeGreaterThan(1 << 20);
+  });
+
+  it('agrees with tshark on every connection and flag', () => {
+    const pk = oraclePackets(pcap);
+    const streams = oracleStreams(pk);
+    expect(streams.size).toBeGreaterThanOrEqual(3);
+    const s = tapscopeSession(pcap);
+    const diffs: string[] = [];
+    for (const p of pk) {
+      const got = s.index!.flags[p.frame - 1] & 0xffff;
+      if (got !== p.flags) diffs.push(`frame ${p.frame}: 0x${got.toString(16)} != tshark 0x${p.flags.toString(16)}`);
+    }
+    for (const [id, st] of streams) diffs.push(...compareStream('netns', id, st.summary, tapscopeSummary(s, s.index!.connId[st.first - 1])));
+    expect(diffs.slice(0, 30)).toEqual([]);
+
+    // Retransmissions reported in the JSON whenever tshark sees them.
+    const tsharkRetx = pk.filter((p) => p.flags & TcpA.Retransmission).length;
+    const json = s.connections.all.filter((c) => c.transport === 'tcp').map(connectionJson);
+    const retx = json.reduce((a, j) => a + (j.retransmissions as number), 0);
+    expect(retx).toBe(tsharkRetx);
+    if (tsharkRetx > 0) expect(retx).toBeGreaterThan(0);
+    // Every transfer completed its handshake (the capture started before the first SYN).
+    for (const j of json) expect(j.handshakeRtt).not.toBeNull();
+    console.log(`netns capture: ${pk.length} TCP packets, ${json.length} connections, ${retx} retransmissions; `
+      + ['duplicateAcks', 'lostSegments', 'ackedUnseen', 'zeroWindows', 'windowFull', 'outOfOrder', 'fastRetransmissions'].map((k) => `${k} ${json.reduce((a, j) => a + (j[k] as number), 0)}`).join(', '));
+  });
+});
+
+if (reason !== null) {
+  describe('TCP analysis on generated traffic (network namespaces)', () => {
+    it.skip(`skipped: ${reason}`, () => {});
+  });
+}
