@@ -167,7 +167,7 @@ export class SpoolError extends Error {
 }
 
 export class LiveSink {
-  readonly session: AnalysisSession;
+  session: AnalysisSession;
   readonly counters: CaptureCounters;
   private writer: CaptureWriter | null = null;
   private readonly ifaces: CaptureInterface[] = [];
@@ -205,6 +205,12 @@ export class LiveSink {
       const t = setTimeout(() => this.requestStop('duration'), opts.stop.durationSec * 1000);
       t.unref?.();
     }
+  }
+
+  /** Re-keys the decoder (Decode As) before the first packet, e.g. once ephemeral ports are bound. */
+  setDecodeAs(decodeAs: SessionOptions['decodeAs']): void {
+    if (this.counters.packets > 0) throw new Error('Decode As can only change before the first packet');
+    this.session = new AnalysisSession({ decodeAs, keepIndex: this.opts.keepIndex });
   }
 
   /** Adds an interface (link type) to the spool; returns its id for PacketRecord.interfaceId. */

@@ -156,12 +156,9 @@ export class UdpTapReceiver {
     for (const encap of ['vxlan', 'geneve', 'tzsp'] as TapEncap[]) for (const port of options[encap] ?? []) ports.push({ encap, port });
     if (ports.length === 0) throw new CaptureError('EINVAL', 'nothing to listen for: give at least one of --vxlan, --geneve, --tzsp');
     for (const p of ports) if (!(p.port >= 0 && p.port <= 65535)) throw new CaptureError('EINVAL', `bad ${p.encap} port ${p.port}`);
-    // Non-standard ports: tell the decoder, as Wireshark's Decode As would.
-    const decodeAs: DecodeAs[] = [...(options.decodeAs ?? [])];
-    for (const p of ports) if (DEFAULT_TAP_PORTS[p.encap] !== p.port) decodeAs.push({ table: 'udp', port: p.port, proto: p.encap });
     const label = options.label ?? `listen-${ports.map((p) => `${p.encap}${p.port}`).join('-')}`;
     try {
-      this.sink = new LiveSink({ ...options, decodeAs, label });
+      this.sink = new LiveSink({ ...options, label });
     } catch (e) {
       if (e instanceof SpoolError) throw new CaptureError(e.code, e.message);
       throw e;
@@ -243,6 +240,11 @@ export class UdpTapReceiver {
       this.finish('error', ce);
       throw ce;
     }
+    // Ports not registered for their tunnel (or picked by the system): tell the decoder, as
+    // Wireshark's Decode As would.
+    const decodeAs: DecodeAs[] = [...(this.options.decodeAs ?? [])];
+    for (const l of this.listeners) if (DEFAULT_TAP_PORTS[l.encap] !== l.port) decodeAs.push({ table: 'udp', port: l.port, proto: l.encap });
+    this.sink.setDecodeAs(decodeAs);
     const ports = new Set(this.listeners.map((l) => l.port));
     this.statsTimer = setInterval(() => {
       const drops = socketDrops(ports);
