@@ -1,0 +1,3 @@
+import { decodeVsTshark } from './decode-corpus.js';
+
+decodeVsTshark(1, 3);
