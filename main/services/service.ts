@@ -208,7 +208,9 @@ export class TapscopeService implements TapscopeApi {
     const { data, reader } = this.live(q.sessionId);
     const ids = data.packetIndices(q);
     const page = q.sortDir === 'desc' ? ids.slice().reverse().slice(q.offset, q.offset + q.limit) : ids.slice(q.offset, q.offset + q.limit);
-    return { offset: q.offset, total: ids.length, unfiltered: data.index.length, rows: page.map((i) => reader.row(i)) };
+    // A connection's packet list counts against the connection, not the whole capture.
+    const unfiltered = q.connectionId != null ? data.packetIndices({ connectionId: q.connectionId }).length : data.index.length;
+    return { offset: q.offset, total: ids.length, unfiltered, rows: page.map((i) => reader.row(i)) };
   }
 
   async http(q: TableQuery): Promise<Page<HttpRow>> {
