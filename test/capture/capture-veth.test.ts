@@ -39,7 +39,7 @@ describe.skipIf(skip !== null)(`capture on a veth port with loss${skip ? ` (skip
     });
     cap.onDelta((d) => deltas.push(d.counters.packets));
     expect(cap.ready?.backend).toBe('tapcap');
-    const td = lab.spawn(lab.b, ['tcpdump', '-i', lab.vb, '-n', '-U', '--immediate-mode', '-w', ref, filter]);
+    const td = lab.spawn(lab.b, ['tcpdump', '-i', lab.vb, '-n', '-U', '-w', ref, filter]);
     await waitFor(td.stderr!, /listening on/);
 
     const ok = lab.fetch(PORT, 'big.bin', 12);

@@ -104,7 +104,7 @@ static char *get_str(napi_env env, napi_value v) {
   return s;
 }
 
-/* open(device, filter, {snaplen, promisc, bufferSize, timeoutMs}) -> [handle, linkType, nanoTs] */
+/* open(device, filter, {snaplen, promisc, bufferSize, timeoutMs, immediate}) -> [handle, linkType, nanoTs, snaplen] */
 static napi_value js_open(napi_env env, napi_callback_info info) {
   size_t argc = 3;
   napi_value argv[3];
@@ -123,8 +123,11 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   pcap_set_snaplen(p, snaplen);
   pcap_set_promisc(p, promisc);
   pcap_set_buffer_size(p, bufsize);
-  pcap_set_timeout(p, 100);
-  pcap_set_immediate_mode(p, 1);
+  /* Not immediate mode: libpcap then falls back from TPACKET_V3 to V2, whose ring has one
+   * snaplen-sized slot per packet (16 slots for 4 MiB at 256 KiB) and drops under any
+   * burst. V3 packs packets into blocks handed over when full or after the timeout. */
+  pcap_set_timeout(p, get_int(env, argv[2], "timeoutMs", 20));
+  pcap_set_immediate_mode(p, get_int(env, argv[2], "immediate", 0));
   int nano = pcap_set_tstamp_precision(p, PCAP_TSTAMP_PRECISION_NANO) == 0;
   int rc = pcap_activate(p);
   if (rc < 0) {
