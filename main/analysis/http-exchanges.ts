@@ -5,9 +5,10 @@ import type { Connection } from './types.js';
 
 /**
  * Why a request has no (complete) response: the connection was reset or closed first, the
- * capture ended, or the response started but its framing was lost or cut short (incomplete).
+ * capture ended, the response started but its framing was lost or cut short (incomplete), or
+ * the response was in bytes the capture lost (not-captured).
  */
-export type NoResponse = 'reset' | 'closed' | 'capture-ended' | 'incomplete';
+export type NoResponse = 'reset' | 'closed' | 'capture-ended' | 'incomplete' | 'not-captured';
 
 /** One request and its response on an HTTP/1.x connection. Times are epoch seconds. */
 export interface HttpExchange {
@@ -33,6 +34,10 @@ export interface HttpExchange {
   requestBodyBytes: number;
   responseHeaderBytes: number;
   responseBodyBytes: number;
+  /** Body bytes of the response the capture lost (counted in responseBodyBytes, never seen). */
+  responseGapBytes: number;
+  /** The response's header block was cut (snaplen or a lost segment): only its start was read. */
+  responseHeadTruncated: boolean;
   contentType: string | null;
   /** Set when the request got no (complete) response, with the reason. */
   noResponse: NoResponse | null;
@@ -120,7 +125,7 @@ function newExchange(conn: Connection): HttpExchange {
     connectionId: conn.id, serverIp: conn.server.ip, serverPort: conn.server.port,
     method: null, host: null, uri: null, version: null, status: null, reason: null, interim: [], upgrade: null,
     requestTs: null, requestEndTs: null, responseTs: null, responseEndTs: null,
-    requestHeaderBytes: 0, requestBodyBytes: 0, responseHeaderBytes: 0, responseBodyBytes: 0,
+    requestHeaderBytes: 0, requestBodyBytes: 0, responseHeaderBytes: 0, responseBodyBytes: 0, responseGapBytes: 0, responseHeadTruncated: false,
     contentType: null, noResponse: null,
   };
 }
@@ -137,6 +142,8 @@ class HttpConnection implements AppStreams {
   private resp: HttpExchange | null = null;
   /** The response being parsed answers a HEAD request (so it has no body). */
   headRequest = false;
+  /** The server's direction lost bytes where responses may have been. */
+  private serverLostSync = false;
 
   constructor(private owner: HttpExchanges, private conn: Connection, midStream: boolean) {
     const self = this;
@@ -158,11 +165,12 @@ class HttpConnection implements AppStreams {
     };
     const serverEvents: HttpParserEvents = {
       head(h) { self.responseHead(h); },
-      messageEnd(ts, body) {
+      messageEnd(ts, body, gap) {
         const x = self.resp;
         if (!x) return;
         x.responseEndTs = ts;
         x.responseBodyBytes = body;
+        x.responseGapBytes = gap;
         self.resp = null;
       },
       messageAbort(_ts, body) {
@@ -173,6 +181,7 @@ class HttpConnection implements AppStreams {
         self.resp = null;
       },
       http2Preface() {},
+      lostSync() { self.serverLostSync = true; },
       requestWasHead() { return self.headRequest; },
       end(_ts, how) { self.serverEnded(how); },
     };
@@ -197,6 +206,15 @@ class HttpConnection implements AppStreams {
 
   private responseHead(h: HttpHead): void {
     const status = h.status ?? 0;
+    if (this.serverLostSync && this.queue.length > 1) {
+      // Responses were lost with the gap: this one answers the latest request sent before
+      // it (as Wireshark pairs it); the older ones' responses were not captured.
+      let k = this.queue.length - 1;
+      while (k > 0 && (this.queue[k].requestTs ?? 0) > h.startTs) k--;
+      for (let j = 0; j < k; j++) this.queue[j].noResponse = 'not-captured';
+      this.queue.splice(0, k);
+    }
+    this.serverLostSync = false;
     let x = this.queue[0];
     this.headRequest = x?.method === 'HEAD';
     if (status >= 100 && status < 200 && status !== 101) {
@@ -215,6 +233,7 @@ class HttpConnection implements AppStreams {
     x.reason = h.reason;
     x.responseTs = h.startTs;
     x.responseHeaderBytes = h.headerBytes;
+    x.responseHeadTruncated = h.truncated;
     x.contentType = h.contentType;
     if (h.upgrade) x.upgrade = h.upgrade;
     this.resp = x;

@@ -46,6 +46,8 @@ export interface HttpParserEvents {
   messageAbort(ts: number, bodyBytes: number): void;
   /** The client sent the HTTP/2 connection preface (RFC 9113 §3.4). */
   http2Preface(ts: number): void;
+  /** Bytes were lost where message framing was needed: what follows may skip messages. */
+  lostSync?(ts: number): void;
   /** Responses only: true when the pending request makes this response bodiless (HEAD). */
   requestWasHead?(): boolean;
   end(ts: number, how: StreamEnd): void;
@@ -295,8 +297,10 @@ export class Http1StreamParser implements StreamSink {
       default:
         break;
     }
+    // Data after a gap starts at a segment boundary, where a message often starts.
     this.st = S.Resync;
-    this.atLineStart = false;
+    this.atLineStart = true;
+    this.ev.lostSync?.(ts);
   }
 
   end(ts: number, how: StreamEnd): void {
@@ -313,8 +317,6 @@ export class Http1StreamParser implements StreamSink {
    * with what was read (its headers and body are unknown) and resynchronise after it.
    */
   private partialHead(ts: number): boolean {
-    const lf = this.head.subarray(0, this.headLen).indexOf(LF);
-    if (lf < 0) return false;
     const h = this.parseHead(this.headLen, ts, true);
     if (!h) return false;
     this.messages++;
@@ -440,28 +442,30 @@ export class Http1StreamParser implements StreamSink {
   private parseHead(len: number, ts: number, truncated = false): HttpHead | null {
     const text = latin1(this.head, 0, len);
     const lines = text.split('\n');
-    if (truncated) lines.pop(); // the last line is cut
-    const first = lines[0].replace(/\r$/, '');
+    if (truncated) lines.pop(); // the last line is cut (it may be the start line itself)
+    const first = truncated && lines.length === 0 ? text : (lines.shift() ?? '').replace(/\r$/, '');
     const h: HttpHead = {
       isRequest: this.isRequest, method: null, uri: null, version: '', status: null, reason: null, host: null,
       contentType: null, contentLength: -1, chunked: false, connectionClose: false, upgrade: null, expectContinue: false,
       headerBytes: len, startTs: this.startTs, headTs: ts, truncated,
     };
     if (this.isRequest) {
-      const m = /^([!#$%&'*+.^_`|~0-9A-Za-z-]+) +(\S+)(?: +(HTTP\/\d\.\d))?\s*$/.exec(first);
+      // Like Wireshark: the target ends at the next space, the version is the last word.
+      const m = truncated && lines.length === 0
+        ? /^([!#$%&'*+.^_`|~0-9A-Za-z-]+) +(\S+) /.exec(first)
+        : /^([!#$%&'*+.^_`|~0-9A-Za-z-]+) +(\S+)/.exec(first);
       if (!m) return null;
       h.method = m[1];
       h.uri = m[2];
-      h.version = m[3] ?? 'HTTP/0.9';
+      h.version = / (HTTP\/\d\.\d)\s*$/.exec(first)?.[1] ?? (truncated ? '' : 'HTTP/0.9');
     } else {
-      const m = /^(HTTP\/\d\.\d) +(\d{3})(?: (.*))?$/.exec(first);
+      const m = truncated && lines.length === 0 ? /^(HTTP\/\d\.\d) +(\d{3})(?: (.*))?/.exec(first) : /^(HTTP\/\d\.\d) +(\d{3})(?: (.*))?$/.exec(first);
       if (!m) return null;
       h.version = m[1];
       h.status = Number(m[2]);
       h.reason = m[3] ?? '';
     }
-    for (let i = 1; i < lines.length; i++) {
-      const line = lines[i];
+    for (const line of lines) {
       const c = line.indexOf(':');
       if (c <= 0) continue;
       const name = line.slice(0, c).trim().toLowerCase();
