@@ -1,4 +1,6 @@
+import { join } from 'node:path';
 import { openCapture } from '../../main/pcap/reader.js';
+import { saveCapture } from '../../main/pcap/writer.js';
 import { capture } from '../helpers/captures.js';
 
 /*
@@ -128,4 +130,65 @@ export function ext8(next: number): Uint8Array {
 /** IPv6 fragment header (RFC 8200 §4.5). */
 export function frag6(next: number, offset: number, more: boolean, id: number): Uint8Array {
   return cat(Uint8Array.of(next, 0), u16((offset & 0xfff8) | (more ? 1 : 0)), u32(id));
+}
+
+// --- the crafted captures -----------------------------------------------------
+
+export const inner4 = corpusPacket('http-get-basic.pcap', 4).slice(14); // IPv4/TCP HTTP GET
+export const inner6 = corpusPacket('http-ipv4-and-ipv6.pcapng', 14).slice(14); // IPv6/TCP HTTP GET
+const frame = corpusPacket('http-get-basic.pcap', 4); // Ethernet frame
+const dns = corpusPacket('dns-queries-no-response.pcap', 1).slice(14); // IPv4/UDP DNS query
+
+export const PACKETS: [string, Uint8Array][] = [
+  ['IP-in-IP', eth(0x0800, ipv4('192.0.2.1', '192.0.2.2', 4, inner4))],
+  ['IPv6-in-IPv4 (sit)', eth(0x0800, ipv4('192.0.2.1', '192.0.2.2', 41, inner6))],
+  ['IPv4-in-IPv6', eth(0x86dd, ipv6('2001:db8::1', '2001:db8::2', 4, inner4))],
+  ['GENEVE bare IPv4', eth(0x0800, ipv4('10.0.0.1', '10.0.0.2', 17, udp(40000, 6081, geneve(0x123456, 0x0800, inner4))))],
+  ['GENEVE bare IPv6', eth(0x0800, ipv4('10.0.0.1', '10.0.0.2', 17, udp(40000, 6081, geneve(0xabcdef, 0x86dd, inner6))))],
+  ['GENEVE Ethernet', eth(0x0800, ipv4('10.0.0.1', '10.0.0.2', 17, udp(40000, 6081, geneve(7, 0x6558, frame))))],
+  ['ERSPAN III + platform sub-header', eth(0x0800, ipv4('10.1.0.1', '10.1.0.2', 47, gre(0x22eb, erspan3(777, frame, true), { seq: 5 })))],
+  ['ERSPAN III', eth(0x0800, ipv4('10.1.0.1', '10.1.0.2', 47, gre(0x22eb, erspan3(778, frame, false), { seq: 6 })))],
+  ['VXLAN on 8472', eth(0x0800, ipv4('10.2.0.1', '10.2.0.2', 17, udp(51000, 8472, vxlan(4242, frame))))],
+  ['GRE key+seq TEB', eth(0x0800, ipv4('10.3.0.1', '10.3.0.2', 47, gre(0x6558, frame, { key: 0x01020304, seq: 9 })))],
+  ['GRE over IPv6 carrying IPv4', eth(0x86dd, ipv6('2001:db8::3', '2001:db8::4', 47, gre(0x0800, inner4, { key: 99 })))],
+  ['ICMP port unreachable quoting UDP', eth(0x0800, ipv4('10.9.0.2', '10.9.0.1', 1, icmpError(3, 3, dns)))],
+  ['ICMP time exceeded quoting TCP', eth(0x0800, ipv4('10.9.0.254', '10.9.0.1', 1, icmpError(11, 0, inner4)))],
+  ['ICMPv6 unreachable quoting TCP', eth(0x86dd, ipv6('2001:db8::fe', '2001:db8::1', 58, icmpv6Error(1, 4, inner6)))],
+  ['IPv6 hop-by-hop + destination options + TCP', eth(0x86dd, ipv6('2001:db8::a', '2001:db8::b', 0, cat(ext8(60), ext8(6), inner6.slice(40))))],
+];
+
+// Fragments, checked field by field (tshark reassembles; Tapscope flags and stops at IP).
+const udpPayload = new Uint8Array(24).fill(0x61);
+const dgram = udp(5000, 6000, udpPayload); // 32 bytes: split 16 + 16
+export const FRAGMENTS: [string, Uint8Array][] = [
+  ['IPv4 first fragment', eth(0x0800, ipv4('10.4.0.1', '10.4.0.2', 17, dgram.slice(0, 16), { id: 77, mf: true }))],
+  ['IPv4 last fragment', eth(0x0800, ipv4('10.4.0.1', '10.4.0.2', 17, dgram.slice(16), { id: 77, fragOffset: 16 }))],
+  ['IPv6 first fragment', eth(0x86dd, ipv6('2001:db8::c', '2001:db8::d', 44, cat(frag6(17, 0, true, 0x55), dgram.slice(0, 16))))],
+  ['IPv6 last fragment', eth(0x86dd, ipv6('2001:db8::c', '2001:db8::d', 44, cat(frag6(17, 16, false, 0x55), dgram.slice(16))))],
+];
+
+/** Link types the corpus lacks: [file name, LINKTYPE, packets]. AF_INET6 = 24 (BSD) in each byte order. */
+export const LINK_CAPTURES: [string, number, Uint8Array[]][] = [
+  ['raw101.pcap', 101, [inner4, inner6]],
+  ['raw228-ipv4.pcap', 228, [inner4]],
+  ['raw229-ipv6.pcap', 229, [inner6]],
+  ['null0-le.pcap', 0, [cat(Uint8Array.of(2, 0, 0, 0), inner4), cat(Uint8Array.of(24, 0, 0, 0), inner6)]],
+  ['null0-be.pcap', 0, [cat(Uint8Array.of(0, 0, 0, 2), inner4), cat(Uint8Array.of(0, 0, 0, 24), inner6)]],
+  ['loop108.pcap', 108, [cat(Uint8Array.of(0, 0, 0, 2), inner4), cat(Uint8Array.of(0, 0, 0, 24), inner6)]],
+];
+
+function save(path: string, linkType: number, packets: Uint8Array[]): string {
+  saveCapture(path, packets.map((data, i) => ({ tsSec: 1700000000 + i, tsNsec: 0, caplen: data.length, origLen: data.length, data, offset: 0, interfaceId: 0 })), {
+    format: 'pcap',
+    interfaces: [{ id: 0, linkType, snaplen: 262144, name: null, description: null, tsUnitsPerSec: 1e6 }],
+  });
+  return path;
+}
+
+/** Writes crafted.pcap (Ethernet: PACKETS then FRAGMENTS) and the LINK_CAPTURES into dir; returns their paths. */
+export function writeCrafted(dir: string): string[] {
+  return [
+    save(join(dir, 'crafted.pcap'), 1, [...PACKETS, ...FRAGMENTS].map(([, d]) => d)),
+    ...LINK_CAPTURES.map(([name, lt, pkts]) => save(join(dir, name), lt, pkts)),
+  ];
 }
