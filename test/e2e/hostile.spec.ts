@@ -1,3 +1,4 @@
+/// <reference lib="dom" />
 import { test, expect } from '@playwright/test';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -57,7 +58,7 @@ test('script and onerror payloads in HTTP, DNS and comments render as inert text
   const violations: string[] = [];
   await page.exposeFunction('__reportViolation', (v: string) => violations.push(v));
   await page.addInitScript(() => {
-    document.addEventListener('securitypolicyviolation', (e) => (window as any).__reportViolation(`${e.violatedDirective} ${e.blockedURI}`));
+    document.addEventListener('securitypolicyviolation', (e: SecurityPolicyViolationEvent) => (window as any).__reportViolation(`${e.violatedDirective} ${e.blockedURI}`));
   });
   await openPath(page, file);
   await expect(page.getByText(COMMENT)).toBeVisible();

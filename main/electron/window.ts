@@ -1,0 +1,67 @@
+import { BrowserWindow, Menu, app, type MenuItemConstructorOptions } from 'electron';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+
+/** The app window: isolated, sandboxed renderer without Node; the page is the built renderer. */
+export function rendererFile(baseDir: string): string {
+  return join(baseDir, '..', 'renderer', 'index.html');
+}
+
+export function appUrlFor(baseDir: string): string {
+  return pathToFileURL(rendererFile(baseDir)).href;
+}
+
+export function createWindow(baseDir: string): BrowserWindow {
+  const win = new BrowserWindow({
+    width: 1400,
+    height: 900,
+    minWidth: 900,
+    minHeight: 600,
+    title: 'Tapscope',
+    show: false,
+    webPreferences: {
+      preload: join(baseDir, '..', 'preload', 'index.cjs'),
+      contextIsolation: true,
+      sandbox: true,
+      nodeIntegration: false,
+      nodeIntegrationInWorker: false,
+      webSecurity: true,
+      allowRunningInsecureContent: false,
+      spellcheck: false,
+    },
+  });
+  win.once('ready-to-show', () => win.show());
+  void win.loadFile(rendererFile(baseDir));
+  return win;
+}
+
+export interface MenuActions {
+  open(): void;
+  openSample(): void;
+}
+
+export function buildMenu(actions: MenuActions): void {
+  const isMac = process.platform === 'darwin';
+  const template: MenuItemConstructorOptions[] = [
+    ...(isMac ? [{ role: 'appMenu' as const }] : []),
+    {
+      label: 'File',
+      submenu: [
+        { label: 'Open…', accelerator: 'CmdOrCtrl+O', click: () => actions.open() },
+        { label: 'Open Sample', click: () => actions.openSample() },
+        { type: 'separator' },
+        isMac ? { role: 'close' } : { role: 'quit' },
+      ],
+    },
+    { role: 'editMenu' },
+    {
+      label: 'View',
+      submenu: [
+        { role: 'resetZoom' }, { role: 'zoomIn' }, { role: 'zoomOut' }, { type: 'separator' }, { role: 'togglefullscreen' },
+        ...(app.isPackaged ? [] : [{ role: 'toggleDevTools' as const }]),
+      ],
+    },
+    { role: 'windowMenu' },
+  ];
+  Menu.setApplicationMenu(Menu.buildFromTemplate(template));
+}
