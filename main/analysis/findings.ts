@@ -174,9 +174,9 @@ export function buildFindings(inp: FindingInput): Finding[] {
     if (!set) siteServers.set(s, (set = new Set()));
     set.add(ep(c.server));
   }
-  const othersFine = (site: string | null, bad: Set<string>): string => {
+  const othersFine = (site: string | null, bad: Set<string>, universe?: Set<string>): string => {
     if (!site) return '';
-    const all = siteServers.get(site);
+    const all = universe ?? siteServers.get(site);
     if (!all || all.size < 2) return '';
     const fine = [...all].filter((s) => !bad.has(s)).length;
     return fine > 0 ? `; ${fine} of ${all.size} servers behind ${site} are fine` : `; all ${all.size} servers behind ${site} are affected`;
@@ -215,6 +215,14 @@ export function buildFindings(inp: FindingInput): Finding[] {
   const httpGroups = groupBy(inp.http.filter((x) => x.method !== null || x.status !== null), (x) => `${siteOf(x.connectionId, x.serverIp) ?? ''}|${ep({ ip: x.serverIp, port: x.serverPort })}`);
   const resetConnsWithPending = new Set<number>();
   const bad5xx = new Map<string, Set<string>>();
+  /** Servers that answered HTTP for each site (the universe for "k of n servers are fine"). */
+  const httpServers = new Map<string, Set<string>>();
+  for (const xs of httpGroups.values()) {
+    const site = siteOf(xs[0].connectionId, xs[0].serverIp);
+    if (!site) continue;
+    if (!httpServers.has(site)) httpServers.set(site, new Set());
+    httpServers.get(site)!.add(ep({ ip: xs[0].serverIp, port: xs[0].serverPort }));
+  }
   for (const xs of httpGroups.values()) {
     const site = siteOf(xs[0].connectionId, xs[0].serverIp);
     if (site && xs.some((x) => x.status !== null && x.status >= 500)) {
@@ -233,7 +241,7 @@ export function buildFindings(inp: FindingInput): Finding[] {
       const r = range(err.map((x) => ({ ts: x.responseTs ?? x.requestTs ?? 0, connId: x.connectionId })));
       push({
         severity: 'critical', kind: 'http.5xx', site, server: srv, count: err.length, total: requests, firstTs: r.firstTs, lastTs: r.lastTs, connectionIds: r.ids,
-        summary: `${where} answered ${err.length} of ${plural(requests, 'request')} with a server error (${codes}) ${span(r.firstTs, r.lastTs)}${topUris(err)}${othersFine(site, bad5xx.get(site ?? '') ?? new Set([srv]))}`,
+        summary: `${where} answered ${err.length} of ${plural(requests, 'request')} with a server error (${codes}) ${span(r.firstTs, r.lastTs)}${topUris(err)}${othersFine(site, bad5xx.get(site ?? '') ?? new Set([srv]), httpServers.get(site ?? ''))}`,
       }, `${site ?? ''}|${srv}`);
     }
     const lost = xs.filter((x) => x.method !== null && x.status === null && x.noResponse !== null && x.noResponse !== 'capture-ended');
