@@ -27,7 +27,12 @@ describe.skipIf(skip !== null)(`kernel VXLAN TAP into tapscope listen${skip ? ` 
     sh(`ip netns add ${col}`);
     sh(`ip link add tsE2xb netns ${lab.b} type veth peer name tsE2xc netns ${col}`);
     sh(`ip -n ${lab.b} addr add ${tapSrc}/24 dev tsE2xb && ip -n ${lab.b} link set tsE2xb up`);
-    sh(`ip -n ${col} addr add ${colIp}/24 dev tsE2xc && ip -n ${col} link set tsE2xc up && ip -n ${col} link set lo up`);
+    // The collector's NIC is a port of a Linux bridge that holds its address (a VM host).
+    sh(`ip -n ${col} link add tsE2br type bridge && ip -n ${col} link set tsE2xc master tsE2br`);
+    sh(`ip -n ${col} addr add ${colIp}/24 dev tsE2br && ip -n ${col} link set tsE2br up && ip -n ${col} link set tsE2xc up && ip -n ${col} link set lo up`);
+    // A jumbo underlay, as VXLAN deployments have: full-size inner frames are not fragmented
+    // (the UDP socket would get them reassembled, a capture of the underlay would not).
+    for (const [ns, dev] of [[lab.b, 'tsE2xb'], [col, 'tsE2xc'], [col, 'tsE2br']]) sh(`ip -n ${ns} link set ${dev} mtu 9000`);
     // The TAP: VNI 4242 to the collector, fed by mirred from both directions of the port.
     sh(`ip -n ${lab.b} link add tsE2vx type vxlan id ${VNI} remote ${colIp} local ${tapSrc} dstport 4789 dev tsE2xb`);
     sh(`ip -n ${lab.b} link set tsE2vx up`);
@@ -78,6 +83,27 @@ describe.skipIf(skip !== null)(`kernel VXLAN TAP into tapscope listen${skip ? ` 
     expect(streams.size).toBe(n);
     const requests = tsharkFields(file, ['http.request.uri'], ['-Y', 'http.request']);
     expect(requests.length).toBe(n);
+  });
+
+  it('capturing on the bridge the feed arrives on unwraps the VXLAN like any capture', async () => {
+    const n = 2;
+    const file = join(lab.dir, 'bridge.pcapng');
+    const capP = lab.spawn(col, [process.execPath, CLI, 'capture', '-i', 'tsE2br', '-f', 'udp port 4789', '-w', file, '--json']);
+    await waitFor(capP.stderr!, /capturing on tsE2br/);
+    const listened = await listen([], n); // something receives the feed, as in production
+    const end = await stopChild(capP, 'SIGINT');
+    expect(end.code).toBe(0);
+    const json = JSON.parse(end.stdout) as ListenJson & { capture: { backend: string } };
+    // The real outer headers this time: TAP source -> collector.
+    const vx = json.tunnels.filter((t) => t.type === 'vxlan');
+    expect(vx.map((t) => [t.id, t.outerSrc, (t as { outerDst?: string }).outerDst])).toContainEqual([VNI, tapSrc, colIp]);
+    const http = json.connections.filter((c) => c.transport === 'tcp' && c.server.port === PORT);
+    expect(http.length).toBe(n);
+    for (const c of http) expect(c.tunnel).toContainEqual({ type: 'vxlan', id: VNI });
+    // Same inner conversations as the receiver saw.
+    const key = (j: ListenJson) => j.connections.filter((c) => c.transport === 'tcp').map((c) => `${c.server.ip}:${c.server.port}/${c.packets}`).sort();
+    expect(key(json)).toEqual(key(listened.json));
+    expect(tsharkCount(file)).toBe(json.capture.counters.savedPackets);
   });
 
   it('with --inner saves the inner frames only, still analysed with the VNI', async () => {
