@@ -3,12 +3,14 @@ import type { CaptureEnd, RingOptions, StopConditions } from '../capture/live-si
 import { linkTypeName } from '../pcap/link-types.js';
 import { humanSummary } from './analyze.js';
 import { parseArgs, UsageError, type ParsedArgs } from './args.js';
+import { parseDecodeAs } from '../decode/decoder.js';
 
 export const CAPTURE_USAGE = `tapscope capture -i IFACE [-f FILTER] [-w FILE] [-c COUNT] [-a duration:SEC|filesize:KB|packets:N]...
-                 [-s SNAPLEN] [-B BUFFER_MB] [-p] [--ring FILES:MB] [--progress] [--json]
+                 [-s SNAPLEN] [-B BUFFER_MB] [-p] [--ring FILES:MB] [--decode udp:PORT=PROTO] [--progress] [--json]
   Capture on an interface (through the privileged capture helper), analyse the packets as they
   arrive and save them to a pcapng file (default: a new file in the spool directory).
-  -p: not promiscuous. Ctrl-C / SIGTERM stop cleanly: the file is complete and a summary is printed.
+  -i N: the Nth interface of tapscope interfaces. -p: not promiscuous.
+  Ctrl-C / SIGTERM stop cleanly: the file is complete and a summary is printed.
   Exit status: 0 ok, 1 usage or the capture could not start, 2 stopped by an error (file kept).`;
 
 export const LISTEN_USAGE = `tapscope listen [--vxlan PORT]... [--geneve PORT]... [--tzsp PORT]... [--address ADDR] [-w FILE] [--inner]
@@ -130,10 +132,19 @@ export async function runCaptureCli(argv: string[], io: Out): Promise<number> {
     return 0;
   }
   checkFlags(a, ['p', 'json', 'progress', 'summary']);
-  const device = one(a, 'i');
+  let device = one(a, 'i');
   if (!device) throw new UsageError('capture needs an interface: -i IFACE (see tapscope interfaces)');
-  const filter = one(a, 'f') ?? '';
   const svc = new CaptureService();
+  if (/^\d+$/.test(device)) {
+    // tcpdump -i N: the Nth interface of the list (tapscope interfaces numbers them).
+    const list = svc.listInterfaces();
+    if (!list.some((d) => d.name === device)) {
+      const d = list[Number(device) - 1];
+      if (!d) throw new UsageError(`there is no interface number ${device} (tapscope interfaces lists ${list.length})`);
+      device = d.name;
+    }
+  }
+  const filter = one(a, 'f') ?? '';
   if (filter) {
     const bad = await svc.validateFilter(filter);
     if (bad) {
@@ -154,6 +165,7 @@ export async function runCaptureCli(argv: string[], io: Out): Promise<number> {
       output: one(a, 'w'),
       stop: stopConditions(a),
       ring: ring(a),
+      decodeAs: (a.options.get('decode') ?? []).map(parseDecodeAs),
     });
   } catch (e) {
     return startError(io, e);
@@ -189,6 +201,7 @@ export async function runListenCli(argv: string[], io: Out): Promise<number> {
       output: one(a, 'w'),
       stop: stopConditions(a),
       ring: ring(a),
+      decodeAs: (a.options.get('decode') ?? []).map(parseDecodeAs),
     });
   } catch (e) {
     return startError(io, e);
