@@ -375,16 +375,21 @@ export async function defaultWorker(baseDir: string): Promise<{ workerFile: stri
   if (existsSync(bundled)) return { workerFile: bundled };
   const source = resolve(baseDir, '..', 'engine', 'analyze-worker.ts');
   if (!existsSync(source)) return { workerFile: null };
-  const outfile = join(tmpdir(), `tapscope-analyze-worker-${process.pid}.mjs`);
-  // A computed name keeps bundlers from pulling esbuild into the shipped bundle.
-  const name = 'esbuild';
-  const esbuild = (await import(name)) as typeof import('esbuild');
-  await esbuild.build({
-    entryPoints: [source], outfile, bundle: true, platform: 'node', target: 'node20', format: 'esm', logLevel: 'error',
-    banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
-  });
-  return { workerFile: outfile };
+  sourceWorker ??= (async () => {
+    const outfile = join(tmpdir(), `tapscope-analyze-worker-${process.pid}.mjs`);
+    // A computed name keeps bundlers from pulling esbuild into the shipped bundle.
+    const name = 'esbuild';
+    const esbuild = (await import(name)) as typeof import('esbuild');
+    await esbuild.build({
+      entryPoints: [source], outfile, bundle: true, platform: 'node', target: 'node20', format: 'esm', logLevel: 'error',
+      banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
+    });
+    return outfile;
+  })();
+  return { workerFile: await sourceWorker };
 }
+
+let sourceWorker: Promise<string> | null = null;
 
 export function repoRootFrom(dir: string): string {
   let d = dir;

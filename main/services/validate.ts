@@ -177,3 +177,22 @@ export function validateCall(method: unknown, args: unknown): { method: ApiMetho
   const m = method as ApiMethod;
   return { method: m, args: VALIDATORS[m](args) };
 }
+
+/**
+ * The in-process transport: every method of `target` behind the same validation the IPC
+ * and WebSocket transports apply (the contract suite runs one set of calls over all).
+ */
+export function validatedApi<T extends object>(target: T): T {
+  const out: Record<string, unknown> = {};
+  for (const m of API_METHODS) {
+    out[m] = (...args: unknown[]) => {
+      try {
+        const v = validateCall(m, args);
+        return ((target as Record<string, (...a: unknown[]) => Promise<unknown>>)[m]).apply(target, v.args);
+      } catch (e) {
+        return Promise.reject(e);
+      }
+    };
+  }
+  return Object.assign(Object.create(target) as object, out) as T;
+}
