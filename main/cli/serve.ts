@@ -119,7 +119,8 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
     if (req.method === 'POST' && url.pathname === '/upload') {
       // Browser mode has no file system access: dropped files are uploaded, then opened by path.
       if (!tokenOk(String(req.headers['x-tapscope-token'] ?? ''), o.token)) return deny(res, 403, 'upload needs the token header');
-      const name = (url.searchParams.get('name') ?? 'upload.pcap').replace(/[^A-Za-z0-9._-]/g, '_').slice(-120) || 'upload.pcap';
+      // Only a plain file name: no separators, no leading dots (no '..', no hidden files).
+      const name = (url.searchParams.get('name') ?? 'upload.pcap').replace(/[^A-Za-z0-9._-]/g, '_').replace(/^\.+/, '_').slice(-120) || 'upload.pcap';
       const len = Number(req.headers['content-length'] ?? 0);
       if (len > MAX_UPLOAD) return deny(res, 413, 'file too large');
       const dir = join(uploads, randomBytes(8).toString('hex'));

@@ -1,0 +1,89 @@
+import { describe, expect, it } from 'vitest';
+import { analyzeFile } from '../../main/engine/analyze-file';
+import { capture } from '../helpers/captures';
+import { inProcess, makeService, openAndWait } from './harness';
+import { validatedApi } from '../../main/services/validate';
+
+/*
+ * File analysis in a worker thread: progress arrives as a few batched deltas (never one
+ * message per packet), partial results are queryable while reading, cancel stops early
+ * with partial results, and damaged or unreadable files give a clear state and message.
+ */
+describe('analysis worker', () => {
+  it('reports progress in batches and serves partial results while reading', async () => {
+    const service = await makeService({ batchMs: 50 });
+    const api = validatedApi(service);
+    try {
+      const file = capture('many-conns-loopback-echo.pcap');
+      const expected = analyzeFile(file).report;
+      let partialSeen = 0;
+      const off = api.on('progress', (p) => {
+        if (p.state === 'opening' && p.packets > 0) partialSeen = p.packets;
+      });
+      const { final, events, info } = await openAndWait(api, file);
+      off();
+      expect(final.state).toBe('ready');
+      expect(final.packets).toBe(expected.file.packets);
+      // Batches, not packets: far fewer messages than packets, and packet counts only grow.
+      expect(events.length).toBeLessThan(200);
+      expect(events.map((e) => e.packets)).toEqual([...events.map((e) => e.packets)].sort((a, b) => a - b));
+      expect(partialSeen).toBeGreaterThan(0);
+      const page = await api.connections({ sessionId: info.sessionId, offset: 0, limit: 1 });
+      expect(page.total).toBe(expected.connections.length);
+    } finally {
+      await service.dispose();
+    }
+  });
+
+  it('cancel stops reading and keeps the part read', async () => {
+    const service = await makeService({ batchMs: 10 });
+    const api = validatedApi(service);
+    try {
+      const file = capture('many-conns-loopback-echo.pcap');
+      const total = analyzeFile(file).report.file.packets;
+      let sid = '';
+      const off = api.on('progress', (p) => {
+        if (p.sessionId === sid && p.state === 'opening' && p.packets > 0) void api.cancelOpen(sid);
+      });
+      const info = await api.openFile({ path: file });
+      sid = info.sessionId;
+      await service.whenDone(sid);
+      off();
+      const s = await api.summary(sid);
+      expect(s.state).toBe('cancelled');
+      expect(s.file.packets).toBeGreaterThan(0);
+      expect(s.file.packets).toBeLessThan(total);
+      expect(s.progress.message).toMatch(/cancelled/);
+      expect(s.warnings.some((w) => /cancelled/.test(w.message))).toBe(true);
+      const conns = await api.connections({ sessionId: sid, offset: 0, limit: 10 });
+      expect(conns.total).toBeGreaterThan(0);
+    } finally {
+      await service.dispose();
+    }
+  });
+
+  it('a damaged file gives partial results and says where it is damaged', async () => {
+    const t = await inProcess();
+    try {
+      const file = capture('malformed-garbage-record-header.pcap');
+      const expected = analyzeFile(file);
+      const { final, info } = await openAndWait(t.api, file);
+      expect(final.state).toBe('damaged');
+      expect(final.message).toContain(expected.error!.message);
+      expect((await t.api.summary(info.sessionId)).file.packets).toBe(expected.report.file.packets);
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('a file that is not a capture fails with a clear message, not a crash', async () => {
+    const t = await inProcess();
+    try {
+      const { final } = await openAndWait(t.api, new URL(import.meta.url).pathname);
+      expect(final.state).toBe('failed');
+      expect(final.message).toMatch(/not a pcap or pcapng file/);
+    } finally {
+      await t.close();
+    }
+  });
+});
