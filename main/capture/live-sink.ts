@@ -266,6 +266,8 @@ export class LiveSink {
     const c = this.counters;
     c.packets++;
     c.bytes += r.origLen;
+    // The packet index points into the spool, so a detail view can re-read the packet.
+    r.fileOffset = save && this.writer ? this.writer.bytesWritten : 0;
     this.session.feed(r);
     if (save && this.writer) {
       const before = this.writer.bytesWritten;
@@ -359,7 +361,13 @@ export class LiveSink {
     return { ...c, files: [...c.files] };
   }
 
+  /** The spool's interfaces (pcapng IDBs), in id order. */
+  get interfaces(): readonly CaptureInterface[] {
+    return this.ifaces;
+  }
+
   private emitDelta(): void {
+    this.flush(); // what a delta announces is on disk for readers of the spool
     const counters = this.snapshot();
     const newPackets = this.counters.packets - this.lastDeltaPackets;
     this.lastDeltaPackets = this.counters.packets;

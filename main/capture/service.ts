@@ -19,6 +19,8 @@
  *   cap.onEnd(e => ...)     once: e.reason 'stopped'|'duration'|'packets'|'bytes'|'error', e.error, e.counters
  *   await cap.stop()        -> CaptureEnd; the spool file is complete and readable
  *   svc.findUnfinished()    captures a crash left behind (offer to open them); svc.dismissUnfinished(u)
+ *   liveWorkerMessages(cap, post)   (live-batches.ts) the capture as the file-analysis worker's
+ *                           opened/batch/done messages, for SessionData.apply
  *
  * The capture itself runs in the helper process (helper.ts), spawned as
  *   Electron:  process.execPath out/cli/capture-helper.mjs  with ELECTRON_RUN_AS_NODE=1
@@ -44,6 +46,7 @@ export { CaptureError } from './errors.js';
 export type { CaptureDevice, VirtualRole } from './interfaces.js';
 export type { CaptureCounters, CaptureDelta, CaptureEnd, UnfinishedCapture, StopConditions, RingOptions } from './live-sink.js';
 export type { ListenOptions } from './udp-receiver.js';
+export { liveWorkerMessages } from './live-batches.js';
 
 export interface CaptureOptions extends SinkOptions {
   device: string;
@@ -61,6 +64,7 @@ export interface CaptureOptions extends SinkOptions {
 
 /** A running live source: an interface capture or a cloud-TAP receiver. */
 export interface LiveSource {
+  readonly sink: LiveSink;
   readonly session: AnalysisSession;
   readonly counters: CaptureCounters;
   /** The current spool file. */
