@@ -11,7 +11,8 @@ import { REPO_ROOT } from '../helpers/captures.js';
  * "The website fails sometimes", built for real: two network namespaces (tsB-cli, tsB-srv)
  * joined by a veth pair, a Node HTTP server that answers /slow slowly, /fail with 503 and
  * /reset with a TCP reset, a port whose SYNs iptables drops, a DNS server with an NXDOMAIN
- * name and a name it never answers, and random loss on a bulk-download port. tcpdump
+ * name and a name it never answers, a closed UDP port (ICMP port unreachable), and random
+ * loss on a bulk-download port. tcpdump
  * captures on the client side; the findings must name every injected fault and nothing else.
  * Faults are chosen by path/name, so only the random loss is left to chance, and nothing
  * asserted depends on how many packets it dropped.
@@ -159,13 +160,18 @@ describe.skipIf(!!skipReason)('scenario in network namespaces: findings name eac
     const un = one('dns.unanswered');
     expect([un.site, un.server, un.count]).toEqual(['silent.shop.test', '10.77.0.2', 1]);
     expect(un.summary).toMatch(/1 retry/);
+    // The closed UDP port: ICMP port unreachable, tied to its conversation.
+    const icmp = one('icmp.unreachable');
+    expect(icmp.server).toBe('10.77.0.2:5300');
+    expect(icmp.summary).toMatch(/port unreachable for 10\.77\.0\.2:5300\/udp/);
+    expect(icmp.connectionIds).toHaveLength(1);
     // Random loss: retransmissions on the bulk port (how many is up to chance).
     const rt = one('tcp.analysis.retransmission');
     expect(rt.server).toBe('10.77.0.2:8082');
     expect(rt.site).toBe('bulk.shop.test');
 
     // Nothing that was not injected (capture loss only if tcpdump itself dropped packets).
-    const allowed = new Set(['http.5xx', 'http.no-response', 'tcp.reset-mid-exchange', 'http.slow-ttfb', 'tcp.syn-unanswered', 'dns.nxdomain', 'dns.unanswered', 'tcp.analysis.retransmission']);
+    const allowed = new Set(['http.5xx', 'http.no-response', 'tcp.reset-mid-exchange', 'http.slow-ttfb', 'tcp.syn-unanswered', 'dns.nxdomain', 'dns.unanswered', 'tcp.analysis.retransmission', 'icmp.unreachable']);
     if (kernelDrops > 0) allowed.add('tcp.analysis.ack_lost_segment');
     expect(findings.filter((f) => !allowed.has(f.kind)), text).toEqual([]);
     // Ranked: every critical finding before every warning.

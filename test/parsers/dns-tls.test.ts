@@ -8,6 +8,7 @@ import { parseDns, readName } from '../../main/parsers/dns.js';
 import { parseCertificate } from '../../main/parsers/x509.js';
 import { TlsStreamParser, type TlsEvents } from '../../main/parsers/tls.js';
 import { TlsHandshakes } from '../../main/analysis/tls-handshakes.js';
+import { DnsTransactions } from '../../main/analysis/dns-transactions.js';
 import type { Connection } from '../../main/analysis/types.js';
 
 const u16 = (v: number) => [v >> 8, v & 255];
@@ -40,6 +41,25 @@ describe('DNS messages', () => {
     expect(parseDns(new Uint8Array(11), 0, 11)).toBeNull();
     const cut = new Uint8Array([0, 1, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 3, 97, 98]);
     expect(parseDns(cut, 0, cut.length)).toBeNull();
+  });
+});
+
+describe('DNS over TCP', () => {
+  it('reads length-prefixed messages split across segments and pairs them', () => {
+    const d = new DnsTransactions();
+    const c: Connection = { ...tlsConn(), server: { ip: '10.0.0.53', port: 53 } };
+    const s = d.detect(c)!;
+    const q = [0xab, 0xcd, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, ...name('big.example'), 0, 16, 0, 1];
+    const r = [0xab, 0xcd, 0x81, 0x82, 0, 1, 0, 0, 0, 0, 0, 0, ...name('big.example'), 0, 16, 0, 1];
+    const qs = [...u16(q.length), ...q];
+    s.client.data(new Uint8Array(qs.slice(0, 1)), 0, 1, 5);
+    s.client.data(new Uint8Array(qs.slice(1)), 0, qs.length - 1, 5.001);
+    const rs = [...u16(r.length), ...r];
+    s.server.data(new Uint8Array(rs), 0, rs.length, 5.101);
+    expect(d.json()).toEqual([{
+      transport: 'tcp', client: { ip: '10.0.0.1', port: 50000 }, server: { ip: '10.0.0.53', port: 53 }, id: 0xabcd,
+      qname: 'big.example', qtype: 'TXT', rcode: 2, answers: [], queryTs: 5.001, responseTime: 0.1,
+    }]);
   });
 });
 

@@ -17,7 +17,7 @@ const get = (ip, port, path, host) =>
     req.setTimeout(20000, () => req.destroy(new Error('timeout')));
   });
 
-function query(id, name, wait, retries) {
+function query(id, name, wait, retries, port = 53) {
   return new Promise((resolve) => {
     const s = dgram.createSocket('udp4');
     const q = Buffer.concat([
@@ -28,7 +28,7 @@ function query(id, name, wait, retries) {
     let tries = 0;
     let timer;
     const send = () => {
-      s.send(q, 53, '10.77.0.2');
+      s.send(q, port, '10.77.0.2');
       timer = setTimeout(() => (tries++ < retries ? send() : done({ timeout: true })), wait);
     };
     const done = (r) => {
@@ -37,6 +37,7 @@ function query(id, name, wait, retries) {
       resolve(r);
     };
     s.on('message', (m) => done({ rcode: m[3] & 15, answers: m[7] }));
+    s.on('error', (e) => done({ error: e.code }));
     s.bind(0, send);
   });
 }
@@ -55,6 +56,8 @@ const tasks = [
     seen.dnsOk = await query(0x1001, site, 1000, 0);
     seen.dnsNx = await query(0x1002, 'nosuch.shop.test', 1000, 0);
     seen.dnsSilent = await query(0x1003, 'silent.shop.test', 1000, 1);
+    // A UDP port nobody listens on: the server's kernel answers ICMP port unreachable.
+    seen.closedPort = await query(0x1004, 'www.shop.test', 300, 0, 5300);
   })(),
   (async () => {
     seen.ok = [];
