@@ -1,0 +1,70 @@
+import { describe, expect, it } from 'vitest';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { REPO_ROOT } from '../helpers/captures';
+
+/*
+ * electron-builder.yml is checked by electron-builder's own configuration validation
+ * (app-builder-lib's validateConfiguration: its JSON schema), and a `--linux dir` package
+ * is built against a placeholder Electron distribution (electronDist) to check what goes
+ * into app.asar. No Electron download and no native rebuild (npmRebuild: false).
+ */
+const require = createRequire(import.meta.url);
+const yaml = require('js-yaml') as { load(s: string): Record<string, unknown> };
+const { validateConfiguration } = require('app-builder-lib/out/util/config/config.js') as {
+  validateConfiguration(config: unknown, logger: { isEnabled: boolean; add(k: string, v: unknown): void }): Promise<void>;
+};
+// Fresh each time: validateConfiguration normalises (mutates) the object it checks.
+const loadConfig = (): Record<string, unknown> => yaml.load(readFileSync(join(REPO_ROOT, 'electron-builder.yml'), 'utf8'));
+const logger = { isEnabled: false, add() {} };
+
+describe('electron-builder.yml', () => {
+  it("passes electron-builder's configuration check", async () => {
+    await expect(validateConfiguration(loadConfig(), logger)).resolves.toBeUndefined();
+  });
+
+  it('the same check rejects a wrong configuration (so the test can fail)', async () => {
+    await expect(validateConfiguration({ ...loadConfig(), linux: { target: 'AppImage', categroy: 'Network' } }, logger)).rejects.toThrow(/configuration/i);
+  });
+
+  it('packages a linux dir build whose app.asar holds the built app and nothing else', async (ctx) => {
+    if (!existsSync(join(REPO_ROOT, 'out', 'main', 'app.cjs')) || !existsSync(join(REPO_ROOT, 'out', 'renderer', 'index.html'))) {
+      ctx.skip('the app is not built (npm run build): nothing to package');
+    }
+    const work = mkdtempSync(join(tmpdir(), 'tapscope-eb-'));
+    try {
+      const dist = join(work, 'electron-dist');
+      mkdirSync(dist);
+      writeFileSync(join(dist, 'electron'), '#!/bin/sh\necho placeholder electron\n');
+      chmodSync(join(dist, 'electron'), 0o755);
+      const builder = require('electron-builder') as typeof import('electron-builder');
+      const electronVersion = (require('electron/package.json') as { version: string }).version;
+      try {
+        await builder.build({
+          projectDir: REPO_ROOT,
+          targets: builder.Platform.LINUX.createTarget('dir', builder.Arch.x64),
+          // Only overrides: electron-builder loads electron-builder.yml from projectDir itself.
+          config: { electronDist: dist, electronVersion, npmRebuild: false, publish: null, directories: { output: join(work, 'out'), buildResources: 'resources' } },
+        });
+      } catch (e) {
+        const msg = (e as Error).message;
+        if (/ENOTFOUND|EAI_AGAIN|ECONNREFUSED|getaddrinfo|download/i.test(msg)) ctx.skip(`electron-builder needed the network: ${msg.split('\n')[0]}`);
+        throw e;
+      }
+      const unpacked = join(work, 'out', 'linux-unpacked');
+      expect(existsSync(join(unpacked, 'tapscope'))).toBe(true);
+      expect(existsSync(join(unpacked, 'resources', 'sample', 'tapscope-sample.pcapng'))).toBe(true);
+      const asar = require('@electron/asar') as { listPackage(p: string): string[] };
+      const files = asar.listPackage(join(unpacked, 'resources', 'app.asar')).map((f) => f.replace(/\\/g, '/'));
+      for (const f of ['/package.json', '/out/main/app.cjs', '/out/preload/index.cjs', '/out/renderer/index.html', '/out/cli/analyze-worker.mjs']) expect(files).toContain(f);
+      expect(files.some((f) => f.startsWith('/out/renderer/assets/') && f.endsWith('.js'))).toBe(true);
+      // No sources, tests, maps, dev tooling or captures in the package.
+      expect(files.filter((f) => /\.map$|^\/(main|test|renderer|preload|scripts)\/|^\/out\/bench\/|\.pcapng?$/.test(f))).toEqual([]);
+      expect(files.filter((f) => /^\/node_modules\/(electron|vite|svelte|vitest|typescript|esbuild|@playwright)\//.test(f))).toEqual([]);
+    } finally {
+      rmSync(work, { recursive: true, force: true });
+    }
+  });
+});
