@@ -3,7 +3,7 @@
  *   read     pull every record (pcap/pcapng reader only)
  *   decode   read + decode every packet into the reused Frame
  *   session  read + decode + every analyser (what `tapscope analyze` does, minus the JSON)
- * Prints one JSON line: { mode, packets, bytes, fileBytes, seconds, maxRssMB }.
+ * Prints one JSON line: { mode, packets, bytes, fileBytes, seconds, cpuSeconds, maxRssMB }.
  * Bundled and run by scripts/bench.mjs.
  */
 import { statSync } from 'node:fs';
@@ -17,6 +17,7 @@ if (!path || !['read', 'decode', 'session'].includes(mode)) {
   process.exit(1);
 }
 const t0 = process.hrtime.bigint();
+const c0 = process.cpuUsage();
 const reader = openCapture(path);
 const decoder = mode === 'decode' ? new Decoder() : null;
 const session = mode === 'session' ? new AnalysisSession() : null;
@@ -33,4 +34,6 @@ session?.finish();
 if (session) sink += session.report({ path, format: reader.format, interfaces: reader.interfaces, comments: reader.comments }).connections.length;
 reader.close();
 const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
-process.stdout.write(JSON.stringify({ mode, packets, bytes, fileBytes: statSync(path).size, seconds, maxRssMB: process.resourceUsage().maxRSS / 1024, sink: sink > -1 }) + '\n');
+const cpu = process.cpuUsage(c0);
+const cpuSeconds = (cpu.user + cpu.system) / 1e6;
+process.stdout.write(JSON.stringify({ mode, packets, bytes, fileBytes: statSync(path).size, seconds, cpuSeconds, maxRssMB: process.resourceUsage().maxRSS / 1024, sink: sink > -1 }) + '\n');

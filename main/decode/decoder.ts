@@ -43,6 +43,8 @@ const MAX_LAYERS = 64;
 export class Decoder {
   readonly frame = new Frame();
   private tables: DecodeTables;
+  private lastLinkType = -1;
+  private lastLink: Proto | undefined = undefined;
   /** Packets whose link type has no decoder, by link type. */
   readonly unknownLinkTypes = new Map<number, number>();
 
@@ -66,7 +68,14 @@ export class Decoder {
     f.view = r.view;
     f.off = r.offset;
     f.end = r.offset + r.caplen;
-    const link = this.tables.linkType.get(r.linkType);
+    // Files have one or a few link types: remember the last lookup.
+    let link: Proto | undefined;
+    if (r.linkType === this.lastLinkType) link = this.lastLink;
+    else {
+      link = this.tables.linkType.get(r.linkType);
+      this.lastLinkType = r.linkType;
+      this.lastLink = link;
+    }
     if (link === undefined) {
       this.unknownLinkTypes.set(r.linkType, (this.unknownLinkTypes.get(r.linkType) ?? 0) + 1);
       return f;

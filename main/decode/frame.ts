@@ -179,16 +179,33 @@ export class Frame {
     this.payloadCapLen = 0;
   }
 
-  /** Stable text key of the tunnel context ("" when not encapsulated): type:id per layer. */
+  /**
+   * Stable text key of the tunnel context ("" when not encapsulated): type:id per layer.
+   * Built at most once per packet, and reused across packets while the stack is the same
+   * (a mirror feed repeats one stack for every packet).
+   */
   tunnelKey(): string {
     if (this.tunnelCount === 0) return '';
+    const n = this.tunnelCount;
+    let same = n === this.keyCount;
+    for (let i = 0; same && i < n; i++) same = this.tunnels[i].type === this.keyTypes[i] && this.tunnels[i].id === this.keyIds[i];
+    if (same) return this.keyText;
     let k = '';
-    for (let i = 0; i < this.tunnelCount; i++) {
+    for (let i = 0; i < n; i++) {
       const t = this.tunnels[i];
       k += `${t.type}:${t.id ?? ''}/`;
+      this.keyTypes[i] = t.type;
+      this.keyIds[i] = t.id;
     }
+    this.keyCount = n;
+    this.keyText = k;
     return k;
   }
+
+  private keyCount = 0;
+  private keyText = '';
+  private readonly keyTypes: TunnelType[] = Array.from({ length: MAX_TUNNELS }, () => 'vlan' as TunnelType);
+  private readonly keyIds: (number | null)[] = Array.from({ length: MAX_TUNNELS }, () => null);
 
   /** A layer ran out of bytes or is invalid; decoding stops here. */
   truncate(proto: string, why = 'truncated'): Proto {
