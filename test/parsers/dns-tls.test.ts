@@ -10,6 +10,7 @@ import { TlsStreamParser, type TlsEvents } from '../../main/parsers/tls.js';
 import { TlsHandshakes } from '../../main/analysis/tls-handshakes.js';
 import { DnsTransactions } from '../../main/analysis/dns-transactions.js';
 import type { Connection } from '../../main/analysis/types.js';
+import { fakeConnection } from './fake-connection.js';
 
 const u16 = (v: number) => [v >> 8, v & 255];
 const u24 = (v: number) => [v >> 16, (v >> 8) & 255, v & 255];
@@ -47,7 +48,7 @@ describe('DNS messages', () => {
 describe('DNS over TCP', () => {
   it('reads length-prefixed messages split across segments and pairs them', () => {
     const d = new DnsTransactions();
-    const c: Connection = { ...tlsConn(), server: { ip: '10.0.0.53', port: 53 } };
+    const c = fakeConnection(3, { ip: '10.0.0.1', port: 50000 }, { ip: '10.0.0.53', port: 53 });
     const s = d.detect(c)!;
     const q = [0xab, 0xcd, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, ...name('big.example'), 0, 16, 0, 1];
     const r = [0xab, 0xcd, 0x81, 0x82, 0, 1, 0, 0, 0, 0, 0, 0, ...name('big.example'), 0, 16, 0, 1];
@@ -112,10 +113,7 @@ function serverHello(version: number, cipher: number): number[] {
 const record = (type: number, body: number[]) => [type, 3, 3, ...u16(body.length), ...body];
 
 function tlsConn(): Connection {
-  return {
-    id: 3, transport: 'tcp', key: 'k', client: { ip: '10.0.0.1', port: 50000 }, server: { ip: '10.0.0.9', port: 443 }, tunnel: [],
-    firstTs: 0, lastTs: 0, packets: 0, bytes: 0, packetsToServer: 0, packetsToClient: 0, bytesToServer: 0, bytesToClient: 0, payloadBytes: 0, tcp: null,
-  };
+  return fakeConnection(3, { ip: '10.0.0.1', port: 50000 }, { ip: '10.0.0.9', port: 443 });
 }
 
 describe('TLS handshakes', () => {

@@ -9,6 +9,7 @@ import { TlsHandshakes } from '../../main/analysis/tls-handshakes.js';
 import { DnsTransactions } from '../../main/analysis/dns-transactions.js';
 import { TcpStreamReassembler } from '../../main/reassembly/tcp-stream.js';
 import type { Connection } from '../../main/analysis/types.js';
+import { fakeConnection } from './fake-connection.js';
 import { capture } from '../helpers/captures.js';
 
 /** Deterministic pseudo-random bytes (xorshift32), so a failure reproduces. */
@@ -32,10 +33,7 @@ function randomBytes(r: () => number, n: number, bias?: string): Uint8Array {
 const noop = () => {};
 const httpEvents: HttpParserEvents = { head: noop, messageEnd: noop, messageAbort: noop, http2Preface: noop, end: noop, lostSync: noop, requestWasHead: () => false };
 const tlsEvents: TlsEvents = { clientHello: noop, serverHello: noop, certificate: noop, changeCipherSpec: noop, encryptedHandshake: noop, applicationData: noop, alert: noop, end: noop };
-const conn = (port: number): Connection => ({
-  id: 1, transport: 'tcp', key: 'k', client: { ip: '1.1.1.1', port: 1234 }, server: { ip: '2.2.2.2', port }, tunnel: [],
-  firstTs: 0, lastTs: 0, packets: 0, bytes: 0, packetsToServer: 0, packetsToClient: 0, bytesToServer: 0, bytesToClient: 0, payloadBytes: 0, tcp: null,
-});
+const conn = (port: number): Connection => fakeConnection(1, { ip: '1.1.1.1', port: 1234 }, { ip: '2.2.2.2', port });
 
 describe('parsers never throw on hostile input', () => {
   it('the fuzzed HTTP capture and the damaged file give partial results, no exception', () => {

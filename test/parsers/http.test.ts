@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { HttpExchanges, duration, timeToFirstByte } from '../../main/analysis/http-exchanges.js';
 import type { Connection } from '../../main/analysis/types.js';
+import { fakeConnection } from './fake-connection.js';
 import type { AppStreams } from '../../main/reassembly/tcp-streams.js';
 
 /*
@@ -9,10 +10,7 @@ import type { AppStreams } from '../../main/reassembly/tcp-streams.js';
  */
 
 function conn(port = 80): Connection {
-  return {
-    id: 7, transport: 'tcp', key: 'k', client: { ip: '10.0.0.1', port: 40000 }, server: { ip: '10.0.0.2', port }, tunnel: [],
-    firstTs: 0, lastTs: 0, packets: 0, bytes: 0, packetsToServer: 0, packetsToClient: 0, bytesToServer: 0, bytesToClient: 0, payloadBytes: 0, tcp: null,
-  };
+  return fakeConnection(7, { ip: '10.0.0.1', port: 40000 }, { ip: '10.0.0.2', port });
 }
 
 /** A connection whose first client bytes are `first`; returns the analyser and both sinks. */
