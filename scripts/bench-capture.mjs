@@ -1,7 +1,6 @@
 // Capture-side benchmark: how many packets/s the capture helper -> CaptureService ->
 // AnalysisSession (+ pcapng spool) path sustains on loopback, with tcpdump capturing the
-// same traffic as the reference. Needs root (or the capture capabilities); run after
-// `npm run build`. Usage:
+// same traffic as the reference. Needs root (or the capture capabilities). Usage:
 //   node scripts/bench-capture.mjs [--rates 50000,100000,150000,200000,300000] [--seconds 2] [--json]
 // Each round sends UDP frames (64-byte payload, 64 source ports) on lo at a paced rate while
 // Tapscope (helper -> CaptureService -> AnalysisSession + pcapng spool) and tcpdump -w
@@ -31,14 +30,21 @@ if (process.platform !== 'linux' || process.getuid?.() !== 0) {
 }
 const svcPath = join(root, 'main/capture/service.ts');
 const helper = join(root, 'out/cli/capture-helper.mjs');
-if (!existsSync(helper)) {
-  out({ skipped: 'out/cli/capture-helper.mjs missing: run npm run build first' });
-  process.exit(0);
-}
 
-// The service is TypeScript: load it through esbuild into a temporary bundle.
+// The helper and the addon as scripts/build.mjs builds them; the service (TypeScript)
+// through esbuild into a temporary bundle.
 const tmp = mkdtempSync(join(tmpdir(), 'tsEbench-'));
 const { build } = await import('esbuild');
+const banner = { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" };
+await build({
+  entryPoints: [join(root, 'main/capture/helper.ts')], outfile: helper, bundle: true, platform: 'node', target: 'node20', format: 'esm',
+  external: ['cap'], logLevel: 'warning', banner, sourcemap: true,
+});
+(await import('./build-tapcap.mjs')).buildTapcap();
+if (!existsSync(helper)) {
+  out({ skipped: 'could not build out/cli/capture-helper.mjs' });
+  process.exit(0);
+}
 await build({
   entryPoints: [svcPath], outfile: join(tmp, 'service.mjs'), bundle: true, platform: 'node', target: 'node20', format: 'esm',
   external: ['cap'], logLevel: 'warning',
