@@ -224,3 +224,7 @@ console.log(`${pad('what', 36)}${lpad('seconds', 9)}${lpad('packets/s', 13)}${lp
 for (const [name, r] of rows) {
   console.log(`${pad(name, 36)}${lpad(r.seconds.toFixed(3), 9)}${lpad(Math.round(packets / r.seconds).toLocaleString('en-US'), 13)}${lpad((size / 1e6 / r.seconds).toFixed(0), 9)}${lpad(r.rssMB === null ? '-' : r.rssMB.toFixed(0), 13)}${lpad((tsharkConv / r.seconds).toFixed(1) + 'x', 13)}`);
 }
+
+// Live capture: the helper -> analysis path on loopback, tcpdump as reference (issue 7).
+console.log('');
+spawnSync(process.execPath, [join(root, 'scripts', 'bench-capture.mjs')], { stdio: 'inherit' });
