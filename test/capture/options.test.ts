@@ -50,6 +50,29 @@ describe.skipIf(skip !== null)(`capture options${skip ? ` (skipped: ${skip})` : 
     }
   });
 
+  it('falls back to the cap package when the addon is not available', async () => {
+    const port = 47005;
+    const out = join(dir, 'cap.pcapng');
+    process.env.TAPSCOPE_CAPTURE_BACKEND = 'cap';
+    let cap;
+    try {
+      cap = await svc.start({ device: 'lo', filter: `udp dst port ${port}`, output: out, stop: { packets: 20 } });
+    } finally {
+      delete process.env.TAPSCOPE_CAPTURE_BACKEND;
+    }
+    expect(cap.ready?.backend).toBe('cap');
+    await blast(port, 30, 300);
+    const end = await cap.ended;
+    expect(end.reason).toBe('packets');
+    expect(end.counters.droppedByKernel).toBeNull(); // cap cannot tell
+    const rows = tsharkFields(out, ['frame.len', 'udp.payload']);
+    expect(rows.length).toBe(20);
+    rows.forEach((r, i) => {
+      expect(Number(r[0])).toBe(14 + 20 + 8 + 300);
+      expect(parseInt(r[1].slice(0, 8), 16)).toBe(i);
+    });
+  });
+
   it('stops at a file size', async () => {
     const port = 47002;
     const out = join(dir, 'size.pcapng');
