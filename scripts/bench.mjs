@@ -175,13 +175,16 @@ const hasTime = existsSync('/usr/bin/time');
 function measure(cmd, a, { stdoutJson = false } = {}) {
   let best = null;
   for (let i = 0; i < runs; i++) {
-    const full = hasTime ? ['/usr/bin/time', ['-f', '__RSS_KB=%M', cmd, ...a]] : [cmd, a];
+    const full = hasTime ? ['/usr/bin/time', ['-f', '__RSS_KB=%M __CPU=%U+%S', cmd, ...a]] : [cmd, a];
     const t0 = process.hrtime.bigint();
     const r = spawnSync(full[0], full[1], { encoding: 'utf8', maxBuffer: 1 << 30 });
     const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
     if (r.status !== 0 && r.status !== 2) throw new Error(`${cmd} ${a.join(' ')} failed: ${r.stderr.slice(-500)}`);
-    const m = /__RSS_KB=(\d+)/.exec(r.stderr);
-    const res = { seconds, rssMB: m ? Number(m[1]) / 1024 : null, json: stdoutJson ? JSON.parse(r.stdout.trim().split('\n').pop()) : null };
+    const m = /__RSS_KB=(\d+) __CPU=([\d.]+)\+([\d.]+)/.exec(r.stderr);
+    const res = {
+      seconds, rssMB: m ? Number(m[1]) / 1024 : null, cpu: m ? Number(m[2]) + Number(m[3]) : null,
+      json: stdoutJson ? JSON.parse(r.stdout.trim().split('\n').pop()) : null,
+    };
     if (!best || res.seconds < best.seconds) best = res;
   }
   return best;
@@ -220,10 +223,14 @@ const pad = (s, n) => String(s).padEnd(n);
 const lpad = (s, n) => String(s).padStart(n);
 const tsharkConv = rows[rows.length - 1][1].seconds;
 console.log(`\nFile: ${capPath}\n  ${(size / 1e6).toFixed(1)} MB, ${packets} packets; ${source}\n  node ${process.version}, ${runs === 1 ? 'one run' : `best of ${runs}`} each, page cache warm\n`);
-console.log(`${pad('what', 36)}${lpad('seconds', 9)}${lpad('packets/s', 13)}${lpad('MB/s', 9)}${lpad('peak RSS MB', 13)}${lpad('vs conv,tcp', 13)}`);
+const tsharkConvCpu = rows[rows.length - 1][1].cpu;
+console.log(`${pad('what', 36)}${lpad('wall s', 8)}${lpad('CPU s', 8)}${lpad('packets/s', 12)}${lpad('MB/s', 7)}${lpad('peak RSS MB', 13)}${lpad('vs conv,tcp', 13)}`);
 for (const [name, r] of rows) {
-  console.log(`${pad(name, 36)}${lpad(r.seconds.toFixed(3), 9)}${lpad(Math.round(packets / r.seconds).toLocaleString('en-US'), 13)}${lpad((size / 1e6 / r.seconds).toFixed(0), 9)}${lpad(r.rssMB === null ? '-' : r.rssMB.toFixed(0), 13)}${lpad((tsharkConv / r.seconds).toFixed(1) + 'x', 13)}`);
+  console.log(`${pad(name, 36)}${lpad(r.seconds.toFixed(2), 8)}${lpad(r.cpu === null ? '-' : r.cpu.toFixed(2), 8)}${lpad(Math.round(packets / r.seconds).toLocaleString('en-US'), 12)}${lpad((size / 1e6 / r.seconds).toFixed(0), 7)}${lpad(r.rssMB === null ? '-' : r.rssMB.toFixed(0), 13)}${lpad((tsharkConv / r.seconds).toFixed(1) + 'x', 13)}`);
 }
+console.log(`\npackets/s and MB/s from wall time; "vs conv,tcp" = tshark -z conv,tcp wall time / this wall time${tsharkConvCpu ? ` (by CPU time: Tapscope analyze ${(tsharkConvCpu / rows[4][1].cpu).toFixed(1)}x)` : ''}.`);
+const load = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+console.log(`load average during the run: ${load} (other work on the machine inflates wall times; CPU s is steadier)`);
 
 // Live capture: the helper -> analysis path on loopback, tcpdump as reference (issue 7).
 console.log('');
