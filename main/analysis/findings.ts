@@ -244,22 +244,25 @@ export function buildFindings(inp: FindingInput): Finding[] {
         summary: `${where} answered ${err.length} of ${plural(requests, 'request')} with a server error (${codes}) ${span(r.firstTs, r.lastTs)}${topUris(err)}${othersFine(site, bad5xx.get(site ?? '') ?? new Set([srv]), httpServers.get(site ?? ''))}`,
       }, `${site ?? ''}|${srv}`);
     }
-    const lost = xs.filter((x) => x.method !== null && x.status === null && x.noResponse !== null && x.noResponse !== 'capture-ended');
+    // Reset or closed before the response completed; capture artifacts (not-captured,
+    // incomplete) and the capture's end are not server faults.
+    const lost = xs.filter((x) => x.method !== null && (x.noResponse === 'reset' || x.noResponse === 'closed'));
     if (lost.length > 0) {
       for (const x of lost) if (x.noResponse === 'reset') resetConnsWithPending.add(x.connectionId);
-      const why = [...groupBy(lost, (x) => x.noResponse ?? '')].map(([w, v]) => `${w === 'reset' ? 'connection reset' : w === 'closed' ? 'connection closed' : 'response cut short'} ×${v.length}`).join(', ');
+      const why = [...groupBy(lost, (x) => `${x.noResponse}${x.status !== null ? '-cut' : ''}`)]
+        .map(([w, v]) => `${w.startsWith('reset') ? 'connection reset' : 'connection closed'}${w.endsWith('-cut') ? ' during the response' : ''} ×${v.length}`).join(', ');
       const r = range(lost.map((x) => ({ ts: x.requestTs ?? 0, connId: x.connectionId })));
       push({
         severity: 'critical', kind: 'http.no-response', site, server: srv, count: lost.length, total: requests, firstTs: r.firstTs, lastTs: r.lastTs, connectionIds: r.ids,
-        summary: `${where}: ${lost.length} of ${plural(requests, 'request')} got no response (${why}) ${span(r.firstTs, r.lastTs)}${topUris(lost)}`,
+        summary: `${where}: ${lost.length} of ${plural(requests, 'request')} got no complete response (${why}) ${span(r.firstTs, r.lastTs)}${topUris(lost)}`,
       }, `${site ?? ''}|${srv}`);
     }
-    const pendingAtEnd = xs.filter((x) => x.method !== null && x.status === null && x.noResponse === 'capture-ended');
+    const pendingAtEnd = xs.filter((x) => x.method !== null && x.noResponse === 'capture-ended');
     if (pendingAtEnd.length > 0) {
       const r = range(pendingAtEnd.map((x) => ({ ts: x.requestTs ?? 0, connId: x.connectionId })));
       push({
         severity: 'info', kind: 'http.pending-at-end', site, server: srv, count: pendingAtEnd.length, total: requests, firstTs: r.firstTs, lastTs: r.lastTs, connectionIds: r.ids,
-        summary: `${where}: ${plural(pendingAtEnd.length, 'request')} still waiting for a response when the capture ended${topUris(pendingAtEnd)}`,
+        summary: `${where}: ${plural(pendingAtEnd.length, 'request')} still waiting for (the rest of) a response when the capture ended${topUris(pendingAtEnd)}`,
       }, `${site ?? ''}|${srv}`);
     }
   }

@@ -4,9 +4,10 @@ import type { AppStreams, StreamProtocol } from '../reassembly/tcp-streams.js';
 import type { Connection } from './types.js';
 
 /**
- * Why a request has no (complete) response: the connection was reset or closed first, the
- * capture ended, the response started but its framing was lost or cut short (incomplete), or
- * the response was in bytes the capture lost (not-captured).
+ * Why a request has no (complete) response: the connection was reset or closed before or
+ * during the response, the capture ended, the response's framing was lost in bytes the
+ * capture missed (incomplete), or the whole response was in such bytes (not-captured).
+ * The last two are capture artifacts, not server faults.
  */
 export type NoResponse = 'reset' | 'closed' | 'capture-ended' | 'incomplete' | 'not-captured';
 
@@ -173,11 +174,11 @@ class HttpConnection implements AppStreams {
         x.responseGapBytes = gap;
         self.resp = null;
       },
-      messageAbort(_ts, body) {
+      messageAbort(_ts, body, how) {
         const x = self.resp;
         if (!x) return;
         x.responseBodyBytes = body;
-        x.noResponse = 'incomplete';
+        x.noResponse = how === 'reset' ? 'reset' : how === 'fin' ? 'closed' : how === 'eof' ? 'capture-ended' : 'incomplete';
         self.resp = null;
       },
       http2Preface() {},

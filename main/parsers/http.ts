@@ -42,8 +42,11 @@ export interface HttpParserEvents {
   head(h: HttpHead): void;
   /** The message (head and body) is complete. bodyBytes counts the body on the wire (chunk framing included). */
   messageEnd(ts: number, bodyBytes: number, bodyGapBytes: number): void;
-  /** The message's framing was lost (gap in a chunk header, stream ended early). */
-  messageAbort(ts: number, bodyBytes: number): void;
+  /**
+   * The message was cut: its framing was lost in a gap (`how` undefined), or the stream
+   * ended before it was complete (`how` says how).
+   */
+  messageAbort(ts: number, bodyBytes: number, how?: StreamEnd): void;
   /** The client sent the HTTP/2 connection preface (RFC 9113 §3.4). */
   http2Preface(ts: number): void;
   /** Bytes were lost where message framing was needed: what follows may skip messages. */
@@ -306,7 +309,7 @@ export class Http1StreamParser implements StreamSink {
   end(ts: number, how: StreamEnd): void {
     if (this.st === S.UntilClose) this.finishMessage(ts);
     else if (this.st === S.Head || this.st === S.BodyLen || this.st === S.ChunkLine || this.st === S.ChunkData || this.st === S.ChunkCrlf || this.st === S.Trailer) {
-      this.ev.messageAbort(ts, this.bodyBytes);
+      this.ev.messageAbort(ts, this.bodyBytes, how);
     }
     this.st = S.Dead;
     this.ev.end(ts, how);
