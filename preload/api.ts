@@ -27,6 +27,8 @@ export interface SessionInfo {
   path: string;
   name: string;
   state: SessionState;
+  /** A live capture (the path is its spool file); 'opening' lasts until it stops. */
+  live?: boolean;
 }
 
 export interface Progress {

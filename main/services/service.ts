@@ -39,6 +39,8 @@ const MAX_RECENT = 10;
 
 interface Live {
   data: SessionData;
+  /** Set for a live capture: stops it. */
+  stop?: () => Promise<void>;
   reader: PacketReader;
   worker: Worker | null;
   cancel: SharedArrayBuffer;
@@ -141,12 +143,14 @@ export class TapscopeService implements TapscopeApi {
   async cancelOpen(sessionId: string): Promise<void> {
     const live = this.live(sessionId);
     Atomics.store(new Int32Array(live.cancel), 0, 1);
+    if (live.stop) await live.stop();
   }
 
   async closeSession(sessionId: string): Promise<void> {
     const live = this.sessions.get(sessionId);
     if (!live) return;
     Atomics.store(new Int32Array(live.cancel), 0, 1);
+    if (live.stop) await live.stop();
     await live.done;
     live.reader.close();
     this.sessions.delete(sessionId);
@@ -326,15 +330,21 @@ export class TapscopeService implements TapscopeApi {
     return null;
   }
 
-  // ---- live capture ---------------------------------------------------------------------
+  // ---- live capture (main/capture: helper process, spool file, same analysers) ----------
+
+  private captureService: Promise<import('../capture/service.js').CaptureService> | null = null;
+
+  private capture(): Promise<import('../capture/service.js').CaptureService> {
+    this.captureService ??= import('../capture/service.js').then((m) => new m.CaptureService());
+    return this.captureService;
+  }
 
   async listInterfaces(): Promise<InterfaceList> {
     try {
-      const mod = await import('../capture/interfaces.js');
-      const list = mod.listInterfaces();
+      const list = (await this.capture()).listInterfaces();
       return {
-        available: true,
-        message: null,
+        available: list.length > 0,
+        message: list.length ? null : 'No interfaces can be captured here (libpcap lists none).',
         interfaces: list.map((d) => ({
           name: d.name, description: d.summary || d.description, addresses: d.addresses.map((a) => a.addr), up: d.up, loopback: d.loopback,
           virtualKind: d.virtual.length ? d.virtual.join(', ') : null,
@@ -345,16 +355,53 @@ export class TapscopeService implements TapscopeApi {
     }
   }
 
-  async validateFilter(_filter: string): Promise<{ ok: boolean; message: string | null }> {
-    return { ok: false, message: 'live capture is not yet available in this build' };
+  async validateFilter(filter: string): Promise<{ ok: boolean; message: string | null }> {
+    const err = await (await this.capture()).validateFilter(filter);
+    return { ok: err === null, message: err };
   }
 
-  async startCapture(_req: CaptureRequest): Promise<SessionInfo> {
-    throw new ApiError('live capture is not yet available in this build', 'not-available');
+  async startCapture(req: CaptureRequest): Promise<SessionInfo> {
+    const svc = await this.capture();
+    const live = await import('../capture/live-batches.js');
+    let cap;
+    try {
+      cap = await svc.start({ device: req.interface, filter: req.filter ?? undefined, keepIndex: true, label: `Tapscope capture on ${req.interface}` });
+    } catch (e) {
+      throw new ApiError((e as Error).message, (e as { code?: string }).code ?? 'capture-failed');
+    }
+    const id = randomBytes(6).toString('hex');
+    const data = new SessionData(id, cap.path);
+    const cancel = new SharedArrayBuffer(4);
+    let lastEmit = 0;
+    const entry: Live = {
+      data, reader: new PacketReader(data, []), worker: null, cancel, decodeAs: [], done: cap.ended.then(() => undefined),
+      stop: async () => {
+        await cap.stop();
+      },
+    };
+    this.sessions.set(id, entry);
+    const stats = (running: boolean, message: string | null): void => {
+      const c = cap.counters;
+      this.emit('capture', { sessionId: id, running, packets: c.packets, bytes: c.bytes, droppedKernel: c.droppedByKernel ?? 0, droppedApp: c.droppedByApp, elapsed: c.elapsedSec, message });
+    };
+    live.liveWorkerMessages(cap, (m) => {
+      data.apply(m);
+      const now = Date.now();
+      if (m.type === 'done' || now - lastEmit > 100) {
+        lastEmit = now;
+        this.emit('progress', data.progress());
+      }
+    });
+    cap.onDelta(() => stats(true, null));
+    cap.onEnd((e) => stats(false, e.error ? e.error.message : null));
+    stats(true, null);
+    return { sessionId: id, path: cap.path, name: `${req.interface} (live)`, state: data.state, live: true };
   }
 
-  async stopCapture(_sessionId: string): Promise<void> {
-    throw new ApiError('live capture is not yet available in this build', 'not-available');
+  async stopCapture(sessionId: string): Promise<void> {
+    const l = this.live(sessionId);
+    if (!l.stop) throw new ApiError('this session is not a live capture', 'invalid-argument');
+    await l.stop();
   }
 
   async dispose(): Promise<void> {

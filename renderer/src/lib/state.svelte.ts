@@ -1,4 +1,4 @@
-import type { Progress, SessionInfo, SessionSummary, ViewFilter, FindingRow } from '../../../preload/api';
+import type { CaptureStats, Progress, SessionInfo, SessionSummary, ViewFilter, FindingRow } from '../../../preload/api';
 import type { Client } from '../api/client';
 
 export type Tab = 'overview' | 'connections' | 'http' | 'dns' | 'tls' | 'packets';
@@ -35,6 +35,8 @@ export const app = $state({
   /** Bumped when session data changes (progress batches, finish): views refetch. */
   dataVersion: 0,
   showHelp: false,
+  /** Counters of the running (or last) live capture. */
+  capture: null as CaptureStats | null,
 });
 
 /** The filter as a plain object (a $state proxy cannot cross Electron IPC). */
@@ -125,6 +127,14 @@ export async function cancelOpen(): Promise<void> {
   if (app.api && app.session) await app.api.cancelOpen(app.session.sessionId).catch(fail);
 }
 
+export async function stopCapture(): Promise<void> {
+  if (app.api && app.session?.live) await app.api.stopCapture(app.session.sessionId).catch(fail);
+}
+
+export function onCapture(s: CaptureStats): void {
+  if (app.session && s.sessionId === app.session.sessionId) app.capture = s;
+}
+
 export function closeFile(): void {
   if (app.api && app.session) void app.api.closeSession(app.session.sessionId).catch(() => {});
   app.session = null;
@@ -139,8 +149,14 @@ export function onProgress(p: Progress): void {
   app.progress = p;
   app.session.state = p.state;
   app.dataVersion++;
-  if (p.state !== 'opening') void refreshSummary();
+  // While reading or capturing, the summary (counts, time span) follows at most twice a second.
+  const now = Date.now();
+  if (p.state !== 'opening' || now - lastSummary > 500) {
+    lastSummary = now;
+    void refreshSummary();
+  }
 }
+let lastSummary = 0;
 
 function download(url: string, name: string): void {
   const a = document.createElement('a');
