@@ -79,7 +79,9 @@ export class TcpStreamDispatcher implements FrameAnalyzer {
       mine.close(f.ts, 'reset');
       peer.close(f.ts, 'reset');
     } else {
-      mine.segment(f.tcpSeq, f.data, f.payloadOff, f.payloadCapLen, f.payloadLen, (flags & TCP_FIN) !== 0, f.ts);
+      // Data on a SYN (TCP Fast Open, RFC 7413) starts after the SYN's sequence number.
+      const seq = flags & TCP_SYN ? (f.tcpSeq + 1) >>> 0 : f.tcpSeq;
+      mine.segment(seq, f.data, f.payloadOff, f.payloadCapLen, f.payloadLen, (flags & TCP_FIN) !== 0, f.ts);
       if (flags & TCP_ACK) peer.acked(f.tcpAck, f.ts);
     }
     if (mine.isEnded && peer.isEnded) {
