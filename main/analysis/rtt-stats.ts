@@ -26,8 +26,11 @@ export interface RttSummary {
 
 export class RttSamples {
   count = 0;
-  min = Infinity;
-  max = -Infinity;
+  // min, max in a Float64Array: a double stored into an object field costs a heap number.
+  private readonly mm = new Float64Array([Infinity, -Infinity]);
+  /** Smallest and largest sample, in output units (see `unit`). */
+  get min(): number { return this.mm[0] * this.unit; }
+  get max(): number { return this.mm[1] * this.unit; }
   private buf: number[] = [];
   /** Sample times while every sample is kept (the chart series is derived from them). */
   private times: number[] = [];
@@ -35,24 +38,32 @@ export class RttSamples {
   private series: Series | null = null;
   private rng = 0x9e3779b9;
 
-  constructor(private readonly seriesPoints = 512) {}
+  /** `unit`: what one stored unit is in output units (1e-9 for samples in ns reported in s). */
+  constructor(private readonly seriesPoints = 512, readonly unit = 1) {}
 
-  /** One sample `v` taken at time `t` (epoch seconds). */
-  add(t: number, v: number): void {
+  /**
+   * One sample `v` taken at `at.ts` (epoch seconds). Callers pass integers where they can
+   * (the TCP analyser: nanoseconds), which travel without boxing; see Series.add.
+   */
+  add(at: Timed, v: number): void {
+    const t = at.ts;
     this.count++;
-    if (v < this.min) this.min = v;
-    if (v > this.max) this.max = v;
+    const mm = this.mm;
+    if (v < mm[0]) mm[0] = v;
+    if (v > mm[1]) mm[1] = v;
     if (this.buf.length < EXACT_SAMPLES) {
       this.buf.push(v);
       this.times.push(t);
-      return;
-    }
+    } else this.addBeyond(t, v);
+  }
+
+  private addBeyond(t: number, v: number): void {
     if (!this.series) {
       this.series = new Series(this.seriesPoints);
-      for (let i = 0; i < this.buf.length; i++) this.series.add(this.times[i], this.buf[i]);
+      for (let i = 0; i < this.buf.length; i++) this.series.addAt(this.times[i], this.buf[i]);
       this.times = [];
     }
-    this.series.add(t, v);
+    this.series.addAt(t, v);
     // Reservoir sampling (Algorithm R) with a xorshift generator.
     let x = this.rng;
     x ^= x << 13;
@@ -63,18 +74,23 @@ export class RttSamples {
     if (j < EXACT_SAMPLES) this.buf[j] = v;
   }
 
-  /** The kept samples (all of them while count <= EXACT_SAMPLES). */
+  /** The kept samples in stored units (all of them while count <= EXACT_SAMPLES). */
   values(): readonly number[] {
     return this.buf;
   }
 
-  /** The samples over time, downsampled to the series size. */
+  /** The samples over time (output units), downsampled to the series size. */
   points(): SeriesPoints | null {
     if (this.count === 0) return null;
-    if (this.series) return this.series.points();
-    const s = new Series(this.seriesPoints);
-    for (let i = 0; i < this.buf.length; i++) s.add(this.times[i], this.buf[i]);
-    return s.points();
+    let p: SeriesPoints;
+    if (this.series) p = this.series.points();
+    else {
+      const s = new Series(this.seriesPoints);
+      for (let i = 0; i < this.buf.length; i++) s.addAt(this.times[i], this.buf[i]);
+      p = s.points();
+    }
+    if (this.unit !== 1) p.v = p.v.map((x) => x * this.unit);
+    return p;
   }
 }
 
@@ -95,12 +111,17 @@ export function summarize(parts: RttSamples[]): RttSummary | null {
   if (count === 0) return null;
   const all = new Float64Array(kept);
   let o = 0;
-  for (const p of parts) for (const x of p.values()) all[o++] = x;
+  for (const p of parts) for (const x of p.values()) all[o++] = x * p.unit;
   all.sort();
   const n = all.length;
   const median = n % 2 ? all[(n - 1) / 2] : (all[n / 2 - 1] + all[n / 2]) / 2;
   const p95 = all[Math.max(0, Math.ceil(0.95 * n) - 1)];
   return { samples: count, min, median, p95, max, exact };
+}
+
+/** Anything with a time stamp in epoch seconds (a decoded Frame, a record). */
+export interface Timed {
+  readonly ts: number;
 }
 
 export interface SeriesPoints {
@@ -122,37 +143,46 @@ export class Series {
   private stride = 1;
   // Pending aggregate of up to `stride` inputs.
   private pn = 0;
-  private pt = 0;
-  private pv = 0;
+  /** Pending point's time and value (typed: no heap number per store). */
+  private readonly p = new Float64Array(2);
   private pm = 0;
 
   constructor(private readonly cap = 512) {}
 
-  add(t: number, v: number, mark = 0): void {
-    if (this.stride === 1) {
-      if (this.t.length === this.cap) this.halve();
-      else {
-        this.t.push(t);
-        this.v.push(v);
-        this.m.push(mark);
-        return;
-      }
-    }
+  /**
+   * One point at `at.ts` (epoch seconds). The time is read here from the object rather
+   * than passed as a number, so the hot caller never boxes a double for the call.
+   */
+  add(at: Timed, v: number, mark = 0): void {
+    this.addAt(at.ts, v, mark);
+  }
+
+  addAt(t: number, v: number, mark = 0): void {
+    if (this.stride === 1 && this.t.length < this.cap) {
+      this.t.push(t);
+      this.v.push(v);
+      this.m.push(mark);
+    } else this.addMerged(t, v, mark);
+  }
+
+  private addMerged(t: number, v: number, mark: number): void {
+    if (this.stride === 1) this.halve();
+    const p = this.p;
     if (this.pn === 0) {
-      this.pt = t;
-      this.pv = v;
+      p[0] = t;
+      p[1] = v;
       this.pm = mark;
     } else {
-      if (v > this.pv || (mark && !this.pm)) {
-        this.pt = t;
-        this.pv = v;
+      if (v > p[1] || (mark && !this.pm)) {
+        p[0] = t;
+        p[1] = v;
       }
       this.pm |= mark;
     }
     if (++this.pn < this.stride) return;
     if (this.t.length === this.cap) this.halve();
-    this.t.push(this.pt);
-    this.v.push(this.pv);
+    this.t.push(p[0]);
+    this.v.push(p[1]);
     this.m.push(this.pm);
     this.pn = 0;
   }
@@ -189,8 +219,8 @@ export class Series {
     const v = this.v.slice();
     const mark = this.m.slice();
     if (this.pn > 0) {
-      t.push(this.pt);
-      v.push(this.pv);
+      t.push(this.p[0]);
+      v.push(this.p[1]);
       mark.push(this.pm);
     }
     return { t, v, mark, stride: this.stride };

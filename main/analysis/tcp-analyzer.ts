@@ -48,26 +48,49 @@ export function tcpSegmentLength(f: Frame): number {
 
 /** One direction of a TCP connection (the packets one side sends). */
 export class TcpFlow {
-  baseSeq = 0;
+  /*
+   * The 32-bit sequence numbers (doubles above 2^31) and nanosecond times live in a
+   * Float64Array behind accessors: storing a double into an object field allocates a
+   * heap number per store, an element store does not (no garbage per packet).
+   */
+  private readonly d = new Float64Array(7);
+  get baseSeq(): number { return this.d[0]; }
+  set baseSeq(v: number) { this.d[0] = v; }
+  /** Last raw (unscaled) window this side advertised; tshark starts at 0xffffffff. */
+  get window(): number { return this.d[1]; }
+  set window(v: number) { this.d[1] = v; }
+  /** Next expected sequence number (0 = nothing seen yet, as in tshark). */
+  get nextSeq(): number { return this.d[2]; }
+  set nextSeq(v: number) { this.d[2] = v; }
+  get nextSeqTime(): number { return this.d[3]; }
+  set nextSeqTime(v: number) { this.d[3] = v; }
+  /** Highest contiguous sequence number the peer may acknowledge. */
+  get maxSeqToBeAcked(): number { return this.d[4]; }
+  set maxSeqToBeAcked(v: number) { this.d[4] = v; }
+  get lastAck(): number { return this.d[5]; }
+  set lastAck(v: number) { this.d[5] = v; }
+  get lastAckTime(): number { return this.d[6]; }
+  set lastAckTime(v: number) { this.d[6] = v; }
   baseSeqSet = false;
   /** Window scale shift: -1 unknown (no SYN seen), -2 known not to be used, else 0..14. */
   winScale = -1;
-  /** Last raw (unscaled) window this side advertised; tshark starts at 0xffffffff. */
-  window = 0xffffffff;
   isFirstAck = false;
-  /** Next expected sequence number (0 = nothing seen yet, as in tshark). */
-  nextSeq = 0;
-  nextSeqTime = -Infinity;
-  /** Highest contiguous sequence number the peer may acknowledge. */
-  maxSeqToBeAcked = 0;
-  lastAck = 0;
-  lastAckTime = -Infinity;
+
+  constructor() {
+    this.window = 0xffffffff;
+    this.nextSeqTime = -Infinity;
+    this.lastAckTime = -Infinity;
+  }
+
   /** Duplicate ACKs in a row; -1 after an "ACKed unseen" to neutralise the next one. */
   dupAckNum = 0;
   lastSegmentFlags = 0;
 
-  // Unacknowledged segments, oldest first (tshark keeps them newest first in a list).
-  // Plain arrays: no typed-array allocation per connection; at most MAX_UNACKED entries.
+  // Unacknowledged segments, oldest first (tshark keeps them newest first in a list):
+  // the first segCount entries of three plain arrays that only ever grow (shrinking a
+  // JS array's length reallocates it; a list that empties and refills on every ACK would
+  // make garbage per packet). At most MAX_UNACKED entries.
+  segCount = 0;
   readonly segSeq: number[] = [];
   readonly segNext: number[] = [];
   readonly segTime: number[] = [];
@@ -81,14 +104,8 @@ export class TcpFlow {
   sackPackets = 0;
   dsacks = 0;
   /** ACK RTT samples of this side's ACKs (seconds, with their times for the chart). */
-  readonly rtt = new RttSamples(RTT_POINTS);
+  readonly rtt = new RttSamples(RTT_POINTS, 1e-9); // stored in ns (integers), reported in s
   seqSeries: Series | null = null;
-
-  addSegment(seq: number, next: number, t: number): void {
-    this.segSeq.push(seq);
-    this.segNext.push(next);
-    this.segTime.push(t);
-  }
 }
 
 /** TCP analysis state of one connection (Connection.tcp). */
@@ -97,10 +114,14 @@ export class TcpConnState {
   readonly s2c = new TcpFlow();
   /** Whole seconds subtracted from time stamps (see the header comment). */
   readonly baseSec: number;
+  // Times (ns doubles) in a Float64Array behind accessors, as in TcpFlow.
+  private readonly d = new Float64Array([NaN, 0]);
   /** Time of the most recent SYN (pure), NaN before one is seen. */
-  mruSyn = NaN;
+  get mruSyn(): number { return this.d[0]; }
+  set mruSyn(v: number) { this.d[0] = v; }
   /** tshark's initial RTT (`tcp.analysis.initial_rtt`) in ns; 0 until known. */
-  firstRtt = 0;
+  get firstRtt(): number { return this.d[1]; }
+  set firstRtt(v: number) { this.d[1] = v; }
   synAckSeen = false;
   rstFromServerBeforeSynAck = false;
   /** FIN seen from both sides before any RST. */
@@ -127,6 +148,8 @@ export type TcpState = 'syn-unanswered' | 'refused' | 'established' | 'closed' |
  */
 export class TcpAnalyzer implements TcpHooks {
   private reuseNext = false;
+  /** The current packet's time (ns since its connection's base second), see TcpFlow. */
+  private readonly t = new Float64Array(1);
 
   create(conn: Connection): TcpConnState {
     const s = new TcpConnState(Math.floor(conn.firstTs));
@@ -199,13 +222,13 @@ export class TcpAnalyzer implements TcpHooks {
         rev.baseSeq = (ack - 1) >>> 0;
         rev.baseSeqSet = true;
       }
-      const r = this.analyzeSequence(s, fwd, rev, f, seq, ack, seglen, flags, now, ta);
-      ta = r;
+      this.t[0] = now;
+      ta = this.analyzeSequence(s, fwd, rev, f, seglen, ta);
       if (ta & TcpA.DuplicateAck) dupNum = fwd.dupAckNum;
       fwd.dataBytes += seglen;
       if (seglen > 0) {
         const series = fwd.seqSeries ?? (fwd.seqSeries = new Series(SEQ_POINTS));
-        series.add(f.ts, ((seq + seglen - fwd.baseSeq) >>> 0), ta & (TcpA.Retransmission | TcpA.OutOfOrder | TcpA.LostSegment));
+        series.add(f, ((seq + seglen - fwd.baseSeq) >>> 0), ta & (TcpA.Retransmission | TcpA.OutOfOrder | TcpA.LostSegment));
       }
     }
 
@@ -263,7 +286,13 @@ export class TcpAnalyzer implements TcpHooks {
   }
 
   /** tshark's sequence-number analysis for one segment; returns the TcpA bits. */
-  private analyzeSequence(s: TcpConnState, fwd: TcpFlow, rev: TcpFlow, f: Frame, seq: number, ack: number, seglen: number, flags: number, now: number, ta: number): number {
+  private analyzeSequence(s: TcpConnState, fwd: TcpFlow, rev: TcpFlow, f: Frame, seglen: number, ta: number): number {
+    // Doubles (sequence numbers above 2^31, times) are read here rather than passed in,
+    // so no call boxes them.
+    const seq = f.tcpSeq;
+    const ack = f.tcpAck;
+    const flags = f.tcpFlags;
+    const now = this.t[0];
     const window = f.tcpWindow;
     const notSfr = (flags & SFR) === 0;
     checks: {
@@ -383,9 +412,18 @@ export class TcpAnalyzer implements TcpHooks {
     // Remember the segment (bounded list) and advance the next expected sequence number;
     // zero-window probes do not advance it.
     let nextSeq = (seq + seglen) >>> 0;
-    if ((seglen > 0 || flags & (TCP_SYN | TCP_FIN)) && fwd.segSeq.length < MAX_UNACKED) {
+    if ((seglen > 0 || flags & (TCP_SYN | TCP_FIN)) && fwd.segCount < MAX_UNACKED) {
       if (flags & (TCP_SYN | TCP_FIN)) nextSeq = (nextSeq + 1) >>> 0;
-      fwd.addSegment(seq, nextSeq, now);
+      const i = fwd.segCount++;
+      if (i === fwd.segSeq.length) {
+        fwd.segSeq.push(seq);
+        fwd.segNext.push(nextSeq);
+        fwd.segTime.push(now);
+      } else {
+        fwd.segSeq[i] = seq;
+        fwd.segNext[i] = nextSeq;
+        fwd.segTime[i] = now;
+      }
     }
     const probe = (ta & TcpA.ZeroWindowProbe) !== 0;
     if ((seqGt(nextSeq, fwd.nextSeq) || fwd.nextSeq === 0) && !probe) {
@@ -399,7 +437,7 @@ export class TcpAnalyzer implements TcpHooks {
     fwd.lastAckTime = now;
     fwd.lastSegmentFlags = ta;
 
-    this.ackSegments(fwd, rev, f, ack, now);
+    this.ackSegments(fwd, rev, f);
     return ta;
   }
 
@@ -409,9 +447,11 @@ export class TcpAnalyzer implements TcpHooks {
    * segments, the oldest, as tshark; a zero RTT is no sample). Acknowledged segments
    * leave the list; a partial ACK trims the segment's start.
    */
-  private ackSegments(fwd: TcpFlow, rev: TcpFlow, f: Frame, ack: number, now: number): void {
+  private ackSegments(fwd: TcpFlow, rev: TcpFlow, f: Frame): void {
+    const ack = f.tcpAck;
+    const now = this.t[0];
     const sq = rev.segSeq;
-    const n = sq.length;
+    const n = rev.segCount;
     if (n === 0) return;
     const nx = rev.segNext;
     const tm = rev.segTime;
@@ -444,13 +484,10 @@ export class TcpAnalyzer implements TcpHooks {
         }
         o++;
       }
-      sq.length = o;
-      nx.length = o;
-      tm.length = o;
+      rev.segCount = o;
     }
     if (acked && rtt !== 0) {
-      const sec = rtt / 1e9;
-      fwd.rtt.add(f.ts, sec);
+      fwd.rtt.add(f, rtt);
     }
   }
 }

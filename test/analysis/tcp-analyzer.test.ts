@@ -268,7 +268,7 @@ describe('connection output', () => {
 describe('bounded memory', () => {
   it('Series keeps at most cap points, and marks survive downsampling', () => {
     const s = new Series(64);
-    for (let i = 0; i < 100_000; i++) s.add(i, i % 1000, i === 54_321 ? TcpA.Retransmission : 0);
+    for (let i = 0; i < 100_000; i++) s.add({ ts: i }, i % 1000, i === 54_321 ? TcpA.Retransmission : 0);
     const p = s.points();
     expect(p.t.length).toBeLessThanOrEqual(65);
     expect(p.mark.some((m) => m & TcpA.Retransmission)).toBe(true);
@@ -279,7 +279,7 @@ describe('bounded memory', () => {
   it('RttSamples: exact up to EXACT_SAMPLES, then a bounded reservoir with exact min/max', () => {
     const r = new RttSamples(128);
     const n = EXACT_SAMPLES * 4;
-    for (let i = 0; i < n; i++) r.add(i, (i * 7919) % n);
+    for (let i = 0; i < n; i++) r.add({ ts: i }, (i * 7919) % n);
     expect(r.count).toBe(n);
     expect(r.values().length).toBe(EXACT_SAMPLES);
     expect(r.min).toBe(0);
