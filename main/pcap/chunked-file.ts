@@ -1,6 +1,7 @@
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 
-const DEFAULT_CHUNK = 4 * 1024 * 1024;
+// 1 MiB: measured slightly faster than 4 MiB on the bench capture (the buffer stays in cache).
+const DEFAULT_CHUNK = 1024 * 1024;
 
 /**
  * Sequential reads of a file into one reusable buffer. `ensure(n)` makes n bytes
