@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { analyzeFile } from '../../main/engine/analyze-file.js';
 import { parseDecodeAs } from '../../main/decode/decoder.js';
 import { duration } from '../../main/analysis/http-exchanges.js';
+import { handshakeTime } from '../../main/analysis/tls-handshakes.js';
 import { qtypeName, responseTime } from '../../main/analysis/dns-transactions.js';
 import { allCaptures, capture, decodeAsFor, tsharkFields } from '../helpers/captures.js';
 
@@ -40,7 +41,7 @@ const FIELDS = [
   'http.request_in', 'tcp.analysis.retransmission', 'dns.id', 'dns.flags.response', 'dns.qry.name', 'dns.qry.type', 'dns.flags.rcode', // 7-13
   'dns.time', 'dns.retransmission', 'dns.a', 'dns.aaaa', 'dns.cname', 'dns.count.answers', 'dns.resp.type', 'udp.port', 'tcp.port', // 14-22
   'tls.handshake.type', 'tls.handshake.extensions_server_name', 'tls.handshake.extensions_alpn_str', 'tls.handshake.extensions.supported_version', // 23-26
-  'tls.handshake.version', 'x509af.utcTime', // 27-28
+  'tls.handshake.version', 'x509af.utcTime', 'tcp.stream', 'tls.record.content_type', 'tcp.srcport', // 27-31
 ];
 const C = Object.fromEntries(FIELDS.map((f, i) => [f, i]));
 const list = (v: string) => (v ? v.split(',') : []);
@@ -50,7 +51,7 @@ describe('HTTP, DNS and TLS match tshark on every capture', () => {
     if (skip(name)) continue;
     it(name, () => {
       const da = decodeAsFor(name);
-      const rows = tsharkFields(capture(name), FIELDS, [...da.tshark, '-Y', 'http || dns || tls.handshake.type']);
+      const rows = tsharkFields(capture(name), FIELDS, [...da.tshark, '-Y', 'http || dns || tls.record']);
       const { report, session } = run(name);
       const get = (r: string[], f: string) => r[C[f]] ?? '';
 
@@ -124,6 +125,7 @@ describe('HTTP, DNS and TLS match tshark on every capture', () => {
 
       // TLS: SNI and ALPN of every ClientHello, negotiated version, server certificate validity.
       const tls = rows.filter((r) => get(r, 'tls.handshake.type'));
+      // (rows without handshake types are the other TLS records, used for the times below)
       const hs = session.app.tls.handshakes;
       const hello = tls.filter((r) => list(get(r, 'tls.handshake.type')).includes('1'));
       expect(hs.filter((h) => h.clientHelloTs !== null).map((h) => `${h.sni ?? ''} ${h.alpn.join(',')}`).sort()).toEqual(hello.map((r) => `${get(r, 'tls.handshake.extensions_server_name')} ${get(r, 'tls.handshake.extensions_alpn_str')}`).sort());
@@ -135,6 +137,52 @@ describe('HTTP, DNS and TLS match tshark on every capture', () => {
       const asIso = (v: string) => new Date(v.replace(' (UTC)', 'Z').replace(' ', 'T')).toISOString().replace('.000Z', 'Z');
       expect(hs.filter((h) => h.certificate).map((h) => `${h.certificate!.notBefore} ${h.certificate!.notAfter}`).sort()).toEqual(certs.map((p) => p.map(asIso).join(' ')).sort());
       expect(report.tls.length).toBe(hs.length);
+
+      // Handshake time from tshark's record types (docs/protocols.md "TLS"): ClientHello to the
+      // Finished (handshake record after ChangeCipherSpec) of the side that sent it second;
+      // for TLS 1.3 to the client's first encrypted record after the ServerHello.
+      const recs = rows.filter((r) => get(r, 'tls.record.content_type'));
+      const byStream = new Map<string, string[][]>();
+      for (const r of recs) {
+        const k = get(r, 'tcp.stream');
+        if (!byStream.has(k)) byStream.set(k, []);
+        byStream.get(k)!.push(r);
+      }
+      const expected: (number | null)[] = [];
+      for (const rs of byStream.values()) {
+        let ch: number | null = null;
+        let client = '';
+        let tls13 = false;
+        let shSeen = false;
+        const ccs = new Set<string>();
+        const fin = new Map<string, number>();
+        let done: number | null = null;
+        for (const r of rs) {
+          const ts = Number(get(r, 'frame.time_epoch'));
+          const side = get(r, 'tcp.srcport');
+          const types = list(get(r, 'tls.handshake.type'));
+          if (ch === null && types.includes('1')) {
+            ch = ts;
+            client = side;
+          }
+          if (types.includes('2')) {
+            shSeen = true;
+            tls13 = list(get(r, 'tls.handshake.extensions.supported_version')).includes('0x0304');
+          }
+          for (const t of list(get(r, 'tls.record.content_type'))) {
+            if (done !== null) break;
+            if (t === '20') ccs.add(side);
+            else if (tls13 && t === '23' && side === client && shSeen) done = ts;
+            else if (!tls13 && t === '22' && ccs.has(side) && !fin.has(side)) {
+              fin.set(side, ts);
+              if (fin.size === 2) done = ts;
+            }
+          }
+        }
+        if (ch !== null) expected.push(done === null ? null : done - ch);
+      }
+      const got = hs.filter((h) => h.clientHelloTs !== null).map((h) => handshakeTime(h));
+      expect(got.map((v) => (v === null ? null : us(v))).sort()).toEqual(expected.map((v) => (v === null ? null : us(v))).sort());
     }, 180_000);
   }
 });

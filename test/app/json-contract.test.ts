@@ -1,0 +1,48 @@
+import { describe, expect, it } from 'vitest';
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { analyzeFile } from '../../main/engine/analyze-file.js';
+import { REPO_ROOT, capture } from '../helpers/captures.js';
+
+/** The http/dns/tls/findings objects carry exactly the fields README "JSON output" lists. */
+const CONTRACT = {
+  http: ['connectionId', 'method', 'host', 'uri', 'status', 'requestTs', 'responseTs', 'timeToFirstByte', 'duration', 'requestBytes', 'responseBytes', 'contentType'],
+  dns: ['transport', 'client', 'server', 'id', 'qname', 'qtype', 'rcode', 'answers', 'queryTs', 'responseTime'],
+  tls: ['connectionId', 'sni', 'alpn', 'version', 'handshakeTime', 'alert', 'certificate'],
+  findings: ['id', 'severity', 'kind', 'summary', 'site', 'server', 'count', 'total', 'firstTs', 'lastTs', 'connectionIds'],
+};
+
+describe('JSON contract: http, dns, tls, findings', () => {
+  it('has exactly the documented fields with the documented types', () => {
+    const a = analyzeFile(capture('http-dns-ipv6-wikipedia.pcap')).report;
+    const t = analyzeFile(capture('tls-sni-multi-hosts.pcap')).report;
+    const f = analyzeFile(capture('dns-servfail.pcapng')).report;
+    const samples = { http: a.http, dns: a.dns, tls: t.tls, findings: [...a.findings, ...f.findings] };
+    for (const [k, fields] of Object.entries(CONTRACT)) {
+      const arr = samples[k as keyof typeof samples] as Record<string, unknown>[];
+      expect(arr.length, k).toBeGreaterThan(0);
+      for (const o of arr) expect(Object.keys(o).sort(), k).toEqual([...fields].sort());
+    }
+    const h = a.http[0] as Record<string, unknown>;
+    expect(typeof h.requestTs).toBe('number');
+    expect(['number', 'object']).toContain(typeof h.status);
+    const d = a.dns[0] as { client: { ip: string; port: number }; answers: unknown[]; qtype: string };
+    expect(typeof d.client.ip).toBe('string');
+    expect(Array.isArray(d.answers)).toBe(true);
+    const c = (t.tls[0] as { certificate: Record<string, string> }).certificate;
+    expect(Object.keys(c).sort()).toEqual(['issuer', 'notAfter', 'notBefore', 'subject']);
+    for (const x of samples.findings as { severity: string; connectionIds: unknown[] }[]) {
+      expect(['critical', 'warning', 'info']).toContain(x.severity);
+      expect(x.connectionIds.every((i) => Number.isInteger(i))).toBe(true);
+    }
+  });
+
+  it('tapscope analyze --json prints them (built CLI)', () => {
+    const cli = join(REPO_ROOT, 'out/cli/tapscope.mjs');
+    if (!existsSync(cli)) execFileSync(process.execPath, [join(REPO_ROOT, 'scripts/build.mjs')], { stdio: 'ignore' });
+    const out = JSON.parse(execFileSync(process.execPath, [cli, 'analyze', capture('dns-nxdomain.pcapng'), '--json'], { encoding: 'utf8' }));
+    expect(out.dns).toHaveLength(1);
+    expect(out.findings.map((x: { kind: string }) => x.kind)).toEqual(['dns.nxdomain']);
+  });
+});
