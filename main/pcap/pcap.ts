@@ -63,7 +63,6 @@ export class PcapReader implements CaptureReader {
     const caplen = v.getUint32(p + 8, le);
     const origLen = v.getUint32(p + 12, le);
     if (caplen > this.maxCaplen) return this.fail(`record claims ${caplen} captured bytes, more than the maximum ${this.maxCaplen}`, at);
-    if (frac >= (this.nanos ? 1e9 : 1e6)) return this.fail(`record timestamp fraction ${frac} out of range`, at);
     if (at + 16 + caplen > f.size) return this.fail(`truncated packet (${f.size - at - 16} of ${caplen} bytes present)`, at);
     if (!f.ensure(16 + caplen)) return this.fail(`truncated packet (${f.available - 16} of ${caplen} bytes present)`, at);
     const r = this.rec;
@@ -74,8 +73,12 @@ export class PcapReader implements CaptureReader {
     r.offset = f.pos + 16;
     r.caplen = caplen;
     r.origLen = Math.max(origLen, caplen);
-    r.tsSec = tsSec;
-    r.tsNsec = this.nanos ? frac : frac * 1000;
+    // A fraction of a second or more (seen in damaged or hand-edited files) is carried into
+    // the seconds; tshark and tcpdump read such records too.
+    const units = this.nanos ? 1e9 : 1e6;
+    const carry = frac >= units ? Math.floor(frac / units) : 0;
+    r.tsSec = tsSec + carry;
+    r.tsNsec = this.nanos ? frac - carry * units : (frac - carry * units) * 1000;
     r.ts = tsSec + r.tsNsec / 1e9;
     f.consume(16 + caplen);
     return r;

@@ -147,6 +147,19 @@ describe('corrupt length fields', () => {
     });
   }
 
+  it('a µs fraction of a second or more is carried into the seconds, not an error (tshark reads on too)', async () => {
+    const buf = Buffer.from(readFileSync(capture('http-get-basic.pcap')));
+    const second = 24 + 16 + buf.readUInt32LE(24 + 8);
+    const sec = buf.readUInt32LE(second);
+    buf.writeUInt32LE(1500000, second + 4);
+    const p = join(dir, 'usec-overflow.pcap');
+    writeFileSync(p, buf);
+    const res = readSummary(p);
+    expect(res.error).toBeNull();
+    expect(res.packets.length).toBe((await tsharkRows(p, ['frame.number'])).length);
+    expect(res.packets[1]).toContain(` ${sec + 1}.500000000 `);
+  });
+
   it('an interface block with a bad length stops before any packet', () => {
     const buf = Buffer.from(readFileSync(capture('pcapng-2if-ns-and-us.pcapng')));
     const { blocks } = walkBlocks(buf);
