@@ -15,8 +15,11 @@ import { existsSync, fstatSync } from 'node:fs';
 import type { Writable } from 'node:stream';
 import { createRequire } from 'node:module';
 import { Socket } from 'node:net';
+import { isMainThread } from 'node:worker_threads';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+// Started as a worker thread, this bundle runs a whole live capture instead (live-worker.ts).
+import './live-worker.js';
 import {
   encodeJsonMsg, encodeStats, writePacketMsg, MSG_END, MSG_ERROR, MSG_HDR, MSG_READY, PACKET_HDR,
   type HelperError, type HelperReady, type HelperStats,
@@ -264,5 +267,7 @@ function main(argv: string[]): void {
   process.exit(64);
 }
 
-if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) main(process.argv.slice(2));
-else if (process.env.TAPSCOPE_CAPTURE_HELPER === '1') main(process.argv.slice(2));
+// (A worker thread sees the worker file as argv[1] too: only the process's main thread runs main.)
+if (isMainThread && ((process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) || process.env.TAPSCOPE_CAPTURE_HELPER === '1')) {
+  main(process.argv.slice(2));
+}

@@ -21,6 +21,9 @@
  *   svc.findUnfinished()    captures a crash left behind (offer to open them); svc.dismissUnfinished(u)
  *   liveWorkerMessages(cap, post)   (live-batches.ts) the capture as the file-analysis worker's
  *                           opened/batch/done messages, for SessionData.apply
+ *   startLiveWorker({ mode: 'capture'|'listen', options }, onMessage)   (live-worker.ts) the same
+ *                           capture run in a worker thread (analysis off the UI's main thread):
+ *                           started, opened/batch/done, delta, end | start-failed; handle.stop()
  *
  * The capture itself runs in the helper process (helper.ts), spawned as
  *   Electron:  process.execPath out/cli/capture-helper.mjs  with ELECTRON_RUN_AS_NODE=1
