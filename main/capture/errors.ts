@@ -25,9 +25,12 @@ export class CaptureError extends Error {
 }
 
 /** What to do when the helper may not open interfaces, for this OS. */
-export function permissionRemedy(helperExec: string, platform: NodeJS.Platform = process.platform): string {
+export function permissionRemedy(helperExec: string | null, platform: NodeJS.Platform = process.platform): string {
   if (platform === 'linux') {
     const dedicated = '/usr/local/lib/tapscope/capture-node';
+    // The desktop app's own binary is Electron, which cannot be copied alone: the helper is
+    // plain JavaScript, so a Node.js runtime (>= 20) serves.
+    if (helperExec === null) helperExec = '"$(command -v node)"';
     return [
       'Capturing needs the CAP_NET_RAW and CAP_NET_ADMIN capabilities (or root). Like Wireshark\'s dumpcap, give them',
       'to a dedicated copy of the runtime that only members of a "pcap" group may run, and let Tapscope use it for its helper:',
@@ -58,7 +61,7 @@ export function permissionRemedy(helperExec: string, platform: NodeJS.Platform =
 }
 
 /** The helper's error (code + libpcap text) as a CaptureError. */
-export function captureErrorFrom(code: string, message: string, device: string, helperExec: string): CaptureError {
+export function captureErrorFrom(code: string, message: string, device: string, helperExec: string | null): CaptureError {
   switch (code) {
     case 'EPERM':
       return new CaptureError('EPERM', `no permission to capture on ${device}: ${message}`, permissionRemedy(helperExec));

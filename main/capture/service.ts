@@ -91,7 +91,11 @@ export function helperScript(): string {
   if (process.env.TAPSCOPE_CAPTURE_HELPER_PATH) return process.env.TAPSCOPE_CAPTURE_HELPER_PATH;
   const d = moduleDir();
   const candidates = [join(d, 'capture-helper.mjs'), join(d, '..', 'cli', 'capture-helper.mjs'), join(d, '..', '..', 'out', 'cli', 'capture-helper.mjs')];
-  return candidates.find((p) => existsSync(p)) ?? candidates[candidates.length - 1];
+  const found = candidates.find((p) => existsSync(p)) ?? candidates[candidates.length - 1];
+  // Packaged app: the helper is unpacked from the asar (electron-builder.yml), so that a plain
+  // Node runtime holding the capture capabilities (TAPSCOPE_CAPTURE_EXEC) can run it too.
+  const unpacked = found.replace(/app\.asar([\\/])/, 'app.asar.unpacked$1');
+  return unpacked !== found && existsSync(unpacked) ? unpacked : found;
 }
 
 /** How to run the helper: the executable, its arguments before the helper's own, and the environment. */
@@ -220,7 +224,7 @@ export class LiveCapture implements LiveSource {
         if (this.helperError) {
           err = this.helperError.code === 'EHELPER'
             ? new CaptureError('EHELPER', this.helperError.message)
-            : captureErrorFrom(this.helperError.code, this.helperError.message, o.device, cmd.exec);
+            : captureErrorFrom(this.helperError.code, this.helperError.message, o.device, process.versions.electron && !process.env.TAPSCOPE_CAPTURE_EXEC ? null : cmd.exec);
         } else if (!this.gotEnd && !this.stopping) {
           const why = signal ? `was killed by ${signal}` : `exited with status ${code}`;
           err = new CaptureError('EHELPER', `the capture helper ${why}${this.stderr ? `: ${this.stderr.trim().split('\n').slice(-3).join(' | ')}` : ''}`);
