@@ -95,6 +95,13 @@ function hostName(h: string): string {
   return s.replace(/\.$/, '');
 }
 
+/** Math.max without spreading (large arrays overflow the argument stack). */
+function maxOf(v: number[]): number {
+  let m = -Infinity;
+  for (const x of v) if (x > m) m = x;
+  return m;
+}
+
 function median(v: number[]): number {
   if (v.length === 0) return 0;
   const s = [...v].sort((a, b) => a - b);
@@ -275,7 +282,7 @@ export function buildFindings(inp: FindingInput): Finding[] {
     const slow = xs.filter((x) => timeToFirstByte(x)! > limit);
     const site = siteOf(xs[0].connectionId, xs[0].serverIp);
     if (slow.length > 0) {
-      const max = Math.max(...slow.map((x) => timeToFirstByte(x)!));
+      const max = maxOf(slow.map((x) => timeToFirstByte(x)!));
       const servers = [...new Set(slow.map((x) => ep({ ip: x.serverIp, port: x.serverPort })))];
       const r = range(slow.map((x) => ({ ts: x.requestTs ?? 0, connId: x.connectionId })));
       push({
@@ -320,7 +327,7 @@ export function buildFindings(inp: FindingInput): Finding[] {
     const packets = live.reduce((a, c) => a + c.packets, 0);
     if (nRetr >= RETRANS_MIN && packets > 0 && nRetr / packets >= RETRANS_MIN_FRACTION) {
       const r = range(retr.map((c) => ({ ts: c.firstTs, connId: c.id })));
-      r.lastTs = Math.max(...retr.map((c) => c.lastTs));
+      r.lastTs = maxOf(retr.map((c) => c.lastTs));
       push({
         severity: 'warning', kind: 'tcp.analysis.retransmission', site, server: srv, count: retr.length, total: live.length, firstTs: r.firstTs, lastTs: r.lastTs, connectionIds: r.ids,
         summary: `${site ? `${site}: ` : ''}${srv}: ${nRetr} retransmissions (${((100 * nRetr) / packets).toFixed(1)}% of ${packets} packets) in ${retr.length} of ${plural(live.length, 'connection')}: packet loss on the path ${span(r.firstTs, r.lastTs)}`,
@@ -330,7 +337,7 @@ export function buildFindings(inp: FindingInput): Finding[] {
     if (zw.length > 0) {
       const n = zw.reduce((a, c) => a + (c.zeroWindows ?? 0), 0);
       const r = range(zw.map((c) => ({ ts: c.firstTs, connId: c.id })));
-      r.lastTs = Math.max(...zw.map((c) => c.lastTs));
+      r.lastTs = maxOf(zw.map((c) => c.lastTs));
       push({
         severity: 'warning', kind: 'tcp.analysis.zero_window', site, server: srv, count: zw.length, total: live.length, firstTs: r.firstTs, lastTs: r.lastTs, connectionIds: r.ids,
         summary: `${site ? `${site}: ` : ''}${srv}: a receiver advertised a zero window ${plural(n, 'time')} in ${zw.length} of ${plural(live.length, 'connection')} (an application not reading fast enough stalls the transfer) ${span(r.firstTs, r.lastTs)}`,
@@ -343,7 +350,7 @@ export function buildFindings(inp: FindingInput): Finding[] {
   if (unseen.length > 0) {
     const n = unseen.reduce((a, c) => a + (c.ackedUnseen ?? 0), 0);
     const r = range(unseen.map((c) => ({ ts: c.firstTs, connId: c.id })));
-    r.lastTs = Math.max(...unseen.map((c) => c.lastTs));
+    r.lastTs = maxOf(unseen.map((c) => c.lastTs));
     push({
       severity: 'warning', kind: 'tcp.analysis.ack_lost_segment', site: null, server: null, count: unseen.length, total: tcp.length, firstTs: r.firstTs, lastTs: r.lastTs, connectionIds: r.ids,
       summary: `The capture missed packets the endpoints did receive (${plural(n, 'ACKed-unseen segment')} in ${unseen.length} of ${plural(tcp.length, 'connection')}): the tap or capture dropped them, not the network; loss figures may be understated`,
@@ -352,9 +359,10 @@ export function buildFindings(inp: FindingInput): Finding[] {
 
   // DNS: errors and unanswered queries, per name.
   const okNames = new Set(inp.dns.filter((d) => d.rcode === 0).map((d) => d.qname.toLowerCase()));
+  // "name.search-domain" failing while "name" resolved: the resolver's search list at work.
   const isSearchExpansion = (q: string): boolean => {
     const l = q.toLowerCase();
-    for (const ok of okNames) if (l.length > ok.length && l.startsWith(ok + '.')) return true;
+    for (let i = l.lastIndexOf('.'); i > 0; i = l.lastIndexOf('.', i - 1)) if (okNames.has(l.slice(0, i))) return true;
     return false;
   };
   const last = lastTs;
@@ -362,12 +370,12 @@ export function buildFindings(inp: FindingInput): Finding[] {
     const n = [...new Set(v.map((d) => d.qname.toLowerCase()))];
     return n.length <= 3 ? n.join(', ') : `${n.slice(0, 3).join(', ')} and ${n.length - 3} more`;
   };
-  const dnsFinding = (kind: string, severity: Severity, v: DnsTransaction[], total: number, site: string | null, server: string | null, text: string, idKey: string): void => {
+  const dnsFinding = (kind: string, severity: Severity, v: DnsTransaction[], total: number, site: string | null, server: string | null, text: string, idKey: string, note = ''): void => {
     const r = range(v.map((d) => ({ ts: d.queryTs ?? d.responseTs ?? 0, connId: d.connectionId })));
     const retries = v.reduce((a, d) => a + d.retries, 0);
     push({
       severity, kind, site, server, count: v.length, total, firstTs: r.firstTs, lastTs: r.lastTs, connectionIds: r.ids,
-      summary: `${text} for ${v.length} of ${plural(total, 'query', 'queries')}${retries ? ` (${plural(retries, 'retry', 'retries')})` : ''} ${span(r.firstTs, r.lastTs)}`,
+      summary: `${text} for ${v.length} of ${plural(total, 'query', 'queries')}${retries ? ` (${plural(retries, 'retry', 'retries')})` : ''} ${span(r.firstTs, r.lastTs)}${note}`,
     }, idKey);
   };
   // A missing name is about the name; a failing or silent server is about the server.
@@ -378,7 +386,7 @@ export function buildFindings(inp: FindingInput): Finding[] {
     const types = [...new Set(nx.map((d) => qtypeName(d.qtype)))].join('/');
     const servers = [...new Set(ds.map((d) => d.server.ip))];
     dnsFinding('dns.nxdomain', search ? 'info' : 'warning', nx, ds.length, name, servers.length === 1 ? servers[0] : null,
-      `DNS: ${name} does not exist (NXDOMAIN, ${types})${search ? ': a resolver search-domain expansion, harmless' : ''}`, name);
+      `DNS: ${name} does not exist (NXDOMAIN, ${types})`, name, search ? '; a resolver search-domain expansion of a name that resolved, harmless' : '');
   }
   for (const [server, ds] of groupBy(inp.dns, (d) => d.server.ip)) {
     const sf = ds.filter((d) => d.rcode === 2);
