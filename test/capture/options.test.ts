@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { CaptureService } from '../../main/capture/service.js';
 import type { CaptureDevice } from '../../main/capture/interfaces.js';
 import { tsharkFields } from '../helpers/captures.js';
-import { CLI, ensureBuilt, sh, skipReason, tsharkCount } from './lab.js';
+import { CLI, ensureBuilt, sh, skipReason, stopChild, tsharkCount, waitFor } from './lab.js';
+import { spawn } from 'node:child_process';
 
 const skip = skipReason(['ip', 'tshark']);
 
@@ -116,6 +117,23 @@ describe.skipIf(skip !== null)(`capture options${skip ? ` (skipped: ${skip})` : 
       if (exact) expect(seq[i]).toBe(seq[i - 1] + 1);
       else expect(seq[i]).toBeGreaterThan(seq[i - 1]);
     }
+  });
+
+  it('tapscope capture stops cleanly on SIGTERM: complete file and the summary, like tcpdump', async () => {
+    const port = 47006;
+    const out = join(dir, 'term.pcapng');
+    const p = spawn(process.execPath, [CLI, 'capture', '-i', 'lo', '-f', `udp dst port ${port}`, '-w', out], { stdio: ['ignore', 'pipe', 'pipe'] });
+    await waitFor(p.stderr!, /capturing on lo/);
+    await blast(port, 50, 200);
+    await new Promise((r) => setTimeout(r, 300));
+    const end = await stopChild(p, 'SIGTERM');
+    expect(end.code).toBe(0);
+    const n = Number(/(\d+) packets captured on lo/.exec(end.stderr)?.[1]);
+    expect(end.stderr).toMatch(/\d+ packets received by filter\n\d+ packets dropped by kernel\n0 packets dropped by app/);
+    const dropped = Number(/(\d+) packets dropped by kernel/.exec(end.stderr)?.[1]);
+    expect(n).toBeLessThanOrEqual(50);
+    expect(n + dropped).toBeGreaterThanOrEqual(50); // (on lo libpcap counts both copies of a packet)
+    expect(tsharkCount(out)).toBe(n);
   });
 
   it('lists bridges, their ports, tap, veth and VXLAN devices as ip -d link describes them', () => {
