@@ -109,10 +109,10 @@ async function runLive(src: LiveSource, io: Out, a: ParsedArgs, what: string, de
   io.err.write(summaryText(end, what));
   if (end.error) io.err.write(`tapscope: ${end.error.message}\n${end.error.remedy ? end.error.remedy + '\n' : ''}`);
   if (a.flags.has('json')) {
-    const report = src.session.report({ path: end.counters.files[end.counters.files.length - 1] ?? '', format: 'pcapng', interfaces: [], comments: [] });
+    const report = src.session.report({ path: end.counters.files[end.counters.files.length - 1] ?? '', format: 'pcapng', interfaces: [...src.sink.interfaces], comments: [] });
     io.out.write(JSON.stringify({ capture: { ...describe(), reason: end.reason, error: end.error, counters: end.counters }, ...report }) + '\n');
   } else if (a.flags.has('summary')) {
-    io.out.write(humanSummary(src.session.report({ path: end.counters.files.join(', '), format: 'pcapng', interfaces: [], comments: [] })));
+    io.out.write(humanSummary(src.session.report({ path: end.counters.files.join(', '), format: 'pcapng', interfaces: [...src.sink.interfaces], comments: [] })));
   }
   return end.error ? 2 : 0;
 }

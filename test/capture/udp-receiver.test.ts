@@ -82,6 +82,25 @@ describe.skipIf(!hasTshark)('cloud-TAP UDP receiver', () => {
     }
   }
 
+  it('listens on IPv6: outer IPv6 headers from the sender to the listening address', async () => {
+    const orig = tsharkFields(capture('vxlan-http.pcap'), ['udp.payload', 'vxlan.vni'], ['-Y', 'udp.port == 4789']);
+    const out = join(dir, 'v6.pcapng');
+    const rx = await new CaptureService().listen({ vxlan: [0], address: '::1', output: out });
+    const port = rx.ports[0].port;
+    const s = createSocket('udp6');
+    try {
+      for (const r of orig) await new Promise<void>((res, rej) => s.send(Buffer.from(last(r[0]).replace(/:/g, ''), 'hex'), port, '::1', (e) => (e ? rej(e) : res())));
+    } finally {
+      s.close();
+    }
+    await until(() => rx.counters.packets >= orig.length);
+    await rx.stop();
+    const rows = tsharkFields(out, ['ipv6.src', 'ipv6.dst', 'udp.dstport', 'vxlan.vni'], ['-d', `udp.port==${port},vxlan`]);
+    expect(rows.length).toBe(orig.length);
+    for (const r of rows) expect([r[0], r[1], r[2].split(',')[0], r[3]]).toEqual(['::1', '::1', String(port), orig[0][1]]);
+    expect(rx.session.tunnels.summary().filter((t) => t.type === 'vxlan').map((t) => t.outerSrc)).toEqual(['::1']);
+  });
+
   it('finds no inner frame in a datagram that is not the tunnel it claims', () => {
     expect(innerFrame('vxlan', Buffer.from('0000000000000000', 'hex'))).toBeNull(); // I flag clear
     expect(innerFrame('geneve', Buffer.from('c0006558', 'hex'))).toBeNull(); // version 3
