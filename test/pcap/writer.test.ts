@@ -2,6 +2,7 @@ import { describe, expect, it, beforeAll, afterAll } from 'vitest';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, chmodSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { build } from 'esbuild';
 import { join } from 'node:path';
 import { allCaptures, capture, REPO_ROOT } from '../helpers/captures.js';
 import { packetRows, tsharkRows } from './oracle.js';
@@ -221,21 +222,23 @@ describe('streaming, atomic saves and errors', () => {
     }
   });
 
-  it('a directory without write permission (EACCES) is an error naming the path', () => {
+  it('a directory without write permission (EACCES) is an error naming the path', async () => {
     const locked = join(dir, 'locked');
     mkdirSync(locked);
     chmodSync(dir, 0o755);
     chmodSync(locked, 0o555);
     const target = join(locked, 'x.pcapng');
-    // root ignores permissions: run the writer as nobody.
+    // root ignores permissions: run the writer as nobody, bundled into the (world-readable)
+    // temp dir so the child needs nothing from the repository.
+    const bundle = join(dir, 'writer-bundle.mjs');
+    await build({ entryPoints: [join(REPO_ROOT, 'main/pcap/writer.ts')], outfile: bundle, bundle: true, platform: 'node', format: 'esm', logLevel: 'error' });
+    chmodSync(bundle, 0o644);
     const script = `
-      import { saveCapture } from ${JSON.stringify(join(REPO_ROOT, 'main/pcap/writer.ts'))};
+      import { saveCapture } from ${JSON.stringify(bundle)};
       try { saveCapture(${JSON.stringify(target)}, [], { format: 'pcapng', interfaces: [] }); console.log('no error'); }
       catch (e) { console.log(e.message); }`;
-    const r = spawnSync(process.execPath, ['--import', join(REPO_ROOT, 'node_modules/tsx/dist/esm/index.mjs'), '--input-type=module', '-e', script], {
-      cwd: REPO_ROOT, encoding: 'utf8', uid: process.getuid?.() === 0 ? 65534 : undefined, gid: process.getuid?.() === 0 ? 65534 : undefined,
-      env: { ...process.env, TSX_TSCONFIG_PATH: join(REPO_ROOT, 'tsconfig.json'), HOME: tmpdir() },
-    });
+    const asRoot = process.getuid?.() === 0;
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { cwd: tmpdir(), encoding: 'utf8', uid: asRoot ? 65534 : undefined, gid: asRoot ? 65534 : undefined });
     expect(r.stdout.trim(), r.stderr).toBe(`cannot create capture file ${target}.tmp: permission denied (EACCES)`);
   });
 });
