@@ -69,6 +69,7 @@ export class AnalysisSession {
       this.warnings.push({ packet: null, offset: null, message: `${this.malformed - MAX_MALFORMED_WARNINGS} more malformed packet(s) not listed` });
     }
     for (const a of this.analyzers) a.finish?.(this.lastTs ?? 0);
+    this.warnings.push(...this.app.warnings());
   }
 
   private noteMalformed(f: Frame): void {
