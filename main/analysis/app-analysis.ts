@@ -26,7 +26,19 @@ export class AppAnalysis implements FrameAnalyzer {
   }
 
   finish(lastTs: number): void {
-    this.streams.finish(lastTs);
+    try {
+      this.streams.finish(lastTs);
+    } catch (e) {
+      this.streams.failures++;
+      this.streams.firstFailure ??= `end of capture: ${(e as Error).message}`;
+    }
+  }
+
+  /** Report warnings: application-layer parsing that failed (those connections are left out). */
+  warnings(): { packet: number | null; offset: number | null; message: string }[] {
+    const s = this.streams;
+    if (s.failures === 0) return [];
+    return [{ packet: null, offset: null, message: `HTTP/DNS/TLS parsing failed on ${s.failures} connection(s) (left out of http/dns/tls); first: ${s.firstFailure}` }];
   }
 
   /**

@@ -39,9 +39,23 @@ export class TcpStreamDispatcher implements FrameAnalyzer {
 
   constructor(private protocols: StreamProtocol[]) {}
 
+  /** Connections whose parsing failed with an exception (a bug): they are dropped, not the capture. */
+  failures = 0;
+  firstFailure: string | null = null;
+
   onFrame(f: Frame, ctx: PacketContext): void {
     const conn = ctx.conn;
     if (!conn || f.l4 !== L4.Tcp) return;
+    try {
+      this.feed(f, conn, ctx.toServer);
+    } catch (e) {
+      this.failures++;
+      this.firstFailure ??= `packet ${f.index + 1}, connection ${conn.id}: ${(e as Error).message}`;
+      this.conns.set(conn, IGNORED);
+    }
+  }
+
+  private feed(f: Frame, conn: Connection, toServer: boolean): void {
     let st = this.conns.get(conn);
     if (st === IGNORED) return;
     if (st === undefined) {
@@ -49,7 +63,6 @@ export class TcpStreamDispatcher implements FrameAnalyzer {
       this.conns.set(conn, st);
     }
     const flags = f.tcpFlags;
-    const toServer = ctx.toServer;
     if (flags & TCP_SYN) {
       if (toServer) st.clientIsn = f.tcpSeq;
       else st.serverIsn = f.tcpSeq;
