@@ -103,10 +103,15 @@ export class TcpStreamDispatcher implements FrameAnalyzer {
   }
 
   finish(lastTs: number): void {
-    for (const st of this.conns.values()) {
+    for (const [conn, st] of this.conns) {
       if (!st || !st.c2s || !st.s2c) continue;
-      st.c2s.close(lastTs, 'eof');
-      st.s2c.close(lastTs, 'eof');
+      try {
+        st.c2s.close(lastTs, 'eof');
+        st.s2c.close(lastTs, 'eof');
+      } catch (e) {
+        this.failures++;
+        this.firstFailure ??= `end of capture, connection ${conn.id}: ${(e as Error).message}`;
+      }
     }
     this.conns.clear();
   }
