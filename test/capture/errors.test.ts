@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { CaptureService, CaptureError } from '../../main/capture/service.js';
 import { CLI, Lab, ensureBuilt, sh, skipReason, stopChild, tsharkCount, waitFor } from './lab.js';
 
-const skip = skipReason(['ip', 'tshark', 'ethtool', 'python3', 'curl', 'capsh', 'setcap', 'setpriv']);
+const skip = skipReason(['ip', 'tshark', 'ethtool', 'python3', 'capsh', 'setcap', 'setpriv']);
 const PORT = 8080;
 
 function cli(args: string[], wrapper: string[] = []): { code: number | null; stdout: string; stderr: string } {

@@ -19,7 +19,7 @@ function has(cmd: string): boolean {
 }
 
 /** Why live-capture tests cannot run here, or null. */
-export function skipReason(tools: string[] = ['ip', 'tshark', 'tcpdump', 'ethtool', 'python3', 'curl']): string | null {
+export function skipReason(tools: string[] = ['ip', 'tshark', 'tcpdump', 'ethtool', 'python3']): string | null {
   if (process.platform !== 'linux') return 'live-capture tests need Linux network namespaces';
   if (!IS_ROOT) return 'live-capture tests need root (network namespaces, raw sockets); run them as root or in CI';
   for (const t of tools) if (!has(t)) return `${t} is not installed`;
@@ -50,6 +50,22 @@ export function sh(cmd: string, opts: { timeout?: number; ignoreError?: boolean 
     if (opts.ignoreError) return (e as { stdout?: string }).stdout ?? '';
     throw new Error(`${cmd}: ${(e as { stderr?: string }).stderr ?? e}`);
   }
+}
+
+/**
+ * argv for a Node process making n sequential HTTP GETs (a new connection each, bounded by a
+ * per-request timeout); prints the number that returned 200 and exits 0 if all did.
+ */
+export function httpGets(url: string, n: number, timeoutMs: number): string[] {
+  const js = `const http = require('node:http'); let ok = 0;
+const one = (i) => { if (i >= ${n}) { console.log(ok); process.exit(ok === ${n} ? 0 : 1); }
+  const req = http.get(${JSON.stringify(url)}, { agent: false, timeout: ${timeoutMs} }, (res) => {
+    res.resume(); res.on('end', () => { if (res.statusCode === 200) ok++; one(i + 1); });
+  });
+  req.on('timeout', () => req.destroy(new Error('timeout')));
+  req.on('error', () => one(i + 1)); };
+one(0);`;
+  return [process.execPath, '-e', js];
 }
 
 export class Lab {
@@ -106,21 +122,17 @@ export class Lab {
     const p = this.spawn(this.b, ['python3', '-m', 'http.server', String(port), '--bind', this.ipB, '--directory', root]);
     // wait until it answers (bounded)
     for (let i = 0; i < 50; i++) {
-      const r = spawnSync('ip', ['netns', 'exec', this.a, 'curl', '-s', '-o', '/dev/null', '-m', '1', `http://${this.ipB}:${port}/`]);
+      const r = spawnSync('ip', ['netns', 'exec', this.a, ...httpGets(`http://${this.ipB}:${port}/`, 1, 1000)]);
       if (r.status === 0) return p;
       spawnSync('sleep', ['0.1']);
     }
     throw new Error('HTTP server did not start');
   }
 
-  /** n sequential downloads from namespace a; bounded by curl's own timeouts. */
+  /** n sequential downloads (one connection each) from namespace a; returns how many succeeded. */
   fetch(port: number, name: string, n: number): number {
-    let ok = 0;
-    for (let i = 0; i < n; i++) {
-      const r = spawnSync('ip', ['netns', 'exec', this.a, 'curl', '-s', '-o', '/dev/null', '-m', '15', `http://${this.ipB}:${port}/${name}`]);
-      if (r.status === 0) ok++;
-    }
-    return ok;
+    const r = spawnSync('ip', ['netns', 'exec', this.a, ...httpGets(`http://${this.ipB}:${port}/${name}`, n, 15_000)], { encoding: 'utf8', timeout: 120_000 });
+    return Number(r.stdout.trim()) || 0;
   }
 
   down(): void {

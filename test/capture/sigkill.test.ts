@@ -5,7 +5,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { CaptureService } from '../../main/capture/service.js';
-import { CLI, Lab, ensureBuilt, skipReason, waitFor } from './lab.js';
+import { CLI, Lab, ensureBuilt, httpGets, skipReason, waitFor } from './lab.js';
 
 const skip = skipReason();
 const PORT = 8080;
@@ -26,7 +26,7 @@ describe.skipIf(skip !== null)(`SIGKILL mid-capture${skip ? ` (skipped: ${skip})
     p.stderr!.on('data', (d: Buffer) => (err += d));
     await waitFor(p.stderr!, /capturing on/);
     // Traffic keeps flowing while the process is killed (a bounded loop of downloads).
-    const load = spawn('ip', ['netns', 'exec', lab.a, 'bash', '-c', `for i in $(seq 60); do curl -s -o /dev/null -m 5 http://${lab.ipB}:${PORT}/page.bin; done`], { stdio: 'ignore' });
+    const load = spawn('ip', ['netns', 'exec', lab.a, ...httpGets(`http://${lab.ipB}:${PORT}/page.bin`, 60, 5000)], { stdio: 'ignore' });
     try {
       await waitFor(p.stderr!, /progress: \d+ captured, \d+ saved, [1-9]\d\d+ flushed/, 20_000);
       const flushedBeforeKill = Math.max(...[...err.matchAll(/(\d+) flushed/g)].map((m) => Number(m[1])));
