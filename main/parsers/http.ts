@@ -396,7 +396,7 @@ export class Http1StreamParser implements StreamSink {
       this.scanFrom = this.headLen;
       if (this.headLen >= MAX_HEAD) return this.rejectHead(i);
       // The first line must end within a sane length.
-      if (this.headLen > 8192 && h.indexOf(LF) < 0) return this.rejectHead(i);
+      if (this.headLen > 8192 && h.subarray(0, this.headLen).indexOf(LF) < 0) return this.rejectHead(i);
       return i + take;
     }
     const consumed = stop - (this.headLen - take);
