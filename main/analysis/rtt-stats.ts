@@ -5,14 +5,107 @@
  * p95 and max equal what a tool that keeps all of tshark's `tcp.analysis.ack_rtt`
  * values computes); past that it keeps a uniform reservoir of that size (deterministic
  * generator, so runs repeat), min and max stay exact and median/p95 become estimates
- * (`exact: false`). Storage starts small and grows by doubling.
+ * (`exact: false`).
  *
  * Series is a downsampled time series for charts: at most `cap` points; when full, pairs
  * of neighbours merge (the larger value and the union of the marks survive, so spikes and
  * retransmissions never disappear from the chart) and later input is pre-aggregated
  * over the doubled stride.
+ *
+ * Storage: numbers live in Columns carved out of an Arena's large Float64Array slabs
+ * (8 numbers first, then blocks of 64). A capture with many connections keeps many short
+ * growing series; as JS arrays their backing stores are copied on every growth and by
+ * every young-generation GC (they outlive it), which made garbage collection the largest
+ * cost of the analysis. Slab memory is off the JS heap: nothing to copy or scan. An
+ * Arena belongs to one analysis session and is freed with it.
  */
 export const EXACT_SAMPLES = 8192;
+
+const FIRST = 8;
+const BLOCK_BITS = 6;
+const BLOCK = 1 << BLOCK_BITS;
+
+/**
+ * Bump allocator over Float64Array slabs of 2^bits numbers (default 2^15: 256 KB);
+ * addresses are slab << bits | offset. Nothing is freed before the arena itself.
+ */
+export class Arena {
+  readonly slabs: Float64Array[] = [];
+  readonly mask: number;
+  private used: number;
+
+  constructor(readonly bits = 15) {
+    this.mask = (1 << bits) - 1;
+    this.used = 1 << bits;
+  }
+
+  alloc(n: number): number {
+    const size = 1 << this.bits;
+    if (this.used + n > size) {
+      this.slabs.push(new Float64Array(size));
+      this.used = 0;
+    }
+    const at = (this.slabs.length - 1) * size + this.used;
+    this.used += n;
+    return at;
+  }
+
+  /** Bytes held. */
+  get bytes(): number {
+    return this.slabs.length * (8 << this.bits);
+  }
+}
+
+/** An arena for short-lived or test use (4 KB slabs). */
+export function smallArena(): Arena {
+  return new Arena(9);
+}
+
+/** A growable list of numbers in an Arena (first 8 in one block, then blocks of 64). */
+export class Column {
+  length = 0;
+  private first = -1;
+  private blocks: number[] = [];
+
+  constructor(private readonly arena: Arena) {}
+
+  private addr(i: number): number {
+    if (i < FIRST) return this.first + i;
+    const j = i - FIRST;
+    return this.blocks[j >>> BLOCK_BITS] + (j & (BLOCK - 1));
+  }
+
+  push(v: number): void {
+    const i = this.length++;
+    if (i < FIRST) {
+      if (this.first < 0) this.first = this.arena.alloc(FIRST);
+    } else if ((i - FIRST) >>> BLOCK_BITS === this.blocks.length) this.blocks.push(this.arena.alloc(BLOCK));
+    this.set(i, v);
+  }
+
+  get(i: number): number {
+    const a = this.addr(i);
+    const ar = this.arena;
+    return ar.slabs[a >>> ar.bits][a & ar.mask];
+  }
+
+  set(i: number, v: number): void {
+    const a = this.addr(i);
+    const ar = this.arena;
+    ar.slabs[a >>> ar.bits][a & ar.mask] = v;
+  }
+
+  /** Shortens the list; its blocks stay for reuse. */
+  truncate(n: number): void {
+    if (n < this.length) this.length = n;
+  }
+
+  toArray(): number[] {
+    const out = new Array<number>(this.length);
+    for (let i = 0; i < this.length; i++) out[i] = this.get(i);
+    return out;
+  }
+}
 
 export interface RttSummary {
   samples: number;
@@ -24,6 +117,11 @@ export interface RttSummary {
   exact: boolean;
 }
 
+/** Anything with a time stamp in epoch seconds (a decoded Frame, a record). */
+export interface Timed {
+  readonly ts: number;
+}
+
 export class RttSamples {
   count = 0;
   // min, max in a Float64Array: a double stored into an object field costs a heap number.
@@ -31,37 +129,45 @@ export class RttSamples {
   /** Smallest and largest sample, in output units (see `unit`). */
   get min(): number { return this.mm[0] * this.unit; }
   get max(): number { return this.mm[1] * this.unit; }
-  private buf: number[] = [];
+  private buf: Column | null = null;
   /** Sample times while every sample is kept (the chart series is derived from them). */
-  private times: number[] = [];
+  private times: Column | null = null;
   /** The chart series once samples are no longer all kept. */
   private series: Series | null = null;
   private rng = 0x9e3779b9;
 
-  /** `unit`: what one stored unit is in output units (1e-9 for samples in ns reported in s). */
-  constructor(private readonly seriesPoints = 512, readonly unit = 1) {}
+  /**
+   * `unit`: what one stored unit is in output units (1e-9 for samples in ns reported in
+   * s). Without an arena the samples get one of their own.
+   */
+  constructor(private readonly seriesPoints = 512, readonly unit = 1, private readonly arena: Arena | null = null) {}
 
   /**
    * One sample `v` taken at `at.ts` (epoch seconds). Callers pass integers where they can
    * (the TCP analyser: nanoseconds), which travel without boxing; see Series.add.
    */
   add(at: Timed, v: number): void {
-    const t = at.ts;
     this.count++;
     const mm = this.mm;
     if (v < mm[0]) mm[0] = v;
     if (v > mm[1]) mm[1] = v;
-    if (this.buf.length < EXACT_SAMPLES) {
+    if (this.count <= EXACT_SAMPLES) {
+      if (!this.buf) {
+        const a = this.arena ?? smallArena();
+        this.buf = new Column(a);
+        this.times = new Column(a);
+      }
       this.buf.push(v);
-      this.times.push(t);
-    } else this.addBeyond(t, v);
+      this.times!.push(at.ts);
+    } else this.addBeyond(at.ts, v);
   }
 
   private addBeyond(t: number, v: number): void {
+    const buf = this.buf!;
     if (!this.series) {
-      this.series = new Series(this.seriesPoints);
-      for (let i = 0; i < this.buf.length; i++) this.series.addAt(this.times[i], this.buf[i]);
-      this.times = [];
+      this.series = new Series(this.seriesPoints, this.arena);
+      for (let i = 0; i < buf.length; i++) this.series.addAt(this.times!.get(i), buf.get(i));
+      this.times = null;
     }
     this.series.addAt(t, v);
     // Reservoir sampling (Algorithm R) with a xorshift generator.
@@ -71,12 +177,12 @@ export class RttSamples {
     x ^= x << 5;
     this.rng = x >>> 0;
     const j = this.rng % this.count;
-    if (j < EXACT_SAMPLES) this.buf[j] = v;
+    if (j < EXACT_SAMPLES) buf.set(j, v);
   }
 
   /** The kept samples in stored units (all of them while count <= EXACT_SAMPLES). */
-  values(): readonly number[] {
-    return this.buf;
+  values(): number[] {
+    return this.buf ? this.buf.toArray() : [];
   }
 
   /** The samples over time (output units), downsampled to the series size. */
@@ -85,8 +191,8 @@ export class RttSamples {
     let p: SeriesPoints;
     if (this.series) p = this.series.points();
     else {
-      const s = new Series(this.seriesPoints);
-      for (let i = 0; i < this.buf.length; i++) s.addAt(this.times[i], this.buf[i]);
+      const s = new Series(this.seriesPoints, smallArena());
+      for (let i = 0; i < this.buf!.length; i++) s.addAt(this.times!.get(i), this.buf!.get(i));
       p = s.points();
     }
     if (this.unit !== 1) p.v = p.v.map((x) => x * this.unit);
@@ -99,29 +205,27 @@ export function summarize(parts: RttSamples[]): RttSummary | null {
   let count = 0;
   let min = Infinity;
   let max = -Infinity;
-  let kept = 0;
   let exact = true;
+  const kept: number[][] = [];
+  let n = 0;
   for (const p of parts) {
     count += p.count;
+    if (p.count === 0) continue;
     if (p.min < min) min = p.min;
     if (p.max > max) max = p.max;
-    kept += p.values().length;
+    const v = p.values();
+    kept.push(v.map((x) => x * p.unit));
+    n += v.length;
     if (p.count > EXACT_SAMPLES) exact = false;
   }
   if (count === 0) return null;
-  const all = new Float64Array(kept);
+  const all = new Float64Array(n);
   let o = 0;
-  for (const p of parts) for (const x of p.values()) all[o++] = x * p.unit;
+  for (const v of kept) for (const x of v) all[o++] = x;
   all.sort();
-  const n = all.length;
   const median = n % 2 ? all[(n - 1) / 2] : (all[n / 2 - 1] + all[n / 2]) / 2;
   const p95 = all[Math.max(0, Math.ceil(0.95 * n) - 1)];
   return { samples: count, min, median, p95, max, exact };
-}
-
-/** Anything with a time stamp in epoch seconds (a decoded Frame, a record). */
-export interface Timed {
-  readonly ts: number;
 }
 
 export interface SeriesPoints {
@@ -135,11 +239,9 @@ export interface SeriesPoints {
 }
 
 export class Series {
-  // Plain arrays: cheaper than typed arrays for the many short series of a capture with
-  // many connections (no backing-store allocation per growth step); bounded by `cap`.
-  private t: number[] = [];
-  private v: number[] = [];
-  private m: number[] = [];
+  private readonly t: Column;
+  private readonly v: Column;
+  private readonly m: Column;
   private stride = 1;
   // Pending aggregate of up to `stride` inputs.
   private pn = 0;
@@ -147,7 +249,13 @@ export class Series {
   private readonly p = new Float64Array(2);
   private pm = 0;
 
-  constructor(private readonly cap = 512) {}
+  /** At most `cap` points (even). Without an arena the series gets one of its own. */
+  constructor(private readonly cap = 512, arena: Arena | null = null) {
+    const a = arena ?? smallArena();
+    this.t = new Column(a);
+    this.v = new Column(a);
+    this.m = new Column(a);
+  }
 
   /**
    * One point at `at.ts` (epoch seconds). The time is read here from the object rather
@@ -192,32 +300,31 @@ export class Series {
     const n = t.length;
     let o = 0;
     for (let i = 0; i + 1 < n; i += 2, o++) {
-      const a = i;
-      const b = i + 1;
+      const ma = m.get(i);
+      const mb = m.get(i + 1);
       // Keep the larger value (a marked point wins), union of marks.
-      const pickB = (m[b] && !m[a]) || (!!m[b] === !!m[a] && v[b] > v[a]);
-      const k = pickB ? b : a;
-      const mark = m[a] | m[b];
-      t[o] = t[k];
-      v[o] = v[k];
-      m[o] = mark;
+      const pickB = (mb && !ma) || (!!mb === !!ma && v.get(i + 1) > v.get(i));
+      const k = pickB ? i + 1 : i;
+      t.set(o, t.get(k));
+      v.set(o, v.get(k));
+      m.set(o, ma | mb);
     }
     if (n % 2) {
-      t[o] = t[n - 1];
-      v[o] = v[n - 1];
-      m[o] = m[n - 1];
+      t.set(o, t.get(n - 1));
+      v.set(o, v.get(n - 1));
+      m.set(o, m.get(n - 1));
       o++;
     }
-    t.length = o;
-    v.length = o;
-    m.length = o;
+    t.truncate(o);
+    v.truncate(o);
+    m.truncate(o);
     this.stride *= 2;
   }
 
   points(): SeriesPoints {
-    const t = this.t.slice();
-    const v = this.v.slice();
-    const mark = this.m.slice();
+    const t = this.t.toArray();
+    const v = this.v.toArray();
+    const mark = this.m.toArray();
     if (this.pn > 0) {
       t.push(this.p[0]);
       v.push(this.p[1]);

@@ -1,7 +1,7 @@
 import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, type Frame } from '../decode/frame.js';
 import type { TcpHooks } from './connections.js';
 import { DUPACK_MAX, DUPACK_SHIFT, TCP_FLAG_INFO, TcpA, type TcpFlagName } from './tcp-flags.js';
-import { RttSamples, Series, summarize, type RttSummary, type SeriesPoints } from './rtt-stats.js';
+import { Arena, RttSamples, Series, summarize, type RttSummary, type SeriesPoints } from './rtt-stats.js';
 import type { Connection } from './types.js';
 
 /*
@@ -76,7 +76,9 @@ export class TcpFlow {
   winScale = -1;
   isFirstAck = false;
 
-  constructor() {
+  /** `arena`: the session's storage for samples and series (see rtt-stats.ts). */
+  constructor(readonly arena: Arena) {
+    this.rtt = new RttSamples(RTT_POINTS, 1e-9, arena); // stored in ns (integers), reported in s
     this.window = 0xffffffff;
     this.nextSeqTime = -Infinity;
     this.lastAckTime = -Infinity;
@@ -104,14 +106,14 @@ export class TcpFlow {
   sackPackets = 0;
   dsacks = 0;
   /** ACK RTT samples of this side's ACKs (seconds, with their times for the chart). */
-  readonly rtt = new RttSamples(RTT_POINTS, 1e-9); // stored in ns (integers), reported in s
+  readonly rtt: RttSamples;
   seqSeries: Series | null = null;
 }
 
 /** TCP analysis state of one connection (Connection.tcp). */
 export class TcpConnState {
-  readonly c2s = new TcpFlow();
-  readonly s2c = new TcpFlow();
+  readonly c2s: TcpFlow;
+  readonly s2c: TcpFlow;
   /** Whole seconds subtracted from time stamps (see the header comment). */
   readonly baseSec: number;
   // Times (ns doubles) in a Float64Array behind accessors, as in TcpFlow.
@@ -131,8 +133,10 @@ export class TcpConnState {
   readonly counts = new Uint32Array(16);
   reusedPending = false;
 
-  constructor(firstTsSec: number) {
+  constructor(firstTsSec: number, arena: Arena) {
     this.baseSec = firstTsSec;
+    this.c2s = new TcpFlow(arena);
+    this.s2c = new TcpFlow(arena);
   }
 
   count(name: TcpFlagName): number {
@@ -148,11 +152,13 @@ export type TcpState = 'syn-unanswered' | 'refused' | 'established' | 'closed' |
  */
 export class TcpAnalyzer implements TcpHooks {
   private reuseNext = false;
+  /** Storage of every connection's RTT samples and chart series (off the JS heap). */
+  readonly arena = new Arena();
   /** The current packet's time (ns since its connection's base second), see TcpFlow. */
   private readonly t = new Float64Array(1);
 
   create(conn: Connection): TcpConnState {
-    const s = new TcpConnState(Math.floor(conn.firstTs));
+    const s = new TcpConnState(Math.floor(conn.firstTs), this.arena);
     if (this.reuseNext) {
       s.reusedPending = true;
       this.reuseNext = false;
@@ -227,7 +233,7 @@ export class TcpAnalyzer implements TcpHooks {
       if (ta & TcpA.DuplicateAck) dupNum = fwd.dupAckNum;
       fwd.dataBytes += seglen;
       if (seglen > 0) {
-        const series = fwd.seqSeries ?? (fwd.seqSeries = new Series(SEQ_POINTS));
+        const series = fwd.seqSeries ?? (fwd.seqSeries = new Series(SEQ_POINTS, fwd.arena));
         series.add(f, ((seq + seglen - fwd.baseSeq) >>> 0), ta & (TcpA.Retransmission | TcpA.OutOfOrder | TcpA.LostSegment));
       }
     }
