@@ -104,9 +104,13 @@ export function exchangeJson(x: HttpExchange): Record<string, unknown> {
   };
 }
 
-/** Request fully sent -> first byte of the final response. */
+/**
+ * Request fully sent -> first byte of the final response. A server that answers before the
+ * request body is complete (an early 413 or 401) is measured from the request's start.
+ */
 export function timeToFirstByte(x: HttpExchange): number | null {
-  const from = x.requestEndTs ?? x.requestTs;
+  let from = x.requestEndTs ?? x.requestTs;
+  if (from !== null && x.responseTs !== null && x.responseTs < from && x.requestTs !== null) from = x.requestTs;
   return from !== null && x.responseTs !== null ? roundNs(x.responseTs - from) : null;
 }
 
