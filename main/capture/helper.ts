@@ -170,15 +170,19 @@ function runCapture(o: HelperOptions): void {
     send(encodeJsonMsg(MSG_READY, ready));
     startStats();
     const buf = Buffer.allocUnsafe(Math.max(BATCH, 2 * (snap + MSG_HDR + PACKET_HDR)));
+    // On stop, keep reading for a little longer than the block timeout: packets already in
+    // the kernel's current block become readable once it retires, and belong to the capture.
+    let drainUntil = 0;
     const pump = (): void => {
       if (finished) return;
-      if (stopping) return finish(null);
+      if (stopping && drainUntil === 0) drainUntil = Date.now() + 60;
       let n: number;
       try {
-        n = tap.read(h, buf, 50);
+        n = tap.read(h, buf, stopping ? 10 : 50);
       } catch (e) {
         return fail(e);
       }
+      if (stopping && n === 0 && Date.now() >= drainUntil) return finish(null);
       if (n > 0) {
         if (out.writableLength > MAX_BACKLOG) {
           for (let p = 0; p < n; p += buf.readUInt32LE(p)) stats.droppedByApp++;
