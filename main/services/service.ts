@@ -245,7 +245,7 @@ export class TapscopeService implements TapscopeApi {
     const { data, reader } = this.live(sessionId);
     const raw = data.rawConnection(connectionId);
     if (!raw) throw new ApiError(`no connection ${connectionId}`, 'not-found');
-    const row = data.connectionRows().find((r) => r.id === connectionId)!;
+    const row = data.connectionRowById(connectionId)!;
     const s = reader.series(connectionId);
     return {
       connection: row,

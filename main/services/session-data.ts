@@ -30,6 +30,7 @@ export class SessionData {
   report: AnalysisReport | null = null;
   /** Raw connection JSON by id (grows by deltas while reading). */
   rawConnections: Obj[] = [];
+  /** Rows (built on demand: after a delta the next query rebuilds them, at most once per delta). */
   private rows: ConnectionRow[] | null = null;
   private httpRows: HttpRow[] = [];
   private dnsRows: DnsRow[] = [];
@@ -57,7 +58,7 @@ export class SessionData {
       this.interfaces = m.interfaces;
       for (const c of m.connections) this.rawConnections[c.id as number] = c;
       this.appendIndex(m.index);
-      this.rows = null;
+      if (m.connections.length) this.rows = null;
     } else if (m.type === 'done') {
       this.report = m.report;
       this.interfaces = m.interfaces;
@@ -115,6 +116,13 @@ export class SessionData {
     for (const raw of this.rawConnections) if (raw) rows.push(connectionRow(raw, sites.get(raw.id as number) ?? null));
     this.rows = rows;
     return rows;
+  }
+
+  /** A row by connection id (ids are dense from 0). */
+  connectionRowById(id: number): ConnectionRow | null {
+    const rows = this.connectionRows();
+    const r = rows[id];
+    return r && r.id === id ? r : rows.find((x) => x.id === id) ?? null;
   }
 
   rawConnection(id: number): Obj | null {
@@ -186,10 +194,8 @@ export class SessionData {
       sortRows(out, q.sortKey ?? 'id', q.sortDir ?? 'asc');
       return out.map((r) => r.id);
     });
-    const byId = new Map<number, ConnectionRow>();
     const page = ids.slice(q.offset, q.offset + q.limit);
-    if (page.length) for (const r of rows) byId.set(r.id, r);
-    return { offset: q.offset, total: ids.length, unfiltered: rows.length, rows: page.map((id) => byId.get(id)!) };
+    return { offset: q.offset, total: ids.length, unfiltered: rows.length, rows: page.map((id) => this.connectionRowById(id)!) };
   }
 
   private queryTable<T extends { index: number }>(kind: string, all: T[], q: TableQuery, keep: (r: T, allowed: Set<number> | null) => boolean, text: (r: T) => string): Page<T> {

@@ -148,15 +148,16 @@ export function onProgress(p: Progress): void {
   if (!app.session || p.sessionId !== app.session.sessionId) return;
   app.progress = p;
   app.session.state = p.state;
-  app.dataVersion++;
-  // While reading or capturing, the summary (counts, time span) follows at most twice a second.
+  // While reading or capturing, views and the summary follow at most once a second
+  // (each refresh re-queries tables that may hold 100,000 rows).
   const now = Date.now();
-  if (p.state !== 'opening' || now - lastSummary > 500) {
-    lastSummary = now;
+  if (p.state !== 'opening' || now - lastRefresh > 1000) {
+    lastRefresh = now;
+    app.dataVersion++;
     void refreshSummary();
   }
 }
-let lastSummary = 0;
+let lastRefresh = 0;
 
 function download(url: string, name: string): void {
   const a = document.createElement('a');
