@@ -15,5 +15,7 @@ export default defineConfig({
     // No inline scripts or module-preload polyfill: the CSP allows scripts from 'self' only.
     modulePreload: { polyfill: false },
     assetsInlineLimit: 0,
+    // Svelte compilation is most of the build by design; no timing report in every build log.
+    rolldownOptions: { checks: { pluginTimings: false } },
   },
 });
