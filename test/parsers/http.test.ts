@@ -6,7 +6,7 @@ import type { AppStreams } from '../../main/reassembly/tcp-streams.js';
 
 /*
  * HTTP/1.x framing and pairing on hand-built byte streams: each case is a message layout
- * RFC 9112 defines (the corpus comparison with tshark is protocols-vs-tshark.test.ts).
+ * RFC 9112 defines (the corpus comparison with tshark is protocols-vs-tshark.ts).
  */
 
 function conn(port = 80): Connection {
