@@ -185,6 +185,8 @@ export class LiveSink {
   /** Set once a stop condition or a spool error ended the capture; packets after it are ignored. */
   stopReason: CaptureEnd['reason'] | null = null;
   spoolError: SpoolError | null = null;
+  /** Packets an analyser threw on (they are still saved). */
+  analysisErrors = 0;
   onDelta: ((d: CaptureDelta) => void) | null = null;
   /** Called once when a stop condition is met or the spool fails: the source should stop. */
   onStopRequest: (() => void) | null = null;
@@ -268,7 +270,14 @@ export class LiveSink {
     c.bytes += r.origLen;
     // The packet index points into the spool, so a detail view can re-read the packet.
     r.fileOffset = save && this.writer ? this.writer.bytesWritten : 0;
-    this.session.feed(r);
+    try {
+      this.session.feed(r);
+    } catch (e) {
+      // An analyser failing on one packet must not end a capture: the packet is still saved.
+      if (++this.analysisErrors <= 20) {
+        this.session.warnings.push({ packet: c.packets, offset: null, message: `analysis failed on this packet (it is saved): ${(e as Error).message}` });
+      }
+    }
     if (save && this.writer) {
       const before = this.writer.bytesWritten;
       try {
