@@ -40,9 +40,14 @@ function protocolOf(f: Frame): string {
   return linkTypeName(f.linkType);
 }
 
-function infoOf(f: Frame): string {
+function infoOf(f: Frame, bases: [number | null, number | null] | null = null, d = 0): string {
   if (f.l4 === L4.Tcp) {
-    return `${f.srcPort} \u2192 ${f.dstPort} [${tcpFlagText(f.tcpFlags)}] Seq=${f.tcpSeq >>> 0} Ack=${f.tcpAck >>> 0} Win=${f.tcpWindow} Len=${f.payloadLen}`;
+    // Relative numbers as tshark prints them when the bases are known; raw otherwise.
+    const seqBase = bases?.[d] ?? 0;
+    const ackBase = bases?.[1 - d] ?? 0;
+    const seq = ((f.tcpSeq >>> 0) - seqBase) >>> 0;
+    const ack = f.tcpFlags & TCP_ACK ? ((f.tcpAck >>> 0) - ackBase) >>> 0 : 0;
+    return `${f.srcPort} \u2192 ${f.dstPort} [${tcpFlagText(f.tcpFlags)}] Seq=${seq}${f.tcpFlags & TCP_ACK ? ` Ack=${ack}` : ''} Win=${f.tcpWindow} Len=${f.payloadLen}`;
   }
   if (f.l4 === L4.Udp) return `${f.srcPort} \u2192 ${f.dstPort} Len=${f.payloadLen}`;
   if (f.l4 === L4.Icmp || f.l4 === L4.Icmpv6) {
@@ -86,8 +91,35 @@ export class PacketReader {
     return this.open();
   }
 
+  /**
+   * tshark's relative sequence numbers: per direction, the base is the SYN's sequence number
+   * (so the SYN is 0), or one below the first sequence number seen when the capture starts
+   * mid-stream (so that packet is 1).
+   */
+  private bases = new Map<number, [number | null, number | null]>();
+
+  private seqBases(connId: number): [number | null, number | null] {
+    let b = this.bases.get(connId);
+    if (b) return b;
+    b = [null, null];
+    const ix = this.data.index;
+    for (let i = 0; i < ix.length && (b[0] === null || b[1] === null); i++) {
+      if (ix.connId[i] !== connId) continue;
+      const d = ix.dir[i] === 2 ? 1 : 0;
+      if (b[d] !== null) continue;
+      const f = this.decode(i);
+      if (f.l4 !== L4.Tcp) break;
+      b[d] = f.tcpFlags & TCP_SYN ? f.tcpSeq >>> 0 : ((f.tcpSeq >>> 0) - 1) >>> 0;
+    }
+    if (this.bases.size > 10000) this.bases.clear();
+    this.bases.set(connId, b);
+    return b;
+  }
+
   row(i: number): PacketRow {
     const ix = this.data.index;
+    const c0 = ix.connId[i];
+    const bases = c0 >= 0 && this.data.state !== 'opening' ? this.seqBases(c0) : null;
     const f = this.decode(i);
     const hasPorts = f.l4 === L4.Tcp || f.l4 === L4.Udp;
     const c = ix.connId[i];
@@ -100,7 +132,7 @@ export class PacketReader {
       src: f.ipVersion ? addr(f.src, hasPorts ? f.srcPort : null) : '',
       dst: f.ipVersion ? addr(f.dst, hasPorts ? f.dstPort : null) : '',
       protocol: protocolOf(f),
-      info: infoOf(f),
+      info: infoOf(f, bases, ix.dir[i] === 2 ? 1 : 0),
       flags: tcpFlagLabels(ix.flags[i]),
     };
   }

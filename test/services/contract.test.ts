@@ -61,8 +61,16 @@ for (const make of [inProcess, overWebSocket]) {
       const page = await t.api.packets({ sessionId: sid, offset: 0, limit: 5000, connectionId: c.id });
       expect(page.total).toBe(c.packets);
       const filter = `ip.addr==${c.client.ip} && ip.addr==${c.server.ip} && tcp.port==${c.client.port} && tcp.port==${c.server.port}`;
-      const frames = tsharkFields(FILE, ['frame.number', 'tcp.analysis.retransmission'], ['-Y', filter]);
+      const frames = tsharkFields(FILE, ['frame.number', 'tcp.analysis.retransmission', 'tcp.seq', 'tcp.ack'], ['-Y', filter]);
       expect(page.rows.map((r) => r.number)).toEqual(frames.map((f) => Number(f[0])));
+      // Relative sequence and acknowledgment numbers in the Info column, as tshark's (like
+      // Wireshark's Info, a packet without the ACK flag shows no Ack).
+      expect(page.rows.map((r) => /Seq=(\d+)/.exec(r.info)?.[1])).toEqual(frames.map((f) => f[2]));
+      page.rows.forEach((r, k) => {
+        const ack = /Ack=(\d+)/.exec(r.info)?.[1];
+        if (ack !== undefined) expect(ack).toBe(frames[k][3]);
+      });
+      expect(page.rows.filter((r) => /Ack=/.test(r.info)).length).toBeGreaterThan(page.rows.length / 2);
       // The analysis flags shown per packet are tshark's retransmission marks.
       expect(page.rows.filter((r) => r.flags.some((x) => /retransmission/i.test(x))).map((r) => r.number))
         .toEqual(frames.filter((f) => f[1] !== '').map((f) => Number(f[0])));
