@@ -9,7 +9,8 @@
 //    Tapscope read / read+decode / full analysis (engine) and `tapscope analyze --json`,
 //    `tshark -r FILE -q`, `tshark -q -z conv,tcp -r FILE`; wall time and peak RSS
 //    (/usr/bin/time -f %M when present).
-// Options: --regen (new capture), --mb N (target size, default 200), --runs N (best of N, default 1).
+// Options: --regen (new capture), --mb N (target size, default 200), --runs N (best of N, default 1),
+// --replicate (use the fallback capture even where namespaces work).
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, openSync, writeSync, closeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -23,7 +24,8 @@ const opt = (name, def) => { const i = args.indexOf(`--${name}`); return i >= 0 
 const targetMB = Number(opt('mb', '200'));
 const runs = Number(opt('runs', '1'));
 const dataDir = join(root, 'bench', 'data');
-const capPath = join(dataDir, `http-${targetMB}mb.pcap`);
+const forceReplicate = args.includes('--replicate');
+const capPath = join(dataDir, forceReplicate ? `replicated-${targetMB}mb.pcap` : `http-${targetMB}mb.pcap`);
 const outDir = join(root, 'out', 'bench');
 
 const sh = (cmd, a, o = {}) => spawnSync(cmd, a, { encoding: 'utf8', ...o });
@@ -153,7 +155,7 @@ async function ensureCapture() {
   const meta = path => path + '.source';
   if (existsSync(capPath) && !args.includes('--regen')) return readFileSync(meta(capPath), 'utf8');
   let info;
-  const canNs = process.getuid?.() === 0 && sh('ip', ['netns', 'list']).status === 0 && sh('tcpdump', ['--version']).status === 0;
+  const canNs = !forceReplicate && process.getuid?.() === 0 && sh('ip', ['netns', 'list']).status === 0 && sh('tcpdump', ['--version']).status === 0;
   if (canNs) {
     try {
       info = await generateFromNamespaces(capPath);
