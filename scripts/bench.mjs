@@ -127,7 +127,7 @@ async function generateFromNamespaces(path) {
 }
 
 /** Fallback: a corpus capture's records repeated, each copy shifted past the previous one. */
-function generateByReplication(path) {
+function generateByReplication(path, why) {
   const src = join(root, '..', 'shared', 'captures', 'http-206-zerowindow-retx-ooo.pcap');
   const buf = readFileSync(src);
   if (buf.readUInt32LE(0) !== 0xa1b2c3d4) throw new Error('replication source must be a little-endian µs pcap');
@@ -147,7 +147,7 @@ function generateByReplication(path) {
   }
   closeSync(fd);
   renameSync(path + '.tmp', path);
-  return { source: `FALLBACK: ${src} replicated with shifted timestamps (network namespaces unavailable)` };
+  return { source: `FALLBACK: ${src} replicated with shifted timestamps (${why})` };
 }
 
 async function ensureCapture() {
@@ -163,7 +163,7 @@ async function ensureCapture() {
       log(`bench: namespaces failed (${e.message}); falling back to replication`);
     }
   }
-  if (!info) info = generateByReplication(capPath);
+  if (!info) info = generateByReplication(capPath, forceReplicate ? '--replicate' : 'network namespaces unavailable');
   const fd = openSync(meta(capPath), 'w');
   writeSync(fd, info.source);
   closeSync(fd);
