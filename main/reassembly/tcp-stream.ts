@@ -32,8 +32,9 @@ const seqDiff = (a: number, b: number): number => (a - b) | 0;
  * - a retransmission or overlap delivers only the bytes not yet delivered (first copy wins);
  * - a segment ahead of the next expected byte is copied and held (bounded), and delivered
  *   when the hole is filled;
- * - a hole becomes a gap when the receiver ACKs past it (the data reached the receiver but
- *   not the capture), when the held data exceeds its bound, or at the end of input;
+ * - a hole becomes a gap when the receiver ACKs past it and this direction has moved on
+ *   (the data reached the receiver but not the capture), when the held data exceeds its
+ *   bound, or at the end of input;
  * - a capture that starts mid-stream starts at the first byte seen;
  * - bytes cut off by the snaplen are a gap of that length (framing stays right).
  * Nothing is kept once delivered: consumers keep what they need (headers, not bodies).
@@ -42,6 +43,8 @@ export class TcpStreamReassembler {
   /** Next sequence number to deliver; -1 until the first SYN or data segment. */
   private next = -1;
   private finSeq = -1;
+  /** Highest acknowledgment from the peer, or -1. */
+  private peerAck = -1;
   private ended = false;
   private pending: Pending[] = [];
   private pendingBytes = 0;
@@ -82,16 +85,30 @@ export class TcpStreamReassembler {
         this.drain(ts);
       } else this.hold(seq, data, off, capLen, wireLen, ts);
     }
+    this.skipAckedHole(ts);
     this.checkFin(ts);
   }
 
-  /** The peer acknowledged up to `ack`: anything below it we have not seen was lost by the capture. */
+  /**
+   * The peer acknowledged up to `ack`. Bytes below it that the capture has not seen reached
+   * the receiver but not the capture. They are declared lost once this direction has moved
+   * past them (a later segment or the FIN was seen): until then the ACK may simply have been
+   * captured before the data (taps that capture each direction separately reorder them).
+   */
   acked(ack: number, ts: number): void {
     if (this.ended || this.next === -1) return;
-    let d = seqDiff(ack, this.next);
-    if (this.finSeq !== -1 && seqDiff(ack, this.finSeq) > 0) d = seqDiff(this.finSeq, this.next); // the FIN's own sequence number
+    const d = seqDiff(ack, this.next);
     if (d <= 0 || d > 0x40000000) return;
-    if (this.pending.length > 0 && seqDiff(this.pending[0].seq, ack) < 0) d = seqDiff(this.pending[0].seq, this.next);
+    if (this.peerAck === -1 || seqDiff(ack, this.peerAck) > 0) this.peerAck = ack >>> 0;
+    this.skipAckedHole(ts);
+  }
+
+  /** Skips the hole before the first held segment (or the FIN) when the peer ACKed past it. */
+  private skipAckedHole(ts: number): void {
+    if (this.peerAck === -1) return;
+    const limit = this.pending.length > 0 ? this.pending[0].seq : this.finSeq;
+    if (limit === -1 || seqDiff(this.peerAck, limit) < 0) return;
+    const d = seqDiff(limit, this.next);
     if (d > 0) this.skip(d, ts);
     this.drain(ts);
     this.checkFin(ts);
@@ -166,6 +183,7 @@ export class TcpStreamReassembler {
   }
 
   private checkFin(ts: number): void {
+    if (this.ended) return;
     if (this.finSeq !== -1 && this.next !== -1 && seqDiff(this.next, this.finSeq) >= 0 && this.pending.length === 0) {
       this.ended = true;
       this.sink.end(ts, 'fin');

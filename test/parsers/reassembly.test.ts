@@ -59,6 +59,20 @@ describe('TcpStreamReassembler', () => {
     expect(r.gapBytes).toBe(10);
   });
 
+  it('waits when an ACK is captured before the data it acknowledges', () => {
+    const rec = new Recorder();
+    const r = new TcpStreamReassembler(rec);
+    r.syn(0);
+    seg(r, 1, 'aaaa');
+    r.acked(9, 0); // the tap saw the ACK first
+    seg(r, 5, 'bbbb');
+    expect(rec.text).toBe('aaaabbbb');
+    // A hole before a FIN the peer acknowledged is lost for good.
+    r.acked(20, 0);
+    seg(r, 14, '', true);
+    expect(rec.text).toBe('aaaabbbb<gap 5><end fin>');
+  });
+
   it('survives sequence number wrap-around', () => {
     const rec = new Recorder();
     const r = new TcpStreamReassembler(rec);
