@@ -78,9 +78,15 @@ export class SessionData {
     }
   }
 
+  /** Wire bytes of the packets indexed so far (the report's total once reading ends). */
+  private wireBytes = 0;
+
   private appendIndex(s: IndexSlice): void {
     const ix = this.index;
-    for (let i = 0; i < s.ts.length; i++) ix.push(s.fileOffset[i], s.ts[i], s.connId[i], s.flags[i], s.wireLen[i], s.dir[i]);
+    for (let i = 0; i < s.ts.length; i++) {
+      ix.push(s.fileOffset[i], s.ts[i], s.connId[i], s.flags[i], s.wireLen[i], s.dir[i]);
+      this.wireBytes += s.wireLen[i];
+    }
   }
 
   progress(): Progress {
@@ -97,7 +103,7 @@ export class SessionData {
       format: this.format,
       linkTypes: f?.linkTypes ?? [...new Set(this.interfaces.map((i) => i.linkType))],
       packets: this.packets,
-      bytes: f?.bytes ?? 0,
+      bytes: f?.bytes ?? this.wireBytes,
       firstTs: f?.firstTs ?? (this.index.length ? this.index.ts[0] : null),
       lastTs: f?.lastTs ?? (this.index.length ? this.index.ts[this.index.length - 1] : null),
       interfaces: this.interfaces.map((i) => ({ id: i.id, linkType: i.linkType, name: i.name, description: i.description })),

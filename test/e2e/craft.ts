@@ -66,3 +66,13 @@ export function writeCapture(path: string, packets: CraftPacket[], t0 = 17000000
   });
   w.close();
 }
+
+/** A capture of n one-datagram UDP flows from distinct client endpoints to 192.0.2.7:7. */
+export function writeUdpFlows(path: string, n: number): void {
+  const packets: CraftPacket[] = [];
+  for (let i = 0; i < n; i++) {
+    const ip = `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${(i & 255) || 1}`;
+    packets.push({ bytes: udp(ip, 1024 + (i % 60000), '192.0.2.7', 7, [0, 1, 2, 3]) });
+  }
+  writeCapture(path, packets);
+}

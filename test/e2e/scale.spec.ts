@@ -3,7 +3,7 @@ import { test, expect } from '@playwright/test';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO_ROOT } from '../helpers/captures';
-import { udp, writeCapture, type CraftPacket } from './craft';
+import { writeUdpFlows } from './craft';
 import { SHOTS, openPath } from './helpers';
 
 /*
@@ -16,12 +16,7 @@ const file = join(REPO_ROOT, 'test-results', 'udp-100k.pcapng');
 
 test.beforeAll(() => {
   mkdirSync(join(REPO_ROOT, 'test-results'), { recursive: true });
-  const packets: CraftPacket[] = [];
-  for (let i = 0; i < N; i++) {
-    const ip = `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${(i & 255) || 1}`;
-    packets.push({ bytes: udp(ip, 1024 + (i % 60000), '192.0.2.7', 7, [0, 1, 2, 3]) });
-  }
-  writeCapture(file, packets);
+  writeUdpFlows(file, N);
 });
 
 test('100,000 connections: bounded DOM, fast sort and scroll', async ({ page }, info) => {
