@@ -91,3 +91,24 @@ describe('tapscope serve', () => {
     expect((await get(port, '/download/nothing', { cookie })).status).toBe(404);
   });
 });
+
+describe('tapscope serve FILE', () => {
+  it('opens the files named on the command line and tells each client that connects', async () => {
+    const service = await makeService({ inProcess: true });
+    const { capture } = await import('../helpers/captures');
+    const { createWsClient } = await import('../../renderer/src/api/ws-client');
+    const file = capture('http-get-basic.pcap');
+    const s = await startServer({ port: 0, host: '127.0.0.1', token: TOKEN, files: [file], decodeAs: [], rendererDir: join(REPO_ROOT, 'renderer'), service });
+    try {
+      const origin = `http://127.0.0.1:${s.port}`;
+      const client = await createWsClient(new WebSocket(`ws://127.0.0.1:${s.port}/ws?token=${TOKEN}`, { origin }) as never, origin);
+      const opened = await new Promise<{ sessionId: string; name: string }>((resolve) => client.on('opened', resolve));
+      expect(opened.name).toBe('http-get-basic.pcap');
+      await service.whenDone(opened.sessionId);
+      expect((await client.summary(opened.sessionId)).state).toBe('ready');
+      client.close();
+    } finally {
+      await s.close();
+    }
+  });
+});
