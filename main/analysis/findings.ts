@@ -237,6 +237,14 @@ export function buildFindings(inp: FindingInput): Finding[] {
       bad5xx.get(site)!.add(ep({ ip: xs[0].serverIp, port: xs[0].serverPort }));
     }
   }
+  const badLost = new Map<string, Set<string>>();
+  for (const xs of httpGroups.values()) {
+    const site = siteOf(xs[0].connectionId, xs[0].serverIp);
+    if (site && xs.some((x) => x.method !== null && (x.noResponse === 'reset' || x.noResponse === 'closed'))) {
+      if (!badLost.has(site)) badLost.set(site, new Set());
+      badLost.get(site)!.add(ep({ ip: xs[0].serverIp, port: xs[0].serverPort }));
+    }
+  }
   for (const xs of httpGroups.values()) {
     const srv = ep({ ip: xs[0].serverIp, port: xs[0].serverPort });
     const site = siteOf(xs[0].connectionId, xs[0].serverIp);
@@ -261,7 +269,7 @@ export function buildFindings(inp: FindingInput): Finding[] {
       const r = range(lost.map((x) => ({ ts: x.requestTs ?? 0, connId: x.connectionId })));
       push({
         severity: 'critical', kind: 'http.no-response', site, server: srv, count: lost.length, total: requests, firstTs: r.firstTs, lastTs: r.lastTs, connectionIds: r.ids,
-        summary: `${where}: ${lost.length} of ${plural(requests, 'request')} got no complete response (${why}) ${span(r.firstTs, r.lastTs)}${topUris(lost)}`,
+        summary: `${where}: ${lost.length} of ${plural(requests, 'request')} got no complete response (${why}) ${span(r.firstTs, r.lastTs)}${topUris(lost)}${othersFine(site, badLost.get(site ?? '') ?? new Set([srv]), httpServers.get(site ?? ''))}`,
       }, `${site ?? ''}|${srv}`);
     }
     const pendingAtEnd = xs.filter((x) => x.method !== null && x.noResponse === 'capture-ended');

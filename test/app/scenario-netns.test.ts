@@ -143,6 +143,7 @@ describe.skipIf(!!skipReason)('scenario in network namespaces: findings name eac
     expect([nr.site, nr.server, nr.count]).toEqual([site, '10.77.0.2:8080', 1]);
     expect(nr.summary).toMatch(/connection reset/);
     expect(nr.summary).toMatch(/\/reset/);
+    expect(nr.summary).toMatch(/1 of 2 servers behind www\.shop\.test are fine/);
     const rs = one('tcp.reset-mid-exchange');
     expect([rs.server, rs.count]).toEqual(['10.77.0.2:8080', 1]);
     expect(rs.connectionIds).toEqual(nr.connectionIds);
