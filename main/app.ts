@@ -27,7 +27,8 @@ if (!app.requestSingleInstanceLock()) {
 } else {
   secureAllWebContents(appUrl);
   const service = new TapscopeService({
-    workerFile: join(baseDir, '..', 'cli', 'analyze-worker.mjs'),
+    // Worker threads load real files: in the package, out/cli is unpacked beside app.asar.
+    workerFile: join(baseDir, '..', 'cli', 'analyze-worker.mjs').replace(/([\\/])app\.asar([\\/])/, '$1app.asar.unpacked$2'),
     stateDir: app.getPath('userData'),
     exportDir: join(app.getPath('temp'), 'tapscope-exports'),
     samplePath: app.isPackaged ? join(process.resourcesPath, 'sample', 'tapscope-sample.pcapng') : join(app.getAppPath(), 'resources', 'sample', 'tapscope-sample.pcapng'),

@@ -56,6 +56,8 @@ describe('electron-builder.yml', () => {
       const unpacked = join(work, 'out', 'linux-unpacked');
       expect(existsSync(join(unpacked, 'tapscope'))).toBe(true);
       expect(existsSync(join(unpacked, 'resources', 'sample', 'tapscope-sample.pcapng'))).toBe(true);
+      // The analysis worker is a real file (worker threads do not load from inside app.asar).
+      expect(existsSync(join(unpacked, 'resources', 'app.asar.unpacked', 'out', 'cli', 'analyze-worker.mjs'))).toBe(true);
       const asar = require('@electron/asar') as { listPackage(p: string): string[] };
       const files = asar.listPackage(join(unpacked, 'resources', 'app.asar')).map((f) => f.replace(/\\/g, '/'));
       for (const f of ['/package.json', '/out/main/app.cjs', '/out/preload/index.cjs', '/out/renderer/index.html', '/out/cli/analyze-worker.mjs']) expect(files).toContain(f);
