@@ -29,7 +29,7 @@ if (skipReason) console.warn(`scenario-netns: skipped: ${skipReason}`);
 const sh = (args: string[]) => execFileSync(args[0], args.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] }).toString();
 const inNs = (ns: string, args: string[]) => sh(['ip', 'netns', 'exec', ns, ...args]);
 const started: ChildProcess[] = [];
-const dir = mkdtempSync(join(tmpdir(), 'tsB-scenario-'));
+let dir = '';
 
 function cleanup(): void {
   for (const p of started) if (p.exitCode === null && p.pid) try { process.kill(p.pid, 'SIGKILL'); } catch { /* gone */ }
@@ -86,6 +86,7 @@ interface Outcome {
 
 async function runScenario(): Promise<Outcome> {
   setUp();
+  dir = mkdtempSync(join(tmpdir(), 'tsB-scenario-'));
   const pcap = join(dir, 'scenario.pcap');
   const server = spawn('ip', ['netns', 'exec', SRV, process.execPath, join(REPO_ROOT, 'test/app/scenario/server.mjs')], { stdio: ['ignore', 'pipe', 'pipe'] });
   started.push(server);
@@ -110,7 +111,7 @@ async function runScenario(): Promise<Outcome> {
 describe.skipIf(!!skipReason)('scenario in network namespaces: findings name each injected fault and nothing else', () => {
   afterAll(() => {
     cleanup();
-    rmSync(dir, { recursive: true, force: true });
+    if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
   it('finds the slow, failing and resetting HTTP paths, the dropped SYNs, the DNS faults and the lossy port', async () => {
