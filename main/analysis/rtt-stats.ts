@@ -66,6 +66,10 @@ export class Column {
   length = 0;
   private first = -1;
   private blocks: number[] = [];
+  // Where the next push goes: slab, offset in it, end of the current block.
+  private slab: Float64Array | null = null;
+  private off = 0;
+  private end = 0;
 
   constructor(private readonly arena: Arena) {}
 
@@ -76,11 +80,31 @@ export class Column {
   }
 
   push(v: number): void {
-    const i = this.length++;
+    if (this.off === this.end) this.nextBlock();
+    this.slab![this.off++] = v;
+    this.length++;
+  }
+
+  /** Points the write cursor at index `length`, allocating its block when new. */
+  private nextBlock(): void {
+    const i = this.length;
+    const ar = this.arena;
+    let a: number;
+    let size: number;
     if (i < FIRST) {
-      if (this.first < 0) this.first = this.arena.alloc(FIRST);
-    } else if ((i - FIRST) >>> BLOCK_BITS === this.blocks.length) this.blocks.push(this.arena.alloc(BLOCK));
-    this.set(i, v);
+      if (this.first < 0) this.first = ar.alloc(FIRST);
+      a = this.first + i;
+      size = FIRST - i;
+    } else {
+      const j = i - FIRST;
+      const b = j >>> BLOCK_BITS;
+      if (b === this.blocks.length) this.blocks.push(ar.alloc(BLOCK));
+      a = this.blocks[b] + (j & (BLOCK - 1));
+      size = BLOCK - (j & (BLOCK - 1));
+    }
+    this.slab = ar.slabs[a >>> ar.bits];
+    this.off = a & ar.mask;
+    this.end = this.off + size;
   }
 
   get(i: number): number {
@@ -97,7 +121,9 @@ export class Column {
 
   /** Shortens the list; its blocks stay for reuse. */
   truncate(n: number): void {
-    if (n < this.length) this.length = n;
+    if (n >= this.length) return;
+    this.length = n;
+    this.off = this.end = 0; // the next push finds its place again
   }
 
   toArray(): number[] {

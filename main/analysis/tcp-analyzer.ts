@@ -27,6 +27,18 @@ const SFR = TCP_SYN | TCP_FIN | TCP_RST;
 const SEQ_POINTS = 1024;
 const RTT_POINTS = 1024;
 
+// Indexes into TcpFlow.d and TcpConnState.d. The hot path indexes the arrays directly:
+// accessor calls would exhaust the optimiser's inlining budget in these large functions.
+const BASE_SEQ = 0;
+const WINDOW = 1;
+const NEXT_SEQ = 2;
+const NEXT_SEQ_TIME = 3;
+const MAX_SEQ_TO_BE_ACKED = 4;
+const LAST_ACK = 5;
+const LAST_ACK_TIME = 6;
+const MRU_SYN = 0;
+const FIRST_RTT = 1;
+
 const seqGt = (x: number, y: number): boolean => ((y - x) | 0) < 0;
 const seqLt = (x: number, y: number): boolean => ((x - y) | 0) < 0;
 const seqLe = (x: number, y: number): boolean => ((x - y) | 0) <= 0;
@@ -53,7 +65,7 @@ export class TcpFlow {
    * Float64Array behind accessors: storing a double into an object field allocates a
    * heap number per store, an element store does not (no garbage per packet).
    */
-  private readonly d = new Float64Array(7);
+  readonly d = new Float64Array(7);
   get baseSeq(): number { return this.d[0]; }
   set baseSeq(v: number) { this.d[0] = v; }
   /** Last raw (unscaled) window this side advertised; tshark starts at 0xffffffff. */
@@ -117,7 +129,7 @@ export class TcpConnState {
   /** Whole seconds subtracted from time stamps (see the header comment). */
   readonly baseSec: number;
   // Times (ns doubles) in a Float64Array behind accessors, as in TcpFlow.
-  private readonly d = new Float64Array([NaN, 0]);
+  readonly d = new Float64Array([NaN, 0]);
   /** Time of the most recent SYN (pure), NaN before one is seen. */
   get mruSyn(): number { return this.d[0]; }
   set mruSyn(v: number) { this.d[0] = v; }
@@ -176,7 +188,7 @@ export class TcpAnalyzer implements TcpHooks {
     const s = conn.tcp as TcpConnState | null;
     if (!s) return false;
     const fwd = fromClient ? s.c2s : s.s2c;
-    if (fwd.baseSeqSet && f.tcpSeq !== fwd.baseSeq) {
+    if (fwd.baseSeqSet && f.tcpSeq !== fwd.d[BASE_SEQ]) {
       this.reuseNext = true;
       return true;
     }
@@ -199,17 +211,17 @@ export class TcpAnalyzer implements TcpHooks {
       if (s.reusedPending) {
         ta |= TcpA.ReusedPorts;
         s.reusedPending = false;
-      } else if (fwd.baseSeqSet && seq === fwd.baseSeq) {
+      } else if (fwd.baseSeqSet && seq === fwd.d[BASE_SEQ]) {
         // A repeated SYN (same ISN): forget sequence space advanced by, e.g., a RST
         // sent with the sequence number the peer ACKed, so the SYN reads as a retransmission.
-        fwd.nextSeq = fwd.maxSeqToBeAcked;
+        fwd.d[NEXT_SEQ] = fwd.d[MAX_SEQ_TO_BE_ACKED];
       }
       s.pureSyns++;
     }
     if ((flags & (TCP_SYN | TCP_ACK)) === (TCP_SYN | TCP_ACK)) {
       // SYN-ACK with a new ISN on a conversation in use: re-base, mark as reuse.
-      if (fwd.baseSeqSet && seq !== fwd.baseSeq) {
-        fwd.baseSeq = seq;
+      if (fwd.baseSeqSet && seq !== fwd.d[BASE_SEQ]) {
+        fwd.d[BASE_SEQ] = seq;
         ta |= TcpA.ReusedPorts;
       }
     }
@@ -221,11 +233,11 @@ export class TcpAnalyzer implements TcpHooks {
     const haveSeglen = seglen >= 0;
     if (haveSeglen) {
       if (!fwd.baseSeqSet) {
-        fwd.baseSeq = flags & TCP_SYN ? seq : (seq - 1) >>> 0;
+        fwd.d[BASE_SEQ] = flags & TCP_SYN ? seq : (seq - 1) >>> 0;
         fwd.baseSeqSet = true;
       }
       if (!rev.baseSeqSet && flags & TCP_ACK) {
-        rev.baseSeq = (ack - 1) >>> 0;
+        rev.d[BASE_SEQ] = (ack - 1) >>> 0;
         rev.baseSeqSet = true;
       }
       this.t[0] = now;
@@ -234,13 +246,13 @@ export class TcpAnalyzer implements TcpHooks {
       fwd.dataBytes += seglen;
       if (seglen > 0) {
         const series = fwd.seqSeries ?? (fwd.seqSeries = new Series(SEQ_POINTS, fwd.arena));
-        series.add(f, ((seq + seglen - fwd.baseSeq) >>> 0), ta & (TcpA.Retransmission | TcpA.OutOfOrder | TcpA.LostSegment));
+        series.add(f, ((seq + seglen - fwd.d[BASE_SEQ]) >>> 0), ta & (TcpA.Retransmission | TcpA.OutOfOrder | TcpA.LostSegment));
       }
     }
 
     if (flags & TCP_SYN) {
       if (flags & TCP_ACK) s.synAckSeen = true;
-      else s.mruSyn = now;
+      else s.d[MRU_SYN] = now;
       fwd.isFirstAck = true;
       fwd.synSeen++;
     }
@@ -256,7 +268,7 @@ export class TcpAnalyzer implements TcpHooks {
      * its time minus that of the most recent SYN (so SYN retries do not inflate it).
      */
     if ((flags & (TCP_SYN | TCP_ACK)) === TCP_ACK) {
-      if (s.mruSyn === s.mruSyn && s.firstRtt === 0) s.firstRtt = now - s.mruSyn;
+      if (s.d[MRU_SYN] === s.d[MRU_SYN] && s.d[FIRST_RTT] === 0) s.d[FIRST_RTT] = now - s.d[MRU_SYN];
       fwd.isFirstAck = false;
     }
     // Window scale option (any packet carrying it; shifts above 14 mean 14, RFC 7323 §2.3).
@@ -306,7 +318,7 @@ export class TcpAnalyzer implements TcpHooks {
        * ZERO WINDOW PROBE: exactly one byte at the next expected sequence number while
        * the peer advertises a zero window. Nothing else is checked for it.
        */
-      if (seglen === 1 && seq === fwd.nextSeq && rev.window === 0) {
+      if (seglen === 1 && seq === fwd.d[NEXT_SEQ] && rev.d[WINDOW] === 0) {
         ta |= TcpA.ZeroWindowProbe;
         break checks;
       }
@@ -316,18 +328,18 @@ export class TcpAnalyzer implements TcpHooks {
        * PREVIOUS SEGMENT NOT CAPTURED: the segment starts beyond the next expected
        * sequence number (once one is known); RSTs are exempt.
        */
-      if (fwd.nextSeq !== 0 && seqGt(seq, fwd.nextSeq) && !(flags & TCP_RST)) ta |= TcpA.LostSegment;
+      if (fwd.d[NEXT_SEQ] !== 0 && seqGt(seq, fwd.d[NEXT_SEQ]) && !(flags & TCP_RST)) ta |= TcpA.LostSegment;
       /*
        * KEEP-ALIVE: 0 or 1 byte starting one byte before the next expected sequence
        * number; never SYN, FIN or RST.
        */
-      if (seglen <= 1 && seq === ((fwd.nextSeq - 1) >>> 0) && notSfr) ta |= TcpA.KeepAlive;
-      const sameSeqAck = seq === fwd.nextSeq && ack === fwd.lastAck;
+      if (seglen <= 1 && seq === ((fwd.d[NEXT_SEQ] - 1) >>> 0) && notSfr) ta |= TcpA.KeepAlive;
+      const sameSeqAck = seq === fwd.d[NEXT_SEQ] && ack === fwd.d[LAST_ACK];
       /*
        * WINDOW UPDATE: no data, same SEQ and ACK as this side's previous segment, a new
        * non-zero window.
        */
-      if (seglen === 0 && window !== 0 && window !== fwd.window && sameSeqAck && notSfr) ta |= TcpA.WindowUpdate;
+      if (seglen === 0 && window !== 0 && window !== fwd.d[WINDOW] && sameSeqAck && notSfr) ta |= TcpA.WindowUpdate;
       /*
        * WINDOW FULL: data reaching exactly the right edge of the window the peer last
        * advertised (scaled; unscaled before the peer's first ACK, never checked while
@@ -335,12 +347,12 @@ export class TcpAnalyzer implements TcpHooks {
        */
       if (seglen > 0 && rev.winScale !== -1 && notSfr) {
         const shift = rev.isFirstAck || rev.winScale === -2 ? 0 : rev.winScale;
-        if (((seq + seglen) >>> 0) === ((rev.lastAck + ((rev.window << shift) >>> 0)) >>> 0)) ta |= TcpA.WindowFull;
+        if (((seq + seglen) >>> 0) === ((rev.d[LAST_ACK] + ((rev.d[WINDOW] << shift) >>> 0)) >>> 0)) ta |= TcpA.WindowFull;
       }
       /*
        * KEEP-ALIVE ACK: no data, same window/SEQ/ACK as before, answering a keep-alive.
        */
-      if (seglen === 0 && window !== 0 && window === fwd.window && sameSeqAck && rev.lastSegmentFlags & TcpA.KeepAlive && notSfr) {
+      if (seglen === 0 && window !== 0 && window === fwd.d[WINDOW] && sameSeqAck && rev.lastSegmentFlags & TcpA.KeepAlive && notSfr) {
         ta |= TcpA.KeepAliveAck;
         break checks;
       }
@@ -348,7 +360,7 @@ export class TcpAnalyzer implements TcpHooks {
        * ZERO WINDOW PROBE ACK: no data, still a zero window, same SEQ/ACK, answering a
        * zero-window probe.
        */
-      if (seglen === 0 && window === 0 && window === fwd.window && sameSeqAck && rev.lastSegmentFlags & TcpA.ZeroWindowProbe && notSfr) {
+      if (seglen === 0 && window === 0 && window === fwd.d[WINDOW] && sameSeqAck && rev.lastSegmentFlags & TcpA.ZeroWindowProbe && notSfr) {
         ta |= TcpA.ZeroWindowProbeAck;
         break checks;
       }
@@ -356,21 +368,21 @@ export class TcpAnalyzer implements TcpHooks {
        * DUPLICATE ACK: no data, same non-zero window, SEQ and ACK as this side's
        * previous segment. The count restarts whenever the ACK moves.
        */
-      if (seglen === 0 && window !== 0 && window === fwd.window && sameSeqAck && notSfr) {
+      if (seglen === 0 && window !== 0 && window === fwd.d[WINDOW] && sameSeqAck && notSfr) {
         fwd.dupAckNum = fwd.dupAckNum === -1 ? 1 : fwd.dupAckNum + 1;
         ta |= TcpA.DuplicateAck;
       }
     }
-    if (ack !== fwd.lastAck) fwd.dupAckNum = 0;
+    if (ack !== fwd.d[LAST_ACK]) fwd.dupAckNum = 0;
 
     /*
      * ACKED UNSEEN SEGMENT: the ACK covers data beyond what the capture saw from the peer
      * (the tap dropped it). Reported once per hole: the peer's "may be ACKed" edge jumps
      * to what was seen, or, when nothing new was seen, a later duplicate is suppressed.
      */
-    if (rev.maxSeqToBeAcked !== 0 && seqGt(ack, rev.maxSeqToBeAcked) && flags & TCP_ACK) {
-      if (seqLt(rev.maxSeqToBeAcked, rev.nextSeq)) {
-        rev.maxSeqToBeAcked = rev.nextSeq;
+    if (rev.d[MAX_SEQ_TO_BE_ACKED] !== 0 && seqGt(ack, rev.d[MAX_SEQ_TO_BE_ACKED]) && flags & TCP_ACK) {
+      if (seqLt(rev.d[MAX_SEQ_TO_BE_ACKED], rev.d[NEXT_SEQ])) {
+        rev.d[MAX_SEQ_TO_BE_ACKED] = rev.d[NEXT_SEQ];
         ta |= TcpA.AckedUnseen;
       } else {
         if (rev.dupAckNum === 0) ta |= TcpA.AckedUnseen;
@@ -393,22 +405,22 @@ export class TcpAnalyzer implements TcpHooks {
      */
     retx: if (seglen > 0 || flags & (TCP_SYN | TCP_FIN)) {
       if (ta & TcpA.KeepAlive) break retx;
-      let notAdvanced = fwd.nextSeq !== 0 && seqLt(seq, fwd.nextSeq);
-      if (seglen > 1 && ((fwd.nextSeq - 1) >>> 0) === seq) notAdvanced = false;
-      if (seglen > 0 && rev.lastAck !== 0 && seqLe((seq + seglen) >>> 0, rev.lastAck)) {
+      let notAdvanced = fwd.d[NEXT_SEQ] !== 0 && seqLt(seq, fwd.d[NEXT_SEQ]);
+      if (seglen > 1 && ((fwd.d[NEXT_SEQ] - 1) >>> 0) === seq) notAdvanced = false;
+      if (seglen > 0 && rev.d[LAST_ACK] !== 0 && seqLe((seq + seglen) >>> 0, rev.d[LAST_ACK])) {
         ta |= TcpA.SpuriousRetransmission | TcpA.Retransmission;
         break retx;
       }
-      const sinceDupAck = now - rev.lastAckTime;
+      const sinceDupAck = now - rev.d[LAST_ACK_TIME];
       // The count is unsigned in tshark, so the -1 left by an "ACKed unseen" counts as many.
-      if (notAdvanced && (rev.dupAckNum >= 2 || rev.dupAckNum === -1) && rev.lastAck === seq && sinceDupAck >= 0 && sinceDupAck < FAST_RETX_WINDOW_NS) {
+      if (notAdvanced && (rev.dupAckNum >= 2 || rev.dupAckNum === -1) && rev.d[LAST_ACK] === seq && sinceDupAck >= 0 && sinceDupAck < FAST_RETX_WINDOW_NS) {
         ta |= TcpA.FastRetransmission | TcpA.Retransmission;
         break retx;
       }
-      const sinceNext = now - fwd.nextSeqTime;
-      const oooThreshold = s.firstRtt !== 0 ? s.firstRtt : DEFAULT_OOO_THRESHOLD_NS;
+      const sinceNext = now - fwd.d[NEXT_SEQ_TIME];
+      const oooThreshold = s.d[FIRST_RTT] !== 0 ? s.d[FIRST_RTT] : DEFAULT_OOO_THRESHOLD_NS;
       const end = (seq + seglen + (flags & (TCP_SYN | TCP_FIN) ? 1 : 0)) >>> 0;
-      if (notAdvanced && sinceNext >= 0 && sinceNext < oooThreshold && fwd.nextSeq !== end) {
+      if (notAdvanced && sinceNext >= 0 && sinceNext < oooThreshold && fwd.d[NEXT_SEQ] !== end) {
         ta |= TcpA.OutOfOrder;
         break retx;
       }
@@ -432,15 +444,15 @@ export class TcpAnalyzer implements TcpHooks {
       }
     }
     const probe = (ta & TcpA.ZeroWindowProbe) !== 0;
-    if ((seqGt(nextSeq, fwd.nextSeq) || fwd.nextSeq === 0) && !probe) {
-      fwd.nextSeq = nextSeq;
-      fwd.nextSeqTime = now;
+    if ((seqGt(nextSeq, fwd.d[NEXT_SEQ]) || fwd.d[NEXT_SEQ] === 0) && !probe) {
+      fwd.d[NEXT_SEQ] = nextSeq;
+      fwd.d[NEXT_SEQ_TIME] = now;
     }
-    if ((seq === fwd.maxSeqToBeAcked || fwd.maxSeqToBeAcked === 0) && !probe) fwd.maxSeqToBeAcked = fwd.nextSeq;
+    if ((seq === fwd.d[MAX_SEQ_TO_BE_ACKED] || fwd.d[MAX_SEQ_TO_BE_ACKED] === 0) && !probe) fwd.d[MAX_SEQ_TO_BE_ACKED] = fwd.d[NEXT_SEQ];
 
-    fwd.window = window;
-    fwd.lastAck = ack;
-    fwd.lastAckTime = now;
+    fwd.d[WINDOW] = window;
+    fwd.d[LAST_ACK] = ack;
+    fwd.d[LAST_ACK_TIME] = now;
     fwd.lastSegmentFlags = ta;
 
     this.ackSegments(fwd, rev, f);
