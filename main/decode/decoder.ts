@@ -67,6 +67,7 @@ export class Decoder {
     f.data = r.data;
     f.view = r.view;
     f.off = r.offset;
+    f.frameOff = r.offset;
     f.end = r.offset + r.caplen;
     // Files have one or a few link types: remember the last lookup.
     let link: Proto | undefined;

@@ -53,6 +53,8 @@ export class Frame {
   // Cursor for the decoder chain: current layer start and end of its bytes.
   off = 0;
   end = 0;
+  /** Offset in data of the packet's first byte (the record's offset). */
+  frameOff = 0;
 
   /** Set when a layer was cut short or is invalid: the protocol and why. */
   malformed: string | null = null;

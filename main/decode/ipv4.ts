@@ -10,7 +10,8 @@ import { ipv4Text } from './addr.js';
  *   TTL(8) | protocol(8) | header checksum(16)
  *   source(32) destination(32) options(IHL*4 - 20)
  * The layer ends at total length, not at the captured end: Ethernet pads short frames.
- * A total length of 0 (TSO-offloaded sends seen on the capturing host) means "the rest".
+ * A total length of 0 (TSO-offloaded sends seen on the capturing host) means "the rest";
+ * one beyond the frame's wire length is cut to it.
  */
 export function decodeIpv4(f: Frame, t: DecodeTables): Proto {
   const o = f.off;
@@ -35,6 +36,10 @@ export function decodeIpv4(f: Frame, t: DecodeTables): Proto {
   f.isFragment = f.moreFragments || f.fragOffset > 0;
   let total = v.getUint16(o + 2);
   if (total === 0) total = avail; // TSO: length not filled in
+  // A total length beyond the frame's wire length is bogus: what was on the wire is all
+  // there is (tshark: "IPv4 total length exceeds packet length", and it uses the latter).
+  const wireLeft = f.origLen - (o - f.frameOff);
+  if (total > wireLeft && wireLeft >= ihl) total = wireLeft;
   if (total < ihl) return f.truncate('ip', `total length ${total} < header length ${ihl}`);
   f.ipPayloadLen = total - ihl;
   f.top = Proto.Ipv4;

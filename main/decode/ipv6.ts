@@ -26,6 +26,8 @@ export function decodeIpv6(f: Frame, t: DecodeTables): Proto {
   if (b[o] >> 4 !== 6) return f.truncate('ipv6', 'version is not 6');
   let payloadLen = v.getUint16(o + 4);
   if (payloadLen === 0) payloadLen = f.end - o - 40; // jumbogram or TSO
+  const wireLeft = f.origLen - (o - f.frameOff) - 40; // as IPv4: never beyond the wire length
+  if (payloadLen > wireLeft && wireLeft >= 0) payloadLen = wireLeft;
   f.ipVersion = 6;
   f.ipOff = o;
   f.ttl = b[o + 7];

@@ -1,0 +1,3 @@
+import { tcpFieldsVsTshark } from './tcp-fields-corpus.js';
+
+tcpFieldsVsTshark(1, 2);
