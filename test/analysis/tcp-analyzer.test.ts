@@ -14,7 +14,7 @@ import { Decoder } from '../../main/decode/decoder.js';
 import { DUPACK_SHIFT, TcpA, tcpFlagLabels } from '../../main/analysis/tcp-flags.js';
 import { seqSeries, synRetries, tcpDetail, rttSeries, type TcpConnState } from '../../main/analysis/tcp-analyzer.js';
 import { connectionJson } from '../../main/analysis/connection-json.js';
-import { RttSamples, Series, EXACT_SAMPLES } from '../../main/analysis/rtt-stats.js';
+import { Arena, Column, RttSamples, Series, EXACT_SAMPLES } from '../../main/analysis/rtt-stats.js';
 import { compareStream, oraclePackets, oracleStreams, tapscopeSession, tapscopeSummary } from './tcp-oracle.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'tapscope-tcp-'));
@@ -274,6 +274,32 @@ describe('bounded memory', () => {
     expect(p.mark.some((m) => m & TcpA.Retransmission)).toBe(true);
     expect(Math.max(...p.v)).toBe(999);
     expect(p.stride).toBeGreaterThan(1);
+  });
+
+  it('Column: arena-backed list keeps every value through growth, truncation and shared slabs', () => {
+    for (const arena of [new Arena(), new Arena(7)]) {
+      const a = new Column(arena);
+      const b = new Column(arena);
+      const ra: number[] = [];
+      const rb: number[] = [];
+      for (let i = 0; i < 3000; i++) {
+        a.push(i * 1.5);
+        ra.push(i * 1.5);
+        if (i % 3 === 0) {
+          b.push(-i);
+          rb.push(-i);
+        }
+        if (i % 777 === 776) {
+          const n = ra.length >> 1;
+          a.truncate(n);
+          ra.length = n;
+        }
+      }
+      expect(a.toArray()).toEqual(ra);
+      expect(b.toArray()).toEqual(rb);
+      a.set(5, 42);
+      expect(a.get(5)).toBe(42);
+    }
   });
 
   it('RttSamples: exact up to EXACT_SAMPLES, then a bounded reservoir with exact min/max', () => {
