@@ -55,3 +55,21 @@ test('recent files and keyboard shortcuts', async ({ page }) => {
   await waitReady(page);
   await expect(page.getByTestId('session-name')).toHaveText('vxlan-http.pcap');
 });
+
+test('light and dark themes follow the OS', async ({ browser }) => {
+  const bg = async (scheme: 'light' | 'dark'): Promise<number> => {
+    const ctx = await browser.newContext({ colorScheme: scheme, viewport: { width: 1400, height: 900 } });
+    const page = await ctx.newPage();
+    await openPath(page, capture('http-get-basic.pcap'));
+    await page.screenshot({ path: join(SHOTS, `theme-${scheme}.png`) });
+    // Luminance of the page background.
+    const lum = await page.evaluate(() => {
+      const m = /rgb\((\d+), (\d+), (\d+)\)/.exec(getComputedStyle(document.body).backgroundColor)!;
+      return (0.2126 * Number(m[1]) + 0.7152 * Number(m[2]) + 0.0722 * Number(m[3])) / 255;
+    });
+    await ctx.close();
+    return lum;
+  };
+  expect(await bg('light')).toBeGreaterThan(0.8);
+  expect(await bg('dark')).toBeLessThan(0.2);
+});
