@@ -161,8 +161,10 @@ class Writer implements CaptureWriter {
   addInterface(iface: CaptureInterface): number {
     this.checkOpen();
     const id = this.ifaces.length;
-    this.ifaces.push({ ...iface, id });
-    if (this.format === 'pcapng') this.writeIdb(iface);
+    // Records carry nanoseconds: a finer source resolution (e.g. ps) is written as ns.
+    const stored = { ...iface, id, tsUnitsPerSec: iface.tsUnitsPerSec > 1e9 ? 1e9 : iface.tsUnitsPerSec };
+    this.ifaces.push(stored);
+    if (this.format === 'pcapng') this.writeIdb(stored);
     else if (id === 0) this.pcapLinkType = iface.linkType;
     else if (iface.linkType !== this.pcapLinkType) {
       throw new Error(`pcap files hold one link type: interface ${id} has ${iface.linkType}, the file ${this.pcapLinkType} (write pcapng instead)`);

@@ -139,6 +139,16 @@ describe('timestamps at each resolution', () => {
     ]);
   });
 
+  it('a finer than ns interface (ps) is written with ns resolution, exactly', async () => {
+    const data = realPacket();
+    const path = join(dir, 'ps.pcapng');
+    saveCapture(path, [{ tsSec: 4000000000, tsNsec: 123456789, caplen: data.length, origLen: data.length, data, offset: 0, interfaceId: 0 }], {
+      format: 'pcapng', interfaces: [{ ...ETH, tsUnitsPerSec: 1e12 }],
+    });
+    expect(readAll(path).interfaces[0].tsUnitsPerSec).toBe(1e9);
+    expect(await tsharkRows(path, ['frame.time_epoch'])).toEqual([['4000000000.123456789']]);
+  });
+
   it('pcap files: ns magic keeps ns; µs magic truncates', async () => {
     const data = realPacket();
     for (const nanos of [true, false]) {
