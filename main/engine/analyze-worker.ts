@@ -40,7 +40,11 @@ export interface IndexSlice {
 export type WorkerMessage =
   | { type: 'opened'; format: 'pcap' | 'pcapng'; size: number }
   | { type: 'batch'; bytesRead: number; size: number; packets: number; connections: Record<string, unknown>[]; index: IndexSlice; interfaces: CaptureInterface[] }
-  | { type: 'done'; report: AnalysisReport; cancelled: boolean; damaged: string | null; interfaces: CaptureInterface[] }
+  | {
+    type: 'done'; report: AnalysisReport; cancelled: boolean; damaged: string | null; interfaces: CaptureInterface[];
+    /** The report's connections were left out: the batches (the last one after finish()) carried them all. */
+    connectionsInBatches?: boolean;
+  }
   | { type: 'failed'; message: string };
 
 const CHECK_EVERY = 4096;
@@ -113,7 +117,12 @@ export function runAnalysis(job: AnalyzeJob, post: (m: WorkerMessage, transfer?:
     if (reader.error) session.warnings.push({ packet: reader.error.packet + 1, offset: reader.error.offset, message: reader.error.message });
     if (cancelled) session.warnings.push({ packet: null, offset: reader.bytesRead, message: 'reading was cancelled; results cover the part read' });
     const report = session.report({ path: job.path, format: reader.format, interfaces: reader.interfaces, comments: reader.comments });
-    post({ type: 'done', report, cancelled, damaged: reader.error ? reader.error.message : null, interfaces: reader.interfaces });
+    // Every connection already crossed in a batch (the last one ran after finish()): do not
+    // clone 100,000 of them a second time. This relies on a connection's JSON changing only
+    // when it gets a packet (finish() closes HTTP/DNS/TLS state, not connections);
+    // test/services/worker.test.ts checks it on every corpus capture.
+    report.connections = [];
+    post({ type: 'done', report, cancelled, damaged: reader.error ? reader.error.message : null, interfaces: reader.interfaces, connectionsInBatches: true });
   } catch (e) {
     post({ type: 'failed', message: `analysis failed: ${(e as Error).message}` });
   } finally {

@@ -62,7 +62,8 @@ export class SessionData {
     } else if (m.type === 'done') {
       this.report = m.report;
       this.interfaces = m.interfaces;
-      this.rawConnections = m.report.connections as Obj[];
+      if (m.connectionsInBatches) m.report.connections = this.rawConnections;
+      else this.rawConnections = m.report.connections as Obj[];
       this.packets = m.report.file.packets;
       this.bytesRead = this.size;
       this.rows = null;

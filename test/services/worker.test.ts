@@ -3,6 +3,7 @@ import { analyzeFile } from '../../main/engine/analyze-file';
 import { capture } from '../helpers/captures';
 import { inProcess, makeService, openAndWait } from './harness';
 import { validatedApi } from '../../main/services/validate';
+import { parseDecodeAs } from '../../main/decode/decoder';
 
 /*
  * File analysis in a worker thread: progress arrives as a few batched deltas (never one
@@ -84,6 +85,29 @@ describe('analysis worker', () => {
       expect(final.message).toMatch(/not a pcap or pcapng file/);
     } finally {
       await t.close();
+    }
+  });
+});
+
+describe('the worker delivers exactly the engine report', () => {
+  it('on every corpus capture: connections, http, dns, tls, findings, tunnels', async () => {
+    const { allCaptures, decodeAsFor } = await import('../helpers/captures');
+    const service = await makeService({ batchMs: 5 });
+    try {
+      for (const name of allCaptures()) {
+        const file = capture(name);
+        const decodeAs = decodeAsFor(name).tapscope;
+        const expected = analyzeFile(file, { decodeAs: decodeAs.map((d) => parseDecodeAs(d)) }).report;
+        const { info } = await openAndWait(service, file, decodeAs);
+        const data = (service as unknown as { sessions: Map<string, { data: { report: typeof expected } }> }).sessions.get(info.sessionId)!.data;
+        const got = data.report;
+        expect(got.connections, name).toEqual(expected.connections);
+        expect({ http: got.http, dns: got.dns, tls: got.tls, findings: got.findings, tunnels: got.tunnels, file: got.file }, name)
+          .toEqual({ http: expected.http, dns: expected.dns, tls: expected.tls, findings: expected.findings, tunnels: expected.tunnels, file: expected.file });
+        await service.closeSession(info.sessionId);
+      }
+    } finally {
+      await service.dispose();
     }
   });
 });
