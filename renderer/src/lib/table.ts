@@ -9,5 +9,5 @@ export interface Column<R> {
   cls?: (row: R) => string;
   sortable?: boolean;
   /** Render a waterfall bar instead of text: percentages of the cell width. */
-  bar?: (row: R) => { left: number; wait: number; recv: number } | null;
+  bar?: (row: R) => { left: number; wait: number; recv: number; failed?: boolean } | null;
 }
