@@ -8,46 +8,21 @@
  *   const cap = await captureService.start({ device, filter, keepIndex: true });
  *   const stop = liveWorkerMessages(cap, (m, transfer) => data.apply(m));
  */
-import { connectionJson } from '../analysis/connection-json.js';
-import type { IndexSlice, WorkerMessage } from '../engine/analyze-worker.js';
+import type { WorkerMessage } from '../engine/analyze-worker.js';
+import { SessionDeltas } from '../engine/session-deltas.js';
 import type { LiveSource } from './service.js';
 
 export function liveWorkerMessages(src: LiveSource, post: (m: WorkerMessage, transfer?: ArrayBuffer[]) => void): () => void {
-  let sentIndex = 0;
-  let sentPackets = new Uint32Array(1024);
   let done = false;
   post({ type: 'opened', format: 'pcapng', size: 0 });
+  const deltas = new SessionDeltas(src.session);
 
   const batch = (): void => {
-    const session = src.session;
-    const all = session.connections.all;
-    if (all.length > sentPackets.length) {
-      const g = new Uint32Array(Math.max(all.length, sentPackets.length * 2));
-      g.set(sentPackets);
-      sentPackets = g;
-    }
-    const changed: Record<string, unknown>[] = [];
-    for (let i = 0; i < all.length; i++) {
-      const c = all[i];
-      if (sentPackets[i] !== c.packets) {
-        sentPackets[i] = c.packets;
-        changed.push(connectionJson(c));
-      }
-    }
-    const index = session.index;
-    const from = sentIndex;
-    const to = index ? index.length : 0;
-    sentIndex = to;
-    const slice: IndexSlice = index
-      ? {
-        fileOffset: index.fileOffset.slice(from, to), ts: index.ts.slice(from, to), connId: index.connId.slice(from, to),
-        flags: index.flags.slice(from, to), wireLen: index.wireLen.slice(from, to), dir: index.dir.slice(from, to),
-      }
-      : { fileOffset: new Float64Array(0), ts: new Float64Array(0), connId: new Int32Array(0), flags: new Uint32Array(0), wireLen: new Uint32Array(0), dir: new Uint8Array(0) };
+    const d = deltas.next();
     const bytes = src.counters.savedBytes;
     post(
-      { type: 'batch', bytesRead: bytes, size: bytes, packets: session.packets, connections: changed, index: slice, interfaces: [...src.sink.interfaces] },
-      [slice.fileOffset.buffer, slice.ts.buffer, slice.connId.buffer, slice.flags.buffer, slice.wireLen.buffer, slice.dir.buffer] as ArrayBuffer[],
+      { type: 'batch', bytesRead: bytes, size: bytes, packets: src.session.packets, connections: d.connections, index: d.index, interfaces: [...src.sink.interfaces] },
+      d.transfer,
     );
   };
 

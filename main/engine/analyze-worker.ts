@@ -1,6 +1,6 @@
 import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { openCapture } from '../pcap/reader.js';
-import { connectionJson } from '../analysis/connection-json.js';
+import { SessionDeltas, type IndexSlice } from './session-deltas.js';
 import { AnalysisSession } from './session.js';
 import { parseDecodeAs } from '../decode/decoder.js';
 import type { AnalysisReport } from './report.js';
@@ -28,14 +28,7 @@ export interface AnalyzeJob {
   batchMs?: number;
 }
 
-export interface IndexSlice {
-  fileOffset: Float64Array;
-  ts: Float64Array;
-  connId: Int32Array;
-  flags: Uint32Array;
-  wireLen: Uint32Array;
-  dir: Uint8Array;
-}
+export type { IndexSlice };
 
 export type WorkerMessage =
   | { type: 'opened'; format: 'pcap' | 'pcapng'; size: number }
@@ -62,41 +55,15 @@ export function runAnalysis(job: AnalyzeJob, post: (m: WorkerMessage, transfer?:
   try {
     const session = new AnalysisSession({ decodeAs: job.decodeAs.map(parseDecodeAs), keepIndex: true });
     post({ type: 'opened', format: reader.format, size: reader.size });
-    const index = session.index!;
-    let sentIndex = 0;
-    let sentPackets = new Uint32Array(1024);
+    const deltas = new SessionDeltas(session);
     let lastBatch = Date.now();
     let cancelled = false;
 
     const batch = (): void => {
-      const all = session.connections.all;
-      if (all.length > sentPackets.length) {
-        const g = new Uint32Array(Math.max(all.length, sentPackets.length * 2));
-        g.set(sentPackets);
-        sentPackets = g;
-      }
-      const changed: Record<string, unknown>[] = [];
-      for (let i = 0; i < all.length; i++) {
-        const c = all[i];
-        if (sentPackets[i] !== c.packets) {
-          sentPackets[i] = c.packets;
-          changed.push(connectionJson(c));
-        }
-      }
-      const from = sentIndex;
-      const to = index.length;
-      sentIndex = to;
-      const slice: IndexSlice = {
-        fileOffset: index.fileOffset.slice(from, to),
-        ts: index.ts.slice(from, to),
-        connId: index.connId.slice(from, to),
-        flags: index.flags.slice(from, to),
-        wireLen: index.wireLen.slice(from, to),
-        dir: index.dir.slice(from, to),
-      };
+      const d = deltas.next();
       post(
-        { type: 'batch', bytesRead: reader.bytesRead, size: reader.size, packets: session.packets, connections: changed, index: slice, interfaces: reader.interfaces },
-        [slice.fileOffset.buffer, slice.ts.buffer, slice.connId.buffer, slice.flags.buffer, slice.wireLen.buffer, slice.dir.buffer] as ArrayBuffer[],
+        { type: 'batch', bytesRead: reader.bytesRead, size: reader.size, packets: session.packets, connections: d.connections, index: d.index, interfaces: reader.interfaces },
+        d.transfer,
       );
       lastBatch = Date.now();
     };

@@ -1,0 +1,64 @@
+import { connectionJson } from '../analysis/connection-json.js';
+import type { AnalysisSession } from './session.js';
+
+/** A slice of the packet index, as transferable typed arrays. */
+export interface IndexSlice {
+  fileOffset: Float64Array;
+  ts: Float64Array;
+  connId: Int32Array;
+  flags: Uint32Array;
+  wireLen: Uint32Array;
+  dir: Uint8Array;
+}
+
+export interface SessionDelta {
+  /** Connections that got packets since the previous delta, as JSON. */
+  connections: Record<string, unknown>[];
+  /** Packet-index entries added since the previous delta. */
+  index: IndexSlice;
+  /** The slice's buffers, to transfer rather than copy between threads. */
+  transfer: ArrayBuffer[];
+}
+
+/**
+ * What changed in a session since the last call: the batched delta that file analysis
+ * (engine/analyze-worker.ts) and live capture (capture/live-batches.ts) both send, so the
+ * UI sees a capture growing the same way whichever the source.
+ */
+export class SessionDeltas {
+  private sentIndex = 0;
+  private sentPackets = new Uint32Array(1024);
+
+  constructor(private session: AnalysisSession) {}
+
+  next(): SessionDelta {
+    const all = this.session.connections.all;
+    if (all.length > this.sentPackets.length) {
+      const grown = new Uint32Array(Math.max(all.length, this.sentPackets.length * 2));
+      grown.set(this.sentPackets);
+      this.sentPackets = grown;
+    }
+    const connections: Record<string, unknown>[] = [];
+    for (let i = 0; i < all.length; i++) {
+      const c = all[i];
+      if (this.sentPackets[i] !== c.packets) {
+        this.sentPackets[i] = c.packets;
+        connections.push(connectionJson(c));
+      }
+    }
+    const index = this.session.index;
+    const from = this.sentIndex;
+    const to = index ? index.length : 0;
+    this.sentIndex = to;
+    const slice: IndexSlice = {
+      fileOffset: index ? index.fileOffset.slice(from, to) : new Float64Array(0),
+      ts: index ? index.ts.slice(from, to) : new Float64Array(0),
+      connId: index ? index.connId.slice(from, to) : new Int32Array(0),
+      flags: index ? index.flags.slice(from, to) : new Uint32Array(0),
+      wireLen: index ? index.wireLen.slice(from, to) : new Uint32Array(0),
+      dir: index ? index.dir.slice(from, to) : new Uint8Array(0),
+    };
+    const transfer = [slice.fileOffset.buffer, slice.ts.buffer, slice.connId.buffer, slice.flags.buffer, slice.wireLen.buffer, slice.dir.buffer] as ArrayBuffer[];
+    return { connections, index: slice, transfer };
+  }
+}
