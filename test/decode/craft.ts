@@ -42,17 +42,19 @@ function checksum(b: Uint8Array): number {
   return ~s & 0xffff;
 }
 
-/** RFC 791 header (20 bytes, no options) with a correct checksum. */
-export function ipv4(src: string, dst: string, proto: number, payload: Uint8Array, o: { id?: number; mf?: boolean; fragOffset?: number; totalLen?: number } = {}): Uint8Array {
+/** RFC 791 header (20 bytes + options) with a correct checksum. */
+export function ipv4(src: string, dst: string, proto: number, payload: Uint8Array, o: { id?: number; mf?: boolean; fragOffset?: number; totalLen?: number; options?: Uint8Array } = {}): Uint8Array {
+  const opts = o.options ?? new Uint8Array(0); // a multiple of 4 bytes
   const h = cat(
-    Uint8Array.of(0x45, 0),
-    u16(o.totalLen ?? 20 + payload.length),
+    Uint8Array.of(0x40 | ((20 + opts.length) / 4), 0),
+    u16(o.totalLen ?? 20 + opts.length + payload.length),
     u16(o.id ?? 0x1234),
     u16((o.mf ? 0x2000 : 0) | ((o.fragOffset ?? 0) >> 3)),
     Uint8Array.of(64, proto),
     u16(0),
     ip4(src),
     ip4(dst),
+    opts,
   );
   const c = checksum(h);
   h[10] = c >> 8;
@@ -154,6 +156,9 @@ export const PACKETS: [string, Uint8Array][] = [
   ['ICMP port unreachable quoting UDP', eth(0x0800, ipv4('10.9.0.2', '10.9.0.1', 1, icmpError(3, 3, dns)))],
   ['ICMP time exceeded quoting TCP', eth(0x0800, ipv4('10.9.0.254', '10.9.0.1', 1, icmpError(11, 0, inner4)))],
   ['ICMPv6 unreachable quoting TCP', eth(0x86dd, ipv6('2001:db8::fe', '2001:db8::1', 58, icmpv6Error(1, 4, inner6)))],
+  ['IPv4 options (router alert, NOPs, timestamp) + TCP', eth(0x0800, ipv4('10.5.0.1', '10.5.0.2', 6, inner4.slice((inner4[0] & 0x0f) * 4), {
+    options: cat(hex('94 04 00 00'), hex('01 01 01 01'), hex('44 0c 05 00 00 00 00 01 00 00 00 02')), // RFC 2113, NOP x4, RFC 791 timestamp
+  }))],
   ['IPv6 hop-by-hop + destination options + TCP', eth(0x86dd, ipv6('2001:db8::a', '2001:db8::b', 0, cat(ext8(60), ext8(6), inner6.slice(40))))],
 ];
 
