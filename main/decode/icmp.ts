@@ -45,10 +45,17 @@ function decodeQuoted(f: Frame, q: number): void {
     f.innerDst = ipv4Text(b, q + 16);
     l4 = q + ihl;
   } else if (version === 6 && f.end - q >= 40) {
-    f.innerProto = b[q + 6];
     f.innerSrc = ipv6Text(b, q + 8);
     f.innerDst = ipv6Text(b, q + 24);
+    // Skip the quoted packet's extension headers (as far as they were quoted) to its transport.
+    let next = b[q + 6];
     l4 = q + 40;
+    for (let n = 0; n < 8 && f.end - l4 >= 8; n++) {
+      if (next === 0 || next === 43 || next === 60) { const len = (b[l4 + 1] + 1) * 8; next = b[l4]; l4 += len; }
+      else if (next === 44) { next = b[l4]; l4 += 8; }
+      else break;
+    }
+    f.innerProto = next;
   } else return;
   f.icmpInner = true;
   if (f.end - l4 >= 4) {

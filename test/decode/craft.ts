@@ -119,9 +119,9 @@ export function icmpError(type: number, code: number, offending: Uint8Array): Ui
   return m;
 }
 
-/** ICMPv6 error (RFC 4443): checksum left 0 (tshark does not require it). */
+/** ICMPv6 error (RFC 4443): as much of the offending packet as fits the minimum MTU; checksum left 0 (tshark does not require it). */
 export function icmpv6Error(type: number, code: number, offending: Uint8Array): Uint8Array {
-  return cat(Uint8Array.of(type, code, 0, 0), u32(0), offending.slice(0, 48));
+  return cat(Uint8Array.of(type, code, 0, 0), u32(0), offending.slice(0, 1232));
 }
 
 /** IPv6 extension header of 8 bytes (hop-by-hop / destination options: PadN; routing type 0 with no addresses is invalid, so type 4 SRH-like length 0 is avoided). */
@@ -156,6 +156,7 @@ export const PACKETS: [string, Uint8Array][] = [
   ['ICMP port unreachable quoting UDP', eth(0x0800, ipv4('10.9.0.2', '10.9.0.1', 1, icmpError(3, 3, dns)))],
   ['ICMP time exceeded quoting TCP', eth(0x0800, ipv4('10.9.0.254', '10.9.0.1', 1, icmpError(11, 0, inner4)))],
   ['ICMPv6 unreachable quoting TCP', eth(0x86dd, ipv6('2001:db8::fe', '2001:db8::1', 58, icmpv6Error(1, 4, inner6)))],
+  ['ICMPv6 too big quoting IPv6 hop-by-hop + UDP', eth(0x86dd, ipv6('2001:db8::fe', '2001:db8::1', 58, icmpv6Error(2, 0, ipv6('2001:db8::1', '2001:db8::9', 0, cat(ext8(17), udp(4444, 53, new Uint8Array(16)))))))],
   ['IPv4 options (router alert, NOPs, timestamp) + TCP', eth(0x0800, ipv4('10.5.0.1', '10.5.0.2', 6, inner4.slice((inner4[0] & 0x0f) * 4), {
     options: cat(hex('94 04 00 00'), hex('01 01 01 01'), hex('44 0c 05 00 00 00 00 01 00 00 00 02')), // RFC 2113, NOP x4, RFC 791 timestamp
   }))],

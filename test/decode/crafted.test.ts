@@ -41,6 +41,8 @@ describe('crafted encapsulations vs tshark', () => {
     expect(ours[3].l4).toMatch(/^tcp \d+>80$/);
     expect(ours[6].stack).toBe('erspan3:777 10.1.0.1>10.1.0.2');
     expect(ours[11].quoted).toMatch(/^\S+>\S+ \d+>53$/);
+    const hbh = PACKETS.findIndex(([label]) => label.startsWith('ICMPv6 too big'));
+    expect(ours[hbh].quoted).toBe('2001:db8::1>2001:db8::9 4444>53'); // through the quoted hop-by-hop header
   });
 
   it('fragments are flagged with tshark\'s offset and more-fragments bit', async () => {
