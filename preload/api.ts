@@ -29,6 +29,8 @@ export interface SessionInfo {
   state: SessionState;
   /** A live capture (the path is its spool file); 'opening' lasts until it stops. */
   live?: boolean;
+  /** A cloud-TAP receiver: the UDP ports it listens on. */
+  feeds?: TapFeed[];
 }
 
 export interface Progress {
@@ -331,6 +333,35 @@ export interface CaptureRequest {
   filter?: string | null;
 }
 
+/** A cloud-TAP feed: mirrored traffic arriving over UDP. */
+export interface TapFeed {
+  encap: 'vxlan' | 'geneve' | 'tzsp';
+  /** UDP port (VXLAN 4789, GENEVE 6081, TZSP 37008; 0 picks a free one). */
+  port: number;
+}
+
+export interface ListenRequest {
+  feeds: TapFeed[];
+  /** Address to bind (default all IPv4 addresses). */
+  address?: string | null;
+  /** What the spool keeps: the datagrams as received (default) or only the inner frames. */
+  save?: 'received' | 'inner';
+}
+
+/** A capture that a crash (or kill, or power loss) left behind in the spool directory. */
+export interface UnfinishedCaptureInfo {
+  /** Names it for openUnfinished / discardUnfinished. */
+  id: string;
+  /** The interface or feed it captured from. */
+  source: string;
+  /** Unix seconds. */
+  startedAt: number;
+  files: string[];
+  bytes: number;
+  /** Complete packets in the files (null when too large to count quickly). */
+  packets: number | null;
+}
+
 export interface CaptureStats {
   sessionId: string;
   running: boolean;
@@ -375,6 +406,14 @@ export interface TapscopeApi {
   validateFilter(filter: string): Promise<{ ok: boolean; message: string | null }>;
   startCapture(req: CaptureRequest): Promise<SessionInfo>;
   stopCapture(sessionId: string): Promise<void>;
+  /** Cloud-TAP receiver (VXLAN / GENEVE / TZSP over UDP) as a live capture session. */
+  startListen(req: ListenRequest): Promise<SessionInfo>;
+  /** Captures a previous run left unfinished (offered on the start screen). */
+  unfinishedCaptures(): Promise<UnfinishedCaptureInfo[]>;
+  /** Opens an unfinished capture's (newest) file as a session; it is no longer offered. */
+  openUnfinished(id: string): Promise<SessionInfo>;
+  /** Forgets an unfinished capture and deletes its files. */
+  discardUnfinished(id: string): Promise<void>;
 }
 
 export type ApiMethod = keyof TapscopeApi;
@@ -384,6 +423,7 @@ export const API_METHODS = [
   'connections', 'packets', 'http', 'dns', 'tls', 'findings', 'tunnels', 'timeline', 'connectionDetail', 'decodePacket',
   'saveCapture', 'exportHar', 'chooseSavePath', 'chooseOpenPath',
   'listInterfaces', 'validateFilter', 'startCapture', 'stopCapture',
+  'startListen', 'unfinishedCaptures', 'openUnfinished', 'discardUnfinished',
 ] as const satisfies readonly ApiMethod[];
 
 // Compile-time check that the list names every method exactly.

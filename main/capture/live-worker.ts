@@ -27,7 +27,7 @@ export type LiveJob =
 
 export type LiveWorkerEvent =
   | WorkerMessage
-  | { type: 'started'; ready: HelperReady | null; path: string }
+  | { type: 'started'; ready: HelperReady | null; path: string; ports?: { encap: string; port: number }[] }
   | { type: 'delta'; delta: CaptureDelta }
   | { type: 'end'; end: CaptureEnd }
   | { type: 'start-failed'; error: { code: string; message: string; remedy: string | null } };
@@ -40,6 +40,8 @@ interface WorkerJob {
 export interface LiveWorkerHandle {
   readonly ready: HelperReady | null;
   readonly path: string;
+  /** A receiver's bound UDP ports (port 0 asks for a free one). */
+  readonly ports: { encap: string; port: number }[];
   /** Resolves with the end once the worker has closed the spool. */
   readonly ended: Promise<CaptureEnd>;
   stop(): Promise<CaptureEnd>;
@@ -56,7 +58,7 @@ export function startLiveWorker(job: LiveJob, onMessage: (m: LiveWorkerEvent) =>
     w.on('message', (m: LiveWorkerEvent) => {
       if (m.type === 'started') {
         started = true;
-        resolve({ ready: m.ready, path: m.path, ended, stop: () => { w.postMessage({ type: 'stop' }); return ended; } });
+        resolve({ ready: m.ready, path: m.path, ports: m.ports ?? [], ended, stop: () => { w.postMessage({ type: 'stop' }); return ended; } });
       } else if (m.type === 'start-failed') {
         reject(new CaptureError(m.error.code, m.error.message, m.error.remedy));
       } else if (m.type === 'end') {
@@ -78,7 +80,7 @@ export function startLiveWorker(job: LiveJob, onMessage: (m: LiveWorkerEvent) =>
 /** Worker side: runs the capture and posts its messages. */
 async function runLiveWorker(wj: WorkerJob, port: NonNullable<typeof parentPort>): Promise<void> {
   const svc = new CaptureService();
-  let src: LiveSource & { ready?: HelperReady | null };
+  let src: LiveSource & { ready?: HelperReady | null; ports?: { encap: string; port: number }[] };
   try {
     src = wj.job.mode === 'capture'
       ? await svc.start({ ...wj.job.options, keepIndex: wj.job.options.keepIndex ?? true })
@@ -89,7 +91,7 @@ async function runLiveWorker(wj: WorkerJob, port: NonNullable<typeof parentPort>
     port.close();
     return;
   }
-  port.postMessage({ type: 'started', ready: src.ready ?? null, path: src.path } satisfies LiveWorkerEvent);
+  port.postMessage({ type: 'started', ready: src.ready ?? null, path: src.path, ports: src.ports ?? [] } satisfies LiveWorkerEvent);
   liveWorkerMessages(src, (m, transfer) => port.postMessage(m, transfer ?? []));
   src.onDelta((delta) => port.postMessage({ type: 'delta', delta } satisfies LiveWorkerEvent));
   port.on('message', (m: { type?: string }) => {

@@ -10,7 +10,11 @@ import {
   type EventName, type FindingRow, type HarRequest, type HttpRow, type InterfaceList, type OpenFileRequest, type Page,
   type PacketQuery, type PacketRow, type RecentFile, type SaveRequest, type SaveResult, type SessionInfo, type SessionSummary,
   type TableQuery, type TapscopeApi, type TapscopeEvents, type Timeline, type TimelineQuery, type TlsRow, type TunnelRow,
+  type ListenRequest, type TapFeed, type UnfinishedCaptureInfo,
 } from '../../preload/api.js';
+import type { LiveJob, LiveWorkerEvent, LiveWorkerHandle } from '../capture/live-worker.js';
+import type { CaptureCounters } from '../capture/live-sink.js';
+import { openCapture } from '../pcap/reader.js';
 import { runAnalysis, type AnalyzeJob, type WorkerMessage } from '../engine/analyze-worker.js';
 import { SessionData } from './session-data.js';
 import { PacketReader } from './packets.js';
@@ -33,6 +37,28 @@ export interface ServiceOptions {
   allowAnyWritePath?: boolean;
   /** Milliseconds between progress batches. */
   batchMs?: number;
+  /** Where live captures spool and unfinished ones are looked for (default: the capture service's). */
+  spoolDir?: string | null;
+}
+
+/** Complete packets in capture files (a killed capture's last block may be cut); null when too big to count at once. */
+const COUNT_LIMIT_BYTES = 256 * 1024 * 1024;
+function countPackets(files: string[], bytes: number): number | null {
+  if (bytes > COUNT_LIMIT_BYTES) return null;
+  let n = 0;
+  for (const f of files) {
+    try {
+      const r = openCapture(f);
+      try {
+        while (r.next()) n++;
+      } finally {
+        r.close();
+      }
+    } catch {
+      // An empty or unreadable file holds no packets we can offer.
+    }
+  }
+  return n;
 }
 
 const MAX_RECENT = 10;
@@ -361,47 +387,124 @@ export class TapscopeService implements TapscopeApi {
   }
 
   async startCapture(req: CaptureRequest): Promise<SessionInfo> {
-    const svc = await this.capture();
-    const live = await import('../capture/live-batches.js');
-    let cap;
-    try {
-      cap = await svc.start({ device: req.interface, filter: req.filter ?? undefined, keepIndex: true, label: `Tapscope capture on ${req.interface}` });
-    } catch (e) {
-      throw new ApiError((e as Error).message, (e as { code?: string }).code ?? 'capture-failed');
-    }
+    // The label names the interface in the spool marker, as `tapscope capture` does.
+    const options = { device: req.interface, filter: req.filter ?? undefined, keepIndex: true, label: req.interface, output: this.spoolPath(req.interface) };
+    return this.startLive({ mode: 'capture', options }, `${req.interface} (live)`);
+  }
+
+  async startListen(req: ListenRequest): Promise<SessionInfo> {
+    const ports = (encap: TapFeed['encap']): number[] => req.feeds.filter((f) => f.encap === encap).map((f) => f.port);
+    const label = req.feeds.map((f) => `${f.encap}-udp${f.port}`).join('+');
+    const options = {
+      vxlan: ports('vxlan'), geneve: ports('geneve'), tzsp: ports('tzsp'), address: req.address ?? undefined, save: req.save ?? 'received',
+      keepIndex: true, label, output: this.spoolPath(label),
+    };
+    return this.startLive({ mode: 'listen', options }, 'cloud-TAP feed');
+  }
+
+  /** A spool file in the configured spool directory; undefined leaves the capture service's default. */
+  private spoolPath(label: string): string | undefined {
+    const dir = this.opts.spoolDir;
+    if (!dir) return undefined;
+    mkdirSync(dir, { recursive: true });
+    const safe = label.replace(/[^A-Za-z0-9_.+-]+/g, '-');
+    return join(dir, `tapscope_${safe}_${new Date().toISOString().replace(/[-:]/g, '').replace(/\..*$/, '')}_${randomBytes(3).toString('hex')}.pcapng`);
+  }
+
+  /**
+   * Runs a live source in a worker thread (capture/live-worker.ts): the helper's packets, the
+   * spool and the analysis never touch this thread, which only applies the throttled batches.
+   */
+  private async startLive(job: LiveJob, name: string): Promise<SessionInfo> {
+    const { startLiveWorker } = await import('../capture/live-worker.js');
     const id = randomBytes(6).toString('hex');
-    const data = new SessionData(id, cap.path);
-    const cancel = new SharedArrayBuffer(4);
+    let data: SessionData | null = null;
     let lastEmit = 0;
-    const entry: Live = {
-      data, reader: new PacketReader(data, []), worker: null, cancel, decodeAs: [], done: cap.ended.then(() => undefined),
-      stop: async () => {
-        await cap.stop();
-      },
+    const stats = (c: CaptureCounters | null, running: boolean, message: string | null): void => {
+      this.emit('capture', {
+        sessionId: id, running, packets: c?.packets ?? 0, bytes: c?.bytes ?? 0, droppedKernel: c?.droppedByKernel ?? 0, droppedApp: c?.droppedByApp ?? 0,
+        elapsed: c?.elapsedSec ?? 0, message,
+      });
     };
-    this.sessions.set(id, entry);
-    const stats = (running: boolean, message: string | null): void => {
-      const c = cap.counters;
-      this.emit('capture', { sessionId: id, running, packets: c.packets, bytes: c.bytes, droppedKernel: c.droppedByKernel ?? 0, droppedApp: c.droppedByApp, elapsed: c.elapsedSec, message });
-    };
-    live.liveWorkerMessages(cap, (m) => {
+    const onMessage = (m: LiveWorkerEvent): void => {
+      if (m.type === 'started') {
+        data = new SessionData(id, m.path);
+        return;
+      }
+      if (!data || m.type === 'start-failed') return;
+      if (m.type === 'delta') return stats(m.delta.counters, true, null);
+      if (m.type === 'end') return stats(m.end.counters ?? null, false, m.end.error ? m.end.error.message : null);
       data.apply(m);
       const now = Date.now();
-      if (m.type === 'done' || now - lastEmit > 100) {
+      if (m.type === 'done' || m.type === 'failed' || now - lastEmit > 100) {
         lastEmit = now;
         this.emit('progress', data.progress());
       }
-    });
-    cap.onDelta(() => stats(true, null));
-    cap.onEnd((e) => stats(false, e.error ? e.error.message : null));
-    stats(true, null);
-    return { sessionId: id, path: cap.path, name: `${req.interface} (live)`, state: data.state, live: true };
+    };
+    let h: LiveWorkerHandle;
+    try {
+      h = await startLiveWorker(job, onMessage);
+    } catch (e) {
+      throw new ApiError((e as Error).message, (e as { code?: string }).code ?? 'capture-failed');
+    }
+    const sessionData = data ?? new SessionData(id, h.path);
+    data = sessionData;
+    const entry: Live = {
+      data: sessionData, reader: new PacketReader(sessionData, []), worker: null, cancel: new SharedArrayBuffer(4), decodeAs: [],
+      done: h.ended.then(() => undefined),
+      stop: async () => {
+        await h.stop();
+      },
+    };
+    this.sessions.set(id, entry);
+    stats(null, true, null);
+    const feeds = h.ports.map((p) => ({ encap: p.encap as TapFeed['encap'], port: p.port }));
+    const title = feeds.length ? `${feeds.map((f) => `${f.encap.toUpperCase()} udp/${f.port}`).join(', ')} (live)` : name;
+    return { sessionId: id, path: h.path, name: title, state: sessionData.state, live: true, ...(feeds.length ? { feeds } : {}) };
   }
 
   async stopCapture(sessionId: string): Promise<void> {
     const l = this.live(sessionId);
     if (!l.stop) throw new ApiError('this session is not a live capture', 'invalid-argument');
     await l.stop();
+  }
+
+  // ---- unfinished captures (a crash left the spool and its marker behind) -------------
+
+  private async unfinished(): Promise<import('../capture/live-sink.js').UnfinishedCapture[]> {
+    return (await this.capture()).findUnfinished(this.opts.spoolDir ?? undefined);
+  }
+
+  private async unfinishedById(id: string): Promise<import('../capture/live-sink.js').UnfinishedCapture> {
+    const u = (await this.unfinished()).find((x) => basename(x.marker) === id);
+    if (!u) throw new ApiError(`no unfinished capture ${id}`, 'not-found');
+    return u;
+  }
+
+  async unfinishedCaptures(): Promise<UnfinishedCaptureInfo[]> {
+    const svc = await this.capture();
+    const out: UnfinishedCaptureInfo[] = [];
+    for (const u of await this.unfinished()) {
+      // A marker whose files are gone has nothing left to offer.
+      if (u.files.length === 0) {
+        svc.dismissUnfinished(u);
+        continue;
+      }
+      out.push({ id: basename(u.marker), source: u.label || basename(u.files[0]), startedAt: u.startedAt, files: u.files, bytes: u.bytes, packets: countPackets(u.files, u.bytes) });
+    }
+    return out;
+  }
+
+  async openUnfinished(id: string): Promise<SessionInfo> {
+    const u = await this.unfinishedById(id);
+    const info = await this.openFile({ path: u.files[u.files.length - 1], decodeAs: [] });
+    (await this.capture()).dismissUnfinished(u);
+    return info;
+  }
+
+  async discardUnfinished(id: string): Promise<void> {
+    const u = await this.unfinishedById(id);
+    (await this.capture()).dismissUnfinished(u, true);
   }
 
   async dispose(): Promise<void> {

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { API_METHODS, ApiError, type ApiMethod } from '../../preload/api.js';
 
 /*
@@ -113,6 +114,13 @@ function format(v: unknown): 'pcap' | 'pcapng' {
   return v as 'pcap' | 'pcapng';
 }
 
+/** An unfinished capture's id: its marker's file name, never a path. */
+function unfinishedId(v: unknown): string {
+  const s = str(v, 'id', 255);
+  if (!/^[A-Za-z0-9_.-]+\.tapscope\.json$/.test(s) || s.startsWith('.')) fail('id', 'malformed');
+  return s;
+}
+
 const none = (args: unknown[]): unknown[] => {
   if (args.length) fail('', 'this method takes no arguments');
   return [];
@@ -166,6 +174,23 @@ const VALIDATORS: Record<ApiMethod, (args: unknown[]) => unknown[]> = {
     return [{ interface: str(o.interface, 'interface', 256), filter: optStr(o.filter, 'filter', 2000) }];
   },
   stopCapture: sid,
+  startListen: ([r]) => {
+    const o = obj(r, 'request');
+    if (!Array.isArray(o.feeds) || o.feeds.length < 1 || o.feeds.length > 8) fail('feeds', 'expected 1..8 feeds');
+    const feeds = (o.feeds as unknown[]).map((f, i) => {
+      const x = obj(f, `feeds[${i}]`);
+      if (x.encap !== 'vxlan' && x.encap !== 'geneve' && x.encap !== 'tzsp') fail(`feeds[${i}].encap`, 'expected "vxlan", "geneve" or "tzsp"');
+      return { encap: x.encap, port: int(x.port, `feeds[${i}].port`, 0, 65535) };
+    });
+    const save = o.save ?? 'received';
+    if (save !== 'received' && save !== 'inner') fail('save', 'expected "received" or "inner"');
+    const address = optStr(o.address, 'address', 64);
+    if (address !== null && !isIP(address)) fail('address', 'expected an IPv4 or IPv6 address');
+    return [{ feeds, save, address }];
+  },
+  unfinishedCaptures: none,
+  openUnfinished: ([i]) => [unfinishedId(i)],
+  discardUnfinished: ([i]) => [unfinishedId(i)],
 };
 
 /** Checks a call's method name and arguments; returns the cleaned arguments. */
