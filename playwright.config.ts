@@ -6,6 +6,8 @@ import { defineConfig } from '@playwright/test';
  */
 export const E2E_PORT = 8917;
 export const E2E_TOKEN = 'e2e-token-0123456789abcdef';
+/** Where the served app spools live captures and looks for unfinished ones (relative to the repo). */
+export const E2E_SPOOL_DIR = 'test-results/e2e-spool';
 
 export const CHROMIUM_ARGS = [
   '--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
@@ -30,7 +32,7 @@ export default defineConfig({
   },
   webServer: {
     command: `node bin/tapscope.mjs serve --port ${E2E_PORT}`,
-    env: { TAPSCOPE_TOKEN: E2E_TOKEN, TAPSCOPE_STATE_DIR: 'test-results/e2e-state' },
+    env: { TAPSCOPE_TOKEN: E2E_TOKEN, TAPSCOPE_STATE_DIR: 'test-results/e2e-state', TAPSCOPE_SPOOL_DIR: E2E_SPOOL_DIR },
     url: `http://127.0.0.1:${E2E_PORT}/?token=${E2E_TOKEN}`,
     reuseExistingServer: false,
     timeout: 60_000,
