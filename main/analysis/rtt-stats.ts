@@ -61,60 +61,93 @@ export function smallArena(): Arena {
   return new Arena(9);
 }
 
-/** A growable list of numbers in an Arena (first 8 in one block, then blocks of 64). */
+/**
+ * A growable list of records of `width` numbers in an Arena (8 records in the first
+ * block, then blocks of 64). A record's numbers are adjacent, so appending one touches
+ * one cache line rather than one per field.
+ */
 export class Column {
   length = 0;
   private first = -1;
   private blocks: number[] = [];
-  // Where the next push goes: slab, offset in it, end of the current block.
+  // Where the next record goes: slab, offset in it, end of the current block.
   private slab: Float64Array | null = null;
   private off = 0;
   private end = 0;
 
-  constructor(private readonly arena: Arena) {}
-
-  private addr(i: number): number {
-    if (i < FIRST) return this.first + i;
-    const j = i - FIRST;
-    return this.blocks[j >>> BLOCK_BITS] + (j & (BLOCK - 1));
+  constructor(private readonly arena: Arena, readonly width = 1) {
+    if ((BLOCK * width) > (1 << arena.bits)) throw new Error(`arena slabs too small for records of ${width}`);
   }
 
+  /** Address of record i's first number. */
+  private addr(i: number): number {
+    if (i < FIRST) return this.first + i * this.width;
+    const j = i - FIRST;
+    return this.blocks[j >>> BLOCK_BITS] + (j & (BLOCK - 1)) * this.width;
+  }
+
+  /** Appends a record of width 1. */
   push(v: number): void {
     if (this.off === this.end) this.nextBlock();
     this.slab![this.off++] = v;
     this.length++;
   }
 
-  /** Points the write cursor at index `length`, allocating its block when new. */
+  /** Appends a record of width 2. */
+  push2(a: number, b: number): void {
+    if (this.off === this.end) this.nextBlock();
+    const s = this.slab!;
+    const o = this.off;
+    s[o] = a;
+    s[o + 1] = b;
+    this.off = o + 2;
+    this.length++;
+  }
+
+  /** Appends a record of width 3. */
+  push3(a: number, b: number, c: number): void {
+    if (this.off === this.end) this.nextBlock();
+    const s = this.slab!;
+    const o = this.off;
+    s[o] = a;
+    s[o + 1] = b;
+    s[o + 2] = c;
+    this.off = o + 3;
+    this.length++;
+  }
+
+  /** Points the write cursor at record `length`, allocating its block when new. */
   private nextBlock(): void {
     const i = this.length;
     const ar = this.arena;
+    const w = this.width;
     let a: number;
-    let size: number;
+    let records: number;
     if (i < FIRST) {
-      if (this.first < 0) this.first = ar.alloc(FIRST);
-      a = this.first + i;
-      size = FIRST - i;
+      if (this.first < 0) this.first = ar.alloc(FIRST * w);
+      a = this.first + i * w;
+      records = FIRST - i;
     } else {
       const j = i - FIRST;
       const b = j >>> BLOCK_BITS;
-      if (b === this.blocks.length) this.blocks.push(ar.alloc(BLOCK));
-      a = this.blocks[b] + (j & (BLOCK - 1));
-      size = BLOCK - (j & (BLOCK - 1));
+      if (b === this.blocks.length) this.blocks.push(ar.alloc(BLOCK * w));
+      a = this.blocks[b] + (j & (BLOCK - 1)) * w;
+      records = BLOCK - (j & (BLOCK - 1));
     }
     this.slab = ar.slabs[a >>> ar.bits];
     this.off = a & ar.mask;
-    this.end = this.off + size;
+    this.end = this.off + records * w;
   }
 
-  get(i: number): number {
-    const a = this.addr(i);
+  /** Field k of record i. */
+  get(i: number, k = 0): number {
+    const a = this.addr(i) + k;
     const ar = this.arena;
     return ar.slabs[a >>> ar.bits][a & ar.mask];
   }
 
-  set(i: number, v: number): void {
-    const a = this.addr(i);
+  set(i: number, v: number, k = 0): void {
+    const a = this.addr(i) + k;
     const ar = this.arena;
     ar.slabs[a >>> ar.bits][a & ar.mask] = v;
   }
@@ -126,9 +159,10 @@ export class Column {
     this.off = this.end = 0; // the next push finds its place again
   }
 
-  toArray(): number[] {
+  /** Field k of every record. */
+  toArray(k = 0): number[] {
     const out = new Array<number>(this.length);
-    for (let i = 0; i < this.length; i++) out[i] = this.get(i);
+    for (let i = 0; i < this.length; i++) out[i] = this.get(i, k);
     return out;
   }
 }
@@ -155,9 +189,8 @@ export class RttSamples {
   /** Smallest and largest sample, in output units (see `unit`). */
   get min(): number { return this.mm[0] * this.unit; }
   get max(): number { return this.mm[1] * this.unit; }
+  /** Records (sample, time); the times serve the chart while every sample is kept. */
   private buf: Column | null = null;
-  /** Sample times while every sample is kept (the chart series is derived from them). */
-  private times: Column | null = null;
   /** The chart series once samples are no longer all kept. */
   private series: Series | null = null;
   private rng = 0x9e3779b9;
@@ -178,13 +211,8 @@ export class RttSamples {
     if (v < mm[0]) mm[0] = v;
     if (v > mm[1]) mm[1] = v;
     if (this.count <= EXACT_SAMPLES) {
-      if (!this.buf) {
-        const a = this.arena ?? smallArena();
-        this.buf = new Column(a);
-        this.times = new Column(a);
-      }
-      this.buf.push(v);
-      this.times!.push(at.ts);
+      if (!this.buf) this.buf = new Column(this.arena ?? smallArena(), 2);
+      this.buf.push2(v, at.ts);
     } else this.addBeyond(at.ts, v);
   }
 
@@ -192,8 +220,7 @@ export class RttSamples {
     const buf = this.buf!;
     if (!this.series) {
       this.series = new Series(this.seriesPoints, this.arena);
-      for (let i = 0; i < buf.length; i++) this.series.addAt(this.times!.get(i), buf.get(i));
-      this.times = null;
+      for (let i = 0; i < buf.length; i++) this.series.addAt(buf.get(i, 1), buf.get(i));
     }
     this.series.addAt(t, v);
     // Reservoir sampling (Algorithm R) with a xorshift generator.
@@ -203,7 +230,7 @@ export class RttSamples {
     x ^= x << 5;
     this.rng = x >>> 0;
     const j = this.rng % this.count;
-    if (j < EXACT_SAMPLES) buf.set(j, v);
+    if (j < EXACT_SAMPLES) buf.set(j, v); // its time field is no longer used
   }
 
   /** The kept samples in stored units (all of them while count <= EXACT_SAMPLES). */
@@ -218,7 +245,7 @@ export class RttSamples {
     if (this.series) p = this.series.points();
     else {
       const s = new Series(this.seriesPoints, smallArena());
-      for (let i = 0; i < this.buf!.length; i++) s.addAt(this.times!.get(i), this.buf!.get(i));
+      for (let i = 0; i < this.buf!.length; i++) s.addAt(this.buf!.get(i, 1), this.buf!.get(i));
       p = s.points();
     }
     if (this.unit !== 1) p.v = p.v.map((x) => x * this.unit);
@@ -265,9 +292,8 @@ export interface SeriesPoints {
 }
 
 export class Series {
-  private readonly t: Column;
-  private readonly v: Column;
-  private readonly m: Column;
+  /** Records (time, value, mark). */
+  private readonly c: Column;
   private stride = 1;
   // Pending aggregate of up to `stride` inputs.
   private pn = 0;
@@ -277,10 +303,7 @@ export class Series {
 
   /** At most `cap` points (even). Without an arena the series gets one of its own. */
   constructor(private readonly cap = 512, arena: Arena | null = null) {
-    const a = arena ?? smallArena();
-    this.t = new Column(a);
-    this.v = new Column(a);
-    this.m = new Column(a);
+    this.c = new Column(arena ?? smallArena(), 3);
   }
 
   /**
@@ -292,11 +315,8 @@ export class Series {
   }
 
   addAt(t: number, v: number, mark = 0): void {
-    if (this.stride === 1 && this.t.length < this.cap) {
-      this.t.push(t);
-      this.v.push(v);
-      this.m.push(mark);
-    } else this.addMerged(t, v, mark);
+    if (this.stride === 1 && this.c.length < this.cap) this.c.push3(t, v, mark);
+    else this.addMerged(t, v, mark);
   }
 
   private addMerged(t: number, v: number, mark: number): void {
@@ -314,43 +334,37 @@ export class Series {
       this.pm |= mark;
     }
     if (++this.pn < this.stride) return;
-    if (this.t.length === this.cap) this.halve();
-    this.t.push(p[0]);
-    this.v.push(p[1]);
-    this.m.push(this.pm);
+    if (this.c.length === this.cap) this.halve();
+    this.c.push3(p[0], p[1], this.pm);
     this.pn = 0;
   }
 
   private halve(): void {
-    const { t, v, m } = this;
-    const n = t.length;
+    const c = this.c;
+    const n = c.length;
     let o = 0;
     for (let i = 0; i + 1 < n; i += 2, o++) {
-      const ma = m.get(i);
-      const mb = m.get(i + 1);
+      const ma = c.get(i, 2);
+      const mb = c.get(i + 1, 2);
       // Keep the larger value (a marked point wins), union of marks.
-      const pickB = (mb && !ma) || (!!mb === !!ma && v.get(i + 1) > v.get(i));
+      const pickB = (mb && !ma) || (!!mb === !!ma && c.get(i + 1, 1) > c.get(i, 1));
       const k = pickB ? i + 1 : i;
-      t.set(o, t.get(k));
-      v.set(o, v.get(k));
-      m.set(o, ma | mb);
+      c.set(o, c.get(k, 0), 0);
+      c.set(o, c.get(k, 1), 1);
+      c.set(o, ma | mb, 2);
     }
     if (n % 2) {
-      t.set(o, t.get(n - 1));
-      v.set(o, v.get(n - 1));
-      m.set(o, m.get(n - 1));
+      for (let f = 0; f < 3; f++) c.set(o, c.get(n - 1, f), f);
       o++;
     }
-    t.truncate(o);
-    v.truncate(o);
-    m.truncate(o);
+    c.truncate(o);
     this.stride *= 2;
   }
 
   points(): SeriesPoints {
-    const t = this.t.toArray();
-    const v = this.v.toArray();
-    const mark = this.m.toArray();
+    const t = this.c.toArray(0);
+    const v = this.c.toArray(1);
+    const mark = this.c.toArray(2);
     if (this.pn > 0) {
       t.push(this.p[0]);
       v.push(this.p[1]);
@@ -360,6 +374,6 @@ export class Series {
   }
 
   get length(): number {
-    return this.t.length + (this.pn > 0 ? 1 : 0);
+    return this.c.length + (this.pn > 0 ? 1 : 0);
   }
 }

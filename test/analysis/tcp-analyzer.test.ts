@@ -277,7 +277,7 @@ describe('bounded memory', () => {
   });
 
   it('Column: arena-backed list keeps every value through growth, truncation and shared slabs', () => {
-    for (const arena of [new Arena(), new Arena(7)]) {
+    for (const arena of [new Arena(), new Arena(8)]) {
       const a = new Column(arena);
       const b = new Column(arena);
       const ra: number[] = [];
@@ -299,6 +299,12 @@ describe('bounded memory', () => {
       expect(b.toArray()).toEqual(rb);
       a.set(5, 42);
       expect(a.get(5)).toBe(42);
+      const r = new Column(arena, 3);
+      for (let i = 0; i < 500; i++) r.push3(i, -i, i * 2);
+      r.truncate(123);
+      for (let i = 123; i < 300; i++) r.push3(i, -i, i * 2);
+      expect(r.toArray(1)).toEqual(Array.from({ length: 300 }, (_, i) => -i));
+      expect(r.toArray(2)).toEqual(Array.from({ length: 300 }, (_, i) => i * 2));
     }
   });
 
