@@ -44,9 +44,20 @@ function skipReason(): string | null {
   }
   try {
     sh('ip', ['netns', 'add', 'tsAprobe']);
-    sh('ip', ['netns', 'del', 'tsAprobe']);
   } catch (e) {
     return `ip netns is not usable here: ${(e as Error).message.split('\n')[0]}`;
+  }
+  try {
+    // The loss model needs iptables' statistic match inside a namespace.
+    sh('ip', ['netns', 'exec', 'tsAprobe', 'iptables', '-A', 'OUTPUT', '-m', 'statistic', '--mode', 'random', '--probability', '0.5', '-j', 'ACCEPT']);
+  } catch (e) {
+    return `iptables -m statistic is not usable in a namespace here: ${(e as Error).message.split('\n')[0]}`;
+  } finally {
+    try {
+      sh('ip', ['netns', 'del', 'tsAprobe']);
+    } catch {
+      // already gone
+    }
   }
   return null;
 }
