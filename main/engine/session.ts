@@ -35,8 +35,9 @@ export class AnalysisSession {
   readonly linkTypes = new Set<number>();
   packets = 0;
   bytes = 0;
-  firstTs: number | null = null;
-  lastTs: number | null = null;
+  /** NaN until the first packet (a number field, so the per-packet update allocates nothing). */
+  private firstTsOrNaN = NaN;
+  private lastTsOrNaN = NaN;
   private malformed = 0;
 
   constructor(opts: SessionOptions = {}) {
@@ -51,8 +52,8 @@ export class AnalysisSession {
     const f = this.decoder.decode(r);
     this.packets++;
     this.bytes += r.origLen;
-    if (this.firstTs === null) this.firstTs = r.ts;
-    this.lastTs = r.ts;
+    if (this.packets === 1) this.firstTsOrNaN = r.ts;
+    this.lastTsOrNaN = r.ts;
     this.linkTypes.add(r.linkType);
     if (f.malformed) this.noteMalformed(f);
     const ctx = this.connections.lookup(f);
@@ -70,6 +71,14 @@ export class AnalysisSession {
     }
     for (const a of this.analyzers) a.finish?.(this.lastTs ?? 0);
     this.warnings.push(...this.app.warnings());
+  }
+
+  get firstTs(): number | null {
+    return Number.isNaN(this.firstTsOrNaN) ? null : this.firstTsOrNaN;
+  }
+
+  get lastTs(): number | null {
+    return Number.isNaN(this.lastTsOrNaN) ? null : this.lastTsOrNaN;
   }
 
   private noteMalformed(f: Frame): void {
