@@ -12,16 +12,23 @@ import type { WorkerMessage } from '../engine/analyze-worker.js';
 import { SessionDeltas } from '../engine/session-deltas.js';
 import type { LiveSource } from './service.js';
 
+const APP_SNAPSHOT_MS = 1000;
+
 export function liveWorkerMessages(src: LiveSource, post: (m: WorkerMessage, transfer?: ArrayBuffer[]) => void): () => void {
   let done = false;
   post({ type: 'opened', format: 'pcapng', size: 0 });
   const deltas = new SessionDeltas(src.session);
 
+  // The application-layer snapshot is rebuilt at most once a second (it is not a delta).
+  let lastApp = 0;
   const batch = (): void => {
     const d = deltas.next();
     const bytes = src.counters.savedBytes;
+    const now = Date.now();
+    const app = now - lastApp >= APP_SNAPSHOT_MS ? deltas.app() : undefined;
+    if (app) lastApp = now;
     post(
-      { type: 'batch', bytesRead: bytes, size: bytes, packets: src.session.packets, connections: d.connections, index: d.index, interfaces: [...src.sink.interfaces] },
+      { type: 'batch', bytesRead: bytes, size: bytes, packets: src.session.packets, connections: d.connections, index: d.index, interfaces: [...src.sink.interfaces], app },
       d.transfer,
     );
   };

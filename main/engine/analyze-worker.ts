@@ -1,6 +1,6 @@
 import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { openCapture } from '../pcap/reader.js';
-import { SessionDeltas, type IndexSlice } from './session-deltas.js';
+import { SessionDeltas, type AppSnapshot, type IndexSlice } from './session-deltas.js';
 import { AnalysisSession } from './session.js';
 import { parseDecodeAs } from '../decode/decoder.js';
 import type { AnalysisReport } from './report.js';
@@ -32,7 +32,11 @@ export type { IndexSlice };
 
 export type WorkerMessage =
   | { type: 'opened'; format: 'pcap' | 'pcapng'; size: number }
-  | { type: 'batch'; bytesRead: number; size: number; packets: number; connections: Record<string, unknown>[]; index: IndexSlice; interfaces: CaptureInterface[] }
+  | {
+    type: 'batch'; bytesRead: number; size: number; packets: number; connections: Record<string, unknown>[]; index: IndexSlice; interfaces: CaptureInterface[];
+    /** Live captures: the application layer and tap sources so far (files get them in 'done'). */
+    app?: AppSnapshot;
+  }
   | {
     type: 'done'; report: AnalysisReport; cancelled: boolean; damaged: string | null; interfaces: CaptureInterface[];
     /** The report's connections were left out: the batches (the last one after finish()) carried them all. */

@@ -1,5 +1,6 @@
 import { connectionJson } from '../analysis/connection-json.js';
 import type { AnalysisSession } from './session.js';
+import type { AnalysisReport } from './report.js';
 
 /** A slice of the packet index, as transferable typed arrays. */
 export interface IndexSlice {
@@ -9,6 +10,14 @@ export interface IndexSlice {
   flags: Uint32Array;
   wireLen: Uint32Array;
   dir: Uint8Array;
+}
+
+/** The application layer and tap sources of a session so far (a live capture's view while it runs). */
+export interface AppSnapshot {
+  tunnels: AnalysisReport['tunnels'];
+  http: unknown[];
+  dns: unknown[];
+  tls: unknown[];
 }
 
 export interface SessionDelta {
@@ -60,5 +69,15 @@ export class SessionDeltas {
     };
     const transfer = [slice.fileOffset.buffer, slice.ts.buffer, slice.connId.buffer, slice.flags.buffer, slice.wireLen.buffer, slice.dir.buffer] as ArrayBuffer[];
     return { connections, index: slice, transfer };
+  }
+
+  /**
+   * HTTP exchanges, DNS transactions, TLS handshakes and tap sources as they stand, for
+   * views that must fill while a capture runs. Findings wait for the end: mid-capture, an
+   * exchange in flight is not yet a request without a response.
+   */
+  app(): AppSnapshot {
+    const s = this.session;
+    return { tunnels: s.tunnels.summary(), http: s.app.http.json(), dns: s.app.dns.json(), tls: s.app.tls.json() };
   }
 }

@@ -36,6 +36,8 @@ export class SessionData {
   private dnsRows: DnsRow[] = [];
   private tlsRows: TlsRow[] = [];
   private findingRows: FindingRow[] = [];
+  /** Tap sources of a live capture so far (the report's once it ends). */
+  private liveTunnels: AnalysisReport['tunnels'] = [];
   /** Bumped on every change; query caches key on it. */
   version = 0;
   private cache = new Map<string, { version: number; ids: number[] }>();
@@ -59,6 +61,13 @@ export class SessionData {
       for (const c of m.connections) this.rawConnections[c.id as number] = c;
       this.appendIndex(m.index);
       if (m.connections.length) this.rows = null;
+      if (m.app) {
+        this.liveTunnels = m.app.tunnels;
+        this.httpRows = (m.app.http as Obj[]).map(httpRow);
+        this.dnsRows = (m.app.dns as Obj[]).map(dnsRow);
+        this.tlsRows = (m.app.tls as Obj[]).map(tlsRow);
+        this.rows = null; // sites (HTTP Host / TLS SNI) may have changed
+      }
     } else if (m.type === 'done') {
       this.report = m.report;
       this.interfaces = m.interfaces;
@@ -142,7 +151,7 @@ export class SessionData {
   findings(): FindingRow[] { return this.findingRows; }
 
   tunnels(): TunnelRow[] {
-    return (this.report?.tunnels ?? []).map((t) => ({ key: tunnelKey(t), type: t.type, id: t.id, outerSrc: t.outerSrc, outerDst: t.outerDst, packets: t.packets }));
+    return (this.report?.tunnels ?? this.liveTunnels).map((t) => ({ key: tunnelKey(t), type: t.type, id: t.id, outerSrc: t.outerSrc, outerDst: t.outerDst, packets: t.packets }));
   }
 
   // ---- filters -------------------------------------------------------------------------

@@ -115,6 +115,12 @@ describe.skipIf(!hasTshark)('live sources through the API', () => {
         await waitFor(() => stats.some((s) => s.packets >= payloads.length), 10_000, 'the packets in the capture counters');
         // While it runs, the growing session already shows the connection.
         await waitFor(async () => (await t.api.summary(info!.sessionId)).counts.connections === original.connections.length, 10_000, 'live connections');
+        // ...and its HTTP exchanges and tap source, before the capture stops.
+        const liveHttp = async (): Promise<string[]> => (await t.api.http({ sessionId: info!.sessionId, offset: 0, limit: 100 })).rows.map((h) => `${h.method} ${h.uri} ${h.status}`);
+        const want = original.http.map((h: Obj) => `${h.method} ${h.uri} ${h.status}`);
+        await waitFor(async () => JSON.stringify(await liveHttp()) === JSON.stringify(want), 10_000, 'live HTTP exchanges');
+        expect((await t.api.tunnels(info.sessionId)).map((x) => [x.type, x.id])).toEqual(original.tunnels.map((x: Obj) => [x.type, x.id]));
+        expect((await t.api.summary(info.sessionId)).state).not.toBe('ready');
         await t.api.stopCapture(info.sessionId);
         await t.service.whenDone(info.sessionId);
         await waitFor(() => stats.some((s) => !s.running), 5000, 'the final counters');
