@@ -79,6 +79,11 @@ export class Frame {
   /** L4 length according to the IP header (not the captured bytes). */
   ipPayloadLen = 0;
   isFragment = false;
+  /**
+   * Inside the first fragment of an outer datagram (a tunnel packet fragmented in transit):
+   * inner lengths then legitimately exceed the wire length, the rest being in later fragments.
+   */
+  inFragment = false;
   moreFragments = false;
   fragOffset = 0;
 
@@ -133,6 +138,7 @@ export class Frame {
     this.ipProto = 0;
     this.ipPayloadLen = 0;
     this.isFragment = false;
+    this.inFragment = false;
     this.moreFragments = false;
     this.fragOffset = 0;
     this.l4 = L4.None;

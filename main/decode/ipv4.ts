@@ -39,7 +39,7 @@ export function decodeIpv4(f: Frame, t: DecodeTables): Proto {
   // A total length beyond the frame's wire length is bogus: what was on the wire is all
   // there is (tshark: "IPv4 total length exceeds packet length", and it uses the latter).
   const wireLeft = f.origLen - (o - f.frameOff);
-  if (total > wireLeft && wireLeft >= ihl) total = wireLeft;
+  if (total > wireLeft && wireLeft >= ihl && !f.inFragment) total = wireLeft;
   if (total < ihl) return f.truncate('ip', `total length ${total} < header length ${ihl}`);
   f.ipPayloadLen = total - ihl;
   f.top = Proto.Ipv4;
@@ -47,6 +47,7 @@ export function decodeIpv4(f: Frame, t: DecodeTables): Proto {
   if (o + total < f.end) f.end = o + total;
   f.off = o + ihl;
   if (f.fragOffset > 0) return Proto.None; // later fragment: no L4 header here
+  if (f.moreFragments) f.inFragment = true;
   return nextAfterIp(f, t, f.ipProto);
 }
 

@@ -27,7 +27,7 @@ export function decodeIpv6(f: Frame, t: DecodeTables): Proto {
   let payloadLen = v.getUint16(o + 4);
   if (payloadLen === 0) payloadLen = f.end - o - 40; // jumbogram or TSO
   const wireLeft = f.origLen - (o - f.frameOff) - 40; // as IPv4: never beyond the wire length
-  if (payloadLen > wireLeft && wireLeft >= 0) payloadLen = wireLeft;
+  if (payloadLen > wireLeft && wireLeft >= 0 && !f.inFragment) payloadLen = wireLeft;
   f.ipVersion = 6;
   f.ipOff = o;
   f.ttl = b[o + 7];
@@ -63,6 +63,7 @@ export function decodeIpv6(f: Frame, t: DecodeTables): Proto {
   f.ipPayloadLen = remaining;
   f.off = p;
   if (next === EXT_NONE || f.fragOffset > 0) return Proto.None;
+  if (f.moreFragments) f.inFragment = true;
   return nextAfterIp(f, t, next);
 }
 
