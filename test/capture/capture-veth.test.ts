@@ -39,12 +39,14 @@ describe.skipIf(skip !== null)(`capture on a veth port with loss${skip ? ` (skip
     });
     cap.onDelta((d) => deltas.push(d.counters.packets));
     expect(cap.ready?.backend).toBe('tapcap');
-    const td = lab.spawn(lab.b, ['tcpdump', '-i', lab.vb, '-n', '-U', '-w', ref, filter]);
+    // --immediate-mode: without it, libpcap's TPACKET_V3 block still open when tcpdump gets
+    // SIGINT is never read, and the reference misses the workload's last packets.
+    const td = lab.spawn(lab.b, ['tcpdump', '-i', lab.vb, '-n', '-U', '--immediate-mode', '-w', ref, filter]);
     await waitFor(td.stderr!, /listening on/);
 
     const ok = lab.fetch(PORT, 'big.bin', 12);
     expect(ok).toBeGreaterThan(0);
-    await new Promise((r) => setTimeout(r, 500)); // let the last segments reach both captures
+    await new Promise((r) => setTimeout(r, 1500)); // let the last segments reach both captures (past a 1 s block timeout)
 
     const end = await cap.stop();
     const tdEnd = await stopChild(td, 'SIGINT');
