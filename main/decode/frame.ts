@@ -132,31 +132,18 @@ export class Frame {
     this.top = Proto.None;
     this.etherType = 0;
     this.tunnelCount = 0;
-    this.ipVersion = 0;
+    this.inFragment = false;
     this.src = '';
     this.dst = '';
     this.ipProto = 0;
     this.ipPayloadLen = 0;
-    this.isFragment = false;
-    this.inFragment = false;
-    this.moreFragments = false;
-    this.fragOffset = 0;
-    this.l4 = L4.None;
     this.srcPort = 0;
     this.dstPort = 0;
-    this.tcpFlags = 0;
-    this.tcpMss = -1;
-    this.tcpWscale = -1;
-    this.tcpSackPerm = false;
-    this.tcpHasTs = false;
-    this.sackCount = 0;
-    this.payloadOff = 0;
-    this.payloadLen = 0;
-    this.payloadCapLen = 0;
     this.icmpType = -1;
     this.icmpCode = -1;
     this.icmpInner = false;
     this.arpOp = 0;
+    this.clearInner();
   }
 
   /** Records an encapsulation; the current IP addresses become its outer addresses. */
