@@ -90,6 +90,8 @@ interface Marker {
 }
 
 export const MARKER_SUFFIX = '.tapscope.json';
+/** Unflushed spool bytes that trigger a flush between timer ticks. */
+const FLUSH_BYTES = 128 * 1024;
 
 /** Per-user directory for capture spools. */
 export function defaultSpoolDir(): string {
@@ -288,6 +290,12 @@ export class LiveSink {
       }
       c.savedPackets++;
       c.savedBytes += this.writer.bytesWritten - before;
+      // Flush by size as well as by time, so a fast capture that hits a full disk loses at
+      // most FLUSH_BYTES, not everything since the last timer tick.
+      if (this.writer.bytesWritten - this.fileBytesAtFlush >= FLUSH_BYTES) {
+        this.flush();
+        if (!this.writer) return;
+      }
       const ring = this.opts.ring;
       if (ring && this.writer.bytesWritten >= ring.fileMB * 1e6) {
         try {

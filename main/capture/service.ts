@@ -39,11 +39,10 @@ import { FrameParser, MSG_END, MSG_ERROR, MSG_READY, type HelperError, type Help
 import { CaptureError, captureErrorFrom } from './errors.js';
 import { listInterfaces, type CaptureDevice } from './interfaces.js';
 import {
-  LiveSink, SpoolError, defaultSpoolDir, dismissUnfinishedCapture, findUnfinishedCaptures,
-  type CaptureCounters, type CaptureDelta, type CaptureEnd, type SinkOptions, type UnfinishedCapture,
+  defaultSpoolDir, dismissUnfinishedCapture, findUnfinishedCaptures, type CaptureEnd, type SinkOptions, type UnfinishedCapture,
 } from './live-sink.js';
 import { UdpTapReceiver, type ListenOptions } from './udp-receiver.js';
-import type { AnalysisSession } from '../engine/session.js';
+import { LiveSourceBase, type LiveSource } from './live-source.js';
 
 export { CaptureError } from './errors.js';
 export type { CaptureDevice, VirtualRole } from './interfaces.js';
@@ -65,18 +64,7 @@ export interface CaptureOptions extends SinkOptions {
   wrap?: (cmd: string, args: string[]) => [string, string[]];
 }
 
-/** A running live source: an interface capture or a cloud-TAP receiver. */
-export interface LiveSource {
-  readonly sink: LiveSink;
-  readonly session: AnalysisSession;
-  readonly counters: CaptureCounters;
-  /** The current spool file. */
-  readonly path: string;
-  onDelta(cb: (d: CaptureDelta) => void): () => void;
-  onEnd(cb: (e: CaptureEnd) => void): () => void;
-  stop(): Promise<CaptureEnd>;
-  readonly ended: Promise<CaptureEnd>;
-}
+export type { LiveSource } from './live-source.js';
 
 function moduleDir(): string {
   try {
@@ -109,52 +97,17 @@ export function helperCommand(): { exec: string; args: string[]; env: NodeJS.Pro
 const STOP_GRACE_MS = 5000;
 const STDERR_KEEP = 8192;
 
-export class LiveCapture implements LiveSource {
-  readonly sink: LiveSink;
+export class LiveCapture extends LiveSourceBase {
   ready: HelperReady | null = null;
   private child: ChildProcess | null = null;
   private helperError: HelperError | null = null;
   private gotEnd = false;
   private stderr = '';
-  private endCbs: ((e: CaptureEnd) => void)[] = [];
-  private deltaCbs: ((d: CaptureDelta) => void)[] = [];
-  private result: CaptureEnd | null = null;
-  private resolveEnd!: (e: CaptureEnd) => void;
-  readonly ended: Promise<CaptureEnd>;
   private stopping = false;
   private killTimer: NodeJS.Timeout | null = null;
 
   constructor(readonly options: CaptureOptions) {
-    this.ended = new Promise((r) => (this.resolveEnd = r));
-    try {
-      this.sink = new LiveSink({ ...options, label: options.label ?? options.device });
-    } catch (e) {
-      if (e instanceof SpoolError) throw new CaptureError(e.code, e.message);
-      throw e;
-    }
-    this.sink.onDelta = (d) => { for (const cb of this.deltaCbs) cb(d); };
-    this.sink.onStopRequest = () => void this.stop();
-  }
-
-  get session(): AnalysisSession {
-    return this.sink.session;
-  }
-  get counters(): CaptureCounters {
-    return this.sink.counters;
-  }
-  get path(): string {
-    return this.sink.path;
-  }
-
-  onDelta(cb: (d: CaptureDelta) => void): () => void {
-    this.deltaCbs.push(cb);
-    return () => { this.deltaCbs = this.deltaCbs.filter((x) => x !== cb); };
-  }
-
-  onEnd(cb: (e: CaptureEnd) => void): () => void {
-    if (this.result) cb(this.result);
-    else this.endCbs.push(cb);
-    return () => { this.endCbs = this.endCbs.filter((x) => x !== cb); };
+    super({ ...options, label: options.label ?? options.device });
   }
 
   /** Spawns the helper; resolves once the interface is open and capturing. */
@@ -245,11 +198,7 @@ export class LiveCapture implements LiveSource {
       for (const f of e.counters.files) try { unlinkSync(f); } catch { /* gone */ }
       e.counters.files = [];
     }
-    this.result = e;
-    for (const cb of this.endCbs) cb(e);
-    this.endCbs = [];
-    this.resolveEnd(e);
-    return e;
+    return this.settle(e);
   }
 
   /** Stops the capture; resolves when the helper has ended and the spool file is closed. */

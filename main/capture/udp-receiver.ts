@@ -19,8 +19,8 @@ import { LINKTYPE_ETHERNET, LINKTYPE_RAW } from '../pcap/link-types.js';
 import type { PacketRecord } from '../pcap/record.js';
 import type { WriteRecord } from '../pcap/writer.js';
 import { CaptureError } from './errors.js';
-import { LiveSink, SpoolError, type CaptureCounters, type CaptureDelta, type CaptureEnd, type SinkOptions } from './live-sink.js';
-import type { AnalysisSession } from '../engine/session.js';
+import type { CaptureEnd, SinkOptions } from './live-sink.js';
+import { LiveSourceBase } from './live-source.js';
 
 export type TapEncap = 'vxlan' | 'geneve' | 'tzsp';
 
@@ -133,8 +133,7 @@ interface Listener {
   localAddr: string;
 }
 
-export class UdpTapReceiver {
-  readonly sink: LiveSink;
+export class UdpTapReceiver extends LiveSourceBase {
   private listeners: Listener[] = [];
   private readonly buf = Buffer.alloc(ETH_HDR + IP6_HDR + UDP_HDR + MAX_DGRAM);
   private readonly rec: PacketRecord;
@@ -143,11 +142,6 @@ export class UdpTapReceiver {
   /** Datagrams whose inner frame could not be found ("inner" mode saves nothing for them). */
   notTunnel = 0;
   private statsTimer: NodeJS.Timeout | null = null;
-  private resolveEnd!: (e: CaptureEnd) => void;
-  readonly ended: Promise<CaptureEnd>;
-  private result: CaptureEnd | null = null;
-  private endCbs: ((e: CaptureEnd) => void)[] = [];
-  private deltaCbs: ((d: CaptureDelta) => void)[] = [];
   private readonly t0ns = Date.now() * 1e6;
   private readonly h0 = process.hrtime.bigint();
 
@@ -156,16 +150,7 @@ export class UdpTapReceiver {
     for (const encap of ['vxlan', 'geneve', 'tzsp'] as TapEncap[]) for (const port of options[encap] ?? []) ports.push({ encap, port });
     if (ports.length === 0) throw new CaptureError('EINVAL', 'nothing to listen for: give at least one of --vxlan, --geneve, --tzsp');
     for (const p of ports) if (!(p.port >= 0 && p.port <= 65535)) throw new CaptureError('EINVAL', `bad ${p.encap} port ${p.port}`);
-    const label = options.label ?? `listen-${ports.map((p) => `${p.encap}${p.port}`).join('-')}`;
-    try {
-      this.sink = new LiveSink({ ...options, label });
-    } catch (e) {
-      if (e instanceof SpoolError) throw new CaptureError(e.code, e.message);
-      throw e;
-    }
-    this.sink.onDelta = (d) => { for (const cb of this.deltaCbs) cb(d); };
-    this.sink.onStopRequest = () => void this.stop();
-    this.ended = new Promise((r) => (this.resolveEnd = r));
+    super({ ...options, label: options.label ?? `listen-${ports.map((p) => `${p.encap}${p.port}`).join('-')}` });
     this.rec = {
       index: 0, fileOffset: 0, data: this.buf, view: new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength), offset: 0,
       caplen: 0, origLen: 0, tsSec: 0, tsNsec: 0, ts: 0, linkType: LINKTYPE_ETHERNET, interfaceId: 0, comment: null,
@@ -176,30 +161,11 @@ export class UdpTapReceiver {
 
   private pending: { encap: TapEncap; port: number }[];
 
-  get session(): AnalysisSession {
-    return this.sink.session;
-  }
-  get counters(): CaptureCounters {
-    return this.sink.counters;
-  }
-  get path(): string {
-    return this.sink.path;
-  }
   /** Bound ports (useful with port 0 in tests). */
   get ports(): { encap: TapEncap; port: number }[] {
     return this.listeners.map((l) => ({ encap: l.encap, port: l.port }));
   }
 
-  onDelta(cb: (d: CaptureDelta) => void): () => void {
-    this.deltaCbs.push(cb);
-    return () => { this.deltaCbs = this.deltaCbs.filter((x) => x !== cb); };
-  }
-
-  onEnd(cb: (e: CaptureEnd) => void): () => void {
-    if (this.result) cb(this.result);
-    else this.endCbs.push(cb);
-    return () => { this.endCbs = this.endCbs.filter((x) => x !== cb); };
-  }
 
   /** Binds every port; rejects (and binds none) if one cannot be bound. */
   async start(): Promise<void> {
@@ -332,11 +298,7 @@ export class UdpTapReceiver {
     for (const l of this.listeners) try { l.socket.close(); } catch { /* closed */ }
     this.listeners = [];
     const e = this.sink.finish(reason, err ? { code: err.code, message: err.summary } : null);
-    this.result = e;
-    for (const cb of this.endCbs) cb(e);
-    this.endCbs = [];
-    this.resolveEnd(e);
-    return e;
+    return this.settle(e);
   }
 
   stop(): Promise<CaptureEnd> {
