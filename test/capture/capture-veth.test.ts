@@ -48,8 +48,10 @@ describe.skipIf(skip !== null)(`capture on a veth port with loss${skip ? ` (skip
     expect(ok).toBeGreaterThan(0);
     await new Promise((r) => setTimeout(r, 1500)); // let the last segments reach both captures (past a 1 s block timeout)
 
-    const end = await cap.stop();
+    // tcpdump started after Tapscope and stops before it, so Tapscope's window holds
+    // tcpdump's: a late retransmitted FIN may reach only Tapscope, never the reverse.
     const tdEnd = await stopChild(td, 'SIGINT');
+    const end = await cap.stop();
     const tds = tcpdumpStats(tdEnd.stderr);
 
     expect(end.error).toBeNull();
@@ -60,20 +62,27 @@ describe.skipIf(skip !== null)(`capture on a veth port with loss${skip ? ` (skip
     expect(c.savedPackets).toBe(c.packets);
     expect(c.droppedByApp).toBe(0);
     expect(c.droppedByKernel).not.toBeNull();
-    // Same traffic as tcpdump, up to what either side reports as dropped by the kernel.
+    // Everything tcpdump saw, up to what either side reports as dropped by the kernel.
     const refCount = tsharkCount(ref);
     expect(refCount).toBe(tds.captured);
-    expect(Math.abs(c.savedPackets - refCount)).toBeLessThanOrEqual((c.droppedByKernel ?? 0) + tds.dropped);
+    expect(c.savedPackets).toBeGreaterThanOrEqual(refCount - ((c.droppedByKernel ?? 0) + tds.dropped));
     // Deltas arrived while the capture ran and never went backwards.
     expect(deltas.length).toBeGreaterThan(2);
     for (let i = 1; i < deltas.length; i++) expect(deltas[i]).toBeGreaterThanOrEqual(deltas[i - 1]);
 
-    // The same packets where both captured everything (the usual case: no drops). Two packet
-    // sockets may interleave the send and receive paths differently, so compare as sets.
+    // Where neither side dropped (the usual case), every packet tcpdump saw is in Tapscope's
+    // file. Two packet sockets may interleave send and receive paths, so compare as multisets.
     if ((c.droppedByKernel ?? 0) + tds.dropped === 0) {
       const fields = ['frame.len', 'ip.src', 'tcp.srcport', 'tcp.seq_raw', 'tcp.ack_raw', 'tcp.flags', 'ip.id'];
       const key = (rows: string[][]) => rows.map((r) => r.join(' ')).sort();
-      expect(key(tsharkFields(out, fields))).toEqual(key(tsharkFields(ref, fields)));
+      const ours = new Map<string, number>();
+      for (const k of key(tsharkFields(out, fields))) ours.set(k, (ours.get(k) ?? 0) + 1);
+      const missing = key(tsharkFields(ref, fields)).filter((k) => {
+        const n = ours.get(k) ?? 0;
+        ours.set(k, n - 1);
+        return n <= 0;
+      });
+      expect(missing).toEqual([]);
     }
 
     // Live analysis = tshark on Tapscope's own file.
