@@ -1,20 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { ipv4Text, ipv6Text } from '../../main/decode/addr.js';
+import { rngUint32 } from '../helpers/rng';
 
 /*
  * The address-text caches must never return another address's text: many random addresses
  * (far more than the cache slots, so slots collide and are replaced) checked against an
  * independent formatter, twice (miss, then hit or replacement).
  */
-function rng(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return (t ^ (t >>> 14)) >>> 0;
-  };
-}
+const rng = rngUint32;
 
 describe('address text', () => {
   it('IPv4: dotted quad, right for every address even when cache slots collide', () => {

@@ -6,6 +6,7 @@ import { capture } from '../helpers/captures.js';
 import { tsharkRows } from './oracle.js';
 import { readSummary, walkBlocks, type Block } from './blocks.js';
 import { CaptureFormatError } from '../../main/pcap/record.js';
+import { rngUnit } from '../helpers/rng';
 
 /*
  * Real captures cut at every block boundary, one byte either side, and at random offsets:
@@ -28,16 +29,7 @@ const FILES = [
   'tzsp-http-udp31337.pcapng',
 ];
 
-/** Deterministic PRNG (mulberry32) so a failing cut can be reproduced. */
-function rng(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = rngUnit;
 
 function expectCut(name: string, whole: string[], blocks: Block[], header: number, cutPath: string, cut: number, chunk: number | undefined): void {
   const res = readSummary(cutPath, chunk);
