@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { createReadStream, createWriteStream, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { createReadStream, createWriteStream, existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { Transform, pipeline } from 'node:stream';
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { homedir, tmpdir } from 'node:os';
 import { dirname, extname, join, normalize, resolve, sep } from 'node:path';
@@ -81,6 +82,28 @@ export function samplePath(root = packageRoot()): string {
   return join(root, 'resources', 'sample', 'tapscope-sample.pcapng');
 }
 
+/**
+ * The request target as a URL, or null when it is not one. Only origin-form targets
+ * ("/path?query") are accepted: "//x:99999" or "http://…" would make new URL() read an
+ * authority (and throw on a bad port), so they are refused before any parsing.
+ */
+function requestUrl(target: string | undefined): URL | null {
+  if (!target || target[0] !== '/' || target[1] === '/') return null;
+  try {
+    return new URL(target, 'http://localhost');
+  } catch {
+    return null;
+  }
+}
+
+function safeDecode(s: string): string | null {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return null;
+  }
+}
+
 function tokenOk(given: string | null | undefined, token: string): boolean {
   if (!given) return false;
   const a = Buffer.from(given);
@@ -88,14 +111,21 @@ function tokenOk(given: string | null | undefined, token: string): boolean {
   return a.length === b.length && timingSafeEqual(a, b);
 }
 
-function cookieToken(req: IncomingMessage): string | null {
+/** Cookies are shared by every port of 127.0.0.1, so the cookie's name carries the port. */
+function cookieName(port: number): string {
+  return `tapscope_token_${port}`;
+}
+
+function cookieToken(req: IncomingMessage, port: number): string | null {
   const c = req.headers.cookie ?? '';
-  const m = /(?:^|;\s*)tapscope_token=([A-Za-z0-9_-]+)/.exec(c);
+  const m = new RegExp(`(?:^|;\\s*)${cookieName(port)}=([A-Za-z0-9_-]+)`).exec(c);
   return m ? m[1] : null;
 }
 
 export async function startServer(o: ServeOptions): Promise<RunningServer> {
-  const uploads = join(tmpdir(), `tapscope-uploads-${process.pid}`);
+  // Uploaded files live in one private temporary folder, removed when the server closes.
+  let uploads: string | null = null;
+  const uploadRoot = (): string => (uploads ??= mkdtempSync(join(tmpdir(), 'tapscope-uploads-')));
   let port = o.port;
   const hostOk = (req: IncomingMessage): boolean => {
     const h = req.headers.host ?? '';
@@ -104,7 +134,7 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
     const name = m[1].replace(/^\[|\]$/g, '');
     return LOOPBACK.has(name) && Number(m[2] ?? 80) === port;
   };
-  const authed = (req: IncomingMessage, url: URL): boolean => tokenOk(url.searchParams.get('token'), o.token) || tokenOk(cookieToken(req), o.token);
+  const authed = (req: IncomingMessage, url: URL): boolean => tokenOk(url.searchParams.get('token'), o.token) || tokenOk(cookieToken(req, port), o.token);
 
   const deny = (res: ServerResponse, code: number, text: string): void => {
     res.writeHead(code, { 'content-type': 'text/plain; charset=utf-8', 'x-content-type-options': 'nosniff' });
@@ -112,7 +142,26 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
   };
 
   const server = createServer((req, res) => {
-    const url = new URL(req.url ?? '/', 'http://localhost');
+    try {
+      handleRequest(req, res);
+    } catch (e) {
+      // Whatever the bytes, a request gets an answer and the server stays up.
+      if (!res.headersSent) deny(res, 400, 'bad request');
+      else res.destroy();
+      o.log?.(`request error: ${(e as Error).message}`);
+    }
+  });
+  // Unparseable requests (garbage, oversized headers, half-sent): answer 400 and close.
+  server.on('clientError', (_e, socket) => {
+    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+    else socket.destroy();
+  });
+  server.headersTimeout = 20_000;
+  server.requestTimeout = 0; // uploads may take long; headersTimeout bounds a stalled request head
+
+  function handleRequest(req: IncomingMessage, res: ServerResponse): void {
+    const url = requestUrl(req.url);
+    if (!url) return deny(res, 400, 'bad request target');
     if (!hostOk(req)) return deny(res, 421, 'wrong Host header');
     if (!authed(req, url)) return deny(res, 403, 'missing or wrong token: open the URL tapscope serve printed');
     const common = { 'x-content-type-options': 'nosniff', 'referrer-policy': 'no-referrer', 'cache-control': 'no-store' };
@@ -123,58 +172,76 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
       const name = (url.searchParams.get('name') ?? 'upload.pcap').replace(/[^A-Za-z0-9._-]/g, '_').replace(/^\.+/, '_').slice(-120) || 'upload.pcap';
       const len = Number(req.headers['content-length'] ?? 0);
       if (len > MAX_UPLOAD) return deny(res, 413, 'file too large');
-      const dir = join(uploads, randomBytes(8).toString('hex'));
-      mkdirSync(dir, { recursive: true });
+      const dir = mkdtempSync(join(uploadRoot(), 'u-'));
       const path = join(dir, name);
-      const out = createWriteStream(path);
       let size = 0;
-      req.on('data', (c: Buffer) => {
-        size += c.length;
-        if (size > MAX_UPLOAD) req.destroy();
+      const limit = new Transform({
+        transform(c: Buffer, _enc, done) {
+          size += c.length;
+          done(size > MAX_UPLOAD ? new Error('file too large') : null, c);
+        },
       });
-      req.pipe(out);
-      out.on('finish', () => {
+      // pipeline closes every stream on error or an upload that stops early; the partial
+      // file is removed so nothing half-written is left to open.
+      pipeline(req, limit, createWriteStream(path, { mode: 0o600 }), (err) => {
+        if (err) {
+          rmSync(dir, { recursive: true, force: true });
+          if (!res.headersSent && !res.destroyed) deny(res, size > MAX_UPLOAD ? 413 : 400, `upload failed: ${err.message}`);
+          return;
+        }
         res.writeHead(200, { 'content-type': 'application/json', ...common });
         res.end(JSON.stringify({ path }));
       });
-      out.on('error', (e) => deny(res, 500, e.message));
       return;
     }
+    if (req.method === 'POST' || req.method === 'PUT') req.resume();
     if (req.method !== 'GET' && req.method !== 'HEAD') return deny(res, 405, 'method not allowed');
     if (url.pathname.startsWith('/download/')) {
       const p = o.service.downloadPath(url.pathname.slice('/download/'.length));
       if (!p || !existsSync(p)) return deny(res, 404, 'no such download');
       const name = p.slice(p.lastIndexOf(sep) + 1);
       res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': statSync(p).size, 'content-disposition': `attachment; filename="${name}"`, ...common });
-      createReadStream(p).pipe(res);
+      pipeline(createReadStream(p), res, () => { /* a reader that went away: nothing to clean */ });
       return;
     }
-    const rel = url.pathname === '/' ? 'index.html' : decodeURIComponent(url.pathname).replace(/^\/+/, '');
+    const decoded = safeDecode(url.pathname);
+    if (decoded === null || decoded.includes('\0')) return deny(res, 400, 'bad percent-encoding');
+    const rel = url.pathname === '/' ? 'index.html' : decoded.replace(/^\/+/, '');
     const file = normalize(join(o.rendererDir, rel));
     if (!file.startsWith(o.rendererDir + sep) || !existsSync(file) || !statSync(file).isFile()) return deny(res, 404, 'not found');
     const headers: Record<string, string | number> = { 'content-type': MIME[extname(file)] ?? 'application/octet-stream', ...common };
     if (extname(file) === '.html') {
       headers['content-security-policy'] = CSP;
       headers['x-frame-options'] = 'DENY';
-      headers['set-cookie'] = `tapscope_token=${o.token}; HttpOnly; SameSite=Strict; Path=/`;
+      headers['set-cookie'] = `${cookieName(port)}=${o.token}; HttpOnly; SameSite=Strict; Path=/`;
     }
     res.writeHead(200, headers);
-    if (req.method === 'HEAD') return res.end();
+    if (req.method === 'HEAD') {
+      res.end();
+      return;
+    }
     res.end(readFileSync(file));
-  });
+  }
 
   const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_MESSAGE });
   const opened: SessionInfo[] = [];
   server.on('upgrade', (req, socket, head) => {
-    const url = new URL(req.url ?? '/', 'http://localhost');
+    socket.on('error', () => socket.destroy());
+    const url = requestUrl(req.url);
+    const refuse = (): void => {
+      socket.end('HTTP/1.1 403 Forbidden\r\nConnection: close\r\n\r\n');
+      socket.destroy();
+    };
+    if (!url) return refuse();
     const origin = req.headers.origin ?? '';
     const originOk = [`http://127.0.0.1:${port}`, `http://localhost:${port}`, `http://[::1]:${port}`].includes(origin);
-    if (url.pathname !== '/ws' || !hostOk(req) || !originOk || !authed(req, url)) {
-      socket.write('HTTP/1.1 403 Forbidden\r\nConnection: close\r\n\r\n');
-      socket.destroy();
-      return;
+    if (url.pathname !== '/ws' || !hostOk(req) || !originOk || !authed(req, url)) return refuse();
+    try {
+      // ws answers a malformed handshake (bad key, version) with a 400 itself.
+      wss.handleUpgrade(req, socket, head, (ws) => serveSocket(ws, o.service, opened.map(() => 'opened' as const), opened));
+    } catch {
+      refuse();
     }
-    wss.handleUpgrade(req, socket, head, (ws) => serveSocket(ws, o.service, opened.map(() => 'opened' as const), opened));
   });
 
   await new Promise<void>((res, rej) => {
@@ -192,6 +259,7 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
       for (const c of wss.clients) c.terminate();
       await new Promise<void>((r) => server.close(() => r()));
       await o.service.dispose();
+      if (uploads) rmSync(uploads, { recursive: true, force: true });
     },
   };
 }

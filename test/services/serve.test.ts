@@ -58,7 +58,7 @@ describe('tapscope serve', () => {
   it('refuses requests without the right token', async () => {
     expect((await get(port, '/')).status).toBe(403);
     expect((await get(port, '/?token=wrong-token-0123456789abc')).status).toBe(403);
-    expect((await get(port, '/index.html', { cookie: `tapscope_token=${TOKEN}` })).status).toBe(200);
+    expect((await get(port, '/index.html', { cookie: `tapscope_token_${port}=${TOKEN}` })).status).toBe(200);
   });
 
   it('refuses a foreign Host header (DNS rebinding)', async () => {
@@ -80,7 +80,7 @@ describe('tapscope serve', () => {
   });
 
   it('takes uploads only with the token header, and unknown downloads are 404', async () => {
-    const cookie = `tapscope_token=${TOKEN}`;
+    const cookie = `tapscope_token_${port}=${TOKEN}`;
     expect((await get(port, '/upload?name=a.pcap', { cookie }, 'POST', Buffer.from('x'))).status).toBe(403);
     const ok = await get(port, '/upload?name=../a.pcap', { cookie, 'x-tapscope-token': TOKEN }, 'POST', Buffer.from('abc'));
     expect(ok.status).toBe(200);

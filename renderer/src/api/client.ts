@@ -20,9 +20,28 @@ export interface Client extends TapscopeClient {
   onDisconnect(cb: () => void): void;
 }
 
-/** The access token of browser mode, from the page URL tapscope serve printed. */
+/**
+ * The access token of browser mode, from the page URL tapscope serve printed. It is moved
+ * out of the address bar (history, screenshots, shoulder-surfing) into this tab's session
+ * storage, which is scoped to the origin and so to the port; a reload finds it there.
+ */
 export function pageToken(): string {
-  return new URLSearchParams(location.search).get('token') ?? '';
+  const params = new URLSearchParams(location.search);
+  const fromUrl = params.get('token');
+  if (fromUrl) {
+    try {
+      sessionStorage.setItem('tapscope-token', fromUrl);
+    } catch { /* storage disabled: the cookie still authenticates the page */ }
+    params.delete('token');
+    const rest = params.toString();
+    history.replaceState(history.state, '', `${location.pathname}${rest ? `?${rest}` : ''}${location.hash}`);
+    return fromUrl;
+  }
+  try {
+    return sessionStorage.getItem('tapscope-token') ?? '';
+  } catch {
+    return '';
+  }
 }
 
 export async function connect(): Promise<Client> {
