@@ -3,6 +3,7 @@ import './vlan.js';
 import './arp.js';
 import './sll.js';
 import './null-loopback.js';
+import './ppp.js';
 import './ipv4.js';
 import './ipv6.js';
 import './tcp.js';

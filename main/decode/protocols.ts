@@ -20,6 +20,7 @@ export const enum Proto {
   Sll2,
   Null,
   RawIp,
+  Ppp,
   Count,
 }
 

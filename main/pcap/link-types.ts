@@ -1,7 +1,9 @@
 /** LINKTYPE_* values (tcpdump.org/linktypes.html) that Tapscope decodes. */
 export const LINKTYPE_NULL = 0;
 export const LINKTYPE_ETHERNET = 1;
+export const LINKTYPE_PPP = 9;
 export const LINKTYPE_RAW_OPENBSD = 12;
+export const LINKTYPE_PPP_HDLC = 50;
 export const LINKTYPE_RAW = 101;
 export const LINKTYPE_LOOP = 108;
 export const LINKTYPE_LINUX_SLL = 113;
@@ -12,6 +14,8 @@ export const LINKTYPE_LINUX_SLL2 = 276;
 export const LINK_TYPE_NAMES: Record<number, string> = {
   [LINKTYPE_NULL]: 'NULL/Loopback',
   [LINKTYPE_ETHERNET]: 'Ethernet',
+  [LINKTYPE_PPP]: 'PPP',
+  [LINKTYPE_PPP_HDLC]: 'PPP in HDLC-like framing',
   [LINKTYPE_RAW_OPENBSD]: 'Raw IP',
   [LINKTYPE_RAW]: 'Raw IP',
   [LINKTYPE_LOOP]: 'OpenBSD loopback',

@@ -23,6 +23,7 @@ const SAMPLES: [string, number, Uint8Array][] = [
   ['sll2-http.pcap #1', 276, corpusPacket('sll2-http.pcap', 1)],
   ['null-loopback-ipv6-http.pcap #1', 0, corpusPacket('null-loopback-ipv6-http.pcap', 1)],
   ['gre-teb-http-dns.pcap ARP', 1, corpusPacket('gre-teb-http-dns.pcap', 1)],
+  ['quic-v1-handshake-quic-go-interop-ppp.pcap #10 (PPP, QUIC)', 9, corpusPacket('quic-v1-handshake-quic-go-interop-ppp.pcap', 10)],
 ];
 const inner4 = corpusPacket('http-get-basic.pcap', 4).slice(14);
 const inner6 = corpusPacket('http-ipv4-and-ipv6.pcapng', 14).slice(14);

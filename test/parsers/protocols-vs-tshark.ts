@@ -36,12 +36,24 @@ const TSHARK_UNREASSEMBLED: Record<string, string[]> = {
   'http-206-zerowindow-retx-ooo.pcap': ['GET /msdownload/update/software/uprl/2011/01/windows-kb890830 @1294816093468314'],
 };
 
+/**
+ * Captures whose HTTP runs inside TLS that tshark decrypts with keys the file itself carries
+ * (pcapng Decryption Secrets Blocks) and Tapscope does not decrypt yet (issue 11; listed in
+ * docs/protocols.md "Differences from Wireshark"). tshark's HTTP rows inside TLS records are
+ * left out for these files only; every other file must have none, and these must have some,
+ * so the list cannot hide anything else or outlive the gap.
+ */
+const HTTP_INSIDE_TLS_NOT_DECRYPTED: Record<string, string> = {
+  'tls12-http-keys-in-pcapng-dsb.pcapng': 'HTTP/1.1 over TLS 1.2, master secrets in two DSBs',
+};
+
 const FIELDS = [
   'frame.number', 'frame.time_epoch', 'http.request.method', 'http.host', 'http.request.uri', 'http.response.code', 'http.time', // 0-6
   'http.request_in', 'tcp.analysis.retransmission', 'dns.id', 'dns.flags.response', 'dns.qry.name', 'dns.qry.type', 'dns.flags.rcode', // 7-13
   'dns.time', 'dns.retransmission', 'dns.a', 'dns.aaaa', 'dns.cname', 'dns.count.answers', 'dns.resp.type', 'udp.port', 'tcp.port', // 14-22
   'tls.handshake.type', 'tls.handshake.extensions_server_name', 'tls.handshake.extensions_alpn_str', 'tls.handshake.extensions.supported_version', // 23-26
   'tls.handshake.version', 'x509af.utcTime', 'tcp.stream', 'tls.record.content_type', 'tcp.srcport', // 27-31
+  'tls.record.opaque_type', // 32: the outer type of a TLS 1.3 encrypted record (content_type is then the inner one, or absent)
 ];
 const C = Object.fromEntries(FIELDS.map((f, i) => [f, i]));
 const list = (v: string) => (v ? v.split(',') : []);
@@ -56,7 +68,11 @@ export function compareWithTshark(part: (name: string, index: number) => boolean
       const get = (r: string[], f: string) => r[C[f]] ?? '';
 
       // HTTP requests: method, host, URI and the packet completing the request.
-      const http = rows.filter((r) => get(r, 'http.request.method') || get(r, 'http.response.code'));
+      const httpRows = rows.filter((r) => get(r, 'http.request.method') || get(r, 'http.response.code'));
+      const insideTls = (r: string[]) => get(r, 'tls.record.content_type') !== '' || get(r, 'tls.record.opaque_type') !== '';
+      if (HTTP_INSIDE_TLS_NOT_DECRYPTED[name]) expect(httpRows.some(insideTls), `${name} has HTTP inside TLS for tshark`).toBe(true);
+      const http = HTTP_INSIDE_TLS_NOT_DECRYPTED[name] ? httpRows.filter((r) => !insideTls(r)) : httpRows;
+      expect(http.filter(insideTls).map((r) => get(r, 'frame.number')), 'HTTP inside decrypted TLS').toEqual([]);
       const xs = session.app.http.exchanges;
       const byFrame = new Map(http.map((r) => [get(r, 'frame.number'), r]));
       const theirReq = http.filter((r) => get(r, 'http.request.method')).map((r) => `${get(r, 'http.request.method')} ${get(r, 'http.host')} ${get(r, 'http.request.uri')} @${us(Number(get(r, 'frame.time_epoch')))}`).sort();
@@ -141,7 +157,7 @@ export function compareWithTshark(part: (name: string, index: number) => boolean
       // Handshake time from tshark's record types (docs/protocols.md "TLS"): ClientHello to the
       // Finished (handshake record after ChangeCipherSpec) of the side that sent it second;
       // for TLS 1.3 to the client's first encrypted record after the ServerHello.
-      const recs = rows.filter((r) => get(r, 'tls.record.content_type'));
+      const recs = rows.filter((r) => get(r, 'tls.record.content_type') || get(r, 'tls.record.opaque_type'));
       const byStream = new Map<string, string[][]>();
       for (const r of recs) {
         const k = get(r, 'tcp.stream');
@@ -169,7 +185,13 @@ export function compareWithTshark(part: (name: string, index: number) => boolean
             shSeen = true;
             tls13 = list(get(r, 'tls.handshake.extensions.supported_version')).includes('0x0304');
           }
-          for (const t of list(get(r, 'tls.record.content_type'))) {
+          // Wire record types. A TLS 1.3 encrypted record shows as opaque_type 23, and
+          // content_type is then its inner type when tshark decrypted it (keys in a DSB), so
+          // in a frame with encrypted records only ChangeCipherSpec is a clear content type.
+          const opaque = list(get(r, 'tls.record.opaque_type'));
+          const content = list(get(r, 'tls.record.content_type'));
+          const wire = opaque.length ? [...content.filter((t) => t === '20'), ...opaque] : content;
+          for (const t of wire) {
             if (done !== null) break;
             if (t === '20') ccs.add(side);
             else if (tls13 && t === '23' && side === client && shSeen) done = ts;

@@ -18,7 +18,7 @@ import { openCapture } from '../../main/pcap/reader.js';
  */
 
 /** Wireshark's short encapsulation names (capinfos "(N - name)") for the LINKTYPE_ values we read. */
-const WTAP_NAME: Record<number, string> = { 0: 'null', 1: 'ether', 101: 'rawip', 108: 'null', 113: 'linux-sll', 228: 'rawip4', 229: 'rawip6', 276: 'linux-sll2' };
+const WTAP_NAME: Record<number, string> = { 0: 'null', 1: 'ether', 9: 'ppp', 50: 'ppp', 101: 'rawip', 108: 'null', 113: 'linux-sll', 228: 'rawip4', 229: 'rawip6', 276: 'linux-sll2' };
 
 const FIELDS = ['frame.encap_type', 'frame.interface_id', 'frame.time_epoch', 'frame.len', 'frame.cap_len', 'frame.md5_hash', 'frame.interface_name', 'frame.interface_description', 'frame.comment'];
 
