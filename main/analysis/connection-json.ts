@@ -1,5 +1,6 @@
 import type { Connection } from './types.js';
 import { ackRtt, handshakeRtt, synRetries, tcpCounters, tcpState, type TcpConnState } from './tcp-analyzer.js';
+import { connectionCommunityId } from '../flows/community-id.js';
 
 const NO_COUNTERS = {
   retransmissions: 0,
@@ -38,5 +39,7 @@ export function connectionJson(c: Connection): Record<string, unknown> {
     handshakeRtt: handshakeRtt(c),
     rtt: rtt ? { samples: rtt.samples, min: rtt.min, median: rtt.median, p95: rtt.p95, max: rtt.max } : null,
     ...(tcp ? tcpCounters(tcp) : NO_COUNTERS),
+    // Community ID v1, seed 0 (analyze --community-id-seed re-hashes with another seed).
+    communityId: connectionCommunityId(c),
   };
 }

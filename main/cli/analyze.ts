@@ -3,15 +3,17 @@ import { parseDecodeAs } from '../decode/decoder.js';
 import type { AnalysisReport } from '../engine/report.js';
 import { linkTypeName } from '../pcap/link-types.js';
 import { parseArgs, UsageError } from './args.js';
+import { parseCommunityIdSeed, reseedCommunityIds } from '../flows/community-id.js';
 
 export const ANALYZE_USAGE = `tapscope analyze <file> [--json] [--decode udp:PORT=PROTO]...
   Analyse a pcap/pcapng file. --json prints one JSON document on stdout.
   --decode udp:31337=tzsp decodes that UDP port as the protocol (vxlan, geneve, tzsp, none).
+  --community-id-seed N  seed of connections[].communityId (Community ID v1; default 0).
   Exit status: 0 ok, 1 usage or unreadable file, 2 damaged file (partial results printed).`;
 
 /** Runs `tapscope analyze`; returns the exit status. */
 export function runAnalyze(argv: string[], out: NodeJS.WritableStream, err: NodeJS.WritableStream): number {
-  const args = parseArgs(argv, ['decode']);
+  const args = parseArgs(argv, ['decode', 'community-id-seed']);
   for (const f of args.flags) if (f !== 'json' && f !== 'help' && f !== 'h') throw new UsageError(`unknown option --${f}`);
   if (args.flags.has('help') || args.flags.has('h')) {
     out.write(ANALYZE_USAGE + '\n');
@@ -20,6 +22,8 @@ export function runAnalyze(argv: string[], out: NodeJS.WritableStream, err: Node
   if (args.positionals.length !== 1) throw new UsageError('analyze needs exactly one capture file');
   const decodeAs = (args.options.get('decode') ?? []).map(parseDecodeAs);
   const path = args.positionals[0];
+  const seedArg = args.options.get('community-id-seed');
+  const seed = seedArg ? parseCommunityIdSeed(seedArg[seedArg.length - 1]) : 0;
   let result;
   try {
     result = analyzeFile(path, { decodeAs });
@@ -27,6 +31,7 @@ export function runAnalyze(argv: string[], out: NodeJS.WritableStream, err: Node
     err.write(`tapscope: cannot read ${path}: ${(e as Error).message}\n`);
     return 1;
   }
+  if (seed !== 0) reseedCommunityIds(result.report.connections, seed);
   if (args.flags.has('json')) out.write(JSON.stringify(result.report) + '\n');
   else out.write(humanSummary(result.report));
   if (result.error) {

@@ -1,0 +1,203 @@
+import { createHash } from 'node:crypto';
+import { L4, type Frame } from '../decode/frame.js';
+
+/*
+ * Community ID flow hashing, version 1 (corelight/community-id-spec):
+ *
+ *   "1:" + base64(SHA1(seed(16, BE) · saddr · daddr · proto(8) · pad 0x00 · sport(16, BE) · dport(16, BE)))
+ *
+ * Addresses are 4 or 16 network-order bytes. The two endpoints are ordered so the smaller
+ * (address bytes, then port) is the source: both directions of a flow hash the same. ICMP
+ * and ICMPv6 use type/code as "ports": a type with a reply counterpart (echo 8 <-> 0, …)
+ * becomes sport = type, dport = counterpart and is ordered like a two-way flow; any other
+ * type is one-way, sport = type, dport = code, and is never reordered. Protocols without
+ * ports (RSVP, …) hash addresses, protocol and the pad byte only. Ports are hashed only for
+ * TCP, UDP, SCTP, ICMP and ICMPv6.
+ */
+
+export const IPPROTO_ICMP = 1;
+export const IPPROTO_TCP = 6;
+export const IPPROTO_UDP = 17;
+export const IPPROTO_ICMPV6 = 58;
+export const IPPROTO_SCTP = 132;
+
+/** What the hash needs of a flow (or of one packet): protocol number, both endpoints. */
+export interface FlowTuple {
+  proto: number;
+  srcIp: string;
+  dstIp: string;
+  /** Port, or the ICMP/ICMPv6 type. */
+  srcPort: number;
+  /** Port, or the ICMP/ICMPv6 code. */
+  dstPort: number;
+}
+
+export interface CommunityIdOptions {
+  /** 0..65535; default 0 (Suricata's and Zeek's default). */
+  seed?: number;
+  /** false: hex digest instead of base64 (the spec's "no base64" variant). */
+  base64?: boolean;
+}
+
+/** ICMP (RFC 792, 950, 1256) request/reply pairs: type -> counterpart. */
+const ICMP4_PAIRS = new Map<number, number>([
+  [8, 0], [0, 8], // echo request / reply
+  [13, 14], [14, 13], // timestamp
+  [15, 16], [16, 15], // information
+  [10, 9], [9, 10], // router solicitation / advertisement
+  [17, 18], [18, 17], // address mask
+]);
+
+/** ICMPv6 (RFC 4443, 2710, 4861, 4620, 6275) request/reply pairs. */
+const ICMP6_PAIRS = new Map<number, number>([
+  [128, 129], [129, 128], // echo
+  [130, 131], [131, 130], // multicast listener query / report
+  [133, 134], [134, 133], // router solicitation / advertisement
+  [135, 136], [136, 135], // neighbour solicitation / advertisement
+  [139, 140], [140, 139], // node information query / response
+  [144, 145], [145, 144], // home agent address discovery
+]);
+
+function hasPorts(proto: number): boolean {
+  return proto === IPPROTO_TCP || proto === IPPROTO_UDP || proto === IPPROTO_SCTP || proto === IPPROTO_ICMP || proto === IPPROTO_ICMPV6;
+}
+
+/** Network-order bytes of a dotted-quad or RFC 4291 §2.2 IPv6 text address; null if neither. */
+export function addressBytes(text: string): Uint8Array | null {
+  if (text.includes(':')) return ipv6Bytes(text);
+  return ipv4Bytes(text, new Uint8Array(4), 0);
+}
+
+function ipv4Bytes(text: string, out: Uint8Array, at: number): Uint8Array | null {
+  const parts = text.split('.');
+  if (parts.length !== 4) return null;
+  for (let i = 0; i < 4; i++) {
+    if (!/^\d{1,3}$/.test(parts[i])) return null;
+    const n = Number(parts[i]);
+    if (n > 255) return null;
+    out[at + i] = n;
+  }
+  return out;
+}
+
+function ipv6Bytes(text: string): Uint8Array | null {
+  const pct = text.indexOf('%'); // zone id (fe80::1%eth0) is not part of the address
+  if (pct >= 0) text = text.slice(0, pct);
+  const out = new Uint8Array(16);
+  const halves = text.split('::');
+  if (halves.length > 2) return null;
+  const groups = (s: string): string[] => (s === '' ? [] : s.split(':'));
+  const head = groups(halves[0]);
+  const tail = halves.length === 2 ? groups(halves[1]) : [];
+  // An embedded dotted quad (::ffff:1.2.3.4) fills the last two groups.
+  const last = tail.length ? tail : head;
+  let v4: string | null = null;
+  if (last.length && last[last.length - 1].includes('.')) v4 = last.pop()!;
+  const words = head.length + tail.length + (v4 ? 2 : 0);
+  if (halves.length === 1 ? words !== 8 : words > 7) return null;
+  const put = (list: string[], start: number): boolean => {
+    for (let i = 0; i < list.length; i++) {
+      if (!/^[0-9a-fA-F]{1,4}$/.test(list[i])) return false;
+      const w = parseInt(list[i], 16);
+      out[(start + i) * 2] = w >> 8;
+      out[(start + i) * 2 + 1] = w & 0xff;
+    }
+    return true;
+  };
+  if (!put(head, 0)) return null;
+  const tailStart = 8 - tail.length - (v4 ? 2 : 0);
+  if (!put(tail, tailStart)) return null;
+  if (v4 && !ipv4Bytes(v4, out, 12)) return null;
+  return out;
+}
+
+function lessThan(a: Uint8Array, b: Uint8Array): number {
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return a[i] - b[i];
+  return 0;
+}
+
+/**
+ * The Community ID v1 of a flow, or null when an address is not an IP address or the two
+ * are of different families.
+ */
+export function communityId(t: FlowTuple, opts: CommunityIdOptions = {}): string | null {
+  const seed = opts.seed ?? 0;
+  let src = addressBytes(t.srcIp);
+  let dst = addressBytes(t.dstIp);
+  if (!src || !dst || src.length !== dst.length) return null;
+  let sport = t.srcPort & 0xffff;
+  let dport = t.dstPort & 0xffff;
+  let oneWay = false;
+  if (t.proto === IPPROTO_ICMP || t.proto === IPPROTO_ICMPV6) {
+    const peer = (t.proto === IPPROTO_ICMP ? ICMP4_PAIRS : ICMP6_PAIRS).get(sport);
+    if (peer === undefined) oneWay = true; // sport = type, dport = code as given
+    else dport = peer;
+  }
+  const ports = hasPorts(t.proto);
+  if (!oneWay) {
+    const c = lessThan(src, dst);
+    if (c > 0 || (c === 0 && ports && sport > dport)) {
+      [src, dst] = [dst, src];
+      [sport, dport] = [dport, sport];
+    }
+  }
+  const n = 2 + src.length * 2 + 2 + (ports ? 4 : 0);
+  const buf = new Uint8Array(n);
+  buf[0] = (seed >> 8) & 0xff;
+  buf[1] = seed & 0xff;
+  buf.set(src, 2);
+  buf.set(dst, 2 + src.length);
+  let o = 2 + src.length * 2;
+  buf[o++] = t.proto & 0xff;
+  buf[o++] = 0;
+  if (ports) {
+    buf[o++] = sport >> 8;
+    buf[o++] = sport & 0xff;
+    buf[o++] = dport >> 8;
+    buf[o++] = dport & 0xff;
+  }
+  const h = createHash('sha1').update(buf);
+  return '1:' + (opts.base64 === false ? h.digest('hex') : h.digest('base64'));
+}
+
+/** Checks a --community-id-seed value: an integer 0..65535. */
+export function parseCommunityIdSeed(text: string): number {
+  if (!/^\d+$/.test(text) || Number(text) > 65535) throw new Error(`bad --community-id-seed ${JSON.stringify(text)}: an integer 0..65535`);
+  return Number(text);
+}
+
+/** The Community ID of a `connections[]` entry (README): TCP or UDP, client to server. */
+export function connectionCommunityId(c: { transport: string; client: { ip: string; port: number }; server: { ip: string; port: number } }, seed = 0): string | null {
+  const proto = c.transport === 'tcp' ? IPPROTO_TCP : c.transport === 'udp' ? IPPROTO_UDP : -1;
+  if (proto < 0) return null;
+  return communityId({ proto, srcIp: c.client.ip, dstIp: c.server.ip, srcPort: c.client.port, dstPort: c.server.port }, { seed });
+}
+
+type ConnectionJsonLike = Parameters<typeof connectionCommunityId>[0] & { communityId?: string | null };
+
+/** Re-hashes `connections[].communityId` (JSON objects) with another seed. */
+export function reseedCommunityIds(connections: unknown[], seed: number): void {
+  for (const c of connections as ConnectionJsonLike[]) c.communityId = connectionCommunityId(c, seed);
+}
+
+/**
+ * The flow tuple of one decoded packet (innermost IP layer), or null for a non-IP packet or
+ * a later fragment. SCTP ports are read from the common header (RFC 9260 §3.1), which the
+ * decoder leaves undecoded. Allocates: for tests and the detail pane, not the hot path.
+ */
+export function frameFlowTuple(f: Frame): FlowTuple | null {
+  if (f.ipVersion === 0 || (f.isFragment && f.fragOffset > 0)) return null;
+  const t: FlowTuple = { proto: f.ipProto, srcIp: f.src, dstIp: f.dst, srcPort: 0, dstPort: 0 };
+  if (f.l4 === L4.Tcp || f.l4 === L4.Udp) {
+    t.srcPort = f.srcPort;
+    t.dstPort = f.dstPort;
+  } else if (f.l4 === L4.Icmp || f.l4 === L4.Icmpv6) {
+    t.srcPort = f.icmpType;
+    t.dstPort = f.icmpCode;
+  } else if (f.ipProto === IPPROTO_SCTP) {
+    if (f.end - f.off < 4) return null;
+    t.srcPort = f.view.getUint16(f.off);
+    t.dstPort = f.view.getUint16(f.off + 2);
+  }
+  return t;
+}
