@@ -14,6 +14,7 @@ export const BT_IDB = 0x00000001;
 export const BT_OPB = 0x00000002; // obsolete Packet Block
 export const BT_SPB = 0x00000003;
 export const BT_EPB = 0x00000006;
+export const BT_DSB = 0x0000000a; // Decryption Secrets Block
 export const BYTE_ORDER_MAGIC = 0x1a2b3c4d;
 
 export const OPT_ENDOFOPT = 0;
@@ -41,6 +42,13 @@ export class PcapngReader implements CaptureReader {
   private section: SectionInterface[] = [];
   private count = 0;
   private done = false;
+  /**
+   * Called with each Decryption Secrets Block (secrets type, secrets bytes) when the reader
+   * reaches it, before the packets that follow it. The bytes are a copy.
+   */
+  onDecryptionSecrets: ((secretsType: number, data: Uint8Array) => void) | null = null;
+  /** Damaged DSBs that were skipped (messages for the report's warnings). */
+  readonly badSecretsBlocks: string[] = [];
 
   constructor(private file: ChunkedFile) {
     if (!file.ensure(12) || file.view.getUint32(0, true) !== BT_SHB) {
@@ -73,8 +81,9 @@ export class PcapngReader implements CaptureReader {
       if (len < 12 || len % 4 !== 0) return this.fail(`block length ${len} is invalid`, at);
       if (len > MAX_RECORD) return this.fail(`block length ${len} exceeds the maximum ${MAX_RECORD}`, at);
       const isPacket = type === BT_EPB || type === BT_SPB || type === BT_OPB;
-      if (!isPacket && type !== BT_SHB && type !== BT_IDB) {
-        // NRB, ISB, DSB, custom and unknown blocks: skip without buffering them.
+      const wantDsb = type === BT_DSB && this.onDecryptionSecrets !== null;
+      if (!isPacket && type !== BT_SHB && type !== BT_IDB && !wantDsb) {
+        // NRB, ISB, custom and unknown blocks (and DSBs nobody asked for): skip without buffering them.
         if (at + len > f.size) return this.fail(`truncated block (type 0x${type.toString(16)}, ${len} bytes)`, at);
         f.skip(len);
         continue;
@@ -86,6 +95,7 @@ export class PcapngReader implements CaptureReader {
       const b = f.pos;
       if (v.getUint32(b + len - 4, this.le) !== len) return this.fail('block trailing length does not match its header', at);
       if (type === BT_SHB) this.readSection(b, len);
+      else if (type === BT_DSB) this.readSecrets(b, len, at);
       else if (type === BT_IDB) {
         const err = this.readInterface(b, len);
         if (err) return this.fail(err, at);
@@ -106,6 +116,18 @@ export class PcapngReader implements CaptureReader {
     this.readOptions(b + 24, b + len - 4, (code, o, l) => {
       if (code === OPT_COMMENT) this.comments.push({ packet: null, text: this.str(o, l) });
     });
+  }
+
+  /** DSB body: secrets type(4) secrets length(4) secrets data (padded to 32 bits) options. */
+  private readSecrets(b: number, len: number, at: number): void {
+    // A damaged DSB is skipped (its block framing is intact): the packets stay readable.
+    const v = this.file.view;
+    const n = len >= 20 ? v.getUint32(b + 12, this.le) : 0;
+    if (len < 20 || n > len - 20) {
+      this.badSecretsBlocks.push(`decryption secrets block at offset ${at} is damaged (${len < 20 ? `${len} bytes` : `claims ${n} bytes of secrets, holds ${len - 20}`}); skipped`);
+      return;
+    }
+    this.onDecryptionSecrets?.(v.getUint32(b + 8, this.le), this.file.buf.slice(b + 16, b + 16 + n));
   }
 
   private readInterface(b: number, len: number): string | null {
