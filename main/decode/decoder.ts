@@ -14,6 +14,7 @@ import './geneve.js';
 import './gre.js';
 import './erspan.js';
 import './tzsp.js';
+import './quic.js';
 import { Frame } from './frame.js';
 import { PROTO_NAMES, Proto } from './protocols.js';
 import { copyDefaultTables, DECODERS, type DecodeFn, type DecodeTables } from './registry.js';

@@ -21,6 +21,7 @@ export const enum Proto {
   Null,
   RawIp,
   Ppp,
+  Quic,
   Count,
 }
 
@@ -28,6 +29,7 @@ export const PROTO_NAMES: Record<string, Proto> = {
   ethernet: Proto.Ethernet, vlan: Proto.Vlan, arp: Proto.Arp, ipv4: Proto.Ipv4, ipv6: Proto.Ipv6,
   tcp: Proto.Tcp, udp: Proto.Udp, icmp: Proto.Icmp, icmpv6: Proto.Icmpv6, vxlan: Proto.Vxlan,
   geneve: Proto.Geneve, gre: Proto.Gre, erspan2: Proto.Erspan2, erspan3: Proto.Erspan3, tzsp: Proto.Tzsp,
+  quic: Proto.Quic,
 };
 
 export const ETHERTYPE_IPV4 = 0x0800;
@@ -52,3 +54,4 @@ export const UDP_PORT_VXLAN = 4789;
 export const UDP_PORT_VXLAN_LINUX = 8472;
 export const UDP_PORT_GENEVE = 6081;
 export const UDP_PORT_TZSP = 37008;
+export const UDP_PORT_QUIC = 443;
