@@ -59,6 +59,15 @@ export interface FindingInput {
 /** Time to first byte above this (and well above the site's median) is an outlier. */
 export const SLOW_TTFB_SECONDS = 1;
 const SLOW_TTFB_MEDIAN_FACTOR = 5;
+/**
+ * A path slow against its own site, under the absolute bar (docs/protocols.md "Findings",
+ * `http.slow-path`): the site has at least this many responses with a time to first byte...
+ */
+export const SLOW_PATH_MIN_SAMPLES = 5;
+/** ...and the path's median time to first byte is at least this many times the site's median... */
+export const SLOW_PATH_MEDIAN_FACTOR = 10;
+/** ...and at least this long, so that 3 ms against a 0.2 ms median (noise) is not a finding. */
+export const SLOW_PATH_MIN_SECONDS = 0.2;
 /** A query younger than this when the capture ended may simply not have been answered yet. */
 const DNS_GRACE_SECONDS = 1;
 /** The first SYN retransmission comes after 1 s (RFC 6298 §2): before that a SYN is not yet unanswered. */
@@ -68,6 +77,14 @@ const RETRANS_MIN_FRACTION = 0.01;
 const MAX_EVIDENCE_IDS = 1000;
 
 const SEVERITY_RANK: Record<Severity, number> = { critical: 3, warning: 2, info: 1 };
+
+/**
+ * Ranking: severity, then the fraction of attempts affected, then the count, then the
+ * earliest. Exported for its unit test.
+ */
+export function compareFindings(a: Finding, b: Finding): number {
+  return SEVERITY_RANK[b.severity] - SEVERITY_RANK[a.severity] || b.count / Math.max(1, b.total) - a.count / Math.max(1, a.total) || b.count - a.count || a.firstTs - b.firstTs;
+}
 
 function clock(ts: number): string {
   return new Date(ts * 1000).toISOString().slice(11, 19);
@@ -82,8 +99,19 @@ function plural(n: number, one: string, many = one + 's'): string {
   return `${n} ${n === 1 ? one : many}`;
 }
 
-function ep(e: { ip: string; port: number }): string {
-  return e.ip.includes(':') ? `[${e.ip}]:${e.port}` : `${e.ip}:${e.port}`;
+/** The one endpoint formatter: `ip:port`, IPv6 in brackets. */
+function ep(ip: string, port: number): string {
+  return ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`;
+}
+
+/** "site: " before a summary, or nothing. */
+function sitePrefix(site: string | null): string {
+  return site ? `${site}: ` : '';
+}
+
+/** "site (server)", or the server alone. */
+function siteAndServer(site: string | null, server: string): string {
+  return site ? `${site} (${server})` : server;
 }
 
 /** Host header or SNI without port or brackets, lower-cased. */
@@ -118,7 +146,13 @@ interface Event {
   connId: number | null;
 }
 
-function range(ev: Event[]): { firstTs: number; lastTs: number; ids: number[] } {
+interface Range {
+  firstTs: number;
+  lastTs: number;
+  ids: number[];
+}
+
+function range(ev: Event[]): Range {
   let firstTs = Infinity;
   let lastTs = -Infinity;
   const ids: number[] = [];
@@ -141,323 +175,588 @@ function groupBy<T>(items: T[], key: (t: T) => string): Map<string, T[]> {
   return m;
 }
 
+function addTo(m: Map<string, Set<string>>, key: string, v: string): void {
+  let s = m.get(key);
+  if (!s) m.set(key, (s = new Set()));
+  s.add(v);
+}
+
+const serverOfExchange = (x: HttpExchange): string => ep(x.serverIp, x.serverPort);
+const serverOfConn = (c: ConnectionFacts): string => ep(c.server.ip, c.server.port);
+const requestEvent = (x: HttpExchange): Event => ({ ts: x.requestTs ?? 0, connId: x.connectionId });
+const connEvent = (c: ConnectionFacts): Event => ({ ts: c.firstTs, connId: c.id });
+
+/** One (site, server) group of HTTP exchanges, sorted into what the rules look at, in one pass. */
+interface HttpGroup {
+  site: string | null;
+  server: string;
+  /** Requests in the group (or exchanges, when no request was captured). */
+  requests: number;
+  serverErrors: HttpExchange[];
+  /** Reset or closed by an endpoint before the response was complete: server faults. */
+  cut: HttpExchange[];
+  /** The response was in bytes the capture lost, or cut after such a loss: capture faults. */
+  notCaptured: HttpExchange[];
+  pendingAtEnd: HttpExchange[];
+}
+
+/** A TTFB site group (site, else server): its exchanges with a TTFB and their median. */
+interface TtfbGroup {
+  name: string;
+  site: string | null;
+  xs: HttpExchange[];
+  ttfb: number[];
+  median: number;
+  /** Above max(SLOW_TTFB_SECONDS, SLOW_TTFB_MEDIAN_FACTOR × median). */
+  limit: number;
+  slow: Set<HttpExchange>;
+}
+
 /*
- * FINDINGS. Each rule turns connection, HTTP, DNS, TLS and ICMP facts into findings grouped
- * by site (HTTP Host, TLS SNI, else the name DNS resolved to the address) and server
- * address, with how many attempts were affected out of how many, when, and which
- * connections show it. "Intermittent" is made explicit: a failing server is compared with
- * the other servers of the same site, and the fraction of attempts that failed is given.
- * Ranking: severity, then the fraction of attempts affected, then the count.
+ * FACTS. Everything the rules share, computed once: connections by id and by server, the
+ * site of each connection (HTTP Host, TLS SNI, else the name DNS resolved to the address),
+ * the servers behind each site, and one pass over the HTTP exchanges.
  */
-export function buildFindings(inp: FindingInput): Finding[] {
-  const out: Finding[] = [];
-  const lastTs = inp.captureLastTs ?? Infinity;
-  const conns = new Map<number, ConnectionFacts>();
-  for (const c of inp.connections) conns.set(c.id, c);
+class Facts {
+  readonly lastTs: number;
+  readonly conns = new Map<number, ConnectionFacts>();
+  readonly tcp: ConnectionFacts[];
+  readonly byServer: Map<string, ConnectionFacts[]>;
+  readonly ipSite = new Map<string, string>();
+  private readonly connSite = new Map<number, string>();
+  /** Servers (by TCP connection) behind each site. */
+  readonly siteServers = new Map<string, Set<string>>();
+  /** Servers that answered HTTP for each site (the universe for "k of n servers are fine" in HTTP rules). */
+  readonly httpServers = new Map<string, Set<string>>();
+  readonly http: HttpGroup[] = [];
+  /** Per site, the servers with 5xx answers and those that cut requests. */
+  readonly bad5xx = new Map<string, Set<string>>();
+  readonly badCut = new Map<string, Set<string>>();
+  /** Connections reset while a request waited for its response. */
+  readonly resetWithPending = new Set<number>();
+  readonly ttfb: TtfbGroup[] = [];
 
-  // SITES: a connection's own name (Host/SNI) first, then any name seen for its address.
-  const connSite = new Map<number, string>();
-  const ipSite = new Map<string, string>();
-  for (const t of inp.tls) if (t.sni) connSite.set(t.connectionId, hostName(t.sni));
-  for (const x of inp.http) if (x.host && !connSite.has(x.connectionId)) connSite.set(x.connectionId, hostName(x.host));
-  for (const [id, s] of connSite) {
-    const c = conns.get(id);
-    if (c && !ipSite.has(c.server.ip)) ipSite.set(c.server.ip, s);
-  }
-  for (const d of inp.dns) {
-    if (d.rcode !== 0) continue;
-    for (const a of d.answers) if (/^[0-9.]+$|:/.test(a) && !ipSite.has(a)) ipSite.set(a, d.qname.toLowerCase());
-  }
-  const siteOf = (connId: number | null, ip: string): string | null => (connId !== null ? connSite.get(connId) : undefined) ?? ipSite.get(ip) ?? null;
+  constructor(readonly inp: FindingInput) {
+    this.lastTs = inp.captureLastTs ?? Infinity;
+    for (const c of inp.connections) this.conns.set(c.id, c);
 
-  // Attempts per server endpoint and the servers behind each site (for "k of n are fine").
-  const tcp = inp.connections.filter((c) => c.transport === 'tcp');
-  const byServer = groupBy(tcp, (c) => ep(c.server));
-  const siteServers = new Map<string, Set<string>>();
-  for (const c of tcp) {
-    const s = siteOf(c.id, c.server.ip);
-    if (!s) continue;
-    let set = siteServers.get(s);
-    if (!set) siteServers.set(s, (set = new Set()));
-    set.add(ep(c.server));
+    // SITES: a connection's own name (Host/SNI) first, then any name seen for its address.
+    for (const t of inp.tls) if (t.sni) this.connSite.set(t.connectionId, hostName(t.sni));
+    for (const x of inp.http) if (x.host && !this.connSite.has(x.connectionId)) this.connSite.set(x.connectionId, hostName(x.host));
+    for (const [id, s] of this.connSite) {
+      const c = this.conns.get(id);
+      if (c && !this.ipSite.has(c.server.ip)) this.ipSite.set(c.server.ip, s);
+    }
+    for (const d of inp.dns) {
+      if (d.rcode !== 0) continue;
+      for (const a of d.answers) if (/^[0-9.]+$|:/.test(a) && !this.ipSite.has(a)) this.ipSite.set(a, d.qname.toLowerCase());
+    }
+
+    this.tcp = inp.connections.filter((c) => c.transport === 'tcp');
+    this.byServer = groupBy(this.tcp, serverOfConn);
+    for (const c of this.tcp) {
+      const s = this.siteOf(c.id, c.server.ip);
+      if (s) addTo(this.siteServers, s, serverOfConn(c));
+    }
+
+    // HTTP, one pass: per (site, server) the exchanges sorted by what became of them.
+    const exchanges = inp.http.filter((x) => x.method !== null || x.status !== null);
+    for (const xs of groupBy(exchanges, (x) => `${this.siteOf(x.connectionId, x.serverIp) ?? ''}|${serverOfExchange(x)}`).values()) {
+      const g: HttpGroup = {
+        site: this.siteOf(xs[0].connectionId, xs[0].serverIp), server: serverOfExchange(xs[0]), requests: 0,
+        serverErrors: [], cut: [], notCaptured: [], pendingAtEnd: [],
+      };
+      for (const x of xs) {
+        if (x.status !== null && x.status >= 500) g.serverErrors.push(x);
+        if (x.method === null) continue;
+        g.requests++;
+        if (x.noResponse === 'reset' || x.noResponse === 'closed') g.cut.push(x);
+        else if (x.noResponse === 'not-captured' || x.noResponse === 'incomplete') g.notCaptured.push(x);
+        else if (x.noResponse === 'capture-ended') g.pendingAtEnd.push(x);
+        if (x.noResponse === 'reset') this.resetWithPending.add(x.connectionId);
+      }
+      if (g.requests === 0) g.requests = xs.length;
+      if (g.site) {
+        addTo(this.httpServers, g.site, g.server);
+        if (g.serverErrors.length) addTo(this.bad5xx, g.site, g.server);
+        if (g.cut.length) addTo(this.badCut, g.site, g.server);
+      }
+      this.http.push(g);
+    }
+
+    // Time to first byte per site (or server), with the site's median and the outlier limit.
+    const timed = inp.http.filter((x) => timeToFirstByte(x) !== null && x.method !== null);
+    for (const [name, xs] of groupBy(timed, (x) => this.siteOf(x.connectionId, x.serverIp) ?? serverOfExchange(x))) {
+      const ttfb = xs.map((x) => timeToFirstByte(x)!);
+      const med = median(ttfb);
+      const limit = Math.max(SLOW_TTFB_SECONDS, SLOW_TTFB_MEDIAN_FACTOR * med);
+      const slow = new Set(xs.filter((_, i) => ttfb[i] > limit));
+      this.ttfb.push({ name, site: this.siteOf(xs[0].connectionId, xs[0].serverIp), xs, ttfb, median: med, limit, slow });
+    }
   }
-  const othersFine = (site: string | null, bad: Set<string>, universe?: Set<string>): string => {
+
+  siteOf(connId: number | null, ip: string): string | null {
+    return (connId !== null ? this.connSite.get(connId) : undefined) ?? this.ipSite.get(ip) ?? null;
+  }
+
+  /** "; k of n servers behind SITE are fine" (or "all n ... are affected"), when the site has several. */
+  othersFine(site: string | null, bad: Set<string>, universe?: Set<string>): string {
     if (!site) return '';
-    const all = universe ?? siteServers.get(site);
+    const all = universe ?? this.siteServers.get(site);
     if (!all || all.size < 2) return '';
     const fine = [...all].filter((s) => !bad.has(s)).length;
     return fine > 0 ? `; ${fine} of ${all.size} servers behind ${site} are fine` : `; all ${all.size} servers behind ${site} are affected`;
-  };
+  }
 
-  const push = (f: Omit<Finding, 'id'>, idKey: string): void => {
-    out.push({ id: `${f.kind}:${idKey}`, ...f });
-  };
+  /** The servers of `site` in `bad` (for othersFine), or just `server`. */
+  badOf(bad: Map<string, Set<string>>, site: string | null, server: string): Set<string> {
+    return bad.get(site ?? '') ?? new Set([server]);
+  }
+}
 
-  // CONNECTION FAILURES: SYN never answered, RST to SYN (refused). Per server endpoint.
-  const connRule = (state: string, kind: string, verb: string, hint: string): void => {
-    const badServers = new Set<string>();
+/** What one rule found in one group: the finding's fields before the summary is written. */
+interface Hit {
+  site: string | null;
+  server: string | null;
+  count: number;
+  total: number;
+  /** When and where: the finding's time range and evidence connections. */
+  events: Event[];
+  /** Overrides the range's end (a connection's last packet rather than its start). */
+  lastTs?: number;
+  /** The part of the finding id after the kind. */
+  idKey: string;
+}
+
+/**
+ * A declared rule (as Wireshark declares expert info up front): its kind, severity and the
+ * group it belongs to, how it detects hits in the facts and how it words one.
+ */
+interface Rule<H extends Hit> {
+  kind: string | ((h: H) => string);
+  severity: Severity | ((h: H) => Severity);
+  group: 'connection' | 'http' | 'tcp' | 'capture' | 'dns' | 'tls' | 'icmp';
+  detect(f: Facts): H[];
+  text(h: H, r: Range, f: Facts): string;
+}
+
+/** Declares a rule with its own hit type (the table holds them all as Rule<Hit>). */
+function rule<H extends Hit>(r: Rule<H>): Rule<Hit> {
+  return r as unknown as Rule<Hit>;
+}
+
+
+interface ServerHit extends Hit {
+  server: string;
+  /** The site's servers showing the same fault, and the universe they are counted in. */
+  bad: Set<string>;
+  universe?: Set<string>;
+}
+
+/* CONNECTION FAILURES: SYN never answered, RST to SYN (refused). Per server endpoint. */
+function connectionFailures(state: string): (f: Facts) => ServerHit[] {
+  return (f) => {
     const groups: [string, ConnectionFacts[]][] = [];
-    for (const [srv, cs] of byServer) {
+    for (const [srv, cs] of f.byServer) {
       // A lone SYN in the capture's last second may simply not have been answered yet.
-      const bad = cs.filter((c) => c.state === state && (state !== 'syn-unanswered' || (c.synRetries ?? 0) > 0 || lastTs - c.firstTs >= SYN_GRACE_SECONDS));
-      if (bad.length === 0) continue;
-      badServers.add(srv);
-      groups.push([srv, bad]);
+      const bad = cs.filter((c) => c.state === state && (state !== 'syn-unanswered' || (c.synRetries ?? 0) > 0 || f.lastTs - c.firstTs >= SYN_GRACE_SECONDS));
+      if (bad.length) groups.push([srv, bad]);
     }
-    for (const [srv, bad] of groups) {
-      const total = byServer.get(srv)!.length;
-      const site = siteOf(bad[0].id, bad[0].server.ip);
-      const r = range(bad.map((c) => ({ ts: c.firstTs, connId: c.id })));
-      const siteBad = new Set([...badServers].filter((s) => site && siteServers.get(site)?.has(s)));
-      push({
-        severity: 'critical', kind, site, server: srv, count: bad.length, total, firstTs: r.firstTs, lastTs: r.lastTs, connectionIds: r.ids,
-        summary: `${site ? `${site}: ` : ''}${srv} ${verb} ${bad.length} of ${plural(total, 'connection')} ${span(r.firstTs, r.lastTs)}${othersFine(site, siteBad.size ? siteBad : new Set([srv]))} (${hint})`,
-      }, srv);
-    }
+    return groups.map(([srv, bad]) => {
+      const site = f.siteOf(bad[0].id, bad[0].server.ip);
+      const siteBad = new Set(groups.map((g) => g[0]).filter((s) => site && f.siteServers.get(site)?.has(s)));
+      return { site, server: srv, count: bad.length, total: f.byServer.get(srv)!.length, events: bad.map(connEvent), idKey: srv, bad: siteBad.size ? siteBad : new Set([srv]) };
+    });
   };
-  connRule('syn-unanswered', 'tcp.syn-unanswered', 'never answered', 'SYN unanswered: a firewall dropping it, or the host is down');
-  connRule('refused', 'tcp.refused', 'refused', 'RST to SYN: nothing listening on the port, or a firewall rejecting');
+}
 
-  // HTTP: per (site, server) the exchanges, their 5xx, unanswered requests and slow TTFB.
-  const httpGroups = groupBy(inp.http.filter((x) => x.method !== null || x.status !== null), (x) => `${siteOf(x.connectionId, x.serverIp) ?? ''}|${ep({ ip: x.serverIp, port: x.serverPort })}`);
-  const resetConnsWithPending = new Set<number>();
-  const bad5xx = new Map<string, Set<string>>();
-  /** Servers that answered HTTP for each site (the universe for "k of n servers are fine"). */
-  const httpServers = new Map<string, Set<string>>();
-  for (const xs of httpGroups.values()) {
-    const site = siteOf(xs[0].connectionId, xs[0].serverIp);
-    if (!site) continue;
-    if (!httpServers.has(site)) httpServers.set(site, new Set());
-    httpServers.get(site)!.add(ep({ ip: xs[0].serverIp, port: xs[0].serverPort }));
-  }
-  for (const xs of httpGroups.values()) {
-    const site = siteOf(xs[0].connectionId, xs[0].serverIp);
-    if (site && xs.some((x) => x.status !== null && x.status >= 500)) {
-      if (!bad5xx.has(site)) bad5xx.set(site, new Set());
-      bad5xx.get(site)!.add(ep({ ip: xs[0].serverIp, port: xs[0].serverPort }));
-    }
-  }
-  const badLost = new Map<string, Set<string>>();
-  for (const xs of httpGroups.values()) {
-    const site = siteOf(xs[0].connectionId, xs[0].serverIp);
-    if (site && xs.some((x) => x.method !== null && (x.noResponse === 'reset' || x.noResponse === 'closed'))) {
-      if (!badLost.has(site)) badLost.set(site, new Set());
-      badLost.get(site)!.add(ep({ ip: xs[0].serverIp, port: xs[0].serverPort }));
-    }
-  }
-  for (const xs of httpGroups.values()) {
-    const srv = ep({ ip: xs[0].serverIp, port: xs[0].serverPort });
-    const site = siteOf(xs[0].connectionId, xs[0].serverIp);
-    const where = site ? `${site} (${srv})` : srv;
-    const requests = xs.filter((x) => x.method !== null).length || xs.length;
-    const err = xs.filter((x) => x.status !== null && x.status >= 500);
-    if (err.length > 0) {
-      const codes = [...groupBy(err, (x) => String(x.status))].map(([c, v]) => `${c} ×${v.length}`).join(', ');
-      const r = range(err.map((x) => ({ ts: x.responseTs ?? x.requestTs ?? 0, connId: x.connectionId })));
-      push({
-        severity: 'critical', kind: 'http.5xx', site, server: srv, count: err.length, total: requests, firstTs: r.firstTs, lastTs: r.lastTs, connectionIds: r.ids,
-        summary: `${where} answered ${err.length} of ${plural(requests, 'request')} with a server error (${codes}) ${span(r.firstTs, r.lastTs)}${topUris(err)}${othersFine(site, bad5xx.get(site ?? '') ?? new Set([srv]), httpServers.get(site ?? ''))}`,
-      }, `${site ?? ''}|${srv}`);
-    }
-    // Reset or closed before the response completed; capture artifacts (not-captured,
-    // incomplete) and the capture's end are not server faults.
-    const lost = xs.filter((x) => x.method !== null && (x.noResponse === 'reset' || x.noResponse === 'closed'));
-    if (lost.length > 0) {
-      for (const x of lost) if (x.noResponse === 'reset') resetConnsWithPending.add(x.connectionId);
-      const why = [...groupBy(lost, (x) => `${x.noResponse}${x.status !== null ? '-cut' : ''}`)]
-        .map(([w, v]) => `${w.startsWith('reset') ? 'connection reset' : 'connection closed'}${w.endsWith('-cut') ? ' during the response' : ''} ×${v.length}`).join(', ');
-      const r = range(lost.map((x) => ({ ts: x.requestTs ?? 0, connId: x.connectionId })));
-      push({
-        severity: 'critical', kind: 'http.no-response', site, server: srv, count: lost.length, total: requests, firstTs: r.firstTs, lastTs: r.lastTs, connectionIds: r.ids,
-        summary: `${where}: ${lost.length} of ${plural(requests, 'request')} got no complete response (${why}) ${span(r.firstTs, r.lastTs)}${topUris(lost)}${othersFine(site, badLost.get(site ?? '') ?? new Set([srv]), httpServers.get(site ?? ''))}`,
-      }, `${site ?? ''}|${srv}`);
-    }
-    const pendingAtEnd = xs.filter((x) => x.method !== null && x.noResponse === 'capture-ended');
-    if (pendingAtEnd.length > 0) {
-      const r = range(pendingAtEnd.map((x) => ({ ts: x.requestTs ?? 0, connId: x.connectionId })));
-      push({
-        severity: 'info', kind: 'http.pending-at-end', site, server: srv, count: pendingAtEnd.length, total: requests, firstTs: r.firstTs, lastTs: r.lastTs, connectionIds: r.ids,
-        summary: `${where}: ${plural(pendingAtEnd.length, 'request')} still waiting for (the rest of) a response when the capture ended${topUris(pendingAtEnd)}`,
-      }, `${site ?? ''}|${srv}`);
-    }
-  }
-  // Slow time to first byte, per site (or server): outliers against the site's own median.
-  const ttfbGroups = groupBy(inp.http.filter((x) => timeToFirstByte(x) !== null && x.method !== null), (x) => siteOf(x.connectionId, x.serverIp) ?? ep({ ip: x.serverIp, port: x.serverPort }));
-  for (const [name, xs] of ttfbGroups) {
-    const t = xs.map((x) => timeToFirstByte(x)!);
-    const med = median(t);
-    const limit = Math.max(SLOW_TTFB_SECONDS, SLOW_TTFB_MEDIAN_FACTOR * med);
-    const slow = xs.filter((x) => timeToFirstByte(x)! > limit);
-    const site = siteOf(xs[0].connectionId, xs[0].serverIp);
-    if (slow.length > 0) {
-      const max = maxOf(slow.map((x) => timeToFirstByte(x)!));
-      const servers = [...new Set(slow.map((x) => ep({ ip: x.serverIp, port: x.serverPort })))];
-      const r = range(slow.map((x) => ({ ts: x.requestTs ?? 0, connId: x.connectionId })));
-      push({
-        severity: 'warning', kind: 'http.slow-ttfb', site, server: servers.length === 1 ? servers[0] : null, count: slow.length, total: xs.length, firstTs: r.firstTs, lastTs: r.lastTs, connectionIds: r.ids,
-        summary: `${name}: ${slow.length} of ${plural(xs.length, 'response')} took over ${limit.toFixed(limit < 10 ? 1 : 0)} s to the first byte (max ${max.toFixed(2)} s, median ${fmtSec(med)})${servers.length === 1 ? ` from ${servers[0]}` : ` from ${servers.length} servers`} ${span(r.firstTs, r.lastTs)}${topUris(slow)}`,
-      }, name);
-    } else if (xs.length >= 3 && med > SLOW_TTFB_SECONDS) {
-      const r = range(xs.map((x) => ({ ts: x.requestTs ?? 0, connId: x.connectionId })));
-      push({
-        severity: 'warning', kind: 'http.slow-ttfb', site, server: null, count: xs.length, total: xs.length, firstTs: r.firstTs, lastTs: r.lastTs, connectionIds: r.ids,
-        summary: `${name}: consistently slow, median time to first byte ${fmtSec(med)} over ${plural(xs.length, 'response')}`,
-      }, name);
-    }
-  }
-  for (const h of inp.http2) {
-    const c = conns.get(h.connectionId);
-    push({
-      severity: 'info', kind: 'http.h2c', site: c ? siteOf(c.id, c.server.ip) : null, server: c ? ep(c.server) : null, count: 1, total: 1, firstTs: h.ts, lastTs: h.ts, connectionIds: [h.connectionId],
-      summary: `connection ${h.connectionId}${c ? ` to ${ep(c.server)}` : ''} speaks HTTP/2 in clear text (h2c); its requests are not decoded`,
-    }, String(h.connectionId));
-  }
+function connectionFailureText(verb: string, hint: string): (h: ServerHit, r: Range, f: Facts) => string {
+  return (h, r, f) => `${sitePrefix(h.site)}${h.server} ${verb} ${h.count} of ${plural(h.total, 'connection')} ${span(r.firstTs, r.lastTs)}${f.othersFine(h.site, h.bad)} (${hint})`;
+}
 
-  // RESETS: connections reset while a request was waiting or before TLS completed.
-  const tlsIncomplete = new Set(inp.tls.filter((t) => t.doneTs === null).map((t) => t.connectionId));
-  const resetBad = tcp.filter((c) => c.state === 'reset' && (resetConnsWithPending.has(c.id) || tlsIncomplete.has(c.id)));
-  for (const [srv, cs] of groupBy(resetBad, (c) => ep(c.server))) {
-    const total = byServer.get(srv)?.length ?? cs.length;
-    const site = siteOf(cs[0].id, cs[0].server.ip);
-    const r = range(cs.map((c) => ({ ts: c.lastTs, connId: c.id })));
-    push({
-      severity: 'warning', kind: 'tcp.reset-mid-exchange', site, server: srv, count: cs.length, total, firstTs: r.firstTs, lastTs: r.lastTs, connectionIds: r.ids,
-      summary: `${site ? `${site}: ` : ''}${srv}: ${cs.length} of ${plural(total, 'connection')} were reset in the middle of an exchange ${span(r.firstTs, r.lastTs)}`,
-    }, srv);
-  }
+/* HTTP: per (site, server) group, the exchanges one list of the group holds. */
+interface HttpHit extends ServerHit {
+  xs: HttpExchange[];
+  requests: number;
+}
 
-  // NETWORK: retransmission hot spots and zero-window stalls, per server endpoint.
-  for (const [srv, cs] of byServer) {
+function httpHits(list: (g: HttpGroup) => HttpExchange[], bad: ((f: Facts) => Map<string, Set<string>>) | null, event: (x: HttpExchange) => Event = requestEvent): (f: Facts) => HttpHit[] {
+  return (f) => f.http.filter((g) => list(g).length > 0).map((g) => {
+    const xs = list(g);
+    return {
+      site: g.site, server: g.server, count: xs.length, total: g.requests, events: xs.map(event), idKey: `${g.site ?? ''}|${g.server}`, xs, requests: g.requests,
+      bad: bad ? f.badOf(bad(f), g.site, g.server) : new Set([g.server]), universe: f.httpServers.get(g.site ?? ''),
+    };
+  });
+}
+
+/** "connection reset ×2, connection closed during the response ×1": how the requests were cut. */
+function cutHow(xs: HttpExchange[]): string {
+  return [...groupBy(xs, (x) => `${x.noResponse}${x.status !== null ? '-cut' : ''}`)]
+    .map(([w, v]) => `${w.startsWith('reset') ? 'connection reset' : 'connection closed'}${w.endsWith('-cut') ? ' during the response' : ''} ×${v.length}`).join(', ');
+}
+
+/** "response not captured ×2, response cut after lost bytes ×1": how the capture lost them. */
+function lostHow(xs: HttpExchange[]): string {
+  return [...groupBy(xs, (x) => String(x.noResponse))]
+    .map(([w, v]) => `${w === 'not-captured' ? 'response not captured' : 'response cut after bytes the capture lost'} ×${v.length}`).join(', ');
+}
+
+/* SLOW TIME TO FIRST BYTE: outliers against the site's own median, or a consistently slow site. */
+interface SlowHit extends Hit {
+  g: TtfbGroup;
+  xs: HttpExchange[];
+  servers: string[];
+  consistently: boolean;
+}
+
+function slowTtfb(f: Facts): SlowHit[] {
+  const out: SlowHit[] = [];
+  for (const g of f.ttfb) {
+    if (g.slow.size > 0) {
+      const xs = [...g.slow];
+      const servers = [...new Set(xs.map(serverOfExchange))];
+      out.push({ site: g.site, server: servers.length === 1 ? servers[0] : null, count: xs.length, total: g.xs.length, events: xs.map(requestEvent), idKey: g.name, g, xs, servers, consistently: false });
+    } else if (g.xs.length >= 3 && g.median > SLOW_TTFB_SECONDS) {
+      out.push({ site: g.site, server: null, count: g.xs.length, total: g.xs.length, events: g.xs.map(requestEvent), idKey: g.name, g, xs: g.xs, servers: [], consistently: true });
+    }
+  }
+  return out;
+}
+
+function slowTtfbText(h: SlowHit, r: Range): string {
+  const { g } = h;
+  if (h.consistently) return `${g.name}: consistently slow, median time to first byte ${fmtSec(g.median)} over ${plural(g.xs.length, 'response')}`;
+  const max = maxOf(h.xs.map((x) => timeToFirstByte(x)!));
+  return `${g.name}: ${h.xs.length} of ${plural(g.xs.length, 'response')} took over ${g.limit.toFixed(g.limit < 10 ? 1 : 0)} s to the first byte (max ${max.toFixed(2)} s, median ${fmtSec(g.median)})${h.servers.length === 1 ? ` from ${h.servers[0]}` : ` from ${h.servers.length} servers`} ${span(r.firstTs, r.lastTs)}${topUris(h.xs)}`;
+}
+
+/*
+ * SLOW PATH: a path (method and URI without the query) many times slower than its site,
+ * even under the absolute bar. The site has ≥ SLOW_PATH_MIN_SAMPLES responses with a time to
+ * first byte; the path's median, over its responses not already slow-ttfb outliers, is
+ * ≥ SLOW_PATH_MEDIAN_FACTOR × the site's median and ≥ SLOW_PATH_MIN_SECONDS.
+ */
+interface SlowPathHit extends Hit {
+  g: TtfbGroup;
+  path: string;
+  pathMedian: number;
+  servers: string[];
+}
+
+const pathOf = (x: HttpExchange): string => `${x.method} ${(x.uri ?? '').split('?')[0]}`;
+
+function slowPaths(f: Facts): SlowPathHit[] {
+  const out: SlowPathHit[] = [];
+  for (const g of f.ttfb) {
+    if (g.xs.length < SLOW_PATH_MIN_SAMPLES) continue;
+    const bar = Math.max(SLOW_PATH_MIN_SECONDS, SLOW_PATH_MEDIAN_FACTOR * g.median);
+    const rest = g.xs.filter((x) => !g.slow.has(x));
+    for (const [path, xs] of groupBy(rest, pathOf)) {
+      const pathMedian = median(xs.map((x) => timeToFirstByte(x)!));
+      if (pathMedian < bar) continue;
+      const servers = [...new Set(xs.map(serverOfExchange))];
+      out.push({ site: g.site, server: servers.length === 1 ? servers[0] : null, count: xs.length, total: g.xs.length, events: xs.map(requestEvent), idKey: `${g.name}|${path}`, g, path, pathMedian, servers });
+    }
+  }
+  return out;
+}
+
+function slowPathText(h: SlowPathHit, r: Range): string {
+  const { g } = h;
+  const times = g.median > 0 ? `${Math.round(h.pathMedian / g.median)} × the site's median of ${fmtSec(g.median)}` : `the site's median is ${fmtSec(g.median)}`;
+  return `${g.name}: ${h.path} is slow against the rest of the site: median time to first byte ${fmtSec(h.pathMedian)} over ${plural(h.count, 'response')}, ${times} (${plural(g.xs.length, 'response')})${h.servers.length === 1 ? ` from ${h.servers[0]}` : ` from ${h.servers.length} servers`} ${span(r.firstTs, r.lastTs)}`;
+}
+
+/* NETWORK: retransmission hot spots and zero-window stalls, per server endpoint. */
+interface TcpHit extends Hit {
+  server: string;
+  n: number;
+  packets: number;
+  live: number;
+}
+
+function perServerLive(f: Facts, pick: (c: ConnectionFacts) => number, keep: (n: number, packets: number) => boolean): TcpHit[] {
+  const out: TcpHit[] = [];
+  for (const [srv, cs] of f.byServer) {
     const live = cs.filter((c) => c.state !== 'syn-unanswered' && c.state !== 'refused');
-    const site = siteOf(cs[0].id, cs[0].server.ip);
-    const retr = live.filter((c) => (c.retransmissions ?? 0) > 0);
-    const nRetr = retr.reduce((a, c) => a + (c.retransmissions ?? 0), 0);
+    const hit = live.filter((c) => pick(c) > 0);
+    const n = hit.reduce((a, c) => a + pick(c), 0);
     const packets = live.reduce((a, c) => a + c.packets, 0);
-    if (nRetr >= RETRANS_MIN && packets > 0 && nRetr / packets >= RETRANS_MIN_FRACTION) {
-      const r = range(retr.map((c) => ({ ts: c.firstTs, connId: c.id })));
-      r.lastTs = maxOf(retr.map((c) => c.lastTs));
-      push({
-        severity: 'warning', kind: 'tcp.analysis.retransmission', site, server: srv, count: retr.length, total: live.length, firstTs: r.firstTs, lastTs: r.lastTs, connectionIds: r.ids,
-        summary: `${site ? `${site}: ` : ''}${srv}: ${nRetr} retransmissions (${((100 * nRetr) / packets).toFixed(1)}% of ${packets} packets) in ${retr.length} of ${plural(live.length, 'connection')}: packet loss on the path ${span(r.firstTs, r.lastTs)}`,
-      }, srv);
-    }
-    const zw = live.filter((c) => (c.zeroWindows ?? 0) > 0);
-    if (zw.length > 0) {
-      const n = zw.reduce((a, c) => a + (c.zeroWindows ?? 0), 0);
-      const r = range(zw.map((c) => ({ ts: c.firstTs, connId: c.id })));
-      r.lastTs = maxOf(zw.map((c) => c.lastTs));
-      push({
-        severity: 'warning', kind: 'tcp.analysis.zero_window', site, server: srv, count: zw.length, total: live.length, firstTs: r.firstTs, lastTs: r.lastTs, connectionIds: r.ids,
-        summary: `${site ? `${site}: ` : ''}${srv}: a receiver advertised a zero window ${plural(n, 'time')} in ${zw.length} of ${plural(live.length, 'connection')} (an application not reading fast enough stalls the transfer) ${span(r.firstTs, r.lastTs)}`,
-      }, srv);
-    }
+    if (hit.length === 0 || !keep(n, packets)) continue;
+    out.push({ site: f.siteOf(cs[0].id, cs[0].server.ip), server: srv, count: hit.length, total: live.length, events: hit.map(connEvent), lastTs: maxOf(hit.map((c) => c.lastTs)), idKey: srv, n, packets, live: live.length });
   }
+  return out;
+}
 
-  // CAPTURE LOSS: data the receiver acknowledged but the capture never saw.
-  const unseen = inp.connections.filter((c) => (c.ackedUnseen ?? 0) > 0);
-  if (unseen.length > 0) {
-    const n = unseen.reduce((a, c) => a + (c.ackedUnseen ?? 0), 0);
-    const r = range(unseen.map((c) => ({ ts: c.firstTs, connId: c.id })));
-    r.lastTs = maxOf(unseen.map((c) => c.lastTs));
-    push({
-      severity: 'warning', kind: 'tcp.analysis.ack_lost_segment', site: null, server: null, count: unseen.length, total: tcp.length, firstTs: r.firstTs, lastTs: r.lastTs, connectionIds: r.ids,
-      summary: `The capture missed packets the endpoints did receive (${plural(n, 'ACKed-unseen segment')} in ${unseen.length} of ${plural(tcp.length, 'connection')}): the tap or capture dropped them, not the network; loss figures may be understated`,
-    }, 'capture');
+/* DNS: errors and unanswered queries; a missing name is about the name, a failing or silent server about the server. */
+interface DnsHit extends Hit {
+  qs: DnsTransaction[];
+  severity: Severity;
+  what: string;
+  note: string;
+}
+
+function dnsHit(qs: DnsTransaction[], total: number, site: string | null, server: string | null, severity: Severity, what: string, idKey: string, note = ''): DnsHit {
+  return { site, server, count: qs.length, total, events: qs.map((d) => ({ ts: d.queryTs ?? d.responseTs ?? 0, connId: d.connectionId })), idKey, qs, severity, what, note };
+}
+
+function dnsText(h: DnsHit, r: Range): string {
+  const retries = h.qs.reduce((a, d) => a + d.retries, 0);
+  return `${h.what} for ${h.qs.length} of ${plural(h.total, 'query', 'queries')}${retries ? ` (${plural(retries, 'retry', 'retries')})` : ''} ${span(r.firstTs, r.lastTs)}${h.note}`;
+}
+
+/** "a.example, b.example, c.example and 2 more". */
+function dnsNames(v: DnsTransaction[]): string {
+  const n = [...new Set(v.map((d) => d.qname.toLowerCase()))];
+  return n.length <= 3 ? n.join(', ') : `${n.slice(0, 3).join(', ')} and ${n.length - 3} more`;
+}
+
+function perDnsServer(f: Facts, make: (server: string, ds: DnsTransaction[]) => DnsHit | null): DnsHit[] {
+  const out: DnsHit[] = [];
+  for (const [server, ds] of groupBy(f.inp.dns, (d) => d.server.ip)) {
+    const h = make(server, ds);
+    if (h) out.push(h);
   }
+  return out;
+}
 
-  // DNS: errors and unanswered queries, per name.
-  const okNames = new Set(inp.dns.filter((d) => d.rcode === 0).map((d) => d.qname.toLowerCase()));
+function nxdomain(f: Facts): DnsHit[] {
+  const okNames = new Set(f.inp.dns.filter((d) => d.rcode === 0).map((d) => d.qname.toLowerCase()));
   // "name.search-domain" failing while "name" resolved: the resolver's search list at work.
-  const isSearchExpansion = (q: string): boolean => {
-    const l = q.toLowerCase();
+  const isSearchExpansion = (l: string): boolean => {
     for (let i = l.lastIndexOf('.'); i > 0; i = l.lastIndexOf('.', i - 1)) if (okNames.has(l.slice(0, i))) return true;
     return false;
   };
-  const last = lastTs;
-  const names = (v: DnsTransaction[]): string => {
-    const n = [...new Set(v.map((d) => d.qname.toLowerCase()))];
-    return n.length <= 3 ? n.join(', ') : `${n.slice(0, 3).join(', ')} and ${n.length - 3} more`;
-  };
-  const dnsFinding = (kind: string, severity: Severity, v: DnsTransaction[], total: number, site: string | null, server: string | null, text: string, idKey: string, note = ''): void => {
-    const r = range(v.map((d) => ({ ts: d.queryTs ?? d.responseTs ?? 0, connId: d.connectionId })));
-    const retries = v.reduce((a, d) => a + d.retries, 0);
-    push({
-      severity, kind, site, server, count: v.length, total, firstTs: r.firstTs, lastTs: r.lastTs, connectionIds: r.ids,
-      summary: `${text} for ${v.length} of ${plural(total, 'query', 'queries')}${retries ? ` (${plural(retries, 'retry', 'retries')})` : ''} ${span(r.firstTs, r.lastTs)}${note}`,
-    }, idKey);
-  };
-  // A missing name is about the name; a failing or silent server is about the server.
-  for (const [name, ds] of groupBy(inp.dns, (d) => d.qname.toLowerCase())) {
+  const out: DnsHit[] = [];
+  for (const [name, ds] of groupBy(f.inp.dns, (d) => d.qname.toLowerCase())) {
     const nx = ds.filter((d) => d.rcode === 3);
     if (nx.length === 0) continue;
     const search = isSearchExpansion(name);
     const types = [...new Set(nx.map((d) => qtypeName(d.qtype)))].join('/');
     const servers = [...new Set(ds.map((d) => d.server.ip))];
-    dnsFinding('dns.nxdomain', search ? 'info' : 'warning', nx, ds.length, name, servers.length === 1 ? servers[0] : null,
-      `DNS: ${name} does not exist (NXDOMAIN, ${types})`, name, search ? '; a resolver search-domain expansion of a name that resolved, harmless' : '');
+    out.push(dnsHit(nx, ds.length, name, servers.length === 1 ? servers[0] : null, search ? 'info' : 'warning', `DNS: ${name} does not exist (NXDOMAIN, ${types})`, name,
+      search ? '; a resolver search-domain expansion of a name that resolved, harmless' : ''));
   }
-  for (const [server, ds] of groupBy(inp.dns, (d) => d.server.ip)) {
-    const sf = ds.filter((d) => d.rcode === 2);
-    if (sf.length) dnsFinding('dns.servfail', 'critical', sf, ds.length, sf.length === ds.length || new Set(sf.map((d) => d.qname)).size === 1 ? sf[0].qname.toLowerCase() : null, server, `DNS server ${server} failed (SERVFAIL) on ${names(sf)}`, server);
-    const other = ds.filter((d) => d.rcode !== null && d.rcode !== 0 && d.rcode !== 2 && d.rcode !== 3);
-    if (other.length) dnsFinding('dns.error', 'warning', other, ds.length, null, server, `DNS server ${server} answered with an error (${[...new Set(other.map((d) => RCODE_NAMES[d.rcode!] ?? `rcode ${d.rcode}`))].join(', ')}) on ${names(other)}`, server);
-    const un = ds.filter((d) => d.rcode === null && d.queryTs !== null && last - d.queryTs >= DNS_GRACE_SECONDS);
-    if (un.length) dnsFinding('dns.unanswered', 'critical', un, ds.length, new Set(un.map((d) => d.qname)).size === 1 ? un[0].qname.toLowerCase() : null, server, `DNS server ${server} never answered queries for ${names(un)}`, server);
-  }
+  return out;
+}
 
-  // TLS: alerts during the handshake, expired or not-yet-valid certificates.
-  const tlsByServer = groupBy(inp.tls, (t) => `${t.sni ? hostName(t.sni) : ''}|${ep({ ip: t.serverIp, port: t.serverPort })}`);
-  for (const ts of tlsByServer.values()) {
-    const srv = ep({ ip: ts[0].serverIp, port: ts[0].serverPort });
-    const site = siteOf(ts[0].connectionId, ts[0].serverIp);
-    const alerts = ts.filter((t) => t.alert !== null && t.alertFatal && !t.alert.endsWith('close_notify'));
-    if (alerts.length) {
-      const names = [...groupBy(alerts, (t) => `${t.alert}${t.alertFromClient ? ' from client' : ' from server'}`)].map(([a, v]) => `${a} ×${v.length}`).join(', ');
-      const r = range(alerts.map((t) => ({ ts: t.alertTs ?? 0, connId: t.connectionId })));
-      push({
-        severity: 'critical', kind: 'tls.alert', site, server: srv, count: alerts.length, total: ts.length, firstTs: r.firstTs, lastTs: r.lastTs, connectionIds: r.ids,
-        summary: `${site ? `${site} (${srv})` : srv}: TLS alert in ${alerts.length} of ${plural(ts.length, 'handshake')} (${names}) ${span(r.firstTs, r.lastTs)}`,
-      }, `${site ?? ''}|${srv}`);
-    }
-    const bad = ts.filter((t) => {
-      if (!t.certificate) return false;
-      const at = t.clientHelloTs ?? t.serverHelloTs ?? inp.captureFirstTs ?? 0;
-      return Date.parse(t.certificate.notAfter) / 1000 < at || Date.parse(t.certificate.notBefore) / 1000 > at;
-    });
-    if (bad.length) {
-      const c = bad[0].certificate!;
-      const at = bad[0].clientHelloTs ?? 0;
-      const expired = Date.parse(c.notAfter) / 1000 < at;
-      const r = range(bad.map((t) => ({ ts: t.clientHelloTs ?? 0, connId: t.connectionId })));
-      const okServers = inp.tls.filter((t) => t.certificate && site && siteOf(t.connectionId, t.serverIp) === site && !bad.includes(t)).map((t) => ep({ ip: t.serverIp, port: t.serverPort }));
-      push({
-        severity: 'critical', kind: expired ? 'tls.certificate-expired' : 'tls.certificate-not-yet-valid', site, server: srv, count: bad.length, total: ts.length, firstTs: r.firstTs, lastTs: r.lastTs, connectionIds: r.ids,
-        summary: `${site ? `${site}: ` : ''}${srv} presents a certificate that ${expired ? `expired on ${c.notAfter.slice(0, 10)}` : `is not valid before ${c.notBefore.slice(0, 10)}`} (capture taken ${new Date(at * 1000).toISOString().slice(0, 10)}; subject ${c.subject})${okServers.length ? `; ${new Set(okServers).size} other server(s) of ${site} present a valid one` : ''}`,
-      }, `${site ?? ''}|${srv}`);
-    }
-  }
+/** The one name a set of queries is about, or null. */
+const oneName = (qs: DnsTransaction[]): string | null => (new Set(qs.map((d) => d.qname)).size === 1 ? qs[0].qname.toLowerCase() : null);
 
-  // ICMP UNREACHABLES, per unreachable destination and reason; the quoted packet names the connection.
+/* TLS: alerts during the handshake, expired or not-yet-valid certificates. Per (SNI, server). */
+interface TlsHit extends Hit {
+  server: string;
+  hs: TlsHandshake[];
+  /** certificate rules: the handshakes with a bad certificate, and whether it had expired. */
+  expired: boolean;
+  at: number;
+}
+
+function tlsGroups(f: Facts): { site: string | null; server: string; ts: TlsHandshake[] }[] {
+  return [...groupBy(f.inp.tls, (t) => `${t.sni ? hostName(t.sni) : ''}|${ep(t.serverIp, t.serverPort)}`).values()]
+    .map((ts) => ({ site: f.siteOf(ts[0].connectionId, ts[0].serverIp), server: ep(ts[0].serverIp, ts[0].serverPort), ts }));
+}
+
+function certificateBad(f: Facts, t: TlsHandshake): boolean {
+  if (!t.certificate) return false;
+  const at = t.clientHelloTs ?? t.serverHelloTs ?? f.inp.captureFirstTs ?? 0;
+  return Date.parse(t.certificate.notAfter) / 1000 < at || Date.parse(t.certificate.notBefore) / 1000 > at;
+}
+
+/* ICMP UNREACHABLES, per unreachable destination and reason; the quoted packet names the connection. */
+interface IcmpHit extends Hit {
+  us: IcmpUnreachable[];
+  dst: string;
+}
+
+const protoName = (p: number): string => (p === 6 ? 'tcp' : p === 17 ? 'udp' : `proto ${p}`);
+
+function unreachables(f: Facts): IcmpHit[] {
   const connByTuple = new Map<string, number>();
-  for (const c of inp.connections) {
+  for (const c of f.inp.connections) {
     connByTuple.set(`${c.transport}|${c.client.ip}|${c.client.port}|${c.server.ip}|${c.server.port}`, c.id);
     connByTuple.set(`${c.transport}|${c.server.ip}|${c.server.port}|${c.client.ip}|${c.client.port}`, c.id);
   }
-  for (const us of groupBy(inp.icmp, (u) => `${u.dst}|${u.proto}|${u.dstPort}|${u.version}|${u.code}`).values()) {
+  const out: IcmpHit[] = [];
+  for (const us of groupBy(f.inp.icmp, (u) => `${u.dst}|${u.proto}|${u.dstPort}|${u.version}|${u.code}`).values()) {
     const u = us[0];
-    const proto = u.proto === 6 ? 'tcp' : u.proto === 17 ? 'udp' : `proto ${u.proto}`;
-    const dst = u.proto === 6 || u.proto === 17 ? `${ep({ ip: u.dst, port: u.dstPort })}/${proto}` : `${u.dst} (${proto})`;
-    const ids = us.map((x) => connByTuple.get(`${x.proto === 6 ? 'tcp' : 'udp'}|${x.src}|${x.srcPort}|${x.dst}|${x.dstPort}`) ?? null);
-    const r = range(us.map((x, i) => ({ ts: x.ts, connId: ids[i] })));
-    const reporters = [...new Set(us.map((x) => x.reporter))];
-    const pmtu = (u.version === 4 && u.code === 4);
-    push({
-      severity: pmtu ? 'info' : 'warning', kind: 'icmp.unreachable', site: ipSite.get(u.dst) ?? null, server: ep({ ip: u.dst, port: u.dstPort }), count: us.length, total: us.length, firstTs: r.firstTs, lastTs: r.lastTs, connectionIds: r.ids,
-      summary: `ICMP ${unreachableText(u)} for ${dst} ×${us.length}, reported by ${reporters.join(', ')} ${span(r.firstTs, r.lastTs)}`,
-    }, `${u.dst}|${proto}|${u.dstPort}|${u.code}`);
+    const proto = protoName(u.proto);
+    const dst = u.proto === 6 || u.proto === 17 ? `${ep(u.dst, u.dstPort)}/${proto}` : `${u.dst} (${proto})`;
+    const events = us.map((x) => ({ ts: x.ts, connId: connByTuple.get(`${x.proto === 6 ? 'tcp' : 'udp'}|${x.src}|${x.srcPort}|${x.dst}|${x.dstPort}`) ?? null }));
+    out.push({ site: f.ipSite.get(u.dst) ?? null, server: ep(u.dst, u.dstPort), count: us.length, total: us.length, events, idKey: `${u.dst}|${proto}|${u.dstPort}|${u.code}`, us, dst });
   }
+  return out;
+}
 
-  out.sort((a, b) => SEVERITY_RANK[b.severity] - SEVERITY_RANK[a.severity] || b.count / Math.max(1, b.total) - a.count / Math.max(1, a.total) || b.count - a.count || a.firstTs - b.firstTs);
+/**
+ * THE RULES, in the order their findings are listed before ranking (docs/protocols.md
+ * "Findings" has the same table). Each finding is grouped by site and server, with how many
+ * attempts were affected out of how many, when, and which connections show it.
+ * "Intermittent" is made explicit: a failing server is compared with the other servers of
+ * the same site, and the fraction of attempts that failed is given.
+ */
+export const RULES: readonly Rule<Hit>[] = [
+  rule<ServerHit>({
+    kind: 'tcp.syn-unanswered', severity: 'critical', group: 'connection',
+    detect: connectionFailures('syn-unanswered'),
+    text: connectionFailureText('never answered', 'SYN unanswered: a firewall dropping it, or the host is down'),
+  }),
+  rule<ServerHit>({
+    kind: 'tcp.refused', severity: 'critical', group: 'connection',
+    detect: connectionFailures('refused'),
+    text: connectionFailureText('refused', 'RST to SYN: nothing listening on the port, or a firewall rejecting'),
+  }),
+  rule<HttpHit>({
+    kind: 'http.5xx', severity: 'critical', group: 'http',
+    detect: httpHits((g) => g.serverErrors, (f) => f.bad5xx, (x) => ({ ts: x.responseTs ?? x.requestTs ?? 0, connId: x.connectionId })),
+    text: (h, r, f) => {
+      const codes = [...groupBy(h.xs, (x) => String(x.status))].map(([c, v]) => `${c} ×${v.length}`).join(', ');
+      return `${siteAndServer(h.site, h.server)} answered ${h.count} of ${plural(h.requests, 'request')} with a server error (${codes}) ${span(r.firstTs, r.lastTs)}${topUris(h.xs)}${f.othersFine(h.site, h.bad, h.universe)}`;
+    },
+  }),
+  // Reset or closed by an endpoint before the response completed. Capture artifacts and the
+  // capture's end are not server faults: they have their own rules below.
+  rule<HttpHit>({
+    kind: 'http.no-response', severity: 'critical', group: 'http',
+    detect: httpHits((g) => g.cut, (f) => f.badCut),
+    text: (h, r, f) => `${siteAndServer(h.site, h.server)}: ${h.count} of ${plural(h.requests, 'request')} got no complete response (${cutHow(h.xs)}) ${span(r.firstTs, r.lastTs)}${topUris(h.xs)}${f.othersFine(h.site, h.bad, h.universe)}`,
+  }),
+  // CAPTURE LOSS of responses: the server's direction lost bytes (ACKed-unseen data, a first
+  // fragment without its rest) while these requests waited, or a response was cut after such
+  // a loss. Whether the server answered is unknown: counted apart from server failures.
+  rule<HttpHit>({
+    kind: 'http.response-not-captured', severity: 'warning', group: 'capture',
+    detect: httpHits((g) => g.notCaptured, null),
+    text: (h, r) => `${siteAndServer(h.site, h.server)}: the capture lost the responses to ${h.count} of ${plural(h.requests, 'request')} (${lostHow(h.xs)}) ${span(r.firstTs, r.lastTs)}${topUris(h.xs)}: the tap or capture dropped them, not the server; not counted as server failures`,
+  }),
+  rule<HttpHit>({
+    kind: 'http.pending-at-end', severity: 'info', group: 'http',
+    detect: httpHits((g) => g.pendingAtEnd, null),
+    text: (h) => `${siteAndServer(h.site, h.server)}: ${plural(h.count, 'request')} still waiting for (the rest of) a response when the capture ended${topUris(h.xs)}`,
+  }),
+  rule<SlowHit>({ kind: 'http.slow-ttfb', severity: 'warning', group: 'http', detect: slowTtfb, text: slowTtfbText }),
+  rule<SlowPathHit>({ kind: 'http.slow-path', severity: 'warning', group: 'http', detect: slowPaths, text: slowPathText }),
+  rule<Hit & { id: number }>({
+    kind: 'http.h2c', severity: 'info', group: 'http',
+    detect: (f) => f.inp.http2.map((h) => {
+      const c = f.conns.get(h.connectionId);
+      return { site: c ? f.siteOf(c.id, c.server.ip) : null, server: c ? serverOfConn(c) : null, count: 1, total: 1, events: [{ ts: h.ts, connId: h.connectionId }], idKey: String(h.connectionId), id: h.connectionId };
+    }),
+    text: (h) => `connection ${h.id}${h.server ? ` to ${h.server}` : ''} speaks HTTP/2 in clear text (h2c); its requests are not decoded`,
+  }),
+  // RESETS: connections reset while a request was waiting or before TLS completed.
+  rule<ServerHit>({
+    kind: 'tcp.reset-mid-exchange', severity: 'warning', group: 'tcp',
+    detect: (f) => {
+      const tlsIncomplete = new Set(f.inp.tls.filter((t) => t.doneTs === null).map((t) => t.connectionId));
+      const reset = f.tcp.filter((c) => c.state === 'reset' && (f.resetWithPending.has(c.id) || tlsIncomplete.has(c.id)));
+      return [...groupBy(reset, serverOfConn)].map(([srv, cs]) => ({
+        site: f.siteOf(cs[0].id, cs[0].server.ip), server: srv, count: cs.length, total: f.byServer.get(srv)?.length ?? cs.length,
+        events: cs.map((c) => ({ ts: c.lastTs, connId: c.id })), idKey: srv, bad: new Set([srv]),
+      }));
+    },
+    text: (h, r) => `${sitePrefix(h.site)}${h.server}: ${h.count} of ${plural(h.total, 'connection')} were reset in the middle of an exchange ${span(r.firstTs, r.lastTs)}`,
+  }),
+  rule<TcpHit>({
+    kind: 'tcp.analysis.retransmission', severity: 'warning', group: 'tcp',
+    detect: (f) => perServerLive(f, (c) => c.retransmissions ?? 0, (n, packets) => n >= RETRANS_MIN && packets > 0 && n / packets >= RETRANS_MIN_FRACTION),
+    text: (h, r) => `${sitePrefix(h.site)}${h.server}: ${h.n} retransmissions (${((100 * h.n) / h.packets).toFixed(1)}% of ${h.packets} packets) in ${h.count} of ${plural(h.live, 'connection')}: packet loss on the path ${span(r.firstTs, r.lastTs)}`,
+  }),
+  rule<TcpHit>({
+    kind: 'tcp.analysis.zero_window', severity: 'warning', group: 'tcp',
+    detect: (f) => perServerLive(f, (c) => c.zeroWindows ?? 0, () => true),
+    text: (h, r) => `${sitePrefix(h.site)}${h.server}: a receiver advertised a zero window ${plural(h.n, 'time')} in ${h.count} of ${plural(h.live, 'connection')} (an application not reading fast enough stalls the transfer) ${span(r.firstTs, r.lastTs)}`,
+  }),
+  // CAPTURE LOSS: data the receiver acknowledged but the capture never saw.
+  rule<Hit & { n: number }>({
+    kind: 'tcp.analysis.ack_lost_segment', severity: 'warning', group: 'capture',
+    detect: (f) => {
+      const unseen = f.inp.connections.filter((c) => (c.ackedUnseen ?? 0) > 0);
+      if (unseen.length === 0) return [];
+      return [{ site: null, server: null, count: unseen.length, total: f.tcp.length, events: unseen.map(connEvent), lastTs: maxOf(unseen.map((c) => c.lastTs)), idKey: 'capture', n: unseen.reduce((a, c) => a + (c.ackedUnseen ?? 0), 0) }];
+    },
+    text: (h) => `The capture missed packets the endpoints did receive (${plural(h.n, 'ACKed-unseen segment')} in ${h.count} of ${plural(h.total, 'connection')}): the tap or capture dropped them, not the network; loss figures may be understated`,
+  }),
+  rule<DnsHit>({ kind: 'dns.nxdomain', severity: (h) => h.severity, group: 'dns', detect: nxdomain, text: dnsText }),
+  rule<DnsHit>({
+    kind: 'dns.servfail', severity: 'critical', group: 'dns', text: dnsText,
+    detect: (f) => perDnsServer(f, (server, ds) => {
+      const sf = ds.filter((d) => d.rcode === 2);
+      return sf.length ? dnsHit(sf, ds.length, sf.length === ds.length ? sf[0].qname.toLowerCase() : oneName(sf), server, 'critical', `DNS server ${server} failed (SERVFAIL) on ${dnsNames(sf)}`, server) : null;
+    }),
+  }),
+  rule<DnsHit>({
+    kind: 'dns.error', severity: 'warning', group: 'dns', text: dnsText,
+    detect: (f) => perDnsServer(f, (server, ds) => {
+      const other = ds.filter((d) => d.rcode !== null && d.rcode !== 0 && d.rcode !== 2 && d.rcode !== 3);
+      const codes = [...new Set(other.map((d) => RCODE_NAMES[d.rcode!] ?? `rcode ${d.rcode}`))].join(', ');
+      return other.length ? dnsHit(other, ds.length, null, server, 'warning', `DNS server ${server} answered with an error (${codes}) on ${dnsNames(other)}`, server) : null;
+    }),
+  }),
+  rule<DnsHit>({
+    kind: 'dns.unanswered', severity: 'critical', group: 'dns', text: dnsText,
+    detect: (f) => perDnsServer(f, (server, ds) => {
+      const un = ds.filter((d) => d.rcode === null && d.queryTs !== null && f.lastTs - d.queryTs >= DNS_GRACE_SECONDS);
+      return un.length ? dnsHit(un, ds.length, oneName(un), server, 'critical', `DNS server ${server} never answered queries for ${dnsNames(un)}`, server) : null;
+    }),
+  }),
+  rule<TlsHit>({
+    kind: 'tls.alert', severity: 'critical', group: 'tls',
+    detect: (f) => tlsGroups(f).flatMap(({ site, server, ts }) => {
+      const alerts = ts.filter((t) => t.alert !== null && t.alertFatal && !t.alert.endsWith('close_notify'));
+      return alerts.length ? [{ site, server, count: alerts.length, total: ts.length, events: alerts.map((t) => ({ ts: t.alertTs ?? 0, connId: t.connectionId })), idKey: `${site ?? ''}|${server}`, hs: alerts, expired: false, at: 0 }] : [];
+    }),
+    text: (h, r) => {
+      const names = [...groupBy(h.hs, (t) => `${t.alert}${t.alertFromClient ? ' from client' : ' from server'}`)].map(([a, v]) => `${a} ×${v.length}`).join(', ');
+      return `${siteAndServer(h.site, h.server)}: TLS alert in ${h.count} of ${plural(h.total, 'handshake')} (${names}) ${span(r.firstTs, r.lastTs)}`;
+    },
+  }),
+  rule<TlsHit>({
+    kind: (h) => (h.expired ? 'tls.certificate-expired' : 'tls.certificate-not-yet-valid'), severity: 'critical', group: 'tls',
+    detect: (f) => tlsGroups(f).flatMap(({ site, server, ts }) => {
+      const bad = ts.filter((t) => certificateBad(f, t));
+      if (bad.length === 0) return [];
+      const at = bad[0].clientHelloTs ?? 0;
+      const expired = Date.parse(bad[0].certificate!.notAfter) / 1000 < at;
+      return [{ site, server, count: bad.length, total: ts.length, events: bad.map((t) => ({ ts: t.clientHelloTs ?? 0, connId: t.connectionId })), idKey: `${site ?? ''}|${server}`, hs: bad, expired, at }];
+    }),
+    text: (h, _r, f) => {
+      const c = h.hs[0].certificate!;
+      const okServers = f.inp.tls.filter((t) => t.certificate && h.site && f.siteOf(t.connectionId, t.serverIp) === h.site && !h.hs.includes(t)).map((t) => ep(t.serverIp, t.serverPort));
+      return `${sitePrefix(h.site)}${h.server} presents a certificate that ${h.expired ? `expired on ${c.notAfter.slice(0, 10)}` : `is not valid before ${c.notBefore.slice(0, 10)}`} (capture taken ${new Date(h.at * 1000).toISOString().slice(0, 10)}; subject ${c.subject})${okServers.length ? `; ${new Set(okServers).size} other server(s) of ${h.site} present a valid one` : ''}`;
+    },
+  }),
+  rule<IcmpHit>({
+    kind: 'icmp.unreachable', severity: (h) => (h.us[0].version === 4 && h.us[0].code === 4 ? 'info' : 'warning'), group: 'icmp',
+    detect: unreachables,
+    text: (h, r) => `ICMP ${unreachableText(h.us[0])} for ${h.dst} ×${h.us.length}, reported by ${[...new Set(h.us.map((x) => x.reporter))].join(', ')} ${span(r.firstTs, r.lastTs)}`,
+  }),
+];
+
+/** Every finding kind the rules can produce (documented in docs/protocols.md "Findings"). */
+export const FINDING_KINDS: readonly string[] = [
+  'tcp.syn-unanswered', 'tcp.refused', 'http.5xx', 'http.no-response', 'http.response-not-captured', 'http.pending-at-end', 'http.slow-ttfb', 'http.slow-path', 'http.h2c',
+  'tcp.reset-mid-exchange', 'tcp.analysis.retransmission', 'tcp.analysis.zero_window', 'tcp.analysis.ack_lost_segment',
+  'dns.nxdomain', 'dns.servfail', 'dns.error', 'dns.unanswered', 'tls.alert', 'tls.certificate-expired', 'tls.certificate-not-yet-valid', 'icmp.unreachable',
+];
+
+/** Runs every rule over the facts of one capture and ranks the findings (compareFindings). */
+export function buildFindings(inp: FindingInput): Finding[] {
+  const facts = new Facts(inp);
+  const out: Finding[] = [];
+  for (const r of RULES) {
+    for (const h of r.detect(facts)) {
+      const kind = typeof r.kind === 'function' ? r.kind(h) : r.kind;
+      const rg = range(h.events);
+      if (h.lastTs !== undefined) rg.lastTs = h.lastTs;
+      out.push({
+        id: `${kind}:${h.idKey}`, severity: typeof r.severity === 'function' ? r.severity(h) : r.severity, kind, site: h.site, server: h.server,
+        count: h.count, total: h.total, firstTs: rg.firstTs, lastTs: rg.lastTs, connectionIds: rg.ids, summary: r.text(h, rg, facts),
+      });
+    }
+  }
+  out.sort(compareFindings);
   return out;
 }
 
@@ -469,7 +768,7 @@ function fmtSec(s: number): string {
 function topUris(xs: HttpExchange[]): string {
   const withUri = xs.filter((x) => x.uri !== null);
   if (withUri.length === 0) return '';
-  const g = [...groupBy(withUri, (x) => `${x.method} ${(x.uri ?? '').split('?')[0]}`)].sort((a, b) => b[1].length - a[1].length);
+  const g = [...groupBy(withUri, pathOf)].sort((a, b) => b[1].length - a[1].length);
   const [what, v] = g[0];
   if (g.length === 1) return `, all ${what}`;
   return v.length * 2 > withUri.length ? `, mostly ${what}` : '';

@@ -5,9 +5,10 @@ import type { Connection } from './types.js';
 
 /**
  * Why a request has no (complete) response: the connection was reset or closed before or
- * during the response, the capture ended, the response's framing was lost in bytes the
- * capture missed (incomplete), or the whole response was in such bytes (not-captured).
- * The last two are capture artifacts, not server faults.
+ * during the response, the capture ended, the response's framing or some of its bytes were
+ * lost in bytes the capture missed before it was cut (incomplete), or the whole response was
+ * in such bytes (not-captured: also a request still waiting when the server's direction
+ * ended after such a loss). The last two are capture artifacts, not server faults.
  */
 export type NoResponse = 'reset' | 'closed' | 'capture-ended' | 'incomplete' | 'not-captured';
 
@@ -178,11 +179,14 @@ class HttpConnection implements AppStreams {
         x.responseGapBytes = gap;
         self.resp = null;
       },
-      messageAbort(_ts, body, how) {
+      messageAbort(_ts, body, how, gap = 0) {
         const x = self.resp;
         if (!x) return;
         x.responseBodyBytes = body;
-        x.noResponse = how === 'reset' ? 'reset' : how === 'fin' ? 'closed' : how === 'eof' ? 'capture-ended' : 'incomplete';
+        x.responseGapBytes = gap;
+        // A response cut after the capture lost some of its bytes: whether the client got it
+        // whole is unknown, so the cut is not blamed on the server (findings "CAPTURE LOSS").
+        x.noResponse = how === 'eof' ? 'capture-ended' : how === undefined || gap > 0 ? 'incomplete' : how === 'reset' ? 'reset' : 'closed';
         self.resp = null;
       },
       http2Preface() {},
@@ -252,7 +256,9 @@ class HttpConnection implements AppStreams {
   }
 
   private serverEnded(how: StreamEnd): void {
-    const why: NoResponse = how === 'reset' ? 'reset' : how === 'fin' ? 'closed' : 'capture-ended';
+    // Bytes of the server's direction were lost after the last response began: the waiting
+    // requests' responses may be in them (ACKed-unseen data, a fragment's missing rest).
+    const why: NoResponse = how === 'eof' ? 'capture-ended' : this.serverLostSync ? 'not-captured' : how === 'reset' ? 'reset' : how === 'fin' ? 'closed' : 'capture-ended';
     for (const x of this.queue) if (x.noResponse === null) x.noResponse = why;
     this.queue = [];
   }

@@ -44,9 +44,10 @@ export interface HttpParserEvents {
   messageEnd(ts: number, bodyBytes: number, bodyGapBytes: number): void;
   /**
    * The message was cut: its framing was lost in a gap (`how` undefined), or the stream
-   * ended before it was complete (`how` says how).
+   * ended before it was complete (`how` says how). bodyGapBytes: body bytes the capture
+   * lost before the cut (so the cut may be the capture's, not the endpoints').
    */
-  messageAbort(ts: number, bodyBytes: number, how?: StreamEnd): void;
+  messageAbort(ts: number, bodyBytes: number, how?: StreamEnd, bodyGapBytes?: number): void;
   /** The client sent the HTTP/2 connection preface (RFC 9113 §3.4). */
   http2Preface(ts: number): void;
   /** Bytes were lost where message framing was needed: what follows may skip messages. */
@@ -309,7 +310,7 @@ export class Http1StreamParser implements StreamSink {
   end(ts: number, how: StreamEnd): void {
     if (this.st === S.UntilClose) this.finishMessage(ts);
     else if (this.st === S.Head || this.st === S.BodyLen || this.st === S.ChunkLine || this.st === S.ChunkData || this.st === S.ChunkCrlf || this.st === S.Trailer) {
-      this.ev.messageAbort(ts, this.bodyBytes, how);
+      this.ev.messageAbort(ts, this.bodyBytes, how, this.bodyGap);
     }
     this.st = S.Dead;
     this.ev.end(ts, how);
