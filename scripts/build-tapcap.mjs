@@ -1,38 +1,64 @@
-// Compiles the capture helper's small libpcap addon (main/capture/native/tapcap.c) into
-// out/native/tapcap.node with the system C compiler. Node-API only, so the same binary
-// loads in Node and Electron. Optional: without a compiler or libpcap headers it prints
-// why and the helper uses the `cap` package instead (no kernel stats, delivery timestamps).
+// Compiles the native capture code with the system C compiler (optional: without a compiler
+// or libpcap headers it prints why, and live capture falls back to the `cap` package):
+//   out/native/tapscope-capture  the single-purpose capture program, the only file that
+//                                should hold capture capabilities (docs/security.md)
+//   out/native/tapcap.node       the Node-API addon the JavaScript helper uses when the
+//                                program is not there (Node-API only: loads in Node and Electron)
+// Both are built from main/capture/native/capcore.c (the shared libpcap code).
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const src = join(root, 'main/capture/native/tapcap.c');
-const out = join(root, 'out/native/tapcap.node');
+const native = join(root, 'main/capture/native');
+const core = [join(native, 'capcore.c'), join(native, 'capcore.h')];
+export const CAPTURE_BINARY = join(root, 'out/native/tapscope-capture');
+const addon = join(root, 'out/native/tapcap.node');
 
-export function buildTapcap() {
+function fresh(out, sources) {
+  if (!existsSync(out)) return false;
+  const t = statSync(out).mtimeMs;
+  return sources.every((s) => statSync(s).mtimeMs < t);
+}
+
+function compile(what, out, args) {
+  mkdirSync(dirname(out), { recursive: true });
+  const cc = process.env.CC || 'cc';
+  const r = spawnSync(cc, args, { stdio: ['ignore', 'inherit', 'pipe'], encoding: 'utf8' });
+  if (r.status !== 0) {
+    console.warn(`${what}: could not compile (${(r.stderr || r.error?.message || '').trim().split('\n')[0]}); live capture will use the \`cap\` package`);
+    return false;
+  }
+  return true;
+}
+
+/** The capture program; true when out/native/tapscope-capture is there and up to date. */
+export function buildCaptureBinary() {
+  const src = join(native, 'tapscope-capture.c');
   if (process.platform === 'win32' || !existsSync(src)) return false;
-  if (existsSync(out) && statSync(out).mtimeMs > statSync(src).mtimeMs) return true;
+  if (fresh(CAPTURE_BINARY, [src, ...core])) return true;
+  return compile('tapscope-capture', CAPTURE_BINARY, ['-O2', '-Wall', '-Wextra', '-D_FORTIFY_SOURCE=2', '-fstack-protector-strong', '-fPIE', '-pie', src, core[0], '-o', CAPTURE_BINARY, '-lpcap']);
+}
+
+/** The addon, and the capture program beside it. */
+export function buildTapcap() {
+  const binary = buildCaptureBinary();
+  const src = join(native, 'tapcap.c');
+  if (process.platform === 'win32' || !existsSync(src)) return false;
+  if (fresh(addon, [src, ...core])) return true;
   const includes = [
     join(dirname(process.execPath), '..', 'include', 'node'),
     '/usr/include/node',
     '/usr/local/include/node',
   ].filter((d) => existsSync(join(d, 'node_api.h')));
   if (includes.length === 0) {
-    console.warn('tapcap: node_api.h not found; live capture will use the `cap` package');
-    return false;
+    console.warn('tapcap: node_api.h not found; the JavaScript helper will use the `cap` package');
+    return binary;
   }
-  mkdirSync(dirname(out), { recursive: true });
-  const cc = process.env.CC || 'cc';
-  const args = ['-O2', '-shared', '-fPIC', '-Wall', `-I${includes[0]}`, src, '-o', out, '-lpcap'];
+  const args = ['-O2', '-shared', '-fPIC', '-Wall', `-I${includes[0]}`, src, core[0], '-o', addon, '-lpcap'];
   if (process.platform === 'darwin') args.push('-undefined', 'dynamic_lookup');
-  const r = spawnSync(cc, args, { stdio: ['ignore', 'inherit', 'pipe'], encoding: 'utf8' });
-  if (r.status !== 0) {
-    console.warn(`tapcap: could not compile (${(r.stderr || r.error?.message || '').trim().split('\n')[0]}); live capture will use the \`cap\` package`);
-    return false;
-  }
-  return true;
+  return compile('tapcap', addon, args);
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) buildTapcap();

@@ -24,19 +24,45 @@ export class CaptureError extends Error {
   }
 }
 
-/** What to do when the helper may not open interfaces, for this OS. */
-export function permissionRemedy(helperExec: string | null, platform: NodeJS.Platform = process.platform): string {
+/**
+ * What holds the capture privileges: the capture program (its built copy, to install), or
+ * without one a Node.js runtime that runs the JavaScript helper (null: `command -v node`).
+ */
+export type CaptureTarget = { kind: 'program'; source: string } | { kind: 'runtime'; source: string | null };
+
+/** Where the remedy installs the capture program (service.ts looks there). */
+export const INSTALLED_PROGRAM = '/usr/local/lib/tapscope/tapscope-capture';
+
+/** What to do when the capture may not open interfaces, for this OS. */
+export function permissionRemedy(target: CaptureTarget, platform: NodeJS.Platform = process.platform): string {
   if (platform === 'linux') {
+    if (target.kind === 'program') {
+      // CAP_NET_RAW alone opens a packet socket and sets promiscuous mode (PACKET_MR_PROMISC);
+      // the program gives it up as soon as the interface is open (docs/security.md).
+      const installed = target.source === INSTALLED_PROGRAM;
+      return [
+        'Capturing needs the CAP_NET_RAW capability (or root). Like Wireshark\'s dumpcap, give it to Tapscope\'s',
+        'capture program only (it opens one interface and writes packets to Tapscope; it runs nothing else),',
+        'installed so that only members of a "pcap" group may run it; Tapscope then uses it by itself:',
+        '    sudo groupadd -f pcap && sudo usermod -aG pcap $USER      (then log in again)',
+        ...(installed ? [] : [`    sudo install -D -m 0750 -g pcap ${target.source} ${INSTALLED_PROGRAM}`]),
+        `    sudo setcap cap_net_raw=ep ${INSTALLED_PROGRAM}`,
+        'Or run the capture as root (sudo tapscope capture ...).',
+        'Receiving cloud-TAP feeds (VXLAN/GENEVE/TZSP over UDP) needs no privileges: tapscope listen.',
+      ].join('\n');
+    }
     const dedicated = '/usr/local/lib/tapscope/capture-node';
-    // The desktop app's own binary is Electron, which cannot be copied alone: the helper is
-    // plain JavaScript, so a Node.js runtime (>= 20) serves.
-    if (helperExec === null) helperExec = '"$(command -v node)"';
+    // Without the capture program (not built: no C compiler or libpcap headers) the helper is
+    // JavaScript, so a Node.js runtime (>= 20) has to hold the capability: any script it runs
+    // can capture. Building the program (npm run build) is the better remedy.
+    const helperExec = target.source ?? '"$(command -v node)"';
     return [
-      'Capturing needs the CAP_NET_RAW and CAP_NET_ADMIN capabilities (or root). Like Wireshark\'s dumpcap, give them',
-      'to a dedicated copy of the runtime that only members of a "pcap" group may run, and let Tapscope use it for its helper:',
+      'Capturing needs the CAP_NET_RAW capability (or root). The capture program tapscope-capture was not built',
+      '(npm run build needs a C compiler and the libpcap headers); it is the only file that should hold that capability.',
+      'Without it, give the capability to a dedicated copy of a Node.js runtime that only members of a "pcap" group may run:',
       `    sudo groupadd -f pcap && sudo usermod -aG pcap $USER      (then log in again)`,
       `    sudo install -D -m 0750 -g pcap ${helperExec} ${dedicated}`,
-      `    sudo setcap cap_net_raw,cap_net_admin=eip ${dedicated}`,
+      `    sudo setcap cap_net_raw=ep ${dedicated}`,
       `    export TAPSCOPE_CAPTURE_EXEC=${dedicated}`,
       'Or run the capture as root (sudo tapscope capture ...).',
       'Receiving cloud-TAP feeds (VXLAN/GENEVE/TZSP over UDP) needs no privileges: tapscope listen.',
@@ -61,10 +87,10 @@ export function permissionRemedy(helperExec: string | null, platform: NodeJS.Pla
 }
 
 /** The helper's error (code + libpcap text) as a CaptureError. */
-export function captureErrorFrom(code: string, message: string, device: string, helperExec: string | null): CaptureError {
+export function captureErrorFrom(code: string, message: string, device: string, target: CaptureTarget): CaptureError {
   switch (code) {
     case 'EPERM':
-      return new CaptureError('EPERM', `no permission to capture on ${device}: ${message}`, permissionRemedy(helperExec));
+      return new CaptureError('EPERM', `no permission to capture on ${device}: ${message}`, permissionRemedy(target));
     case 'ENODEV':
       return new CaptureError('ENODEV', `there is no interface "${device}" to capture on (${message}); run \`tapscope interfaces\` to list them`);
     case 'EFILTER':

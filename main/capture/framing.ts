@@ -24,8 +24,9 @@ export interface HelperReady {
   device: string;
   linkType: number;
   snaplen: number;
-  /** 'tapcap' (libpcap directly) or 'cap' (the npm package: delivery-time timestamps, no kernel stats). */
-  backend: 'tapcap' | 'cap';
+  /** 'tapscope-capture' (the capture program), 'tapcap' (the JavaScript helper's libpcap addon) or
+   * 'cap' (the npm package: delivery-time timestamps, no kernel stats). */
+  backend: 'tapscope-capture' | 'tapcap' | 'cap';
   nanoTs: boolean;
   libpcap: string;
 }

@@ -25,18 +25,22 @@
  *                           capture run in a worker thread (analysis off the UI's main thread):
  *                           started, opened/batch/done, delta, end | start-failed; handle.stop()
  *
- * The capture itself runs in the helper process (helper.ts), spawned as
- *   Electron:  process.execPath out/cli/capture-helper.mjs  with ELECTRON_RUN_AS_NODE=1
- *   Node:      process.execPath out/cli/capture-helper.mjs
- * or, when TAPSCOPE_CAPTURE_EXEC names a copy of the runtime that holds the capture
- * capabilities (see errors.ts), with that copy.
+ * The capture itself runs in a separate process that writes framing.ts's messages:
+ *   the capture program out/native/tapscope-capture (native/tapscope-capture.c: libpcap only,
+ *   the one file that should hold the capture capabilities, docs/security.md), found as
+ *   TAPSCOPE_CAPTURE_EXEC (a file named tapscope-capture*), else INSTALLED_CAPTURE_PROGRAM
+ *   (the copy the README's remedy installs), else the one built beside the bundles;
+ *   or, without it (no C compiler at build time, TAPSCOPE_CAPTURE_BACKEND=tapcap|cap), the
+ *   JavaScript helper (helper.ts) run by this runtime — or by TAPSCOPE_CAPTURE_EXEC naming
+ *   another runtime — as  EXEC out/cli/capture-helper.mjs  (ELECTRON_RUN_AS_NODE=1 under
+ *   Electron; the packaged app's fuses turn that off, so there the program is required).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, unlinkSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { FrameParser, MSG_END, MSG_ERROR, MSG_READY, type HelperError, type HelperReady } from './framing.js';
-import { CaptureError, captureErrorFrom } from './errors.js';
+import { CaptureError, captureErrorFrom, INSTALLED_PROGRAM, type CaptureTarget } from './errors.js';
 import { listInterfaces, type CaptureDevice } from './interfaces.js';
 import {
   defaultSpoolDir, dismissUnfinishedCapture, findUnfinishedCaptures, type CaptureEnd, type SinkOptions, type UnfinishedCapture,
@@ -86,12 +90,65 @@ export function helperScript(): string {
   return unpacked !== found && existsSync(unpacked) ? unpacked : found;
 }
 
-/** How to run the helper: the executable, its arguments before the helper's own, and the environment. */
-export function helperCommand(): { exec: string; args: string[]; env: NodeJS.ProcessEnv } {
+/** Where the README's remedy installs the capture program (mode 0750, group pcap, capabilities). */
+export const INSTALLED_CAPTURE_PROGRAM = INSTALLED_PROGRAM;
+
+/** The capture program built beside the bundles (out/native; unpacked from the asar in the package). */
+export function bundledCaptureProgram(): string | null {
+  if (process.platform === 'win32') return null;
+  const d = moduleDir();
+  for (const c of [join(d, '..', 'native', 'tapscope-capture'), join(d, '..', '..', 'out', 'native', 'tapscope-capture')]) {
+    const p = c.replace(/app\.asar([\\/])/, 'app.asar.unpacked$1');
+    if (existsSync(p)) return p;
+  }
+  return null;
+}
+
+export const isCaptureProgram = (exec: string): boolean => /^tapscope-capture/.test(basename(exec));
+
+export interface HelperCommand {
+  /** 'program': the native capture program; 'script': the JavaScript helper run by a runtime. */
+  kind: 'program' | 'script';
+  exec: string;
+  /** Arguments before the mode's own (the helper script for 'script'). */
+  args: string[];
+  env: NodeJS.ProcessEnv;
+}
+
+/** How to run the capture: the program when there is one, else the JavaScript helper. */
+export function helperCommand(): HelperCommand {
+  const named = process.env.TAPSCOPE_CAPTURE_EXEC || null;
+  const backend = process.env.TAPSCOPE_CAPTURE_BACKEND;
+  if (named && isCaptureProgram(named)) return programCommand(named);
+  if (!named && backend !== 'tapcap' && backend !== 'cap') {
+    const program = existsSync(INSTALLED_CAPTURE_PROGRAM) ? INSTALLED_CAPTURE_PROGRAM : bundledCaptureProgram();
+    if (program) return programCommand(program);
+  }
   const env = { ...process.env };
   if (process.versions.electron) env.ELECTRON_RUN_AS_NODE = '1';
-  // TAPSCOPE_CAPTURE_EXEC: a copy of the runtime holding the capture capabilities (errors.ts).
-  return { exec: process.env.TAPSCOPE_CAPTURE_EXEC || process.execPath, args: [helperScript()], env };
+  // TAPSCOPE_CAPTURE_EXEC naming a runtime: a copy holding the capture capabilities (the older set-up).
+  return { kind: 'script', exec: named || process.execPath, args: [helperScript()], env };
+}
+
+function programCommand(exec: string): HelperCommand {
+  // The program needs nothing from the environment; PATH only for wrappers (capsh, setpriv).
+  return { kind: 'program', exec, args: [], env: process.env.PATH ? { PATH: process.env.PATH } : {} };
+}
+
+/** The capture program's arguments for a capture (the same options the helper takes as JSON). */
+export function programCaptureArgs(o: { device: string; filter?: string; snaplen?: number; promisc?: boolean; bufferSize?: number }): string[] {
+  const a = ['-i', o.device];
+  if (o.filter) a.push('-f', o.filter);
+  if (o.snaplen) a.push('-s', String(Math.trunc(o.snaplen)));
+  if (o.bufferSize) a.push('-B', String(Math.trunc(o.bufferSize)));
+  if (o.promisc === false) a.push('-p');
+  return a;
+}
+
+/** What the permission remedy should install: this capture program, or (without one) a runtime. */
+function remedyFor(cmd: HelperCommand): CaptureTarget {
+  if (cmd.kind === 'program') return { kind: 'program', source: cmd.exec };
+  return { kind: 'runtime', source: process.versions.electron && !process.env.TAPSCOPE_CAPTURE_EXEC ? null : cmd.exec };
 }
 
 const STOP_GRACE_MS = 5000;
@@ -115,9 +172,11 @@ export class LiveCapture extends LiveSourceBase {
     const o = this.options;
     const cmd = helperCommand();
     const helperOpts = { device: o.device, filter: o.filter ?? '', snaplen: o.snaplen, promisc: o.promisc, bufferSize: o.bufferSize };
-    let [exec, args] = [cmd.exec, [...cmd.args, 'capture', JSON.stringify(helperOpts)]];
+    let [exec, args] = cmd.kind === 'program'
+      ? [cmd.exec, programCaptureArgs(helperOpts)]
+      : [cmd.exec, [...cmd.args, 'capture', JSON.stringify(helperOpts)]];
     if (o.wrap) [exec, args] = o.wrap(exec, args);
-    if (!existsSync(cmd.args[0])) {
+    if (cmd.kind === 'script' && !existsSync(cmd.args[0])) {
       const err = new CaptureError('EHELPER', `the capture helper ${cmd.args[0]} is missing: build it with \`npm run build\``);
       this.finalize('error', err);
       return Promise.reject(err);
@@ -177,7 +236,7 @@ export class LiveCapture extends LiveSourceBase {
         if (this.helperError) {
           err = this.helperError.code === 'EHELPER'
             ? new CaptureError('EHELPER', this.helperError.message)
-            : captureErrorFrom(this.helperError.code, this.helperError.message, o.device, process.versions.electron && !process.env.TAPSCOPE_CAPTURE_EXEC ? null : cmd.exec);
+            : captureErrorFrom(this.helperError.code, this.helperError.message, o.device, remedyFor(cmd));
         } else if (!this.gotEnd && !this.stopping) {
           const why = signal ? `was killed by ${signal}` : `exited with status ${code}`;
           err = new CaptureError('EHELPER', `the capture helper ${why}${this.stderr ? `: ${this.stderr.trim().split('\n').slice(-3).join(' | ')}` : ''}`);
@@ -231,7 +290,10 @@ export class CaptureService {
     if (!filter.trim()) return Promise.resolve(null);
     const cmd = helperCommand();
     return new Promise((resolve) => {
-      const child = spawn(cmd.exec, [...cmd.args, 'check-filter', JSON.stringify({ filter, linkType })], { env: cmd.env, stdio: ['ignore', 'pipe', 'pipe'] });
+      const args = cmd.kind === 'program'
+        ? ['-c', filter, '-l', String(linkType)]
+        : [...cmd.args, 'check-filter', JSON.stringify({ filter, linkType })];
+      const child = spawn(cmd.exec, args, { env: cmd.env, stdio: ['ignore', 'pipe', 'pipe'] });
       let out = '';
       child.stdout!.on('data', (d: Buffer) => (out += d));
       child.on('error', () => resolve(null));

@@ -38,7 +38,7 @@ describe.skipIf(skip !== null)(`capture on a veth port with loss${skip ? ` (skip
       wrap: (cmd, args) => ['ip', ['netns', 'exec', lab.b, cmd, ...args]],
     });
     cap.onDelta((d) => deltas.push(d.counters.packets));
-    expect(cap.ready?.backend).toBe('tapcap');
+    expect(cap.ready?.backend).toBe('tapscope-capture');
     // --immediate-mode: without it, libpcap's TPACKET_V3 block still open when tcpdump gets
     // SIGINT is never read, and the reference misses the workload's last packets.
     const td = lab.spawn(lab.b, ['tcpdump', '-i', lab.vb, '-n', '-U', '--immediate-mode', '-w', ref, filter]);

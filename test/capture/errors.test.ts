@@ -6,7 +6,7 @@ import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync } f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CaptureService, CaptureError } from '../../main/capture/service.js';
-import { CLI, Lab, ensureBuilt, sh, skipReason, stopChild, tsharkCount, waitFor } from './lab.js';
+import { CAPTURE_PROGRAM, CLI, Lab, ensureBuilt, sh, skipReason, stopChild, tsharkCount, waitFor } from './lab.js';
 
 const skip = skipReason(['ip', 'tshark', 'ethtool', 'python3', 'capsh', 'setcap', 'setpriv']);
 const PORT = 8080;
@@ -60,27 +60,28 @@ describe.skipIf(skip !== null)(`capture errors${skip ? ` (skipped: ${skip})` : '
     expect(existsSync(file)).toBe(false);
   });
 
-  it('without CAP_NET_RAW it explains the remedy (setcap / pcap group), which works; listen needs no privileges', () => {
+  it('without CAP_NET_RAW it explains the remedy (the capture program, a pcap group, setcap), which works; listen needs no privileges', () => {
     const file = join(lab.dir, 'noperm.pcapng');
     const drop = ['capsh', '--drop=cap_net_raw,cap_net_admin', '--', '-c', 'exec "$0" "$@"'];
     const r = cli(['capture', '-i', 'lo', '-w', file], drop);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/no permission to capture on lo/);
-    expect(r.stderr).toMatch(/setcap cap_net_raw,cap_net_admin=eip /);
     expect(r.stderr).toMatch(/groupadd -f pcap/);
-    expect(r.stderr).toMatch(/TAPSCOPE_CAPTURE_EXEC=/);
+    expect(r.stderr).toContain(`sudo install -D -m 0750 -g pcap ${CAPTURE_PROGRAM} /usr/local/lib/tapscope/tapscope-capture`);
+    expect(r.stderr).toContain('sudo setcap cap_net_raw=ep /usr/local/lib/tapscope/tapscope-capture');
     expect(existsSync(file)).toBe(false);
-    // The remedy works: an unprivileged user captures through a capability-holding copy of
-    // the runtime named by TAPSCOPE_CAPTURE_EXEC (the GUI/CLI process itself stays unprivileged).
+    // The remedy works: an unprivileged user captures through a copy of the capture program
+    // holding CAP_NET_RAW alone (here named by TAPSCOPE_CAPTURE_EXEC instead of installed in
+    // /usr/local/lib); the CLI process itself stays unprivileged.
     const readable = spawnSync('setpriv', ['--reuid=nobody', '--regid=nogroup', '--clear-groups', 'test', '-r', CLI]).status === 0;
     if (!readable) console.warn(`skipping the unprivileged-user part: user nobody cannot read ${CLI}`);
     const bin = mkdtempSync(join(tmpdir(), 'tsEexec-'));
     if (readable) try {
       chmodSync(bin, 0o755);
-      const exec = join(bin, 'capture-node');
-      copyFileSync(process.execPath, exec);
+      const exec = join(bin, 'tapscope-capture');
+      copyFileSync(CAPTURE_PROGRAM, exec);
       chmodSync(exec, 0o755);
-      sh(`setcap cap_net_raw,cap_net_admin=eip ${exec}`);
+      sh(`setcap cap_net_raw=ep ${exec}`);
       const out = join(bin, 'nobody.pcapng');
       chmodSync(bin, 0o777);
       const asNobody = ['setpriv', '--reuid=nobody', '--regid=nogroup', '--clear-groups', 'env', 'HOME=/tmp'];

@@ -13,6 +13,8 @@ import { REPO_ROOT } from '../helpers/captures.js';
 export const IS_ROOT = process.getuid?.() === 0;
 export const CLI = join(REPO_ROOT, 'out', 'cli', 'tapscope.mjs');
 export const HELPER = join(REPO_ROOT, 'out', 'cli', 'capture-helper.mjs');
+/** The native capture program (main/capture/native/tapscope-capture.c). */
+export const CAPTURE_PROGRAM = join(REPO_ROOT, 'out', 'native', 'tapscope-capture');
 
 function has(cmd: string): boolean {
   return spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
@@ -26,7 +28,7 @@ export function skipReason(tools: string[] = ['ip', 'tshark', 'tcpdump', 'ethtoo
   return null;
 }
 
-/** Builds out/ (helper, CLI, native addon) once per test file. */
+/** Builds out/ (helper, CLI, native addon and capture program) once per test file. */
 export async function ensureBuilt(): Promise<void> {
   // Only the bundles these tests run (the full build also builds the renderer), with the
   // same settings as scripts/build.mjs.
@@ -41,6 +43,8 @@ export async function ensureBuilt(): Promise<void> {
   const { buildTapcap } = await import('../../scripts/build-tapcap.mjs');
   buildTapcap();
   if (!existsSync(HELPER) || !existsSync(CLI)) throw new Error('build did not produce the capture helper');
+  // CI has cc and libpcap-dev: live-capture tests run through the capture program.
+  if (!existsSync(CAPTURE_PROGRAM)) throw new Error('build did not produce the capture program out/native/tapscope-capture (cc and libpcap headers needed)');
 }
 
 export function sh(cmd: string, opts: { timeout?: number; ignoreError?: boolean } = {}): string {
