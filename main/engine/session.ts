@@ -15,6 +15,8 @@ export interface SessionOptions {
   decodeAs?: DecodeAs[];
   /** Keep the per-packet index (the UI needs it; the CLI does not). */
   keepIndex?: boolean;
+  /** More analysers, run after the built-in ones (e.g. the flow meter of `tapscope flows`). */
+  analyzers?: FrameAnalyzer[];
 }
 
 const MAX_MALFORMED_WARNINGS = 200;
@@ -46,6 +48,7 @@ export class AnalysisSession {
     this.index = opts.keepIndex ? new PacketIndex() : null;
     this.analyzers.push(this.tunnels);
     this.analyzers.push(this.app);
+    for (const a of opts.analyzers ?? []) this.analyzers.push(a);
   }
 
   feed(r: PacketRecord): Frame {
