@@ -10,7 +10,8 @@ import { REPO_ROOT } from '../helpers/captures.js';
 /*
  * "The website fails sometimes", built for real: two network namespaces (tsB-cli, tsB-srv)
  * joined by a veth pair, a Node HTTP server that answers /slow slowly, /fail with 503 and
- * /reset with a TCP reset, a port whose SYNs iptables drops, a DNS server with an NXDOMAIN
+ * /reset with a TCP reset, /lag after 0.4 s (slow against the site, under the 1 s bar), a
+ * port whose SYNs iptables drops, a DNS server with an NXDOMAIN
  * name and a name it never answers, a closed UDP port (ICMP port unreachable), and random
  * loss on a bulk-download port. tcpdump
  * captures on the client side; the findings must name every injected fault and nothing else.
@@ -148,10 +149,15 @@ describe.skipIf(!!skipReason)('scenario in network namespaces: findings name eac
     const rs = one('tcp.reset-mid-exchange');
     expect([rs.server, rs.count]).toEqual(['10.77.0.2:8080', 1]);
     expect(rs.connectionIds).toEqual(nr.connectionIds);
-    // /slow: the only slow time-to-first-byte.
+    // /slow: the only slow time-to-first-byte over the 1 s bar.
     const slow = one('http.slow-ttfb');
     expect([slow.site, slow.count]).toEqual([site, 1]);
     expect(slow.summary).toMatch(/GET \/slow/);
+    // /lag: 0.4 s, under the bar but ~100 × the site's median of a few ms; /slow is not repeated.
+    expect(seen.lag).toEqual({ status: 200, bytes: 14 });
+    const lag = one('http.slow-path');
+    expect([lag.site, lag.server, lag.count]).toEqual([site, '10.77.0.2:8080', 1]);
+    expect(lag.summary).toMatch(/^www\.shop\.test: GET \/lag is slow against the rest of the site: median time to first byte 4\d\d ms over 1 response, \d+ × the site's median of [\d.]+ ms/);
     // SYNs to 8081 never answered.
     const syn = one('tcp.syn-unanswered');
     expect([syn.server, syn.count, syn.total]).toEqual(['10.77.0.2:8081', 1, 1]);
@@ -173,11 +179,17 @@ describe.skipIf(!!skipReason)('scenario in network namespaces: findings name eac
     expect(rt.site).toBe('bulk.shop.test');
 
     // Nothing that was not injected (capture loss only if tcpdump itself dropped packets).
-    const allowed = new Set(['http.5xx', 'http.no-response', 'tcp.reset-mid-exchange', 'http.slow-ttfb', 'tcp.syn-unanswered', 'dns.nxdomain', 'dns.unanswered', 'tcp.analysis.retransmission', 'icmp.unreachable']);
+    const allowed = new Set(['http.5xx', 'http.no-response', 'tcp.reset-mid-exchange', 'http.slow-ttfb', 'http.slow-path', 'tcp.syn-unanswered', 'dns.nxdomain', 'dns.unanswered', 'tcp.analysis.retransmission', 'icmp.unreachable']);
     if (kernelDrops > 0) allowed.add('tcp.analysis.ack_lost_segment');
     expect(findings.filter((f) => !allowed.has(f.kind)), text).toEqual([]);
-    // Ranked: every critical finding before every warning.
+    // Ranked: every critical finding before every warning, every warning before every info
+    // (both kinds are present, so the order is really checked; test/app/findings-rules.test.ts
+    // tests the ranking itself).
     const sev = findings.map((f) => f.severity);
-    expect(sev.lastIndexOf('critical')).toBeLessThan(Math.max(sev.indexOf('warning'), sev.length));
+    expect(sev.filter((s) => s === 'critical').length).toBeGreaterThan(0);
+    expect(sev.filter((s) => s === 'warning').length).toBeGreaterThan(0);
+    const rank = { critical: 0, warning: 1, info: 2 } as const;
+    expect(sev, text).toEqual([...sev].sort((a, b) => rank[a] - rank[b]));
+    expect(sev.lastIndexOf('critical')).toBeLessThan(sev.indexOf('warning'));
   }, 90_000);
 });

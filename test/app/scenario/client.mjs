@@ -63,6 +63,7 @@ const tasks = [
     seen.ok = [];
     for (let i = 0; i < 6; i++) seen.ok.push(await get(i % 2 ? '10.77.0.3' : '10.77.0.2', 8080, `/page/${i}`, site));
     seen.slow = await get('10.77.0.2', 8080, '/slow', site);
+    seen.lag = await get('10.77.0.2', 8080, '/lag', site);
     seen.fail = [await get('10.77.0.3', 8080, '/fail', site), await get('10.77.0.3', 8080, '/fail', site)];
     seen.reset = await get('10.77.0.2', 8080, '/reset', site);
     for (let i = 6; i < 10; i++) seen.ok.push(await get(i % 2 ? '10.77.0.3' : '10.77.0.2', 8080, `/page/${i}`, site));

@@ -7,6 +7,9 @@ import dgram from 'node:dgram';
 const app = http.createServer((req, res) => {
   if (req.url === '/slow') {
     setTimeout(() => res.end('slow but fine\n'), 1500);
+  } else if (req.url === '/lag') {
+    // Under the 1 s bar, but far slower than the site's other pages (http.slow-path).
+    setTimeout(() => res.end('late but fine\n'), 400);
   } else if (req.url === '/fail') {
     res.writeHead(503, { 'content-type': 'text/plain' });
     res.end('service unavailable\n');
