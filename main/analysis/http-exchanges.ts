@@ -1,5 +1,7 @@
 import { Http1StreamParser, type HttpHead, type HttpParserEvents } from '../parsers/http.js';
-import type { StreamEnd } from '../reassembly/tcp-stream.js';
+import type { StreamEnd, StreamSink } from '../reassembly/tcp-stream.js';
+import { CLIENT_PREFACE } from '../parsers/http2.js';
+import { Http2Exchanges } from './http2-exchanges.js';
 import type { AppStreams, StreamProtocol } from '../reassembly/tcp-streams.js';
 import type { Connection } from './types.js';
 
@@ -43,6 +45,21 @@ export interface HttpExchange {
   contentType: string | null;
   /** Set when the request got no (complete) response, with the reason. */
   noResponse: NoResponse | null;
+  /** HTTP/2 exchanges (main/analysis/http2-exchanges.ts); absent on HTTP/1.x ones. */
+  protocol?: 'http/1.1' | 'h2';
+  streamId?: number | null;
+  /** How the stream ended in error: "RST_STREAM CANCEL", "GOAWAY ENHANCE_YOUR_CALM". */
+  error?: string | null;
+  /** Which side sent the RST_STREAM or GOAWAY behind `error`. */
+  errorBy?: 'client' | 'server';
+  /** Header lists kept (bounded, http2-exchanges.ts), null when not kept. */
+  requestHeaders?: [string, string][] | null;
+  responseHeaders?: [string, string][] | null;
+  /** Frames of the stream each way, and flow-control stalls of its sender (RFC 9113 §6.9). */
+  requestFrames?: number;
+  responseFrames?: number;
+  flowControlStalls?: number;
+  flowControlStallSeconds?: number;
 }
 
 /** Requests kept per capture; beyond it exchanges are counted, not stored. */
@@ -60,14 +77,22 @@ export class HttpExchanges implements StreamProtocol {
   readonly exchanges: HttpExchange[] = [];
   /** Connections whose client sent the HTTP/2 cleartext preface (h2c prior knowledge). */
   readonly http2Connections: { connectionId: number; ts: number }[] = [];
+  /** HTTP/2 connections: h2c here, h2 from TLS decryption (`h2.connection()`). */
+  readonly h2 = new Http2Exchanges((x) => this.add(x));
   dropped = 0;
 
   detect(conn: Connection, toServer: boolean, b: Uint8Array, off: number, len: number): AppStreams | null {
+    // h2c with prior knowledge (RFC 9113 §3.3): the client preface, or the server's SETTINGS first.
+    if (toServer ? startsWith(b, off, len, CLIENT_PREFACE) : startsServerPreface(b, off, len)) {
+      const h2 = this.h2.connection(conn);
+      h2.h2.onPreface = (ts) => this.http2Connections.push({ connectionId: conn.id, ts });
+      return h2;
+    }
     let midStream = false;
     if (startsHttp(b, off, len, toServer)) midStream = false;
     else if (HTTP_PORTS.has(conn.server.port)) midStream = true;
     else return null;
-    return new HttpConnection(this, conn, midStream);
+    return new HttpConnection(this, conn, midStream).sinks;
   }
 
   add(x: HttpExchange): void {
@@ -79,6 +104,21 @@ export class HttpExchanges implements StreamProtocol {
   json(): Record<string, unknown>[] {
     return this.exchanges.map(exchangeJson);
   }
+}
+
+function startsWith(b: Uint8Array, off: number, len: number, prefix: Uint8Array): boolean {
+  for (let i = 0; i < Math.min(len, prefix.length); i++) if (b[off + i] !== prefix[i]) return false;
+  return len > 0;
+}
+
+/**
+ * A server speaking first with a SETTINGS frame (RFC 9113 §3.4 server preface): length a
+ * multiple of 6 within the segment, type 4, no flags, stream 0.
+ */
+function startsServerPreface(b: Uint8Array, off: number, len: number): boolean {
+  if (len < 9) return false;
+  const n = (b[off] << 16) | (b[off + 1] << 8) | b[off + 2];
+  return n % 6 === 0 && n + 9 <= len && b[off + 3] === 4 && b[off + 4] === 0 && (b[off + 5] | b[off + 6] | b[off + 7] | b[off + 8]) === 0;
 }
 
 /** The start of a request (method SP) from the client or of a status line from the server. */
@@ -102,6 +142,9 @@ export function exchangeJson(x: HttpExchange): Record<string, unknown> {
     requestBytes: x.requestHeaderBytes + x.requestBodyBytes,
     responseBytes: x.responseHeaderBytes + x.responseBodyBytes,
     contentType: x.contentType,
+    protocol: x.protocol ?? 'http/1.1',
+    streamId: x.streamId ?? null,
+    error: x.error ?? null,
   };
 }
 
@@ -134,6 +177,20 @@ function newExchange(conn: Connection): HttpExchange {
     requestHeaderBytes: 0, requestBodyBytes: 0, responseHeaderBytes: 0, responseBodyBytes: 0, responseGapBytes: 0, responseHeadTruncated: false,
     contentType: null, noResponse: null,
   };
+}
+
+/** A direction's sink that can be handed to another parser mid-stream (Upgrade: h2c). */
+class SwitchableSink implements StreamSink {
+  constructor(public to: StreamSink) {}
+  data(b: Uint8Array, off: number, len: number, ts: number): void {
+    this.to.data(b, off, len, ts);
+  }
+  gap(len: number, ts: number): void {
+    this.to.gap(len, ts);
+  }
+  end(ts: number, how: StreamEnd): void {
+    this.to.end(ts, how);
+  }
 }
 
 /** Both directions of one HTTP/1.x connection and its queue of unanswered requests. */
@@ -190,13 +247,29 @@ class HttpConnection implements AppStreams {
         self.resp = null;
       },
       http2Preface() {},
+      tunnelData(b, off, len, ts) { self.h2Server?.data(b, off, len, ts); },
       lostSync() { self.serverLostSync = true; },
       requestWasHead() { return self.headRequest; },
       end(_ts, how) { self.serverEnded(how); },
     };
     this.client = new Http1StreamParser(true, clientEvents, midStream);
     this.server = new Http1StreamParser(false, serverEvents, midStream);
+    this.sinks = { client: new SwitchableSink(this.client), server: new SwitchableSink(this.server) };
   }
+
+  /** What the stream reassembly feeds: the HTTP/1.x parsers, or HTTP/2 after an Upgrade to h2c. */
+  readonly sinks: { client: SwitchableSink; server: SwitchableSink };
+
+  /** RFC 7540 §3.2: after `101` with `Upgrade: h2c` both directions speak HTTP/2; x's request is stream 1. */
+  private upgradeToH2(x: HttpExchange): void {
+    const h2 = this.owner.h2.connection(this.conn, { upgraded: x });
+    this.sinks.client.to = h2.client;
+    this.sinks.server.to = h2.server;
+    this.h2Server = h2.server;
+  }
+
+  /** The HTTP/2 server sink once upgraded: gets the rest of the segment that carried the 101. */
+  private h2Server: StreamSink | null = null;
 
   private requestHead(h: HttpHead): void {
     const x = newExchange(this.conn);
@@ -252,6 +325,7 @@ class HttpConnection implements AppStreams {
       this.resp = null;
       this.client.tunnel();
       this.server.tunnel();
+      if (status === 101 && /^h2c$/i.test(x.upgrade ?? '')) this.upgradeToH2(x);
     }
   }
 

@@ -52,6 +52,8 @@ export interface HttpParserEvents {
   http2Preface(ts: number): void;
   /** Bytes were lost where message framing was needed: what follows may skip messages. */
   lostSync?(ts: number): void;
+  /** Bytes that followed, in the same segment, the head that switched protocols (101, CONNECT). */
+  tunnelData?(b: Uint8Array, off: number, len: number, ts: number): void;
   /** Responses only: true when the pending request makes this response bodiless (HEAD). */
   requestWasHead?(): boolean;
   end(ts: number, how: StreamEnd): void;
@@ -251,6 +253,9 @@ export class Http1StreamParser implements StreamSink {
           i = end;
           break;
         case S.Tunnel:
+          // The bytes after a 101 or CONNECT head belong to the protocol switched to.
+          this.ev.tunnelData?.(b, i, end - i, ts);
+          return;
         case S.Dead:
           return;
         case S.Resync:
