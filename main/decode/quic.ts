@@ -88,14 +88,15 @@ export class QuicHeader {
 /**
  * Parses the packet at b[off, end) into h. shortDcidLen is the connection's DCID length for a
  * short header (-1 when unknown: the DCID is then taken as empty). Returns false when the bytes
- * are not a QUIC packet this parser can frame (fixed bit clear, lengths past the end).
+ * are not a QUIC packet this parser can frame (unknown version, lengths past the end). The fixed
+ * bit is not checked: peers that negotiated grease_quic_bit (RFC 9287) send it as 0; callers
+ * that guess whether a datagram is QUIC at all check it (looksLikeQuicLong, decodeQuic).
  */
 export function parseQuicHeader(b: Uint8Array, off: number, end: number, shortDcidLen: number, h: QuicHeader): boolean {
   if (off >= end) return false;
   const first = b[off];
   h.start = off;
   if ((first & 0x80) === 0) {
-    if ((first & 0x40) === 0) return false;
     const dl = shortDcidLen > 0 ? shortDcidLen : 0;
     if (off + 1 + dl > end) return false;
     h.long = false;
@@ -133,7 +134,7 @@ export function parseQuicHeader(b: Uint8Array, off: number, end: number, shortDc
     return true;
   }
   // v1 allows at most 20-byte connection ids (RFC 9000 §17.2); other versions may differ.
-  if ((first & 0x40) === 0 || !isKnownQuicVersion(version) || dcidLen > 20 || scidLen > 20) return false;
+  if (!isKnownQuicVersion(version) || dcidLen > 20 || scidLen > 20) return false;
   h.type = longPacketType(version, (first >> 4) & 3);
   if (h.type === QuicType.Retry) {
     h.tokenOff = o;

@@ -1,0 +1,403 @@
+import { L4, type Frame } from '../decode/frame.js';
+import { Proto } from '../decode/protocols.js';
+import { looksLikeQuicLong, parseQuicHeader, QuicHeader, QuicType, quicVersionName, readVarint, varintSize } from '../decode/quic.js';
+import { initialKeys, openPacket, retryIntegrityValid, type InitialKeys } from '../decrypt/quic-initial.js';
+import { ALERT_NAMES, TlsStreamParser, type ClientHelloInfo, type ServerHelloInfo, type TlsEvents } from '../parsers/tls.js';
+import { QuicCryptoStream } from '../reassembly/quic-crypto.js';
+import type { FrameAnalyzer, PacketContext } from './types.js';
+
+export type QuicState = 'established' | 'closed' | 'handshake-unanswered' | 'handshake-failed' | 'version-negotiation';
+
+/** One QUIC connection as seen without keys. Times are epoch seconds. */
+export interface QuicConnection {
+  connectionId: number;
+  serverIp: string;
+  serverPort: number;
+  /** Version of the client's first Initial, and the server's when it answered with another (RFC 9368). */
+  clientVersion: number;
+  serverVersion: number | null;
+  sni: string | null;
+  alpn: string[];
+  tlsVersion: string | null;
+  cipher: string | null;
+  firstTs: number;
+  lastTs: number;
+  /** The client's first Initial and first Handshake packet. */
+  clientInitialTs: number;
+  clientHandshakeTs: number | null;
+  serverHelloTs: number | null;
+  /** Server packets other than Retry and Version Negotiation. */
+  serverPackets: number;
+  clientPackets: number;
+  versionNegotiation: number[] | null;
+  retry: 'valid' | 'invalid' | null;
+  zeroRttPackets: number;
+  shortPackets: [number, number];
+  close: { error: string; fromClient: boolean; ts: number } | null;
+  /** Initial packets that did not decrypt (damaged, or keys Tapscope could not derive). */
+  undecryptable: number;
+  spinSamples: number[];
+}
+
+const MAX_CONNECTIONS = 200_000;
+/** Initial packets decrypted per connection at most (a handshake needs a handful). */
+const MAX_INITIALS_DECRYPTED = 64;
+const MAX_SPIN_SAMPLES = 256;
+const MAX_REASON = 200;
+
+/** RFC 9000 §20.1 transport error codes. */
+const TRANSPORT_ERRORS = [
+  'NO_ERROR', 'INTERNAL_ERROR', 'CONNECTION_REFUSED', 'FLOW_CONTROL_ERROR', 'STREAM_LIMIT_ERROR', 'STREAM_STATE_ERROR',
+  'FINAL_SIZE_ERROR', 'FRAME_ENCODING_ERROR', 'TRANSPORT_PARAMETER_ERROR', 'CONNECTION_ID_LIMIT_ERROR', 'PROTOCOL_VIOLATION',
+  'INVALID_TOKEN', 'APPLICATION_ERROR', 'CRYPTO_BUFFER_EXCEEDED', 'KEY_UPDATE_ERROR', 'AEAD_LIMIT_REACHED', 'NO_VIABLE_PATH',
+];
+
+/** A transport error code by name; CRYPTO_ERROR (0x0100-0x01ff) carries the TLS alert (RFC 9001 §4.8). */
+export function transportErrorName(code: number): string {
+  if (code < TRANSPORT_ERRORS.length) return TRANSPORT_ERRORS[code];
+  if (code >= 0x100 && code <= 0x1ff) return `CRYPTO_ERROR ${ALERT_NAMES[code - 0x100] ?? `alert ${code - 0x100}`}`;
+  return `0x${code.toString(16)}`;
+}
+
+const FRAME_PADDING = 0x00;
+const FRAME_PING = 0x01;
+const FRAME_ACK = 0x02;
+const FRAME_ACK_ECN = 0x03;
+const FRAME_CRYPTO = 0x06;
+const FRAME_CLOSE_TRANSPORT = 0x1c;
+const FRAME_CLOSE_APPLICATION = 0x1d;
+
+const hexOf = (b: Uint8Array, off: number, len: number) => Buffer.from(b.buffer, b.byteOffset + off, len).toString('hex');
+
+/*
+ * QUIC CONNECTIONS. Grouping follows Wireshark's quic.connection.number within one UDP
+ * conversation (`connections` row): a client Initial whose Destination Connection ID is
+ * neither the client's first DCID, nor a Retry's or the server's Source Connection ID,
+ * starts a new QUIC connection; every other packet of the conversation (short headers
+ * included) belongs to its latest QUIC connection. Connection migration to another 5-tuple
+ * is not followed (docs/quic.md).
+ * KEYS: Initial keys come from the DCID of the client's first Initial, or of its first
+ * Initial after a Retry (RFC 9001 §5.2). Client and server Initials are decrypted (at most
+ * MAX_INITIALS_DECRYPTED per connection); their CRYPTO frames are reassembled per direction
+ * and read by the TLS handshake parser (ClientHello: SNI, ALPN, versions; ServerHello: version,
+ * cipher); ACK, PING and PADDING are skipped; CONNECTION_CLOSE is recorded.
+ * HANDSHAKE TIME: the client's first Initial to its first Handshake packet (it sends one once it
+ * has the server's handshake, RFC 9001 §4.1.4).
+ * SPIN RTT (RFC 9000 §17.4, RFC 9312 §4.1): in each direction, the time between two changes of
+ * the spin bit is one round trip; the median of the samples of both directions.
+ */
+export class QuicConnections implements FrameAnalyzer {
+  readonly connections: QuicConnection[] = [];
+  dropped = 0;
+  private byConversation = new Map<number, QuicTracker>();
+  private h = new QuicHeader();
+
+  onFrame(f: Frame, ctx: PacketContext): void {
+    if (f.l4 !== L4.Udp || f.payloadCapLen < 1) return;
+    const id = conversationId(ctx);
+    if (id < 0) return;
+    const b = f.data;
+    const off = f.payloadOff;
+    const end = off + f.payloadCapLen;
+    let t = this.byConversation.get(id);
+    if (!t) {
+      // A QUIC connection starts with a long header: on udp.port 443 any, elsewhere a known version.
+      if ((b[off] & 0x80) === 0 || (f.top !== Proto.Quic && !looksLikeQuicLong(b, off, end - off))) return;
+      if (!parseQuicHeader(b, off, end, -1, this.h)) return;
+      const fromServer = this.h.type === QuicType.Retry || this.h.type === QuicType.VersionNegotiation;
+      const started = this.start(id, fromServer ? !ctx.toServer : ctx.toServer, f, !fromServer);
+      if (!started) return;
+      this.byConversation.set(id, started);
+      t = started;
+    }
+    const fromClient = ctx.toServer === t.clientToServer;
+    let o = off;
+    while (o < end) {
+      const long = (b[o] & 0x80) !== 0;
+      const dcidLen = long ? -1 : fromClient ? t.serverCidLen : t.clientCidLen;
+      if (!parseQuicHeader(b, o, end, dcidLen, this.h)) break;
+      if (long && fromClient && this.h.type === QuicType.Initial && t.isNewConnection(b, this.h)) {
+        const n = this.start(id, t.clientToServer, f, true);
+        if (!n) return;
+        t = n;
+        this.byConversation.set(id, t);
+      }
+      t.packet(b, this.h, fromClient, f.ts);
+      if (!long || this.h.end >= end) break;
+      o = this.h.end;
+    }
+  }
+
+  /** A new QUIC connection; f is one of its client's packets, or a server's Retry/VN. */
+  private start(id: number, clientToServer: boolean, f: Frame, sentByClient: boolean): QuicTracker | null {
+    if (this.connections.length >= MAX_CONNECTIONS) {
+      this.dropped++;
+      return null;
+    }
+    const t = new QuicTracker(id, clientToServer, f, sentByClient);
+    this.connections.push(t.q);
+    return t;
+  }
+
+  finish(): void {
+    for (const t of this.byConversation.values()) t.releaseBuffers();
+    this.byConversation.clear();
+  }
+
+  /** The `quic` array of the JSON report (README "JSON output"). */
+  json(): Record<string, unknown>[] {
+    return this.connections.map((q) => ({
+      connectionId: q.connectionId,
+      version: quicVersionName(q.serverVersion ?? q.clientVersion),
+      sni: q.sni,
+      alpn: q.alpn,
+      state: quicState(q),
+      handshakeTime: quicHandshakeTime(q),
+      closeError: q.close ? q.close.error : null,
+      spinRtt: spinRtt(q),
+      tlsVersion: q.tlsVersion,
+      cipher: q.cipher,
+      retry: q.retry,
+      zeroRtt: q.zeroRttPackets > 0,
+      closedBy: q.close ? (q.close.fromClient ? 'client' : 'server') : null,
+    }));
+  }
+}
+
+/**
+ * The packet's conversation number: PacketContext carries `connId` (flow-table columns) or,
+ * before that change, a `conn` object. Read either, so this analyser needs nothing else.
+ */
+function conversationId(ctx: PacketContext): number {
+  const c = ctx as unknown as { connId?: number; conn?: { id: number } | null };
+  if (typeof c.connId === 'number') return c.connId;
+  return c.conn ? c.conn.id : -1;
+}
+
+/** See QuicState; docs/quic.md "State". */
+export function quicState(q: QuicConnection): QuicState {
+  const done = q.clientHandshakeTs !== null || (q.shortPackets[0] > 0 && q.shortPackets[1] > 0);
+  if (q.close) return done ? 'closed' : 'handshake-failed';
+  if (done) return 'established';
+  if (q.serverPackets === 0) return q.versionNegotiation ? 'version-negotiation' : 'handshake-unanswered';
+  return 'handshake-failed';
+}
+
+export function quicHandshakeTime(q: QuicConnection): number | null {
+  return q.clientHandshakeTs === null ? null : Math.round((q.clientHandshakeTs - q.clientInitialTs) * 1e9) / 1e9;
+}
+
+function spinRtt(q: QuicConnection): number | null {
+  const s = q.spinSamples;
+  if (s.length === 0) return null;
+  const v = [...s].sort((a, b) => a - b);
+  const m = v.length >> 1;
+  return Math.round((v.length % 2 ? v[m] : (v[m - 1] + v[m]) / 2) * 1e9) / 1e9;
+}
+
+/** The per-connection state behind one QuicConnection; buffers released once the hellos are read. */
+class QuicTracker implements TlsEvents {
+  readonly q: QuicConnection;
+  /** DCID the Initial keys come from (the client's first, or after a Retry), and the original one. */
+  private keysDcid: Uint8Array | null = null;
+  private odcid: string | null = null;
+  private keys: InitialKeys | null = null;
+  private afterRetry = false;
+  private retryScid: string | null = null;
+  private cids = new Set<string>();
+  clientCidLen = 0;
+  serverCidLen = 0;
+  private decrypted = 0;
+  private largestPn = [-1, -1];
+  private crypto: [QuicCryptoStream, QuicCryptoStream] | null;
+  private tls: [TlsStreamParser, TlsStreamParser] | null;
+  private recordHdr = new Uint8Array([22, 3, 3, 0, 0]);
+  private lastSpin = [-1, -1];
+  private lastEdge = [NaN, NaN];
+  private ts = 0;
+  private clientHelloSeen = false;
+
+  constructor(connectionId: number, readonly clientToServer: boolean, f: Frame, sentByClient: boolean) {
+    const ts = f.ts;
+    this.q = {
+      connectionId, serverIp: sentByClient ? f.dst : f.src, serverPort: sentByClient ? f.dstPort : f.srcPort,
+      clientVersion: 0, serverVersion: null, sni: null, alpn: [], tlsVersion: null, cipher: null, firstTs: ts, lastTs: ts,
+      clientInitialTs: ts, clientHandshakeTs: null, serverHelloTs: null, serverPackets: 0, clientPackets: 0,
+      versionNegotiation: null, retry: null, zeroRttPackets: 0, shortPackets: [0, 0], close: null, undecryptable: 0, spinSamples: [],
+    };
+    const tls: [TlsStreamParser, TlsStreamParser] = [new TlsStreamParser(true, this), new TlsStreamParser(false, this)];
+    this.tls = tls;
+    this.crypto = [new QuicCryptoStream((b, o, n) => this.handshakeBytes(0, b, o, n)), new QuicCryptoStream((b, o, n) => this.handshakeBytes(1, b, o, n))];
+  }
+
+  /** A client Initial that belongs to none of this connection's connection ids starts another connection. */
+  isNewConnection(b: Uint8Array, h: QuicHeader): boolean {
+    if (this.odcid === null || this.afterRetry) return false;
+    const d = hexOf(b, h.dcidOff, h.dcidLen);
+    return d !== this.odcid && d !== this.retryScid && !this.cids.has(d);
+  }
+
+  packet(b: Uint8Array, h: QuicHeader, fromClient: boolean, ts: number): void {
+    const q = this.q;
+    this.ts = ts;
+    q.lastTs = ts;
+    const dir = fromClient ? 0 : 1;
+    if (!h.long) {
+      q.shortPackets[dir]++;
+      if (fromClient) q.clientPackets++;
+      else q.serverPackets++;
+      this.spin(dir, h.spin, ts);
+      return;
+    }
+    if (h.type === QuicType.VersionNegotiation) {
+      if (fromClient) return;
+      const v: number[] = [];
+      for (let o = h.scidOff + h.scidLen; o + 4 <= h.end && v.length < 32; o += 4) v.push(((b[o] << 24) | (b[o + 1] << 16) | (b[o + 2] << 8) | b[o + 3]) >>> 0);
+      q.versionNegotiation = v;
+      return;
+    }
+    if (h.type === QuicType.Retry) {
+      if (fromClient || !this.keysDcid) return;
+      q.retry = retryIntegrityValid(h.version, this.keysDcid, b, h.start, h.end) === false ? 'invalid' : 'valid';
+      this.retryScid = hexOf(b, h.scidOff, h.scidLen);
+      // The client's next Initial goes to the Retry's SCID, and its keys come from that (RFC 9001 §5.2).
+      this.keys = null;
+      this.afterRetry = true;
+      return;
+    }
+    if (fromClient) q.clientPackets++;
+    else q.serverPackets++;
+    if (this.cids.size < 16 && h.scidLen > 0) this.cids.add(hexOf(b, h.scidOff, h.scidLen));
+    if (fromClient) {
+      this.clientCidLen = h.scidLen;
+      if (q.clientVersion === 0) q.clientVersion = h.version;
+    } else {
+      this.serverCidLen = h.scidLen;
+      if (h.version !== q.clientVersion) q.serverVersion = h.version;
+    }
+    if (h.type === QuicType.ZeroRtt) {
+      if (fromClient) q.zeroRttPackets++;
+      return;
+    }
+    if (h.type === QuicType.Handshake) {
+      if (fromClient && q.clientHandshakeTs === null) q.clientHandshakeTs = ts;
+      return;
+    }
+    // Initial
+    if (fromClient && !this.keys && (this.keysDcid === null || this.afterRetry)) {
+      this.keysDcid = b.slice(h.dcidOff, h.dcidOff + h.dcidLen);
+      if (this.odcid === null) this.odcid = hexOf(b, h.dcidOff, h.dcidLen);
+      this.afterRetry = false;
+      this.keys = initialKeys(h.version, this.keysDcid);
+    }
+    if (!this.keys || this.decrypted >= MAX_INITIALS_DECRYPTED) return;
+    this.decrypted++;
+    const p = openPacket(b, h.start, h.pnOff, h.end, fromClient ? this.keys.client : this.keys.server, this.largestPn[dir]);
+    if (!p) {
+      q.undecryptable++;
+      return;
+    }
+    if (p.packetNumber > this.largestPn[dir]) this.largestPn[dir] = p.packetNumber;
+    this.frames(p.payload, dir, ts);
+  }
+
+  /** Frames of a decrypted Initial (RFC 9000 §19; §12.4: only these are allowed in Initials). */
+  private frames(pl: Uint8Array, dir: number, ts: number): void {
+    const n = pl.length;
+    let p = 0;
+    const vi = (): number => {
+      if (p >= n || p + varintSize(pl[p]) > n) {
+        p = n + 1;
+        return 0;
+      }
+      const v = readVarint(pl, p);
+      p += varintSize(pl[p]);
+      return v;
+    };
+    while (p < n) {
+      const type = pl[p++];
+      if (type === FRAME_PADDING || type === FRAME_PING) continue;
+      if (type === FRAME_ACK || type === FRAME_ACK_ECN) {
+        vi(); vi();
+        const ranges = vi();
+        vi();
+        for (let i = 0; i < ranges && p <= n; i++) { vi(); vi(); }
+        if (type === FRAME_ACK_ECN) { vi(); vi(); vi(); }
+      } else if (type === FRAME_CRYPTO) {
+        const offset = vi();
+        const len = vi();
+        if (p > n || p + len > n) return;
+        this.crypto?.[dir].add(offset, pl, p, len);
+        p += len;
+      } else if (type === FRAME_CLOSE_TRANSPORT || type === FRAME_CLOSE_APPLICATION) {
+        const code = vi();
+        if (type === FRAME_CLOSE_TRANSPORT) vi(); // the frame type that triggered it
+        const rl = vi();
+        if (p > n) return;
+        const reason = Buffer.from(pl.buffer, pl.byteOffset + p, Math.min(rl, n - p, MAX_REASON)).toString('utf8');
+        const name = type === FRAME_CLOSE_TRANSPORT ? transportErrorName(code) : `application error 0x${code.toString(16)}`;
+        if (!this.q.close) this.q.close = { error: reason ? `${name}: ${reason}` : name, fromClient: dir === 0, ts };
+        p += rl;
+      } else return; // not allowed in an Initial, or an unknown frame: stop reading this packet
+    }
+  }
+
+  /** Contiguous CRYPTO bytes: handshake messages, framed as TLS records for the TLS parser. */
+  private handshakeBytes(dir: number, b: Uint8Array, off: number, len: number): void {
+    const parser = this.tls?.[dir];
+    if (!parser) return;
+    for (let o = off; o < off + len; o += 16384) {
+      const n = Math.min(16384, off + len - o);
+      this.recordHdr[3] = n >> 8;
+      this.recordHdr[4] = n & 0xff;
+      parser.data(this.recordHdr, 0, 5, this.ts);
+      parser.data(b, o, n, this.ts);
+    }
+  }
+
+  private spin(dir: number, v: number, ts: number): void {
+    if (this.lastSpin[dir] === v) return;
+    if (this.lastSpin[dir] !== -1) {
+      if (!Number.isNaN(this.lastEdge[dir]) && this.q.spinSamples.length < MAX_SPIN_SAMPLES) this.q.spinSamples.push(ts - this.lastEdge[dir]);
+      this.lastEdge[dir] = ts;
+    }
+    this.lastSpin[dir] = v;
+  }
+
+  releaseBuffers(): void {
+    this.crypto?.[0].release();
+    this.crypto?.[1].release();
+    this.crypto = null;
+    this.tls = null;
+  }
+
+  private maybeRelease(): void {
+    if (this.clientHelloSeen && this.q.tlsVersion !== null) this.releaseBuffers();
+  }
+
+  // TlsEvents: only the hellos matter here (the rest of the handshake is Handshake-level, encrypted).
+  clientHello(c: ClientHelloInfo): void {
+    if (this.clientHelloSeen) return;
+    this.clientHelloSeen = true;
+    this.q.sni = c.sni;
+    this.q.alpn = c.alpn;
+    this.crypto?.[0].release();
+    this.maybeRelease();
+  }
+
+  serverHello(s: ServerHelloInfo, ts: number): void {
+    if (this.q.tlsVersion !== null) return;
+    this.q.tlsVersion = s.version;
+    this.q.cipher = s.cipher;
+    this.q.serverHelloTs = ts;
+    this.crypto?.[1].release();
+    this.maybeRelease();
+  }
+
+  certificate(): void {}
+  changeCipherSpec(): void {}
+  encryptedHandshake(): void {}
+  applicationData(): void {}
+  alert(): void {}
+  end(): void {}
+}
