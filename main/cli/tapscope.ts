@@ -1,6 +1,7 @@
 import { runAnalyze, ANALYZE_USAGE } from './analyze.js';
 import { UsageError } from './args.js';
 import { runServe, SERVE_USAGE } from './serve.js';
+import { runFlows, FLOWS_USAGE } from './flows.js';
 import { runCaptureCli, runListenCli, runInterfacesCli, CAPTURE_USAGE, LISTEN_USAGE, INTERFACES_USAGE } from './capture.js';
 
 type Command = (argv: string[]) => number | Promise<number>;
@@ -12,6 +13,7 @@ const COMMANDS: Record<string, { run: Command; usage: string }> = {
   capture: { run: (a) => runCaptureCli(a, { out: process.stdout, err: process.stderr }), usage: CAPTURE_USAGE },
   listen: { run: (a) => runListenCli(a, { out: process.stdout, err: process.stderr }), usage: LISTEN_USAGE },
   interfaces: { run: (a) => runInterfacesCli(a, { out: process.stdout, err: process.stderr }), usage: INTERFACES_USAGE },
+  flows: { run: (a) => runFlows(a, process.stdout, process.stderr), usage: FLOWS_USAGE },
 };
 
 function usage(): string {
