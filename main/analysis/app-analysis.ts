@@ -4,7 +4,9 @@ import { DnsTransactions } from './dns-transactions.js';
 import { buildFindings, type ConnectionFacts, type Finding } from './findings.js';
 import { HttpExchanges } from './http-exchanges.js';
 import { IcmpErrors } from './icmp-errors.js';
+import { QuicConnections } from './quic-connections.js';
 import { TlsHandshakes } from './tls-handshakes.js';
+import { KeyLog } from '../decrypt/key-log.js';
 import type { FrameAnalyzer, PacketContext } from './types.js';
 
 /**
@@ -15,14 +17,18 @@ import type { FrameAnalyzer, PacketContext } from './types.js';
 export class AppAnalysis implements FrameAnalyzer {
   readonly http = new HttpExchanges();
   readonly dns = new DnsTransactions();
-  readonly tls = new TlsHandshakes();
+  /** TLS secrets (key log files, pcapng DSBs); decrypted application data goes to `http`. */
+  readonly keys = new KeyLog();
+  readonly tls = new TlsHandshakes({ keys: this.keys, app: this.http });
   readonly icmp = new IcmpErrors();
+  readonly quic = new QuicConnections();
   readonly streams = new TcpStreamDispatcher([this.dns, this.tls, this.http]);
 
   onFrame(f: Frame, ctx: PacketContext): void {
     this.streams.onFrame(f, ctx);
     this.dns.onFrame(f, ctx);
     this.icmp.onFrame(f, ctx);
+    this.quic.onFrame(f, ctx);
   }
 
   finish(lastTs: number): void {
@@ -32,13 +38,19 @@ export class AppAnalysis implements FrameAnalyzer {
       this.streams.failures++;
       this.streams.firstFailure ??= `end of capture: ${(e as Error).message}`;
     }
+    this.quic.finish();
   }
 
   /** Report warnings: application-layer parsing that failed (those connections are left out). */
   warnings(): { packet: number | null; offset: number | null; message: string }[] {
     const s = this.streams;
-    if (s.failures === 0) return [];
-    return [{ packet: null, offset: null, message: `HTTP/DNS/TLS parsing failed on ${s.failures} connection(s) (left out of http/dns/tls); first: ${s.firstFailure}` }];
+    const out: { packet: number | null; offset: number | null; message: string }[] = [];
+    const keyProblems = this.keys.problems();
+    if (keyProblems) out.push({ packet: null, offset: null, message: keyProblems });
+    for (const message of this.tls.decryptWarnings) out.push({ packet: null, offset: null, message });
+    if (this.tls.decryptWarningsDropped > 0) out.push({ packet: null, offset: null, message: `${this.tls.decryptWarningsDropped} more TLS decryption warning(s) not listed` });
+    if (s.failures > 0) out.push({ packet: null, offset: null, message: `HTTP/DNS/TLS parsing failed on ${s.failures} connection(s) (left out of http/dns/tls); first: ${s.firstFailure}` });
+    return out;
   }
 
   /**

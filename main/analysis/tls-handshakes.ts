@@ -1,6 +1,9 @@
 import { ALERT_NAMES, TlsStreamParser, looksLikeTls, type ClientHelloInfo, type ServerHelloInfo, type TlsEvents } from '../parsers/tls.js';
 import type { CertificateInfo } from '../parsers/x509.js';
+import type { StreamEnd } from '../reassembly/tcp-stream.js';
 import type { AppStreams, StreamProtocol } from '../reassembly/tcp-streams.js';
+import type { KeyLog } from '../decrypt/key-log.js';
+import { TlsDecryptor, type DecryptedApp, type TlsDecryptorHost } from '../decrypt/tls-decryptor.js';
 import type { Connection } from './types.js';
 
 /** One TLS connection's handshake as seen in clear text. Times are epoch seconds. */
@@ -24,7 +27,21 @@ export interface TlsHandshake {
   alertTs: number | null;
   alertFatal: boolean;
   certificate: CertificateInfo | null;
+  /** Records of this connection were decrypted with keys from a key log or the capture's DSBs (absent: no). */
+  decrypted?: boolean;
 }
+
+/**
+ * TLS decryption for a session: the keys, and the protocol that receives decrypted
+ * application data (HTTP/1.x, and HTTP/2 after its preface, both through its `detect`).
+ */
+export interface TlsDecryption {
+  keys: KeyLog;
+  app: StreamProtocol;
+}
+
+/** Decryption warnings kept per capture (one or two per connection at most). */
+const MAX_DECRYPT_WARNINGS = 50;
 
 const MAX_HANDSHAKES = 1_000_000;
 const TLS_PORTS = new Set([443, 465, 636, 853, 993, 995, 5061, 6443, 8443]);
@@ -43,6 +60,16 @@ const TLS_PORTS = new Set([443, 465, 636, 853, 993, 995, 5061, 6443, 8443]);
 export class TlsHandshakes implements StreamProtocol {
   readonly handshakes: TlsHandshake[] = [];
   dropped = 0;
+  /** Decryption problems (wrong keys, unsupported ciphers), and how many were not listed. */
+  readonly decryptWarnings: string[] = [];
+  decryptWarningsDropped = 0;
+
+  constructor(readonly decryption: TlsDecryption | null = null) {}
+
+  warn(message: string): void {
+    if (this.decryptWarnings.length < MAX_DECRYPT_WARNINGS) this.decryptWarnings.push(message);
+    else this.decryptWarningsDropped++;
+  }
 
   detect(conn: Connection, _toServer: boolean, b: Uint8Array, off: number, len: number): AppStreams | null {
     if (!looksLikeTls(b, off, len)) {
@@ -68,6 +95,7 @@ export class TlsHandshakes implements StreamProtocol {
       handshakeTime: handshakeTime(h),
       alert: h.alert,
       certificate: h.certificate,
+      decrypted: h.decrypted === true,
     }));
   }
 }
@@ -78,10 +106,12 @@ export function handshakeTime(h: TlsHandshake): number | null {
 
 const NULL_SINK = { data() {}, gap() {}, end() {} };
 
-class TlsConnection implements AppStreams, TlsEvents {
+class TlsConnection implements AppStreams, TlsEvents, TlsDecryptorHost {
   readonly client: TlsStreamParser;
   readonly server: TlsStreamParser;
   private h: TlsHandshake | null = null;
+  /** Set once the ClientHello's random is found in the key log. */
+  private decryptor: TlsDecryptor | null = null;
   private tls13 = false;
   private ccs = [false, false];
   private finished = [false, false];
@@ -96,7 +126,7 @@ class TlsConnection implements AppStreams, TlsEvents {
       this.h = {
         connectionId: this.conn.id, serverIp: this.conn.server.ip, serverPort: this.conn.server.port,
         sni: null, alpn: [], offeredVersions: [], version: null, cipher: null, clientHelloTs: null, serverHelloTs: null,
-        doneTs: null, alert: null, alertFromClient: null, alertTs: null, alertFatal: false, certificate: null,
+        doneTs: null, alert: null, alertFromClient: null, alertTs: null, alertFatal: false, certificate: null, decrypted: false,
       };
       this.owner.add(this.h);
     }
@@ -110,13 +140,21 @@ class TlsConnection implements AppStreams, TlsEvents {
     h.alpn = c.alpn;
     h.offeredVersions = c.versions;
     h.clientHelloTs = ts;
+    const keys = this.owner.decryption?.keys.lookup(c.random);
+    if (keys) {
+      this.decryptor = new TlsDecryptor(keys, c.random, c.earlyData, this, `connection ${this.conn.id}`);
+      this.client.collectProtected();
+      this.server.collectProtected();
+    }
   }
 
   serverHello(s: ServerHelloInfo, ts: number): void {
     const h = this.rec();
     h.version = s.version;
     h.cipher = s.cipher;
+    if (s.helloRetry) return; // HelloRetryRequest: the real ServerHello follows the second ClientHello
     if (h.serverHelloTs === null) h.serverHelloTs = ts;
+    this.decryptor?.serverHello({ version: s.versionNumber, cipherSuite: s.cipherSuite, random: s.random, alpn: s.alpn, encryptThenMac: s.encryptThenMac });
     if (s.version === 'TLS 1.3') {
       this.tls13 = true;
       this.server.markEncrypted();
@@ -130,6 +168,23 @@ class TlsConnection implements AppStreams, TlsEvents {
 
   changeCipherSpec(fromClient: boolean): void {
     this.ccs[fromClient ? 0 : 1] = true;
+    this.decryptor?.changeCipherSpec(fromClient);
+  }
+
+  protectedRecord(fromClient: boolean, type: number, version: number, fragment: Uint8Array | null, len: number, ts: number): void {
+    const d = this.decryptor;
+    if (!d) return;
+    d.record(fromClient, type, version, fragment, len, ts);
+    if (d.decrypted && this.h) this.h.decrypted = true;
+  }
+
+  /** TlsDecryptorHost: decrypted application data goes to the session's HTTP parsing. */
+  openApp(_alpn: string | null, fromClient: boolean, b: Uint8Array, off: number, len: number): DecryptedApp | null {
+    return this.owner.decryption?.app.detect(this.conn, fromClient, b, off, len) ?? null;
+  }
+
+  warn(message: string): void {
+    this.owner.warn(message);
   }
 
   encryptedHandshake(fromClient: boolean, ts: number): void {
@@ -156,7 +211,9 @@ class TlsConnection implements AppStreams, TlsEvents {
     h.alertTs = ts;
   }
 
-  end(): void {}
+  end(fromClient: boolean, ts: number, how: StreamEnd): void {
+    this.decryptor?.end(fromClient, ts, how);
+  }
 
   private done(ts: number): void {
     const h = this.rec();

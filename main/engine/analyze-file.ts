@@ -1,4 +1,5 @@
 import { openCapture } from '../pcap/reader.js';
+import { PcapngReader } from '../pcap/pcapng.js';
 import { CaptureFormatError } from '../pcap/record.js';
 import { AnalysisSession, type SessionOptions } from './session.js';
 import type { AnalysisReport } from './report.js';
@@ -8,6 +9,8 @@ export interface AnalyzeFileOptions extends SessionOptions {
   onProgress?: (bytesRead: number, size: number) => void;
   /** Checked between packets; reading stops (with partial results) when it aborts. */
   signal?: AbortSignal;
+  /** NSS key logs (SSLKEYLOGFILE text) for TLS decryption; `source` names each in warnings. */
+  keyLogs?: { text: string; source: string }[];
 }
 
 export interface AnalyzeFileResult {
@@ -24,6 +27,9 @@ const PROGRESS_EVERY = 8192;
 export function analyzeFile(path: string, opts: AnalyzeFileOptions = {}): AnalyzeFileResult {
   const reader = openCapture(path);
   const session = new AnalysisSession(opts);
+  for (const k of opts.keyLogs ?? []) session.app.keys.addText(k.text, k.source);
+  // pcapng Decryption Secrets Blocks join the key log when the reader reaches them.
+  if (reader instanceof PcapngReader) reader.onDecryptionSecrets = (type, data) => session.app.keys.addDecryptionSecrets(type, data);
   let cancelled = false;
   try {
     let n = 0;
@@ -39,6 +45,7 @@ export function analyzeFile(path: string, opts: AnalyzeFileOptions = {}): Analyz
     }
     session.finish();
     opts.onProgress?.(reader.bytesRead, reader.size);
+    if (reader instanceof PcapngReader) for (const message of reader.badSecretsBlocks) session.warnings.push({ packet: null, offset: null, message });
     if (reader.error) session.warnings.push({ packet: reader.error.packet + 1, offset: reader.error.offset, message: reader.error.message });
     if (cancelled) session.warnings.push({ packet: null, offset: reader.bytesRead, message: 'reading was cancelled; results cover the part read' });
     const report = session.report({ path, format: reader.format, interfaces: reader.interfaces, comments: reader.comments });

@@ -22,7 +22,12 @@ const HS_CERTIFICATE = 11;
 
 const EXT_SERVER_NAME = 0;
 const EXT_ALPN = 16;
+const EXT_ENCRYPT_THEN_MAC = 22;
+const EXT_EARLY_DATA = 42;
 const EXT_SUPPORTED_VERSIONS = 43;
+
+/** RFC 8446 §4.1.3: a ServerHello with this random is a HelloRetryRequest (SHA-256 of "HelloRetryRequest"). */
+const HELLO_RETRY_RANDOM = 'cf21ad74e59a6111be1d8c021e65b891c2a211167abb8c5e079e09e2c8a8339c';
 
 const MAX_HANDSHAKE_BUFFER = 256 * 1024;
 
@@ -31,12 +36,24 @@ export interface ClientHelloInfo {
   alpn: string[];
   /** Offered versions: supported_versions when present, else the legacy version. */
   versions: string[];
+  /** ClientHello.random (32 bytes): names the session in key logs. */
+  random: Uint8Array;
+  /** The early_data extension (RFC 8446 §4.2.10): 0-RTT records follow the ClientHello. */
+  earlyData: boolean;
 }
 
 export interface ServerHelloInfo {
   version: string;
   cipher: string;
   alpn: string | null;
+  /** Negotiated version number (supported_versions for TLS 1.3) and cipher suite number. */
+  versionNumber: number;
+  cipherSuite: number;
+  random: Uint8Array;
+  /** RFC 7366 encrypt_then_mac accepted. */
+  encryptThenMac: boolean;
+  /** A HelloRetryRequest (RFC 8446 §4.1.4): a second ClientHello and ServerHello follow. */
+  helloRetry: boolean;
 }
 
 export interface TlsEvents {
@@ -50,6 +67,13 @@ export interface TlsEvents {
   /** Plaintext alert (level 1 warning, 2 fatal), or an encrypted one (level and description -1). */
   alert(fromClient: boolean, level: number, description: number, ts: number): void;
   end(fromClient: boolean, ts: number, how: StreamEnd): void;
+  /**
+   * A protected record (application data, or a handshake or alert after ChangeCipherSpec),
+   * delivered only after `collectProtected()`: outer type, version and fragment, or a null
+   * fragment when the capture lost part of it (`len` is then its length). The fragment is
+   * valid during the call only.
+   */
+  protectedRecord?(fromClient: boolean, type: number, version: number, fragment: Uint8Array | null, len: number, ts: number): void;
 }
 
 export function tlsVersionName(v: number): string {
@@ -111,6 +135,12 @@ export class TlsStreamParser implements StreamSink {
   private alertLen = 0;
   private encrypted = false;
   private dead = false;
+  /** Protected records are buffered and handed to the events (keys are known). */
+  private collect = false;
+  private recBuf: Uint8Array | null = null;
+  private recLen = 0;
+  private recProtected = false;
+  private recLost = false;
   records = 0;
 
   constructor(readonly fromClient: boolean, private ev: TlsEvents) {}
@@ -118,6 +148,11 @@ export class TlsStreamParser implements StreamSink {
   /** The server chose TLS 1.3: its handshake after ServerHello is encrypted (RFC 8446 §2). */
   markEncrypted(): void {
     this.encrypted = true;
+  }
+
+  /** Keys for this connection are known: hand over protected records (see TlsEvents.protectedRecord). */
+  collectProtected(): void {
+    this.collect = true;
   }
 
   get isDead(): boolean {
@@ -149,11 +184,14 @@ export class TlsStreamParser implements StreamSink {
     // A gap inside an application-data record is harmless; anywhere else framing is lost.
     if (this.remaining > 0 && this.type === TLS_APPLICATION_DATA && len < this.remaining) {
       this.remaining -= len;
+      this.recLost = true;
       return;
     }
     if (this.remaining > 0 && this.type === TLS_APPLICATION_DATA && len === this.remaining) {
       this.remaining = 0;
       this.hdrLen = 0;
+      this.recLost = true;
+      this.endRecord(ts);
       return;
     }
     void ts;
@@ -177,6 +215,10 @@ export class TlsStreamParser implements StreamSink {
     this.remaining = len;
     this.hdrLen = 0;
     this.alertLen = 0;
+    this.recProtected = this.collect && this.type !== TLS_CHANGE_CIPHER_SPEC && (this.type === TLS_APPLICATION_DATA || this.encrypted);
+    this.recLen = 0;
+    this.recLost = false;
+    if (this.recProtected && (this.recBuf === null || this.recBuf.length < len)) this.recBuf = new Uint8Array(Math.max(len, 2048));
     if (this.type === TLS_APPLICATION_DATA) this.ev.applicationData(this.fromClient, ts);
     else if (this.type === TLS_HANDSHAKE && this.encrypted) this.ev.encryptedHandshake(this.fromClient, ts);
     else if (this.type === TLS_CHANGE_CIPHER_SPEC) {
@@ -187,6 +229,11 @@ export class TlsStreamParser implements StreamSink {
   }
 
   private recordBytes(b: Uint8Array, i: number, n: number, ts: number): void {
+    if (this.recProtected) {
+      this.recBuf!.set(b.subarray(i, i + n), this.recLen);
+      this.recLen += n;
+      return;
+    }
     if (this.type === TLS_HANDSHAKE && !this.encrypted) {
       if (this.hsOverflow) return;
       if (this.hsLen + n > MAX_HANDSHAKE_BUFFER) {
@@ -207,6 +254,12 @@ export class TlsStreamParser implements StreamSink {
   }
 
   private endRecord(ts: number): void {
+    if (this.recProtected) {
+      const len = u16(this.hdr, 3);
+      const version = u16(this.hdr, 1);
+      this.ev.protectedRecord?.(this.fromClient, this.type, version, this.recLost ? null : this.recBuf!.subarray(0, this.recLen), len, ts);
+      this.recProtected = false;
+    }
     if (this.type === TLS_ALERT) {
       if (this.encrypted || this.alertLen < 2) this.ev.alert(this.fromClient, -1, -1, ts);
       else this.ev.alert(this.fromClient, this.alertBuf[0], this.alertBuf[1], ts);
@@ -241,8 +294,8 @@ export class TlsStreamParser implements StreamSink {
     const b = this.hs;
     const e = s + len;
     if (type === HS_CLIENT_HELLO && this.fromClient) {
-      const info: ClientHelloInfo = { sni: null, alpn: [], versions: [] };
       if (len < 38) return;
+      const info: ClientHelloInfo = { sni: null, alpn: [], versions: [], random: b.slice(s + 2, s + 34), earlyData: false };
       const legacy = u16(b, s);
       let o = s + 34;
       o += 1 + b[o]; // session id
@@ -255,11 +308,16 @@ export class TlsStreamParser implements StreamSink {
       this.ev.clientHello(info, ts);
     } else if (type === HS_SERVER_HELLO && !this.fromClient) {
       if (len < 38) return;
-      const info: ServerHelloInfo = { version: tlsVersionName(u16(b, s)), cipher: '', alpn: null };
+      const random = b.slice(s + 2, s + 34);
+      const info: ServerHelloInfo = {
+        version: tlsVersionName(u16(b, s)), cipher: '', alpn: null, versionNumber: u16(b, s), cipherSuite: 0, random,
+        encryptThenMac: false, helloRetry: Buffer.from(random).toString('hex') === HELLO_RETRY_RANDOM,
+      };
       let o = s + 34;
       o += 1 + b[o];
       if (o + 3 > e) return;
-      info.cipher = cipherName(u16(b, o));
+      info.cipherSuite = u16(b, o);
+      info.cipher = cipherName(info.cipherSuite);
       o += 3; // cipher suite, compression method
       if (o + 2 <= e) this.extensions(b, o + 2, Math.min(e, o + 2 + u16(b, o)), null, info);
       this.ev.serverHello(info, ts);
@@ -300,8 +358,12 @@ export class TlsStreamParser implements StreamSink {
             const v = tlsVersionName(u16(b, p));
             if (v !== 'GREASE') ch.versions.push(v);
           }
-        } else if (sh && len === 2) sh.version = tlsVersionName(u16(b, s));
-      }
+        } else if (sh && len === 2) {
+          sh.versionNumber = u16(b, s);
+          sh.version = tlsVersionName(sh.versionNumber);
+        }
+      } else if (type === EXT_EARLY_DATA && ch) ch.earlyData = true;
+      else if (type === EXT_ENCRYPT_THEN_MAC && sh) sh.encryptThenMac = true;
       o = x;
     }
   }

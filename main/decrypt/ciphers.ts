@@ -1,0 +1,106 @@
+import { cbc, gcm } from '@noble/ciphers/aes.js';
+import { chacha20poly1305 } from '@noble/ciphers/chacha.js';
+import { hmac } from '@noble/hashes/hmac.js';
+import { sha256, sha384 } from '@noble/hashes/sha2.js';
+import { sha1 } from '@noble/hashes/legacy.js';
+
+/*
+ * TLS RECORD CIPHERS, in pure JavaScript (@noble/ciphers, @noble/hashes): the same code runs
+ * under Node's OpenSSL and Electron's BoringSSL, which lacks some of OpenSSL's ciphers
+ * (docs/tls-decryption.md). Supported:
+ * - AEAD: AES-128/256-GCM (RFC 5288, RFC 8446 §5.3) and ChaCha20-Poly1305 (RFC 7905,
+ *   RFC 8446), in TLS 1.2 and 1.3;
+ * - TLS 1.1/1.2 AES-CBC with HMAC-SHA1/256/384, MAC-then-encrypt (RFC 5246 §6.2.3.2).
+ * Nothing here throws on bad input: a failed tag, MAC or padding returns null.
+ */
+
+export type RecordCipher = 'aes-gcm' | 'chacha20-poly1305' | 'aes-cbc';
+export type HashName = 'sha256' | 'sha384' | 'sha1';
+
+export interface CipherSuite {
+  id: number;
+  tls13: boolean;
+  cipher: RecordCipher;
+  keyLen: number;
+  /** TLS 1.2: fixed IV bytes from the key block (GCM 4, ChaCha20 12, CBC 16); TLS 1.3: 12. */
+  ivLen: number;
+  /** CBC suites: the HMAC hash (its output is the MAC length); AEADs: null. */
+  mac: HashName | null;
+  /** The PRF hash (TLS 1.2) or the HKDF hash (TLS 1.3). */
+  hash: 'sha256' | 'sha384';
+}
+
+const suites = new Map<number, CipherSuite>();
+function add(ids: number[], tls13: boolean, cipher: RecordCipher, keyLen: number, mac: HashName | null, hash: 'sha256' | 'sha384'): void {
+  const ivLen = tls13 || cipher === 'chacha20-poly1305' ? 12 : cipher === 'aes-gcm' ? 4 : 16;
+  for (const id of ids) suites.set(id, { id, tls13, cipher, keyLen, ivLen, mac, hash });
+}
+// RFC 8446 §B.4
+add([0x1301], true, 'aes-gcm', 16, null, 'sha256');
+add([0x1302], true, 'aes-gcm', 32, null, 'sha384');
+add([0x1303], true, 'chacha20-poly1305', 32, null, 'sha256');
+// RFC 5288, RFC 5289: (EC)DHE/RSA with AES-GCM
+add([0x009c, 0x009e, 0x00a2, 0xc02b, 0xc02d, 0xc02f, 0xc031], false, 'aes-gcm', 16, null, 'sha256');
+add([0x009d, 0x009f, 0x00a3, 0xc02c, 0xc02e, 0xc030, 0xc032], false, 'aes-gcm', 32, null, 'sha384');
+// RFC 7905: ChaCha20-Poly1305
+add([0xcca8, 0xcca9, 0xccaa], false, 'chacha20-poly1305', 32, null, 'sha256');
+// RFC 5246, RFC 4492, RFC 5289: AES-CBC with HMAC
+add([0x002f, 0x0033, 0x0032, 0xc004, 0xc009, 0xc00e, 0xc013], false, 'aes-cbc', 16, 'sha1', 'sha256');
+add([0x0035, 0x0039, 0x0038, 0xc005, 0xc00a, 0xc00f, 0xc014], false, 'aes-cbc', 32, 'sha1', 'sha256');
+add([0x003c, 0x0067, 0x0040, 0xc023, 0xc027, 0xc025, 0xc029], false, 'aes-cbc', 16, 'sha256', 'sha256');
+add([0x003d, 0x006b, 0x006a], false, 'aes-cbc', 32, 'sha256', 'sha256');
+add([0xc024, 0xc028, 0xc026, 0xc02a], false, 'aes-cbc', 32, 'sha384', 'sha384');
+
+/** The record protection of a cipher suite, or null when Tapscope cannot decrypt it. */
+export function cipherSuite(id: number): CipherSuite | null {
+  return suites.get(id) ?? null;
+}
+
+export const HASHES = { sha1, sha256, sha384 } as const;
+export const macLength = (h: HashName): number => (h === 'sha1' ? 20 : h === 'sha256' ? 32 : 48);
+
+/** AEAD open: plaintext, or null when the tag does not verify (wrong key, damaged record). */
+export function aeadOpen(c: RecordCipher, key: Uint8Array, nonce: Uint8Array, aad: Uint8Array, sealed: Uint8Array): Uint8Array | null {
+  if (sealed.length < 16) return null;
+  try {
+    return c === 'aes-gcm' ? gcm(key, nonce, aad).decrypt(sealed) : chacha20poly1305(key, nonce, aad).decrypt(sealed);
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * TLS 1.1/1.2 CBC record (RFC 5246 §6.2.3.2): IV(16) || AES-CBC(content || MAC || padding ||
+ * padding_length). MAC = HMAC(mac_key, seq(8) || type(1) || version(2) || length(2) || content).
+ * Returns the content, or null on bad length, padding or MAC.
+ */
+export function cbcOpen(
+  key: Uint8Array, macKey: Uint8Array, mac: HashName, seq: bigint, type: number, version: number, fragment: Uint8Array,
+): Uint8Array | null {
+  const macLen = macLength(mac);
+  if (fragment.length < 32 || fragment.length % 16 !== 0) return null;
+  let p: Uint8Array;
+  try {
+    p = cbc(key, fragment.subarray(0, 16), { disablePadding: true }).decrypt(fragment.subarray(16));
+  } catch {
+    return null;
+  }
+  const pad = p[p.length - 1];
+  const contentLen = p.length - 1 - pad - macLen;
+  if (contentLen < 0) return null;
+  for (let i = p.length - 1 - pad; i < p.length - 1; i++) if (p[i] !== pad) return null;
+  const hdr = new Uint8Array(13);
+  new DataView(hdr.buffer).setBigUint64(0, seq);
+  hdr[8] = type;
+  hdr[9] = version >> 8;
+  hdr[10] = version & 0xff;
+  hdr[11] = contentLen >> 8;
+  hdr[12] = contentLen & 0xff;
+  const h = hmac.create(HASHES[mac], macKey);
+  h.update(hdr);
+  h.update(p.subarray(0, contentLen));
+  const want = h.digest();
+  let diff = 0;
+  for (let i = 0; i < macLen; i++) diff |= want[i] ^ p[contentLen + i];
+  return diff === 0 ? p.subarray(0, contentLen) : null;
+}
