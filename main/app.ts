@@ -2,13 +2,14 @@ import { app, type BrowserWindow } from 'electron';
 import { join } from 'node:path';
 import { TapscopeService } from './services/service.js';
 import { registerIpc, chooseOpenPath, EVENT_CHANNEL } from './electron/ipc-transport.js';
-import { secureAllWebContents } from './electron/security.js';
-import { appUrlFor, buildMenu, createWindow } from './electron/window.js';
+import { registerAppScheme, secureAllWebContents } from './electron/security.js';
+import { APP_CSP } from './electron/app-protocol.js';
+import { appUrlFor, buildMenu, createWindow, rendererDir } from './electron/window.js';
 
 /*
  * Electron main: thin wiring only. Boot, in order:
  *   1. one instance (a second launch hands its file to the first and quits)
- *   2. lock down every web contents (security.ts)
+ *   2. lock down every web contents and serve the page as app://tapscope/ (security.ts)
  *   3. the TapscopeService (plain Node; analysis runs in worker threads)
  *   4. IPC handlers for the API contract (ipc-transport.ts)
  *   5. menu and window; files from the command line, open-file and second-instance events
@@ -25,7 +26,10 @@ function filesFrom(argv: string[]): string[] {
 if (!app.requestSingleInstanceLock()) {
   app.quit();
 } else {
-  secureAllWebContents(appUrl);
+  // Every renderer sandboxed (checklist 4), app:// registered before 'ready'.
+  app.enableSandbox();
+  registerAppScheme();
+  secureAllWebContents(appUrl, rendererDir(baseDir), APP_CSP);
   const service = new TapscopeService({
     // Worker threads load real files: in the package, out/cli is unpacked beside app.asar.
     workerFile: join(baseDir, '..', 'cli', 'analyze-worker.mjs').replace(/([\\/])app\.asar([\\/])/, '$1app.asar.unpacked$2'),

@@ -1,21 +1,17 @@
 import { contextBridge, ipcRenderer, webUtils } from 'electron';
 import { API_EVENTS, API_METHODS } from './api.js';
+import { openEnvelope } from './envelope.js';
 
 /*
  * The bridge: exactly the methods of API_METHODS, each one `ipcRenderer.invoke` on its
  * own channel, plus `on(event)` for API_EVENTS. The renderer gets no ipcRenderer, no
  * Node, no way to name a channel. (pathForFile resolves a dropped File to its path locally.)
  */
-type Envelope = { ok: true; result: unknown } | { ok: false; error: { message: string; code: string } };
-
 const api: Record<string, unknown> = {};
 for (const m of API_METHODS) {
   api[m] = async (...args: unknown[]): Promise<unknown> => {
-    const r = (await ipcRenderer.invoke(`tapscope:${m}`, ...args)) as Envelope;
-    if (r.ok) return r.result;
-    const e = new Error(r.error.message);
-    e.name = 'ApiError';
-    throw e;
+    // An ApiError with the code, as over the WebSocket (envelope.ts).
+    return openEnvelope(await ipcRenderer.invoke(`tapscope:${m}`, ...args));
   };
 }
 api.on = (event: string, cb: (data: unknown) => void): (() => void) => {

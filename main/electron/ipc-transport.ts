@@ -1,15 +1,16 @@
 import { BrowserWindow, dialog, ipcMain, type IpcMainInvokeEvent } from 'electron';
-import { API_EVENTS, API_METHODS } from '../../preload/api.js';
+import { API_EVENTS, API_METHODS, ApiError } from '../../preload/api.js';
 import type { TapscopeService } from '../services/service.js';
 import { validateCall } from '../services/validate.js';
-import { isAppUrl } from './security.js';
+import { isAppUrl, saveDialogDefaults } from './policy.js';
+import { errorEnvelope, resultEnvelope } from '../../preload/envelope.js';
 
 /*
  * The API contract over Electron IPC: one `ipcMain.handle('tapscope:<method>')` per
  * method of API_METHODS. Each call is accepted only from the app window's main frame
  * showing the app's own page (checklist 17: validate the sender), its arguments are
- * validated, and the answer is an envelope { ok, result } | { ok: false, error }, which
- * keeps the error code across the bridge. Events go out on 'tapscope:event'.
+ * validated, and the answer is an envelope (preload/envelope.ts) that keeps the error's
+ * name, message and code across the bridge. Events go out on 'tapscope:event'.
  */
 export const CHANNEL_PREFIX = 'tapscope:';
 export const EVENT_CHANNEL = 'tapscope:event';
@@ -22,16 +23,15 @@ export function registerIpc(service: TapscopeService, win: () => BrowserWindow |
   };
   for (const m of API_METHODS) {
     ipcMain.handle(CHANNEL_PREFIX + m, async (e, ...raw: unknown[]) => {
-      if (!trusted(e)) return { ok: false, error: { message: 'refused: the call did not come from the Tapscope window', code: 'forbidden' } };
+      if (!trusted(e)) return errorEnvelope(new ApiError('refused: the call did not come from the Tapscope window', 'forbidden'));
       try {
         const { method, args } = validateCall(m, raw);
-        if (method === 'chooseSavePath') return { ok: true, result: await chooseSavePath(service, win(), args[0] as string) };
-        if (method === 'chooseOpenPath') return { ok: true, result: await chooseOpenPath(win()) };
+        if (method === 'chooseSavePath') return resultEnvelope(await chooseSavePath(service, win(), args[0] as string));
+        if (method === 'chooseOpenPath') return resultEnvelope(await chooseOpenPath(win()));
         const fn = service[method] as (...a: unknown[]) => Promise<unknown>;
-        return { ok: true, result: (await fn.apply(service, args)) ?? null };
+        return resultEnvelope(await fn.apply(service, args));
       } catch (err) {
-        const x = err as Error & { code?: string };
-        return { ok: false, error: { message: x.message, code: x.code ?? 'error' } };
+        return errorEnvelope(err);
       }
     });
   }
@@ -43,11 +43,8 @@ export function registerIpc(service: TapscopeService, win: () => BrowserWindow |
 }
 
 async function chooseSavePath(service: TapscopeService, w: BrowserWindow | null, defaultName: string): Promise<string | null> {
-  const ext = defaultName.slice(defaultName.lastIndexOf('.') + 1);
-  const opts = {
-    defaultPath: defaultName,
-    filters: ext === 'har' ? [{ name: 'HAR', extensions: ['har'] }] : [{ name: ext === 'pcapng' ? 'pcapng' : 'pcap', extensions: [ext] }],
-  };
+  // A bare file name with an allowed extension, whatever the page asked for (policy.ts).
+  const opts = saveDialogDefaults(defaultName);
   const r = w ? await dialog.showSaveDialog(w, opts) : await dialog.showSaveDialog(opts);
   if (r.canceled || !r.filePath) return null;
   // The service writes only to paths the user chose in this dialog.

@@ -1,14 +1,15 @@
 import { BrowserWindow, Menu, app, type MenuItemConstructorOptions } from 'electron';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { APP_URL } from './app-protocol.js';
 
-/** The app window: isolated, sandboxed renderer without Node; the page is the built renderer. */
-export function rendererFile(baseDir: string): string {
-  return join(baseDir, '..', 'renderer', 'index.html');
+/** The app window: isolated, sandboxed renderer without Node; the page is the built renderer,
+ * served as app://tapscope/ from this folder (security.ts, app-protocol.ts). */
+export function rendererDir(baseDir: string): string {
+  return join(baseDir, '..', 'renderer');
 }
 
-export function appUrlFor(baseDir: string): string {
-  return pathToFileURL(rendererFile(baseDir)).href;
+export function appUrlFor(_baseDir?: string): string {
+  return APP_URL;
 }
 
 export function createWindow(baseDir: string): BrowserWindow {
@@ -27,11 +28,15 @@ export function createWindow(baseDir: string): BrowserWindow {
       nodeIntegrationInWorker: false,
       webSecurity: true,
       allowRunningInsecureContent: false,
+      experimentalFeatures: false,
+      enableBlinkFeatures: '',
+      webviewTag: false,
+      navigateOnDragDrop: false,
       spellcheck: false,
     },
   });
   win.once('ready-to-show', () => win.show());
-  void win.loadFile(rendererFile(baseDir));
+  void win.loadURL(APP_URL);
   return win;
 }
 

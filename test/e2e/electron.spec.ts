@@ -45,10 +45,20 @@ test.describe('Electron app', () => {
       await win.getByTestId('open-sample').click();
       await expect(win.getByTestId('stat-connections')).toHaveText(String(cli.connections.length));
       await win.screenshot({ path: join(SHOTS, 'electron-sample.png') });
-      // Navigation away from the app is blocked.
+      // The page comes from the confined app:// protocol, not file://.
+      expect(win.url()).toBe('app://tapscope/index.html');
+      expect(await win.evaluate(() => fetch('app://tapscope/../../../etc/passwd').then((r) => r.status, () => 'refused'))).not.toBe(200);
+      // Navigation away from the app is refused: wait for the main process's will-navigate
+      // event (our handler runs first and prevents it) instead of a fixed delay.
+      const navigation = app.evaluate(({ BrowserWindow }) => new Promise<{ url: string; prevented: boolean }>((res) => {
+        BrowserWindow.getAllWindows()[0].webContents.once('will-navigate', (e, url) => res({ url, prevented: e.defaultPrevented }));
+      }));
       await win.evaluate(() => { location.href = 'https://example.com/'; });
-      await win.waitForTimeout(500);
-      expect(win.url()).toMatch(/^file:/);
+      expect(await navigation).toEqual({ url: 'https://example.com/', prevented: true });
+      expect(win.url()).toBe('app://tapscope/index.html');
+      // No new windows, external links included.
+      expect(await win.evaluate(() => window.open('https://example.com/') === null)).toBe(true);
+      expect(app.windows()).toHaveLength(1);
     } finally {
       await app.close();
     }
