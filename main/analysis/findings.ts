@@ -198,6 +198,8 @@ interface HttpGroup {
   /** The response was in bytes the capture lost, or cut after such a loss: capture faults. */
   notCaptured: HttpExchange[];
   pendingAtEnd: HttpExchange[];
+  /** HTTP/2 streams ended by RST_STREAM or GOAWAY (their `error`). */
+  streamErrors: HttpExchange[];
 }
 
 /** A TTFB site group (site, else server): its exchanges with a TTFB and their median. */
@@ -264,13 +266,14 @@ class Facts {
     for (const xs of groupBy(exchanges, (x) => `${this.siteOf(x.connectionId, x.serverIp) ?? ''}|${serverOfExchange(x)}`).values()) {
       const g: HttpGroup = {
         site: this.siteOf(xs[0].connectionId, xs[0].serverIp), server: serverOfExchange(xs[0]), requests: 0,
-        serverErrors: [], cut: [], notCaptured: [], pendingAtEnd: [],
+        serverErrors: [], cut: [], notCaptured: [], pendingAtEnd: [], streamErrors: [],
       };
       for (const x of xs) {
         if (x.status !== null && x.status >= 500) g.serverErrors.push(x);
         if (x.method === null) continue;
         g.requests++;
-        if (x.noResponse === 'reset' || x.noResponse === 'closed') g.cut.push(x);
+        if (x.error) g.streamErrors.push(x);
+        else if (x.noResponse === 'reset' || x.noResponse === 'closed') g.cut.push(x);
         else if (x.noResponse === 'not-captured' || x.noResponse === 'incomplete') g.notCaptured.push(x);
         else if (x.noResponse === 'capture-ended') g.pendingAtEnd.push(x);
         if (x.noResponse === 'reset') this.resetWithPending.add(x.connectionId);
@@ -643,7 +646,19 @@ export const RULES: readonly Rule<Hit>[] = [
       const c = f.conns.get(h.connectionId);
       return { site: c ? f.siteOf(c.id, c.server.ip) : null, server: c ? serverOfConn(c) : null, count: 1, total: 1, events: [{ ts: h.ts, connId: h.connectionId }], idKey: String(h.connectionId), id: h.connectionId };
     }),
-    text: (h) => `connection ${h.id}${h.server ? ` to ${h.server}` : ''} speaks HTTP/2 in clear text (h2c); its requests are not decoded`,
+    text: (h) => `connection ${h.id}${h.server ? ` to ${h.server}` : ''} speaks HTTP/2 in clear text (h2c)`,
+  }),
+  // HTTP/2 STREAM ERRORS: streams ended by RST_STREAM or refused/cut by GOAWAY, by error code
+  // and sender. Critical when the server sent them; a client's CANCEL alone is informational
+  // (browsers cancel streams they no longer need).
+  rule<HttpHit>({
+    kind: 'http.h2-stream-error', group: 'http',
+    severity: (h) => (h.xs.some((x) => x.errorBy === 'server') ? 'critical' : 'info'),
+    detect: httpHits((g) => g.streamErrors, null),
+    text: (h, r) => {
+      const how = [...groupBy(h.xs, (x) => `${x.error} from the ${x.errorBy ?? 'server'}`)].map(([w, v]) => `${w} ×${v.length}`).join(', ');
+      return `${siteAndServer(h.site, h.server)}: ${h.count} of ${plural(h.requests, 'HTTP/2 stream')} ended in error (${how}) ${span(r.firstTs, r.lastTs)}${topUris(h.xs)}`;
+    },
   }),
   // RESETS: connections reset while a request was waiting or before TLS completed.
   rule<ServerHit>({
@@ -736,7 +751,7 @@ export const RULES: readonly Rule<Hit>[] = [
 
 /** Every finding kind the rules can produce (documented in docs/protocols.md "Findings"). */
 export const FINDING_KINDS: readonly string[] = [
-  'tcp.syn-unanswered', 'tcp.refused', 'http.5xx', 'http.no-response', 'http.response-not-captured', 'http.pending-at-end', 'http.slow-ttfb', 'http.slow-path', 'http.h2c',
+  'tcp.syn-unanswered', 'tcp.refused', 'http.5xx', 'http.no-response', 'http.response-not-captured', 'http.pending-at-end', 'http.slow-ttfb', 'http.slow-path', 'http.h2c', 'http.h2-stream-error',
   'tcp.reset-mid-exchange', 'tcp.analysis.retransmission', 'tcp.analysis.zero_window', 'tcp.analysis.ack_lost_segment',
   'dns.nxdomain', 'dns.servfail', 'dns.error', 'dns.unanswered', 'tls.alert', 'tls.certificate-expired', 'tls.certificate-not-yet-valid', 'icmp.unreachable',
 ];

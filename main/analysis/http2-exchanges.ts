@@ -217,7 +217,8 @@ class StreamExchanges implements Http2Events {
 
   goaway(fromClient: boolean, lastStreamId: number, code: number, ts: number): void {
     const name = `GOAWAY ${errorCodeName(code)}`;
-    this.summary.goaway = { fromClient, lastStreamId, error: errorCodeName(code), ts };
+    // The first GOAWAY with an error code is the one that explains the end; else the latest.
+    if (this.summary.goaway === null || this.summary.goaway.error === 'NO_ERROR') this.summary.goaway = { fromClient, lastStreamId, error: errorCodeName(code), ts };
     if (code !== 0) this.goawayError = name;
     // §6.8: streams the receiver initiated above lastStreamId were not (and will not be) processed.
     for (const [id, x] of this.open) {
