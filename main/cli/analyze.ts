@@ -3,17 +3,19 @@ import { parseDecodeAs } from '../decode/decoder.js';
 import type { AnalysisReport } from '../engine/report.js';
 import { linkTypeName } from '../pcap/link-types.js';
 import { parseArgs, UsageError } from './args.js';
+import { readFileSync } from 'node:fs';
 import { parseCommunityIdSeed, reseedCommunityIds } from '../flows/community-id.js';
 
 export const ANALYZE_USAGE = `tapscope analyze <file> [--json] [--decode udp:PORT=PROTO]...
   Analyse a pcap/pcapng file. --json prints one JSON document on stdout.
   --decode udp:31337=tzsp decodes that UDP port as the protocol (vxlan, geneve, tzsp, none).
   --community-id-seed N  seed of connections[].communityId (Community ID v1; default 0).
+  --keylog FILE  NSS key log (SSLKEYLOGFILE) to decrypt TLS with; repeatable. Keys in pcapng DSBs are always used.
   Exit status: 0 ok, 1 usage or unreadable file, 2 damaged file (partial results printed).`;
 
 /** Runs `tapscope analyze`; returns the exit status. */
 export function runAnalyze(argv: string[], out: NodeJS.WritableStream, err: NodeJS.WritableStream): number {
-  const args = parseArgs(argv, ['decode', 'community-id-seed']);
+  const args = parseArgs(argv, ['decode', 'community-id-seed', 'keylog']);
   for (const f of args.flags) if (f !== 'json' && f !== 'help' && f !== 'h') throw new UsageError(`unknown option --${f}`);
   if (args.flags.has('help') || args.flags.has('h')) {
     out.write(ANALYZE_USAGE + '\n');
@@ -24,9 +26,18 @@ export function runAnalyze(argv: string[], out: NodeJS.WritableStream, err: Node
   const path = args.positionals[0];
   const seedArg = args.options.get('community-id-seed');
   const seed = seedArg ? parseCommunityIdSeed(seedArg[seedArg.length - 1]) : 0;
+  const keyLogs: { text: string; source: string }[] = [];
+  for (const k of args.options.get('keylog') ?? []) {
+    try {
+      keyLogs.push({ text: readFileSync(k, 'utf8'), source: k });
+    } catch (e) {
+      err.write(`tapscope: cannot read key log ${k}: ${(e as Error).message}\n`);
+      return 1;
+    }
+  }
   let result;
   try {
-    result = analyzeFile(path, { decodeAs });
+    result = analyzeFile(path, { decodeAs, keyLogs });
   } catch (e) {
     err.write(`tapscope: cannot read ${path}: ${(e as Error).message}\n`);
     return 1;
