@@ -10,6 +10,8 @@ export interface AnalysisReport {
   http: unknown[];
   dns: unknown[];
   tls: unknown[];
+  /** One entry per QUIC connection (README "JSON output", docs/quic.md). */
+  quic: unknown[];
   findings: unknown[];
 }
 

@@ -110,6 +110,7 @@ export class AnalysisSession {
       http: this.app.http.json(),
       dns: this.app.dns.json(),
       tls: this.app.tls.json(),
+      quic: this.app.quic.json(),
       findings: this.app.findings(connections, this.firstTs, this.lastTs),
     };
   }
