@@ -8,9 +8,9 @@
  * A marker file <spool>.tapscope.json sits beside the spool while the capture runs; a
  * marker whose process is gone is an unfinished capture (findUnfinishedCaptures).
  */
-import { existsSync, ftruncateSync, mkdirSync, openSync, closeSync, readdirSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, ftruncateSync, lstatSync, mkdirSync, openSync, closeSync, readdirSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { basename, dirname, join } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { AnalysisSession, type SessionOptions } from '../engine/session.js';
 import { openCaptureWriter, type CaptureWriter, type WriteRecord } from '../pcap/writer.js';
 import type { CaptureInterface, PacketRecord } from '../pcap/record.js';
@@ -120,12 +120,40 @@ function alive(pid: number): boolean {
 }
 
 export interface UnfinishedCapture {
-  /** Capture files (oldest first) that exist. */
+  /** Capture files (oldest first) that exist; only spool files of this marker inside the spool directory. */
   files: string[];
   marker: string;
   label: string;
   startedAt: number;
   bytes: number;
+  /** Why the marker cannot be trusted (it names a file that is not one of its spool files), else null. */
+  refused: string | null;
+}
+
+/** Spool names (defaultSpoolPath and the service's spool paths): tapscope_<label>_<time>_<id>.pcapng. */
+const SPOOL_NAME = /^tapscope_[A-Za-z0-9_.+-]+\.pcapng$/;
+
+/**
+ * Why `file`, named in the marker `marker` (a file directly in `dir`), is not one of that
+ * capture's spool files, or null. Accepted: `<base>` (the marker is `<base>.tapscope.json`)
+ * or, for a ring, `<base without .pcapng>_NNNNN_<14 digits>.pcapng`; spool-named, directly
+ * in the spool directory, a regular file (not a symbolic link). A marker is plain JSON in a
+ * user-writable folder: without this it could name any path to open or delete.
+ */
+export function spoolFileProblem(file: unknown, marker: string, dir: string): string | null {
+  if (typeof file !== 'string' || file === '' || file.includes('\0')) return 'a file entry that is not a path';
+  const name = basename(file);
+  if (resolve(dirname(file)) !== resolve(dir)) return `${file} is not in the spool directory ${dir}`;
+  const base = basename(marker).slice(0, -MARKER_SUFFIX.length);
+  if (!SPOOL_NAME.test(base)) return `the marker ${basename(marker)} is not named after a spool file`;
+  const ring = new RegExp(`^${base.slice(0, -'.pcapng'.length).replace(/[.+]/g, '\\$&')}_\\d{5}_\\d{14}\\.pcapng$`);
+  if (!SPOOL_NAME.test(name) || (name !== base && !ring.test(name))) return `${file} is not a spool file of ${basename(marker)}`;
+  try {
+    if (!lstatSync(file).isFile()) return `${file} is not a regular file`;
+  } catch {
+    // gone: not offered, nothing to refuse
+  }
+  return null;
 }
 
 /** Captures whose process died before finishing (crash, kill, power loss): offer to open them. */
@@ -146,16 +174,24 @@ export function findUnfinishedCaptures(dir = defaultSpoolDir()): UnfinishedCaptu
     } catch {
       continue;
     }
+    if (!m || typeof m !== 'object') continue;
     if (m.pid !== process.pid && alive(m.pid)) continue;
     if (m.pid === process.pid) continue;
-    const files = (m.files ?? []).filter((f) => existsSync(f));
-    out.push({ files, marker, label: m.label ?? '', startedAt: m.startedAt ?? 0, bytes: files.reduce((s, f) => s + statSync(f).size, 0) });
+    const listed: unknown[] = Array.isArray(m.files) ? m.files : [];
+    const problems = listed.map((f) => spoolFileProblem(f, marker, dir)).filter((p): p is string => p !== null);
+    const refused = problems.length ? `refused: the unfinished-capture marker ${n} names ${problems[0]}` : null;
+    const files = refused ? [] : (listed as string[]).filter((f) => existsSync(f));
+    out.push({
+      files, marker, label: typeof m.label === 'string' ? m.label : '', startedAt: typeof m.startedAt === 'number' ? m.startedAt : 0,
+      bytes: files.reduce((s, f) => s + statSync(f).size, 0), refused,
+    });
   }
   return out.sort((a, b) => b.startedAt - a.startedAt);
 }
 
-/** Forgets an unfinished capture (the files stay unless deleteFiles). */
+/** Forgets an unfinished capture (the files stay unless deleteFiles). A refused marker is left alone. */
 export function dismissUnfinishedCapture(u: UnfinishedCapture, deleteFiles = false): void {
+  if (u.refused) throw new SpoolError(u.refused, 'EACCES');
   if (deleteFiles) for (const f of u.files) try { unlinkSync(f); } catch { /* gone */ }
   try { unlinkSync(u.marker); } catch { /* gone */ }
 }

@@ -478,6 +478,8 @@ export class TapscopeService implements TapscopeApi {
   private async unfinishedById(id: string): Promise<import('../capture/live-sink.js').UnfinishedCapture> {
     const u = (await this.unfinished()).find((x) => basename(x.marker) === id);
     if (!u) throw new ApiError(`no unfinished capture ${id}`, 'not-found');
+    // A marker naming anything but its own spool files in the spool directory (live-sink.ts).
+    if (u.refused) throw new ApiError(u.refused, 'forbidden');
     return u;
   }
 
@@ -485,6 +487,8 @@ export class TapscopeService implements TapscopeApi {
     const svc = await this.capture();
     const out: UnfinishedCaptureInfo[] = [];
     for (const u of await this.unfinished()) {
+      // A marker naming other files is not offered (nor touched).
+      if (u.refused) continue;
       // A marker whose files are gone has nothing left to offer.
       if (u.files.length === 0) {
         svc.dismissUnfinished(u);
