@@ -46,7 +46,8 @@ const V4: Nf9Field[] = [addr(8, 4, (r) => r.srcIp), addr(12, 4, (r) => r.dstIp),
 const V6: Nf9Field[] = [addr(27, 16, (r) => r.srcIp), addr(28, 16, (r) => r.dstIp), ...COMMON, uint(60, 1, () => 6)];
 const recordLen = (fs: Nf9Field[]) => fs.reduce((n, f) => n + f.len, 0);
 /** The widest span of flow times one packet can express: 32-bit ms, less the round-up of UNIX secs. */
-const MAX_UPTIME_SPAN = 2 ** 32 - 1 - 1000;
+const BOOT_LEAD_MS = 1000;
+const MAX_UPTIME_SPAN = 2 ** 32 - 1 - 1000 - BOOT_LEAD_MS;
 
 export interface Netflow9Options {
   sourceId?: number;
@@ -117,7 +118,8 @@ export class Netflow9Encoder {
         maxEnd = hi;
         j++;
       }
-      const boot = minStart;
+      // One second before the first flow: nfdump reads FIRST_SWITCHED = 0 as "no time".
+      const boot = minStart - BOOT_LEAD_MS;
       const unixSecs = Math.ceil(maxEnd / 1000);
       const parts: Buffer[] = templates ? [templates] : [];
       let count = templates ? 2 : 0;

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
-import { execFileSync } from 'node:child_process';
+import { Writable } from 'node:stream';
+import { runAnalyze } from '../../main/cli/analyze.js';
 import { join, resolve } from 'node:path';
 import { addressBytes, communityId, connectionCommunityId, frameFlowTuple } from '../../main/flows/community-id.js';
 import { Decoder } from '../../main/decode/decoder.js';
@@ -67,8 +68,9 @@ describe('Community ID v1', () => {
       'community-id-spec-icmp.pcap', 'community-id-spec-icmp6.pcap', 'community-id-spec-ipv6.pcap', 'community-id-spec-rsvp.pcap',
       'community-id-spec-arp.pcap', 'community-id-ipv4.pcap'];
     let compared = 0;
+    // Every file with the default seed; the seeds 1 and 7 on the files that hold every protocol.
     for (const seed of [0, 1, 7]) {
-      for (const f of files) {
+      for (const f of seed === 0 ? files : ['community-id-spec-combined.pcap', 'community-id-ipv4.pcap']) {
         const rows = tsharkFields(cid(f), ['frame.number', 'communityid'], ['--enable-protocol', 'communityid', '-o', `communityid.seed:${seed}`]);
         const ts = rows.map((r) => r[1] ?? '');
         const ours = perPacket(cid(f), seed);
@@ -77,7 +79,7 @@ describe('Community ID v1', () => {
         compared += ts.filter((x) => x !== '').length;
       }
     }
-    expect(compared).toBeGreaterThan(300);
+    expect(compared).toBeGreaterThan(250);
   });
 
   it('connections carry it: the suricata-verify case (seed 7) through tapscope analyze', () => {
@@ -87,9 +89,10 @@ describe('Community ID v1', () => {
     expect(connectionCommunityId(c, 7)).toBe('1:IwiTNfuO7aCaamMijl+7/X9uLx0=');
     // Default seed 0 in the JSON, the same as tshark's default.
     expect(c.communityId).toBe(tsharkFields(cid('community-id-ipv4.pcap'), ['communityid'], ['--enable-protocol', 'communityid', '-c', '1'])[0][0]);
-    const cli = join(REPO_ROOT, 'out/cli/tapscope.mjs');
-    execFileSync(process.execPath, [join(REPO_ROOT, 'scripts/build.mjs')], { stdio: 'ignore' });
-    const out = JSON.parse(execFileSync(process.execPath, [cli, 'analyze', cid('community-id-ipv4.pcap'), '--json', '--community-id-seed', '7'], { encoding: 'utf8' }));
+    let text = '';
+    const w = new Writable({ write: (c, _e, cb) => { text += c; cb(); } });
+    expect(runAnalyze([cid('community-id-ipv4.pcap'), '--json', '--community-id-seed', '7'], w, w)).toBe(0);
+    const out = JSON.parse(text);
     expect(out.connections.find((x: { server: { port: number } }) => x.server.port === 443).communityId).toBe('1:IwiTNfuO7aCaamMijl+7/X9uLx0=');
   });
 });
