@@ -10,7 +10,8 @@ import { sha1 } from '@noble/hashes/legacy.js';
  * (docs/tls-decryption.md). Supported:
  * - AEAD: AES-128/256-GCM (RFC 5288, RFC 8446 §5.3) and ChaCha20-Poly1305 (RFC 7905,
  *   RFC 8446), in TLS 1.2 and 1.3;
- * - TLS 1.1/1.2 AES-CBC with HMAC-SHA1/256/384, MAC-then-encrypt (RFC 5246 §6.2.3.2).
+ * - TLS 1.1/1.2 AES-CBC with HMAC-SHA1/256/384, MAC-then-encrypt (RFC 5246 §6.2.3.2) or
+ *   encrypt-then-MAC (RFC 7366, which OpenSSL negotiates by default).
  * Nothing here throws on bad input: a failed tag, MAC or padding returns null.
  */
 
@@ -69,38 +70,55 @@ export function aeadOpen(c: RecordCipher, key: Uint8Array, nonce: Uint8Array, aa
   }
 }
 
-/**
- * TLS 1.1/1.2 CBC record (RFC 5246 §6.2.3.2): IV(16) || AES-CBC(content || MAC || padding ||
- * padding_length). MAC = HMAC(mac_key, seq(8) || type(1) || version(2) || length(2) || content).
- * Returns the content, or null on bad length, padding or MAC.
- */
-export function cbcOpen(
-  key: Uint8Array, macKey: Uint8Array, mac: HashName, seq: bigint, type: number, version: number, fragment: Uint8Array,
-): Uint8Array | null {
-  const macLen = macLength(mac);
-  if (fragment.length < 32 || fragment.length % 16 !== 0) return null;
-  let p: Uint8Array;
-  try {
-    p = cbc(key, fragment.subarray(0, 16), { disablePadding: true }).decrypt(fragment.subarray(16));
-  } catch {
-    return null;
-  }
-  const pad = p[p.length - 1];
-  const contentLen = p.length - 1 - pad - macLen;
-  if (contentLen < 0) return null;
-  for (let i = p.length - 1 - pad; i < p.length - 1; i++) if (p[i] !== pad) return null;
+/** HMAC(mac_key, seq(8) || type(1) || version(2) || length(2) || data) (RFC 5246 §6.2.3.1). */
+function recordMac(mac: HashName, macKey: Uint8Array, seq: bigint, type: number, version: number, data: Uint8Array): Uint8Array {
   const hdr = new Uint8Array(13);
   new DataView(hdr.buffer).setBigUint64(0, seq);
   hdr[8] = type;
   hdr[9] = version >> 8;
   hdr[10] = version & 0xff;
-  hdr[11] = contentLen >> 8;
-  hdr[12] = contentLen & 0xff;
+  hdr[11] = data.length >> 8;
+  hdr[12] = data.length & 0xff;
   const h = hmac.create(HASHES[mac], macKey);
   h.update(hdr);
-  h.update(p.subarray(0, contentLen));
-  const want = h.digest();
+  h.update(data);
+  return h.digest();
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array, n: number): boolean {
   let diff = 0;
-  for (let i = 0; i < macLen; i++) diff |= want[i] ^ p[contentLen + i];
-  return diff === 0 ? p.subarray(0, contentLen) : null;
+  for (let i = 0; i < n; i++) diff |= a[i] ^ b[i];
+  return diff === 0 && a.length >= n && b.length >= n;
+}
+
+/**
+ * TLS 1.1/1.2 CBC record. MAC-then-encrypt (RFC 5246 §6.2.3.2): IV(16) || AES-CBC(content ||
+ * MAC || padding || padding_length), the MAC over the content. Encrypt-then-MAC (RFC 7366
+ * §3): IV(16) || AES-CBC(content || padding || padding_length) || MAC, the MAC over IV and
+ * ciphertext. Returns the content, or null on bad length, padding or MAC.
+ */
+export function cbcOpen(
+  key: Uint8Array, macKey: Uint8Array, mac: HashName, seq: bigint, type: number, version: number, fragment: Uint8Array, etm = false,
+): Uint8Array | null {
+  const macLen = macLength(mac);
+  let sealed = fragment;
+  if (etm) {
+    if (fragment.length < macLen + 32) return null;
+    sealed = fragment.subarray(0, fragment.length - macLen);
+    if (!sameBytes(recordMac(mac, macKey, seq, type, version, sealed), fragment.subarray(sealed.length), macLen)) return null;
+  }
+  if (sealed.length < 32 || sealed.length % 16 !== 0) return null;
+  let p: Uint8Array;
+  try {
+    p = cbc(key, sealed.subarray(0, 16), { disablePadding: true }).decrypt(sealed.subarray(16));
+  } catch {
+    return null;
+  }
+  const pad = p[p.length - 1];
+  const contentLen = p.length - 1 - pad - (etm ? 0 : macLen);
+  if (contentLen < 0) return null;
+  for (let i = p.length - 1 - pad; i < p.length - 1; i++) if (p[i] !== pad) return null;
+  if (etm) return p.subarray(0, contentLen);
+  const content = p.subarray(0, contentLen);
+  return sameBytes(recordMac(mac, macKey, seq, type, version, content), p.subarray(contentLen), macLen) ? content : null;
 }

@@ -1,5 +1,5 @@
 import type { StreamEnd, StreamSink } from '../reassembly/tcp-stream.js';
-import { cipherSuite, type CipherSuite } from './ciphers.js';
+import { cipherSuite, macLength, type CipherSuite } from './ciphers.js';
 import type { TlsSessionSecrets } from './key-log.js';
 import { RecordProtection } from './tls-records.js';
 
@@ -130,10 +130,6 @@ export class TlsDecryptor {
       this.disable(`cipher suite 0x${p.cipherSuite.toString(16).padStart(4, '0')} is not one Tapscope decrypts`);
       return;
     }
-    if (suite.cipher === 'aes-cbc' && p.encryptThenMac) {
-      this.disable('encrypt_then_mac (RFC 7366) is not supported');
-      return;
-    }
     this.suite = suite;
     this.tls13 = suite.tls13;
     const s = this.secrets;
@@ -154,7 +150,7 @@ export class TlsDecryptor {
         this.disable('the key log has no CLIENT_RANDOM master secret for this TLS 1.2 session');
         return;
       }
-      this.tls12Keys = RecordProtection.tls12(suite, s.masterSecret, this.clientRandom, p.random);
+      this.tls12Keys = RecordProtection.tls12(suite, s.masterSecret, this.clientRandom, p.random, p.encryptThenMac);
     }
   }
 
@@ -288,7 +284,7 @@ export class TlsDecryptor {
     if (!sink || !this.suite) return;
     // Plaintext length of the lost record, less the protection's overhead.
     const s = this.suite;
-    const overhead = s.tls13 ? 17 : s.cipher === 'aes-gcm' ? 24 : s.cipher === 'chacha20-poly1305' ? 16 : 16 + 20 + 1;
+    const overhead = s.tls13 ? 17 : s.cipher === 'aes-gcm' ? 24 : s.cipher === 'chacha20-poly1305' ? 16 : 16 + macLength(s.mac!) + 1;
     if (len > overhead) sink.gap(len - overhead, ts);
   }
 

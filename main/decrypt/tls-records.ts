@@ -27,6 +27,8 @@ export class RecordProtection {
     readonly macKey: Uint8Array | null,
     /** TLS 1.3 traffic secret this key came from (for KeyUpdate); null for TLS 1.2. */
     readonly secret: Uint8Array | null,
+    /** CBC with encrypt-then-MAC (RFC 7366). */
+    readonly encryptThenMac = false,
   ) {}
 
   /** A TLS 1.3 direction keyed from a traffic secret. */
@@ -36,12 +38,13 @@ export class RecordProtection {
   }
 
   /** Both TLS 1.2 directions from the master secret and the hello randoms. */
-  static tls12(suite: CipherSuite, master: Uint8Array, clientRandom: Uint8Array, serverRandom: Uint8Array): { client: RecordProtection; server: RecordProtection } {
+  static tls12(suite: CipherSuite, master: Uint8Array, clientRandom: Uint8Array, serverRandom: Uint8Array, encryptThenMac = false): { client: RecordProtection; server: RecordProtection } {
     const k = tls12KeyBlock(suite, master, clientRandom, serverRandom);
     const cbc = suite.cipher === 'aes-cbc';
+    const etm = cbc && encryptThenMac;
     return {
-      client: new RecordProtection(suite, k.clientKey, k.clientIv, cbc ? k.clientMacKey : null, null),
-      server: new RecordProtection(suite, k.serverKey, k.serverIv, cbc ? k.serverMacKey : null, null),
+      client: new RecordProtection(suite, k.clientKey, k.clientIv, cbc ? k.clientMacKey : null, null, etm),
+      server: new RecordProtection(suite, k.serverKey, k.serverIv, cbc ? k.serverMacKey : null, null, etm),
     };
   }
 
@@ -60,7 +63,7 @@ export class RecordProtection {
     let out: Uint8Array | null;
     if (s.tls13) out = this.open13(version, fragment);
     else if (s.cipher === 'aes-cbc') {
-      out = cbcOpen(this.key, this.macKey!, s.mac!, BigInt(this.seq), type, version, fragment);
+      out = cbcOpen(this.key, this.macKey!, s.mac!, BigInt(this.seq), type, version, fragment, this.encryptThenMac);
       this.innerType = type;
     } else out = this.open12Aead(type, version, fragment);
     if (out) this.seq++;
