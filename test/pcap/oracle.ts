@@ -1,22 +1,25 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
+import { tsharkOutput } from '../helpers/captures.js';
 
 const run = promisify(execFile);
 
 /**
- * `tshark -T fields` run asynchronously (so a test can keep two tshark processes busy).
- * Damaged files make tshark exit non-zero after printing what it read; that output counts.
+ * `tshark -T fields` run asynchronously (so a test can keep two tshark processes busy),
+ * under the same exit policy as tshark() (test/helpers/captures.ts: damaged files count, any
+ * other failure throws).
  */
 export async function tsharkRows(file: string, fields: string[], extra: string[] = []): Promise<string[][]> {
   const args = ['-r', file, '-n', ...extra, '-T', 'fields', '-E', 'separator=/t', '-E', 'occurrence=a', '-E', 'aggregator=,'];
   for (const f of fields) args.push('-e', f);
   let out: string;
   try {
-    out = (await run('tshark', args, { encoding: 'utf8', maxBuffer: 1 << 30 })).stdout;
+    const r = await run('tshark', args, { encoding: 'utf8', maxBuffer: 1 << 30 });
+    out = tsharkOutput(args, 0, r.stdout, r.stderr);
   } catch (e) {
-    const o = (e as { stdout?: string }).stdout;
-    if (typeof o !== 'string') throw e;
-    out = o;
+    const x = e as { code?: unknown; stdout?: string; stderr?: string };
+    if (typeof x.code !== 'number' || typeof x.stdout !== 'string') throw e;
+    out = tsharkOutput(args, x.code, x.stdout, x.stderr ?? '');
   }
   return out.split('\n').filter((l) => l.length > 0).map((l) => l.split('\t'));
 }
