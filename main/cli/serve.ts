@@ -189,6 +189,8 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
           if (!res.headersSent && !res.destroyed) deny(res, size > MAX_UPLOAD ? 413 : 400, `upload failed: ${err.message}`);
           return;
         }
+        // Removed when the session that opens it closes (and with the rest at close).
+        o.service.adoptUpload(path, dir);
         res.writeHead(200, { 'content-type': 'application/json', ...common });
         res.end(JSON.stringify({ path }));
       });

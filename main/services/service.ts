@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
@@ -83,6 +83,8 @@ export class TapscopeService implements TapscopeApi {
   private events = new EventEmitter();
   private downloads = new Map<string, string>();
   private approvedWritePaths = new Set<string>();
+  /** Uploaded files (browser mode) -> their private folder, removed when the last session on the file closes. */
+  private uploads = new Map<string, string>();
 
   constructor(readonly opts: ServiceOptions) {
     this.events.setMaxListeners(100);
@@ -180,6 +182,22 @@ export class TapscopeService implements TapscopeApi {
     await live.done;
     live.reader.close();
     this.sessions.delete(sessionId);
+    this.removeUploadOf(live.data.path);
+  }
+
+  /**
+   * Browser mode: `path` was uploaded into `folder` (a private mkdtemp folder holding only it).
+   * The folder is removed when the last session that opened the file closes.
+   */
+  adoptUpload(path: string, folder: string): void {
+    this.uploads.set(resolve(path), folder);
+  }
+
+  private removeUploadOf(path: string): void {
+    const folder = this.uploads.get(path);
+    if (!folder || [...this.sessions.values()].some((l) => l.data.path === path)) return;
+    this.uploads.delete(path);
+    rmSync(folder, { recursive: true, force: true });
   }
 
   async summary(sessionId: string): Promise<SessionSummary> {
