@@ -1,0 +1,146 @@
+/*
+ * QUIC traffic the test makes itself, in a network namespace of its own (its loopback only):
+ * Debian's ngtcp2 HTTP/3 server and client (gtlsserver/gtlsclient, GnuTLS) with a certificate
+ * made here by openssl; one connection with two requests (a 200 and a 404), a second server
+ * that validates addresses (-V: every client first gets a Retry), and two handshakes to a port
+ * an iptables rule silently drops (a firewall blocking UDP). Captured with tcpdump on the
+ * namespace's lo. Tapscope's quic[] must agree with tshark's view (quic-oracle.ts) and with
+ * what the clients printed (negotiated ALPN, connection count). Skipped, with the reason, only
+ * without root, network namespaces or the tools.
+ */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { analyzeFile } from '../../main/engine/analyze-file.js';
+import { expectSameAsTshark, tsharkConnections, type ConnJson, type QuicJson } from './quic-oracle.js';
+
+const NS = `tsQuic${process.pid % 100000}`;
+const IP = '127.0.0.1';
+const PORT_PLAIN = 443;
+const PORT_RETRY = 4433;
+const PORT_DROPPED = 8443;
+
+const sh = (cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv } = {}) =>
+  execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 20_000, env: opts.env ?? process.env });
+const inNs = (args: string[]) => ['netns', 'exec', NS, ...args];
+
+function skipReason(): string | null {
+  if (process.platform !== 'linux') return 'network namespaces need Linux';
+  if (process.getuid?.() !== 0) return 'needs root (ip netns, iptables, tcpdump)';
+  for (const tool of ['ip', 'iptables', 'tcpdump', 'openssl', 'gtlsserver', 'gtlsclient', 'tshark']) {
+    try {
+      execFileSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' });
+    } catch {
+      return `${tool} is not installed`;
+    }
+  }
+  return null;
+}
+
+const skip = skipReason();
+let dir = '';
+let nsMade = false;
+const procs: ChildProcess[] = [];
+const clientLogs: string[] = [];
+
+function start(args: string[], log: string): ChildProcess {
+  const p = spawn('ip', inNs(args), { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  p.stdout!.on('data', (d) => { out += d; });
+  p.stderr!.on('data', (d) => { out += d; });
+  p.on('exit', () => writeFileSync(join(dir, log), out));
+  procs.push(p);
+  return p;
+}
+
+async function waitFor(cond: () => boolean, ms: number): Promise<void> {
+  for (const t0 = Date.now(); !cond() && Date.now() - t0 < ms;) await new Promise((r) => setTimeout(r, 50));
+}
+
+/** Runs gtlsclient to completion (bounded), returning what it printed. */
+function client(port: number, uris: string[], extra: string[] = []): Promise<string> {
+  return new Promise((resolve) => {
+    const p = spawn('ip', inNs(['timeout', '10', 'gtlsclient', '--exit-on-all-streams-close', '--handshake-timeout=1s', ...extra, IP, String(port), ...uris]), { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    p.stdout!.on('data', (d) => { out += d; });
+    p.stderr!.on('data', (d) => { out += d; });
+    p.on('exit', () => resolve(out));
+  });
+}
+
+describe.skipIf(skip !== null)(`QUIC with ngtcp2 in a namespace${skip ? ` (skipped: ${skip})` : ''}`, () => {
+  let pcap = '';
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'tapscope-quic-'));
+    sh('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'), '-days', '2', '-subj', '/CN=localhost']);
+    mkdirSync(join(dir, 'htdocs'));
+    writeFileSync(join(dir, 'htdocs', 'index.html'), 'hello over QUIC\n');
+    sh('ip', ['netns', 'add', NS]);
+    nsMade = true;
+    sh('ip', inNs(['ip', 'link', 'set', 'lo', 'up']));
+    // The firewall: UDP to PORT_DROPPED vanishes (no ICMP, as a dropping firewall does).
+    sh('ip', inNs(['iptables', '-A', 'INPUT', '-p', 'udp', '--dport', String(PORT_DROPPED), '-j', 'DROP']));
+    pcap = join(dir, 'quic.pcap');
+    const dump = start(['tcpdump', '-i', 'lo', '-U', '-w', pcap, 'udp'], 'tcpdump.log');
+    let listening = false;
+    dump.stderr!.on('data', (d) => { if (String(d).includes('listening')) listening = true; });
+    await waitFor(() => listening, 5000);
+    const key = join(dir, 'key.pem');
+    const cert = join(dir, 'cert.pem');
+    start(['gtlsserver', '-q', '-d', join(dir, 'htdocs'), IP, String(PORT_PLAIN), key, cert], 'server.log');
+    start(['gtlsserver', '-q', '-V', '-d', join(dir, 'htdocs'), IP, String(PORT_RETRY), key, cert], 'server-retry.log');
+    await new Promise((r) => setTimeout(r, 300));
+    clientLogs.push(await client(PORT_PLAIN, ['https://localhost/index.html', 'https://localhost/missing']));
+    clientLogs.push(await client(PORT_PLAIN, ['https://localhost/index.html']));
+    clientLogs.push(await client(PORT_RETRY, ['https://localhost/index.html']));
+    clientLogs.push(...(await Promise.all([client(PORT_DROPPED, ['https://localhost/']), client(PORT_DROPPED, ['https://localhost/'])])));
+    await new Promise((r) => setTimeout(r, 200));
+    for (const p of procs) p.kill('SIGTERM');
+    await waitFor(() => procs.every((p) => p.exitCode !== null || p.signalCode !== null), 5000);
+  }, 60_000);
+
+  afterAll(() => {
+    for (const p of procs) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
+    if (nsMade) {
+      try {
+        sh('ip', ['netns', 'del', NS]);
+      } catch {
+        // already gone
+      }
+    }
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('the clients did what the test asked (ground truth)', () => {
+    expect(clientLogs).toHaveLength(5);
+    // Three handshakes completed with ALPN h3; the first connection got a 200 and a 404.
+    for (const log of clientLogs.slice(0, 3)) expect(log).toContain('Negotiated ALPN is h3');
+    expect(clientLogs[0]).toMatch(/:status: 200/);
+    expect(clientLogs[0]).toMatch(/:status: 404/);
+    for (const log of clientLogs.slice(3)) expect(log).not.toContain('Negotiated ALPN');
+  });
+
+  it('quic[] agrees with tshark, connection by connection', () => {
+    const report = analyzeFile(pcap).report as unknown as { quic: QuicJson[]; connections: ConnJson[] };
+    const expected = tsharkConnections(pcap);
+    expect(expected).toHaveLength(5);
+    expectSameAsTshark(report, expected, expect);
+  });
+
+  it('states, Retry and ports match the scenario', () => {
+    const report = analyzeFile(pcap).report as unknown as { quic: QuicJson[]; connections: ConnJson[] };
+    const port = (q: QuicJson) => report.connections.find((c) => c.id === q.connectionId)!.server.port;
+    const rows = report.quic.map((q) => [port(q), q.version, q.alpn.join(','), q.state, q.retry]);
+    expect(rows).toEqual([
+      [PORT_PLAIN, '1', 'h3', 'established', null],
+      [PORT_PLAIN, '1', 'h3', 'established', null],
+      [PORT_RETRY, '1', 'h3', 'established', 'valid'],
+      [PORT_DROPPED, '1', 'h3', 'handshake-unanswered', null],
+      [PORT_DROPPED, '1', 'h3', 'handshake-unanswered', null],
+    ]);
+    for (const q of report.quic.slice(0, 3)) expect(q.handshakeTime).toBeGreaterThan(0);
+  });
+});
