@@ -13,6 +13,12 @@ export const MAX_HEADER_OCTETS_TOTAL = 4 * 1024 * 1024;
 /** Problems remembered per connection. */
 const MAX_ERRORS_PER_CONNECTION = 16;
 
+/** Sees every frame and decoded header block of every HTTP/2 connection. */
+export interface Http2Observer {
+  frame(connectionId: number, fromClient: boolean, type: number, flags: number, streamId: number, length: number, ts: number): void;
+  headers(connectionId: number, fromClient: boolean, block: HeaderBlock): void;
+}
+
 /** What one HTTP/2 connection did as a whole (frames per type, errors, GOAWAY). */
 export interface Http2ConnectionSummary {
   connectionId: number;
@@ -45,6 +51,8 @@ export class Http2Exchanges {
   /** Header octets kept so far, and header lists dropped once MAX_HEADER_OCTETS_TOTAL was reached. */
   headerOctets = 0;
   headerListsDropped = 0;
+  /** Optional observer of every frame and header block (tests compare them with tshark). */
+  observer: Http2Observer | null = null;
 
   constructor(private readonly sink: (x: HttpExchange) => void) {}
 
@@ -87,7 +95,8 @@ export class Http2Exchanges {
     let octets = 0;
     for (const f of fields) {
       const n = f.name.length + f.value.length;
-      if (out.length >= MAX_HEADERS_PER_LIST || octets + n > MAX_HEADER_OCTETS_PER_LIST) break;
+      if (out.length >= MAX_HEADERS_PER_LIST) break;
+      if (octets + n > MAX_HEADER_OCTETS_PER_LIST) continue; // too long to keep: the later, shorter ones still fit
       out.push([f.name, f.value]);
       octets += n;
     }
@@ -145,6 +154,7 @@ class StreamExchanges implements Http2Events {
   }
 
   headers(fromClient: boolean, b: HeaderBlock): void {
+    this.owner.observer?.headers(this.conn.id, fromClient, b);
     if (b.promisedId) {
       // §8.4 server push: the promise carries the request of the promised stream.
       if (!this.open.has(b.streamId)) this.exchange(b.streamId);
@@ -250,7 +260,8 @@ class StreamExchanges implements Http2Events {
     if (this.summary.errors.length < MAX_ERRORS_PER_CONNECTION) this.summary.errors.push(message);
   }
 
-  frame(fromClient: boolean, type: number): void {
+  frame(fromClient: boolean, type: number, flags: number, streamId: number, length: number, ts: number): void {
+    this.owner.observer?.frame(this.conn.id, fromClient, type, flags, streamId, length, ts);
     (fromClient ? this.summary.framesFromClient : this.summary.framesFromServer)[type < FRAME_TYPES ? type : FRAME_TYPES]++;
   }
 
