@@ -29,18 +29,20 @@ export interface PacketView {
   firstFragment: boolean;
   /** Tapscope only: a layer was cut short or invalid (f.malformed). */
   malformed?: string | null;
+  /** tshark only: a dissector flagged the packet malformed (`_ws.malformed`). */
+  tsharkMalformed?: boolean;
 }
 
 const split = (s: string | undefined): string[] => (s ? s.split(',') : []);
 
 /** tshark's view of every packet (Custom Blocks dropped). */
 export async function tsharkViews(path: string, decodeAs: string[] = []): Promise<PacketView[]> {
-  const rows = await tsharkRows(path, ['frame.encap_type', ...STACK_FIELDS], decodeAs);
+  const rows = await tsharkRows(path, ['frame.encap_type', ...STACK_FIELDS, '_ws.malformed'], decodeAs);
   return rows.filter((r) => r[0] !== '').map((r) => tsharkView(r.slice(1)));
 }
 
 function tsharkView(r: string[]): PacketView {
-  const [protocols, ipSrc, ipDst, ip6Src, ip6Dst, tcpS, tcpD, udpS, udpD, vlanId, vni, gvni, greKeyFlag, greKey, erspanVer, erspanSpan, mf, fragOff] = r.map(split);
+  const [protocols, ipSrc, ipDst, ip6Src, ip6Dst, tcpS, tcpD, udpS, udpD, vlanId, vni, gvni, greKeyFlag, greKey, erspanVer, erspanSpan, mf, fragOff, wsMalformed] = r.map(split);
   const tokens = protocols[0]?.split(':') ?? [];
   const idx = { ip: 0, ip6: 0, tcp: 0, udp: 0, vlan: 0, vxlan: 0, geneve: 0, gre: 0, greKey: 0, erspan: 0 };
   const stack: string[] = [];
@@ -100,6 +102,7 @@ function tsharkView(r: string[]): PacketView {
     quoted,
     fragment,
     firstFragment: mf[0] === '1' && (fragOff[0] ?? '0') === '0',
+    tsharkMalformed: wsMalformed.length > 0,
   };
 }
 
