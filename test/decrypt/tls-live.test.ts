@@ -1,0 +1,155 @@
+import { spawn, execFileSync } from 'node:child_process';
+import { constants } from 'node:crypto';
+import { mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { analyzeWithKeys, expectHttpLikeTshark } from './tls-oracle.js';
+
+/*
+ * Real TLS traffic on loopback: Node's https server (OpenSSL) writes the NSS key log through
+ * its 'keylog' event, Node clients make several requests per connection (one answered 503,
+ * a POST body, a HEAD, a 200 kB response spread over many records and segments), one
+ * connection per cipher suite (and the resumed sessions Node's agent may open), captured by
+ * tcpdump on `lo`. Tapscope's exchanges must equal
+ * tshark's with the same key log.
+ */
+
+const which = (tool: string) => {
+  try {
+    execFileSync('which', [tool], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+};
+const canRun = process.getuid?.() === 0 && which('tcpdump') && which('tshark');
+
+interface Config {
+  name: string;
+  maxVersion: 'TLSv1.2' | 'TLSv1.3';
+  ciphers: string;
+  /** Client does not offer encrypt_then_mac (RFC 7366): CBC records are MAC-then-encrypt. */
+  noEtm?: boolean;
+  suite: string;
+}
+
+const CONFIGS: Config[] = [
+  { name: 'tls13-aes128gcm', maxVersion: 'TLSv1.3', ciphers: 'TLS_AES_128_GCM_SHA256', suite: 'TLS_AES_128_GCM_SHA256' },
+  { name: 'tls13-aes256gcm', maxVersion: 'TLSv1.3', ciphers: 'TLS_AES_256_GCM_SHA384', suite: 'TLS_AES_256_GCM_SHA384' },
+  { name: 'tls13-chacha', maxVersion: 'TLSv1.3', ciphers: 'TLS_CHACHA20_POLY1305_SHA256', suite: 'TLS_CHACHA20_POLY1305_SHA256' },
+  { name: 'tls12-aes128gcm', maxVersion: 'TLSv1.2', ciphers: 'ECDHE-RSA-AES128-GCM-SHA256', suite: 'TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256' },
+  { name: 'tls12-aes256gcm', maxVersion: 'TLSv1.2', ciphers: 'ECDHE-RSA-AES256-GCM-SHA384', suite: 'TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384' },
+  { name: 'tls12-chacha', maxVersion: 'TLSv1.2', ciphers: 'ECDHE-RSA-CHACHA20-POLY1305', suite: 'TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256' },
+  { name: 'tls12-cbc-sha1-etm', maxVersion: 'TLSv1.2', ciphers: 'ECDHE-RSA-AES128-SHA', suite: 'TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA' },
+  { name: 'tls12-cbc-sha1-mte', maxVersion: 'TLSv1.2', ciphers: 'ECDHE-RSA-AES256-SHA', noEtm: true, suite: 'TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA' },
+  { name: 'tls12-cbc-sha384-mte', maxVersion: 'TLSv1.2', ciphers: 'ECDHE-RSA-AES256-SHA384', noEtm: true, suite: '0xc028' },
+];
+
+function request(agent: https.Agent, port: number, method: string, path: string, body?: Buffer): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = https.request({ host: '127.0.0.1', port, method, path, agent, headers: { host: `site-${path.split('/')[2]}.test` } }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode ?? 0));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+async function capture(dir: string): Promise<{ pcap: string; keys: string }> {
+  const key = join(dir, 'key.pem');
+  const cert = join(dir, 'cert.pem');
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=localhost', '-days', '2', '-keyout', key, '-out', cert], { stdio: 'ignore' });
+  const lines: string[] = [];
+  const server = https.createServer({ key: readFileSync(key), cert: readFileSync(cert), ciphers: 'ALL:@SECLEVEL=0', minVersion: 'TLSv1.2' }, (req, res) => {
+    const kind = (req.url ?? '').split('/')[1];
+    req.resume();
+    req.on('end', () => {
+      if (kind === 'fail') {
+        res.writeHead(503, { 'content-type': 'text/plain' });
+        res.end('backend unavailable\n');
+      } else if (kind === 'big') {
+        res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': '200000' });
+        res.end(Buffer.alloc(200_000, 0x61));
+      } else {
+        res.writeHead(200, { 'content-type': 'text/plain' });
+        res.end(kind === 'head' ? undefined : 'ok\n');
+      }
+    });
+  });
+  server.on('keylog', (line) => lines.push(line.toString('latin1')));
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as AddressInfo).port;
+  const pcap = join(dir, 'live.pcap');
+  const dump = spawn('tcpdump', ['-i', 'lo', '--immediate-mode', '-U', '-n', '-s', '0', '-w', pcap, `tcp port ${port}`], { stdio: ['ignore', 'ignore', 'pipe'] });
+  await new Promise<void>((resolve, reject) => {
+    let err = '';
+    const t = setTimeout(() => reject(new Error(`tcpdump did not start: ${err}`)), 10_000);
+    dump.stderr!.on('data', (d) => {
+      err += d;
+      if (err.includes('listening on')) {
+        clearTimeout(t);
+        resolve();
+      }
+    });
+  });
+  try {
+    for (const c of CONFIGS) {
+      const agent = new https.Agent({
+        keepAlive: true, maxSockets: 1, rejectUnauthorized: false, servername: 'localhost', maxVersion: c.maxVersion, minVersion: c.maxVersion,
+        ciphers: c.ciphers, ...(c.noEtm ? { secureOptions: constants.SSL_OP_NO_ENCRYPT_THEN_MAC } : {}),
+      });
+      expect(await request(agent, port, 'GET', `/ok/${c.name}`)).toBe(200);
+      expect(await request(agent, port, 'POST', `/echo/${c.name}`, Buffer.alloc(3000, 0x62))).toBe(200);
+      expect(await request(agent, port, 'GET', `/fail/${c.name}`)).toBe(503);
+      expect(await request(agent, port, 'HEAD', `/head/${c.name}`)).toBe(200);
+      expect(await request(agent, port, 'GET', `/big/${c.name}`)).toBe(200);
+      agent.destroy();
+    }
+    await new Promise((r) => setTimeout(r, 300));
+  } finally {
+    dump.kill('SIGINT');
+    await new Promise((r) => dump.once('exit', r));
+    await new Promise((r) => server.close(r));
+  }
+  const keys = join(dir, 'sslkeylog.txt');
+  writeFileSync(keys, lines.join('\n') + '\n');
+  return { pcap, keys };
+}
+
+describe.skipIf(!canRun)('TLS decryption of real traffic (Node https on loopback, tcpdump) vs tshark', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tapscope-tls-live-'));
+  let cap: { pcap: string; keys: string } | null = null;
+
+  it('decrypts every connection, each cipher suite, and its exchanges equal tshark\'s', async () => {
+    cap = await capture(dir);
+    expect(existsSync(cap.pcap)).toBe(true);
+    const r = analyzeWithKeys(cap.pcap, [cap.keys]);
+    const agreement = expectHttpLikeTshark(cap.pcap, cap.keys, r);
+    expect(agreement).toEqual({ requests: CONFIGS.length * 5, responses: CONFIGS.length * 5 });
+    const hs = r.session.app.tls.handshakes;
+    // Node's agent may open a second connection per suite (resuming the session): same cipher.
+    expect([...new Set(hs.map((h) => h.cipher))].sort()).toEqual(CONFIGS.map((c) => c.suite).sort());
+    expect(hs.every((h) => h.decrypted)).toBe(true);
+    expect(r.report.warnings.filter((w) => /TLS|key log|decrypt/.test(w.message))).toEqual([]);
+    const xs = r.session.app.http.exchanges;
+    expect(xs.filter((x) => x.status === 503).map((x) => x.uri).sort()).toEqual(CONFIGS.map((c) => `/fail/${c.name}`).sort());
+    expect(xs.filter((x) => x.uri?.startsWith('/big/')).every((x) => x.responseBodyBytes === 200_000)).toBe(true);
+    expect(xs.filter((x) => x.method === 'POST').every((x) => x.requestBodyBytes === 3000)).toBe(true);
+    // The 5xx exchanges are findings, as in clear-text HTTP.
+    expect(JSON.stringify(r.report.findings)).toMatch(/503/);
+  }, 60_000);
+
+  it('with a wrong key log: one warning per connection, no exchange, no exception', () => {
+    expect(cap).not.toBeNull();
+    const bad = readFileSync(cap!.keys, 'utf8').replace(/^(\S+ \S+ )([0-9a-f])/gm, (_m, p, c) => p + (parseInt(c, 16) ^ 8).toString(16));
+    writeFileSync(join(dir, 'bad.keys'), bad);
+    const r = analyzeWithKeys(cap!.pcap, [join(dir, 'bad.keys')]);
+    expect(r.session.app.http.exchanges).toEqual([]);
+    expect(r.report.warnings.filter((w) => /records do not decrypt/.test(w.message))).toHaveLength(r.session.app.tls.handshakes.length);
+    expect(r.session.app.tls.handshakes.some((h) => h.decrypted)).toBe(false);
+  });
+});
