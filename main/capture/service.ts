@@ -130,6 +130,17 @@ export function helperCommand(): HelperCommand {
   return { kind: 'script', exec: named || process.execPath, args: [helperScript()], env };
 }
 
+/**
+ * Why the JavaScript helper cannot run here, or null: in the packaged app the runAsNode fuse
+ * is off (electron-builder.yml), so the Electron binary cannot run a script; the package
+ * must carry the capture program (or TAPSCOPE_CAPTURE_EXEC name one, or a Node runtime).
+ */
+export function scriptHelperUnusable(cmd: HelperCommand): string | null {
+  if (cmd.kind !== 'script' || !process.versions.electron || cmd.exec !== process.execPath) return null;
+  if (!/app\.asar/.test(moduleDir())) return null;
+  return 'this package has no capture program (resources/app.asar.unpacked/out/native/tapscope-capture), and the app binary does not run scripts (runAsNode fuse off); install a build that has it, or set TAPSCOPE_CAPTURE_EXEC';
+}
+
 function programCommand(exec: string): HelperCommand {
   // The program needs nothing from the environment; PATH only for wrappers (capsh, setpriv).
   return { kind: 'program', exec, args: [], env: process.env.PATH ? { PATH: process.env.PATH } : {} };
@@ -176,6 +187,12 @@ export class LiveCapture extends LiveSourceBase {
       ? [cmd.exec, programCaptureArgs(helperOpts)]
       : [cmd.exec, [...cmd.args, 'capture', JSON.stringify(helperOpts)]];
     if (o.wrap) [exec, args] = o.wrap(exec, args);
+    const unusable = scriptHelperUnusable(cmd);
+    if (unusable) {
+      const err = new CaptureError('EHELPER', unusable);
+      this.finalize('error', err);
+      return Promise.reject(err);
+    }
     if (cmd.kind === 'script' && !existsSync(cmd.args[0])) {
       const err = new CaptureError('EHELPER', `the capture helper ${cmd.args[0]} is missing: build it with \`npm run build\``);
       this.finalize('error', err);
@@ -289,6 +306,7 @@ export class CaptureService {
   validateFilter(filter: string, linkType = 1): Promise<string | null> {
     if (!filter.trim()) return Promise.resolve(null);
     const cmd = helperCommand();
+    if (scriptHelperUnusable(cmd)) return Promise.resolve(null); // the capture itself says why
     return new Promise((resolve) => {
       const args = cmd.kind === 'program'
         ? ['-c', filter, '-l', String(linkType)]

@@ -4,13 +4,22 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { REPO_ROOT } from '../helpers/captures';
+import { ELECTRON_FUSES, FUSE_WIRE_ORDER, fuseProblems } from '../../main/electron/fuses';
 
 /*
  * electron-builder.yml is checked by electron-builder's own configuration validation
  * (app-builder-lib's validateConfiguration: its JSON schema), and a `--linux dir` package
  * is built against a placeholder Electron distribution (electronDist) to check what goes
- * into app.asar. No Electron download and no native rebuild (npmRebuild: false).
+ * into app.asar. No Electron download and no native rebuild (npmRebuild: false). The
+ * placeholder carries Electron's fuse wire (sentinel, version 1, 8 fuses at Electron's
+ * defaults), so the fuses electron-builder flips in the packaged binary are read back.
  */
+// @electron/fuses: the wire follows this sentinel: version byte, length byte, one byte per fuse.
+const FUSE_SENTINEL = 'dL7pKGdnNz796PbbjQWNKmHXBZaB9tsX';
+const FUSE_ON = 0x31;
+const FUSE_OFF = 0x30;
+// Electron's defaults: runAsNode, nodeOptions, nodeCliInspect and grantFileProtocolExtraPrivileges on.
+const DEFAULT_WIRE = [FUSE_ON, FUSE_OFF, FUSE_ON, FUSE_ON, FUSE_OFF, FUSE_OFF, FUSE_OFF, FUSE_ON];
 const require = createRequire(import.meta.url);
 const yaml = require('js-yaml') as { load(s: string): Record<string, unknown> };
 const { validateConfiguration } = require('app-builder-lib/out/util/config/config.js') as {
@@ -25,6 +34,16 @@ describe('electron-builder.yml', () => {
     await expect(validateConfiguration(loadConfig(), logger)).resolves.toBeUndefined();
   });
 
+  it('sets every Electron fuse as main/electron/fuses.ts requires', () => {
+    expect(fuseProblems(loadConfig() as { electronFuses?: Record<string, unknown> })).toEqual([]);
+    expect(Object.keys(ELECTRON_FUSES).sort()).toEqual([...FUSE_WIRE_ORDER].sort());
+    // The check can fail: one fuse left at Electron's default.
+    const c = loadConfig() as { electronFuses: Record<string, unknown> };
+    c.electronFuses.runAsNode = true;
+    expect(fuseProblems(c)).toEqual(['runAsNode is true, should be false']);
+    expect(fuseProblems({})).toEqual(['electronFuses is not set']);
+  });
+
   it('the same check rejects a wrong configuration (so the test can fail)', async () => {
     await expect(validateConfiguration({ ...loadConfig(), linux: { target: 'AppImage', categroy: 'Network' } }, logger)).rejects.toThrow(/configuration/i);
   });
@@ -37,7 +56,7 @@ describe('electron-builder.yml', () => {
     try {
       const dist = join(work, 'electron-dist');
       mkdirSync(dist);
-      writeFileSync(join(dist, 'electron'), '#!/bin/sh\necho placeholder electron\n');
+      writeFileSync(join(dist, 'electron'), Buffer.concat([Buffer.from(`#!/bin/sh\necho placeholder electron\nexit 0\n# ${FUSE_SENTINEL}`), Buffer.from([1, DEFAULT_WIRE.length, ...DEFAULT_WIRE]), Buffer.from('\n')]));
       chmodSync(join(dist, 'electron'), 0o755);
       const builder = require('electron-builder') as typeof import('electron-builder');
       const electronVersion = (require('electron/package.json') as { version: string }).version;
@@ -55,6 +74,17 @@ describe('electron-builder.yml', () => {
       }
       const unpacked = join(work, 'out', 'linux-unpacked');
       expect(existsSync(join(unpacked, 'tapscope'))).toBe(true);
+      // The fuses were flipped in the packaged binary as the configuration says.
+      const bin = readFileSync(join(unpacked, 'tapscope'));
+      const at = bin.indexOf(FUSE_SENTINEL) + FUSE_SENTINEL.length;
+      expect(at).toBeGreaterThan(FUSE_SENTINEL.length);
+      expect([bin[at], bin[at + 1]]).toEqual([1, FUSE_WIRE_ORDER.length]);
+      const wire = Object.fromEntries(FUSE_WIRE_ORDER.map((name, i) => [name, bin[at + 2 + i] === FUSE_ON]));
+      expect(wire).toEqual(ELECTRON_FUSES);
+      // The capture program travels unpacked (it runs as its own process, with its own capabilities).
+      if (existsSync(join(REPO_ROOT, 'out', 'native', 'tapscope-capture'))) {
+        expect(existsSync(join(unpacked, 'resources', 'app.asar.unpacked', 'out', 'native', 'tapscope-capture'))).toBe(true);
+      }
       expect(existsSync(join(unpacked, 'resources', 'sample', 'tapscope-sample.pcapng'))).toBe(true);
       // The analysis worker is a real file (worker threads do not load from inside app.asar).
       expect(existsSync(join(unpacked, 'resources', 'app.asar.unpacked', 'out', 'cli', 'analyze-worker.mjs'))).toBe(true);
