@@ -1,8 +1,8 @@
 import type { Connection } from './types.js';
-import { ackRtt, handshakeRtt, synRetries, tcpCounters, tcpState, type TcpConnState } from './tcp-analyzer.js';
+import type { TcpCounters } from './tcp-report.js';
 import { connectionCommunityId } from '../flows/community-id.js';
 
-const NO_COUNTERS = {
+const NO_COUNTERS: TcpCounters = {
   retransmissions: 0,
   fastRetransmissions: 0,
   spuriousRetransmissions: 0,
@@ -19,8 +19,8 @@ const NO_COUNTERS = {
 
 /** A connection as the CLI's JSON (README "connections") and the API present it. */
 export function connectionJson(c: Connection): Record<string, unknown> {
-  const tcp = c.tcp as TcpConnState | null;
-  const rtt = ackRtt(c);
+  const tcp = c.tcp;
+  const rtt = tcp ? tcp.rtt : null;
   return {
     id: c.id,
     transport: c.transport,
@@ -34,11 +34,11 @@ export function connectionJson(c: Connection): Record<string, unknown> {
     packetsToServer: c.packetsToServer,
     packetsToClient: c.packetsToClient,
     payloadBytes: c.payloadBytes,
-    state: tcpState(c),
-    synRetries: synRetries(c),
-    handshakeRtt: handshakeRtt(c),
+    state: tcp ? tcp.state : 'open',
+    synRetries: tcp ? tcp.synRetries : 0,
+    handshakeRtt: tcp ? tcp.handshakeRtt : null,
     rtt: rtt ? { samples: rtt.samples, min: rtt.min, median: rtt.median, p95: rtt.p95, max: rtt.max } : null,
-    ...(tcp ? tcpCounters(tcp) : NO_COUNTERS),
+    ...(tcp ? tcp.counters : NO_COUNTERS),
     // Community ID v1, seed 0 (analyze --community-id-seed re-hashes with another seed).
     communityId: connectionCommunityId(c),
   };

@@ -233,6 +233,33 @@ export class RttSamples {
     if (j < EXACT_SAMPLES) buf.set(j, v); // its time field is no longer used
   }
 
+  /** Smallest and largest sample in stored units. */
+  get rawMin(): number { return this.mm[0]; }
+  get rawMax(): number { return this.mm[1]; }
+
+  /** Samples kept (all of them up to EXACT_SAMPLES, then the reservoir's). */
+  get kept(): number {
+    return this.buf ? this.buf.length : 0;
+  }
+
+  /** Writes the kept samples (stored units) into `dst` from `at`; returns the end. */
+  copyKept(dst: Float64Array, at: number): number {
+    const buf = this.buf;
+    if (!buf) return at;
+    for (let i = 0; i < buf.length; i++) dst[at++] = buf.get(i);
+    return at;
+  }
+
+  /** Forgets every sample; the storage stays for the next owner (a pooled TCP heavy). */
+  reset(): void {
+    this.count = 0;
+    this.mm[0] = Infinity;
+    this.mm[1] = -Infinity;
+    this.buf?.truncate(0);
+    this.series = null;
+    this.rng = 0x9e3779b9;
+  }
+
   /** The kept samples in stored units (all of them while count <= EXACT_SAMPLES). */
   values(): number[] {
     return this.buf ? this.buf.toArray() : [];
@@ -275,6 +302,15 @@ export function summarize(parts: RttSamples[]): RttSummary | null {
   const all = new Float64Array(n);
   let o = 0;
   for (const v of kept) for (const x of v) all[o++] = x;
+  return summarizeKept(all, count, min, max, exact);
+}
+
+/**
+ * The summary of `count` samples whose kept values (output units) are `all` (sorted here,
+ * in place); min and max are exact whatever was kept.
+ */
+export function summarizeKept(all: Float64Array, count: number, min: number, max: number, exact: boolean): RttSummary {
+  const n = all.length;
   all.sort();
   const median = n % 2 ? all[(n - 1) / 2] : (all[n / 2 - 1] + all[n / 2]) / 2;
   const p95 = all[Math.max(0, Math.ceil(0.95 * n) - 1)];

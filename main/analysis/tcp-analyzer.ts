@@ -1,8 +1,16 @@
 import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, type Frame } from '../decode/frame.js';
-import type { TcpHooks } from './connections.js';
-import { DUPACK_MAX, DUPACK_SHIFT, TCP_FLAG_INFO, TcpA, type TcpFlagName } from './tcp-flags.js';
-import { Arena, RttSamples, Series, summarize, type RttSummary, type SeriesPoints } from './rtt-stats.js';
-import type { Connection } from './types.js';
+import type { TcpHooks } from '../flows/flow-table.js';
+import { tcpSegmentLength } from '../flows/tcp-segment.js';
+import {
+  C_BASE_SEC, C_FIRST_RTT, C_MRU_SYN, CONN_F64, CONN_I32, COUNTS, F_BASE_SEQ, F_DATA_BYTES, F_LAST_ACK, F_LAST_ACK_TIME,
+  F_MAX_SEQ_TO_BE_ACKED, F_NEXT_SEQ, F_NEXT_SEQ_TIME, F_WINDOW, FLOW_F64, FLOW_I32, I_BASE_SEQ_SET, I_DSACKS, I_DUPACK_NUM,
+  I_FIN_SEEN, I_IS_FIRST_ACK, I_LAST_SEG_FLAGS, I_PACKETS, I_RST_SEEN, I_SACK_PACKETS, I_SYN_SEEN, I_WIN_SCALE,
+  K_FIN_BOTH_BEFORE_RST, K_HEAVY, K_PURE_SYNS, K_REUSED_PENDING, K_RST_FROM_SERVER_BEFORE_SYNACK, K_SYN_ACK_SEEN,
+  TcpTable, type HeavyFlow,
+} from '../flows/tcp-state.js';
+import { DUPACK_MAX, DUPACK_SHIFT, TcpA } from './tcp-flags.js';
+
+export { tcpSegmentLength };
 
 /*
  * TCP sequence analysis with tshark's (4.x) definitions and order of checks, so a
@@ -11,9 +19,10 @@ import type { Connection } from './types.js';
  * block per rule. All sequence arithmetic is modulo 2^32 (`seqGt` & co survive the wrap).
  *
  * State is per connection and direction ("flow"): next expected sequence number, highest
- * contiguous sequence number the peer may ACK, last ACK/window sent, duplicate-ACK count,
- * and the list of unacknowledged segments (for ACK RTT), capped like tshark's at
- * MAX_UNACKED segments so memory per connection is bounded.
+ * contiguous sequence number the peer may ACK, last ACK/window sent, duplicate-ACK count
+ * (typed-array columns, flows/tcp-state.ts), and the list of unacknowledged segments (for
+ * ACK RTT), capped like tshark's at MAX_UNACKED segments, in the connection's pooled heavy
+ * state while it is open. Results for the report: analysis/tcp-report.ts.
  *
  * Times are kept as integer nanoseconds since the connection's first second, so every
  * difference is exact (tshark uses nanosecond time stamps; thresholds such as the 20 ms
@@ -24,20 +33,6 @@ const MAX_UNACKED = 10000;
 const FAST_RETX_WINDOW_NS = 20_000_000;
 const DEFAULT_OOO_THRESHOLD_NS = 3_000_000;
 const SFR = TCP_SYN | TCP_FIN | TCP_RST;
-const SEQ_POINTS = 1024;
-const RTT_POINTS = 1024;
-
-// Indexes into TcpFlow.d and TcpConnState.d. The hot path indexes the arrays directly:
-// accessor calls would exhaust the optimiser's inlining budget in these large functions.
-const BASE_SEQ = 0;
-const WINDOW = 1;
-const NEXT_SEQ = 2;
-const NEXT_SEQ_TIME = 3;
-const MAX_SEQ_TO_BE_ACKED = 4;
-const LAST_ACK = 5;
-const LAST_ACK_TIME = 6;
-const MRU_SYN = 0;
-const FIRST_RTT = 1;
 
 const seqGt = (x: number, y: number): boolean => ((y - x) | 0) < 0;
 const seqLt = (x: number, y: number): boolean => ((x - y) | 0) < 0;
@@ -45,137 +40,29 @@ const seqLe = (x: number, y: number): boolean => ((x - y) | 0) <= 0;
 const seqGe = (x: number, y: number): boolean => ((y - x) | 0) <= 0;
 
 /**
- * The segment's data length from the IP header's length, or -1 when unknown (an IP
- * fragment, or a header longer than the segment). An IP length beyond the packet's wire
- * length is cut to it, as tshark does ("IPv4 total length exceeds packet length"), so
- * snaplen-truncated packets keep their real length and bogus lengths stay bounded.
- */
-export function tcpSegmentLength(f: Frame): number {
-  if (f.isFragment) return -1;
-  const tcpOff = f.payloadOff - f.tcpHdrLen;
-  const wire = f.origLen - (tcpOff - (f.end - f.caplen));
-  const l4 = f.ipPayloadLen < wire ? f.ipPayloadLen : wire;
-  return l4 >= f.tcpHdrLen ? l4 - f.tcpHdrLen : -1;
-}
-
-/** One direction of a TCP connection (the packets one side sends). */
-export class TcpFlow {
-  /*
-   * The 32-bit sequence numbers (doubles above 2^31) and nanosecond times live in a
-   * Float64Array behind accessors: storing a double into an object field allocates a
-   * heap number per store, an element store does not (no garbage per packet).
-   */
-  readonly d = new Float64Array(7);
-  get baseSeq(): number { return this.d[0]; }
-  set baseSeq(v: number) { this.d[0] = v; }
-  /** Last raw (unscaled) window this side advertised; tshark starts at 0xffffffff. */
-  get window(): number { return this.d[1]; }
-  set window(v: number) { this.d[1] = v; }
-  /** Next expected sequence number (0 = nothing seen yet, as in tshark). */
-  get nextSeq(): number { return this.d[2]; }
-  set nextSeq(v: number) { this.d[2] = v; }
-  get nextSeqTime(): number { return this.d[3]; }
-  set nextSeqTime(v: number) { this.d[3] = v; }
-  /** Highest contiguous sequence number the peer may acknowledge. */
-  get maxSeqToBeAcked(): number { return this.d[4]; }
-  set maxSeqToBeAcked(v: number) { this.d[4] = v; }
-  get lastAck(): number { return this.d[5]; }
-  set lastAck(v: number) { this.d[5] = v; }
-  get lastAckTime(): number { return this.d[6]; }
-  set lastAckTime(v: number) { this.d[6] = v; }
-  baseSeqSet = false;
-  /** Window scale shift: -1 unknown (no SYN seen), -2 known not to be used, else 0..14. */
-  winScale = -1;
-  isFirstAck = false;
-
-  /** `arena`: the session's storage for samples and series (see rtt-stats.ts). */
-  constructor(readonly arena: Arena) {
-    this.rtt = new RttSamples(RTT_POINTS, 1e-9, arena); // stored in ns (integers), reported in s
-    this.window = 0xffffffff;
-    this.nextSeqTime = -Infinity;
-    this.lastAckTime = -Infinity;
-  }
-
-  /** Duplicate ACKs in a row; -1 after an "ACKed unseen" to neutralise the next one. */
-  dupAckNum = 0;
-  lastSegmentFlags = 0;
-
-  // Unacknowledged segments, oldest first (tshark keeps them newest first in a list):
-  // the first segCount entries of three plain arrays that only ever grow (shrinking a
-  // JS array's length reallocates it; a list that empties and refills on every ACK would
-  // make garbage per packet). At most MAX_UNACKED entries.
-  segCount = 0;
-  readonly segSeq: number[] = [];
-  readonly segNext: number[] = [];
-  readonly segTime: number[] = [];
-
-  // Facts for state and counters.
-  packets = 0;
-  synSeen = 0;
-  finSeen = false;
-  rstSeen = false;
-  dataBytes = 0;
-  sackPackets = 0;
-  dsacks = 0;
-  /** ACK RTT samples of this side's ACKs (seconds, with their times for the chart). */
-  readonly rtt: RttSamples;
-  seqSeries: Series | null = null;
-}
-
-/** TCP analysis state of one connection (Connection.tcp). */
-export class TcpConnState {
-  readonly c2s: TcpFlow;
-  readonly s2c: TcpFlow;
-  /** Whole seconds subtracted from time stamps (see the header comment). */
-  readonly baseSec: number;
-  // Times (ns doubles) in a Float64Array behind accessors, as in TcpFlow.
-  readonly d = new Float64Array([NaN, 0]);
-  /** Time of the most recent SYN (pure), NaN before one is seen. */
-  get mruSyn(): number { return this.d[0]; }
-  set mruSyn(v: number) { this.d[0] = v; }
-  /** tshark's initial RTT (`tcp.analysis.initial_rtt`) in ns; 0 until known. */
-  get firstRtt(): number { return this.d[1]; }
-  set firstRtt(v: number) { this.d[1] = v; }
-  synAckSeen = false;
-  rstFromServerBeforeSynAck = false;
-  /** FIN seen from both sides before any RST. */
-  finBothBeforeRst = false;
-  pureSyns = 0;
-  /** Packets with each TcpA bit (index = bit position). */
-  readonly counts = new Uint32Array(16);
-  reusedPending = false;
-
-  constructor(firstTsSec: number, arena: Arena) {
-    this.baseSec = firstTsSec;
-    this.c2s = new TcpFlow(arena);
-    this.s2c = new TcpFlow(arena);
-  }
-
-  count(name: TcpFlagName): number {
-    return this.counts[31 - Math.clz32(TcpA[name])];
-  }
-}
-
-export type TcpState = 'syn-unanswered' | 'refused' | 'established' | 'closed' | 'reset' | 'open';
-
-/**
- * The TCP analyser: plugs into ConnectionTable (port reuse, per-packet analysis) and
- * returns for each packet the TcpA bits it earned.
+ * The TCP analyser: plugs into the FlowTable (new rows, port reuse, per-packet analysis)
+ * and returns for each packet the TcpA bits it earned. Its state is the TcpTable's
+ * columns (flows/tcp-state.ts); the rules below index them directly: offsets fw/rv are a
+ * flow's Float64 row, fwi/rvi its Int32 row (forward = this packet's sender).
  */
 export class TcpAnalyzer implements TcpHooks {
   private reuseNext = false;
-  /** Storage of every connection's RTT samples and chart series (off the JS heap). */
-  readonly arena = new Arena();
-  /** The current packet's time (ns since its connection's base second), see TcpFlow. */
+  readonly table: TcpTable;
+  /** The current packet's time (ns since its connection's base second). */
   private readonly t = new Float64Array(1);
 
-  create(conn: Connection): TcpConnState {
-    const s = new TcpConnState(Math.floor(conn.firstTs), this.arena);
+  /** `keepSeries`: keep chart series and per-side samples (a connection's detail view). */
+  constructor(keepSeries = false) {
+    this.table = new TcpTable(keepSeries);
+  }
+
+  created(c: number, f: Frame): void {
+    const T = this.table;
+    T.init(c, Math.floor(f.ts));
     if (this.reuseNext) {
-      s.reusedPending = true;
+      T.ci[c * CONN_I32 + K_REUSED_PENDING] = 1;
       this.reuseNext = false;
     }
-    return s;
   }
 
   /*
@@ -183,45 +70,54 @@ export class TcpAnalyzer implements TcpHooks {
    * its sender used on this 5-tuple starts a new conversation (tshark: a new tcp.stream,
    * marked "TCP Port numbers reused"). The same ISN again is a SYN retransmission.
    */
-  startsNewConnection(conn: Connection, f: Frame, fromClient: boolean): boolean {
+  startsNewConnection(c: number, f: Frame, fromClient: boolean): boolean {
     if ((f.tcpFlags & (TCP_SYN | TCP_ACK)) !== TCP_SYN) return false;
-    const s = conn.tcp as TcpConnState | null;
-    if (!s) return false;
-    const fwd = fromClient ? s.c2s : s.s2c;
-    if (fwd.baseSeqSet && f.tcpSeq !== fwd.d[BASE_SEQ]) {
+    const flow = c * 2 + (fromClient ? 0 : 1);
+    const T = this.table;
+    if (T.fi[flow * FLOW_I32 + I_BASE_SEQ_SET] && f.tcpSeq !== T.fd[flow * FLOW_F64 + F_BASE_SEQ]) {
       this.reuseNext = true;
       return true;
     }
     return false;
   }
 
-  onPacket(conn: Connection, f: Frame, toServer: boolean): number {
-    const s = conn.tcp as TcpConnState;
-    const fwd = toServer ? s.c2s : s.s2c;
-    const rev = toServer ? s.s2c : s.c2s;
+  onPacket(c: number, f: Frame, toServer: boolean): number {
+    const T = this.table;
+    const fd = T.fd;
+    const fi = T.fi;
+    const cd = T.cd;
+    const ci = T.ci;
+    const fwdFlow = c * 2 + (toServer ? 0 : 1);
+    const revFlow = c * 2 + (toServer ? 1 : 0);
+    const fw = fwdFlow * FLOW_F64;
+    const rv = revFlow * FLOW_F64;
+    const fwi = fwdFlow * FLOW_I32;
+    const rvi = revFlow * FLOW_I32;
+    const co = c * CONN_F64;
+    const ko = c * CONN_I32;
     const flags = f.tcpFlags;
     const seq = f.tcpSeq;
     const ack = f.tcpAck;
-    const now = (f.tsSec - s.baseSec) * 1e9 + f.tsNsec;
+    const now = (f.tsSec - cd[co + C_BASE_SEC]) * 1e9 + f.tsNsec;
     let ta = 0;
     let dupNum = 0;
-    fwd.packets++;
+    fi[fwi + I_PACKETS]++;
 
     if ((flags & (TCP_SYN | TCP_ACK)) === TCP_SYN) {
-      if (s.reusedPending) {
+      if (ci[ko + K_REUSED_PENDING]) {
         ta |= TcpA.ReusedPorts;
-        s.reusedPending = false;
-      } else if (fwd.baseSeqSet && seq === fwd.d[BASE_SEQ]) {
+        ci[ko + K_REUSED_PENDING] = 0;
+      } else if (fi[fwi + I_BASE_SEQ_SET] && seq === fd[fw + F_BASE_SEQ]) {
         // A repeated SYN (same ISN): forget sequence space advanced by, e.g., a RST
         // sent with the sequence number the peer ACKed, so the SYN reads as a retransmission.
-        fwd.d[NEXT_SEQ] = fwd.d[MAX_SEQ_TO_BE_ACKED];
+        fd[fw + F_NEXT_SEQ] = fd[fw + F_MAX_SEQ_TO_BE_ACKED];
       }
-      s.pureSyns++;
+      ci[ko + K_PURE_SYNS]++;
     }
     if ((flags & (TCP_SYN | TCP_ACK)) === (TCP_SYN | TCP_ACK)) {
       // SYN-ACK with a new ISN on a conversation in use: re-base, mark as reuse.
-      if (fwd.baseSeqSet && seq !== fwd.d[BASE_SEQ]) {
-        fwd.d[BASE_SEQ] = seq;
+      if (fi[fwi + I_BASE_SEQ_SET] && seq !== fd[fw + F_BASE_SEQ]) {
+        fd[fw + F_BASE_SEQ] = seq;
         ta |= TcpA.ReusedPorts;
       }
     }
@@ -232,35 +128,35 @@ export class TcpAnalyzer implements TcpHooks {
     const seglen = tcpSegmentLength(f);
     const haveSeglen = seglen >= 0;
     if (haveSeglen) {
-      if (!fwd.baseSeqSet) {
-        fwd.d[BASE_SEQ] = flags & TCP_SYN ? seq : (seq - 1) >>> 0;
-        fwd.baseSeqSet = true;
+      if (!fi[fwi + I_BASE_SEQ_SET]) {
+        fd[fw + F_BASE_SEQ] = flags & TCP_SYN ? seq : (seq - 1) >>> 0;
+        fi[fwi + I_BASE_SEQ_SET] = 1;
       }
-      if (!rev.baseSeqSet && flags & TCP_ACK) {
-        rev.d[BASE_SEQ] = (ack - 1) >>> 0;
-        rev.baseSeqSet = true;
+      if (!fi[rvi + I_BASE_SEQ_SET] && flags & TCP_ACK) {
+        fd[rv + F_BASE_SEQ] = (ack - 1) >>> 0;
+        fi[rvi + I_BASE_SEQ_SET] = 1;
       }
       this.t[0] = now;
-      ta = this.analyzeSequence(s, fwd, rev, f, seglen, ta);
-      if (ta & TcpA.DuplicateAck) dupNum = fwd.dupAckNum;
-      fwd.dataBytes += seglen;
-      if (seglen > 0) {
-        const series = fwd.seqSeries ?? (fwd.seqSeries = new Series(SEQ_POINTS, fwd.arena));
-        series.add(f, ((seq + seglen - fwd.d[BASE_SEQ]) >>> 0), ta & (TcpA.Retransmission | TcpA.OutOfOrder | TcpA.LostSegment));
+      ta = this.analyzeSequence(c, toServer, fw, rv, fwi, rvi, f, seglen, ta);
+      if (ta & TcpA.DuplicateAck) dupNum = fi[fwi + I_DUPACK_NUM];
+      fd[fw + F_DATA_BYTES] += seglen;
+      if (seglen > 0 && T.keepSeries) {
+        const h = T.acquire(c);
+        (toServer ? h.c2s : h.s2c).series().add(f, ((seq + seglen - fd[fw + F_BASE_SEQ]) >>> 0), ta & (TcpA.Retransmission | TcpA.OutOfOrder | TcpA.LostSegment));
       }
     }
 
     if (flags & TCP_SYN) {
-      if (flags & TCP_ACK) s.synAckSeen = true;
-      else s.d[MRU_SYN] = now;
-      fwd.isFirstAck = true;
-      fwd.synSeen++;
+      if (flags & TCP_ACK) ci[ko + K_SYN_ACK_SEEN] = 1;
+      else cd[co + C_MRU_SYN] = now;
+      fi[fwi + I_IS_FIRST_ACK] = 1;
+      fi[fwi + I_SYN_SEEN]++;
     }
-    if (flags & TCP_FIN) fwd.finSeen = true;
+    if (flags & TCP_FIN) fi[fwi + I_FIN_SEEN] = 1;
     if (flags & TCP_RST) {
-      if (!fwd.rstSeen && !rev.rstSeen) s.finBothBeforeRst = fwd.finSeen && rev.finSeen;
-      if (!toServer && !s.synAckSeen) s.rstFromServerBeforeSynAck = true;
-      fwd.rstSeen = true;
+      if (!fi[fwi + I_RST_SEEN] && !fi[rvi + I_RST_SEEN]) ci[ko + K_FIN_BOTH_BEFORE_RST] = fi[fwi + I_FIN_SEEN] && fi[rvi + I_FIN_SEEN] ? 1 : 0;
+      if (!toServer && !ci[ko + K_SYN_ACK_SEEN]) ci[ko + K_RST_FROM_SERVER_BEFORE_SYNACK] = 1;
+      fi[fwi + I_RST_SEEN] = 1;
       ta |= TcpA.Reset;
     }
     /*
@@ -268,45 +164,50 @@ export class TcpAnalyzer implements TcpHooks {
      * its time minus that of the most recent SYN (so SYN retries do not inflate it).
      */
     if ((flags & (TCP_SYN | TCP_ACK)) === TCP_ACK) {
-      if (s.d[MRU_SYN] === s.d[MRU_SYN] && s.d[FIRST_RTT] === 0) s.d[FIRST_RTT] = now - s.d[MRU_SYN];
-      fwd.isFirstAck = false;
+      if (cd[co + C_MRU_SYN] === cd[co + C_MRU_SYN] && cd[co + C_FIRST_RTT] === 0) cd[co + C_FIRST_RTT] = now - cd[co + C_MRU_SYN];
+      fi[fwi + I_IS_FIRST_ACK] = 0;
     }
     // Window scale option (any packet carrying it; shifts above 14 mean 14, RFC 7323 §2.3).
-    if (f.tcpWscale >= 0) fwd.winScale = f.tcpWscale > 14 ? 14 : f.tcpWscale;
+    if (f.tcpWscale >= 0) fi[fwi + I_WIN_SCALE] = f.tcpWscale > 14 ? 14 : f.tcpWscale;
     /*
      * WINDOW SCALING is used only if both SYNs carried the option: a SYN without it
      * settles "not used" (-2) for both sides; a SYN-ACK with it answering a SYN without
      * it is not used either.
      */
     if (flags & TCP_SYN) {
-      if (fwd.winScale === -1) {
-        fwd.winScale = -2;
-        rev.winScale = -2;
-      } else if (flags & TCP_ACK && rev.winScale === -2) {
-        fwd.winScale = -2;
+      if (fi[fwi + I_WIN_SCALE] === -1) {
+        fi[fwi + I_WIN_SCALE] = -2;
+        fi[rvi + I_WIN_SCALE] = -2;
+      } else if (flags & TCP_ACK && fi[rvi + I_WIN_SCALE] === -2) {
+        fi[fwi + I_WIN_SCALE] = -2;
       }
     }
     if (f.sackCount > 0) {
-      fwd.sackPackets++;
+      fi[fwi + I_SACK_PACKETS]++;
       // D-SACK (RFC 2883 §4): the first block lies below the ACK, or inside the second block.
-      if (seqLe(f.sackRight[0], ack) || (f.sackCount > 1 && seqLt(f.sackLeft[1], f.sackRight[0]) && seqGe(f.sackRight[1], f.sackRight[0]))) fwd.dsacks++;
+      if (seqLe(f.sackRight[0], ack) || (f.sackCount > 1 && seqLt(f.sackLeft[1], f.sackRight[0]) && seqGe(f.sackRight[1], f.sackRight[0]))) fi[fwi + I_DSACKS]++;
     }
 
     // A header longer than the segment (options past its end) makes tshark give up on
     // the packet before it prints the analysis: none of its marks show, so none count.
     if (!haveSeglen && f.tcpHdrLen > 20) ta &= TcpA.Reset;
     if (ta !== 0) {
-      const c = s.counts;
-      for (let b = ta & 0xffff; b !== 0; b &= b - 1) c[31 - Math.clz32(b & -b)]++;
+      const cnt = T.counts;
+      const base = c * COUNTS;
+      for (let b = ta & 0xffff; b !== 0; b &= b - 1) cnt[base + 31 - Math.clz32(b & -b)]++;
     }
     if (dupNum > 0) ta |= (dupNum > DUPACK_MAX ? DUPACK_MAX : dupNum) << DUPACK_SHIFT;
+    if (ci[ko + K_HEAVY] !== 0 && flags & (TCP_ACK | TCP_RST)) T.releaseIfDone(c);
     return ta >>> 0;
   }
 
   /** tshark's sequence-number analysis for one segment; returns the TcpA bits. */
-  private analyzeSequence(s: TcpConnState, fwd: TcpFlow, rev: TcpFlow, f: Frame, seglen: number, ta: number): number {
+  private analyzeSequence(c: number, toServer: boolean, fw: number, rv: number, fwi: number, rvi: number, f: Frame, seglen: number, ta: number): number {
     // Doubles (sequence numbers above 2^31, times) are read here rather than passed in,
     // so no call boxes them.
+    const T = this.table;
+    const fd = T.fd;
+    const fi = T.fi;
     const seq = f.tcpSeq;
     const ack = f.tcpAck;
     const flags = f.tcpFlags;
@@ -318,7 +219,7 @@ export class TcpAnalyzer implements TcpHooks {
        * ZERO WINDOW PROBE: exactly one byte at the next expected sequence number while
        * the peer advertises a zero window. Nothing else is checked for it.
        */
-      if (seglen === 1 && seq === fwd.d[NEXT_SEQ] && rev.d[WINDOW] === 0) {
+      if (seglen === 1 && seq === fd[fw + F_NEXT_SEQ] && fd[rv + F_WINDOW] === 0) {
         ta |= TcpA.ZeroWindowProbe;
         break checks;
       }
@@ -328,31 +229,31 @@ export class TcpAnalyzer implements TcpHooks {
        * PREVIOUS SEGMENT NOT CAPTURED: the segment starts beyond the next expected
        * sequence number (once one is known); RSTs are exempt.
        */
-      if (fwd.d[NEXT_SEQ] !== 0 && seqGt(seq, fwd.d[NEXT_SEQ]) && !(flags & TCP_RST)) ta |= TcpA.LostSegment;
+      if (fd[fw + F_NEXT_SEQ] !== 0 && seqGt(seq, fd[fw + F_NEXT_SEQ]) && !(flags & TCP_RST)) ta |= TcpA.LostSegment;
       /*
        * KEEP-ALIVE: 0 or 1 byte starting one byte before the next expected sequence
        * number; never SYN, FIN or RST.
        */
-      if (seglen <= 1 && seq === ((fwd.d[NEXT_SEQ] - 1) >>> 0) && notSfr) ta |= TcpA.KeepAlive;
-      const sameSeqAck = seq === fwd.d[NEXT_SEQ] && ack === fwd.d[LAST_ACK];
+      if (seglen <= 1 && seq === ((fd[fw + F_NEXT_SEQ] - 1) >>> 0) && notSfr) ta |= TcpA.KeepAlive;
+      const sameSeqAck = seq === fd[fw + F_NEXT_SEQ] && ack === fd[fw + F_LAST_ACK];
       /*
        * WINDOW UPDATE: no data, same SEQ and ACK as this side's previous segment, a new
        * non-zero window.
        */
-      if (seglen === 0 && window !== 0 && window !== fwd.d[WINDOW] && sameSeqAck && notSfr) ta |= TcpA.WindowUpdate;
+      if (seglen === 0 && window !== 0 && window !== fd[fw + F_WINDOW] && sameSeqAck && notSfr) ta |= TcpA.WindowUpdate;
       /*
        * WINDOW FULL: data reaching exactly the right edge of the window the peer last
        * advertised (scaled; unscaled before the peer's first ACK, never checked while
        * the peer's scale is unknown).
        */
-      if (seglen > 0 && rev.winScale !== -1 && notSfr) {
-        const shift = rev.isFirstAck || rev.winScale === -2 ? 0 : rev.winScale;
-        if (((seq + seglen) >>> 0) === ((rev.d[LAST_ACK] + ((rev.d[WINDOW] << shift) >>> 0)) >>> 0)) ta |= TcpA.WindowFull;
+      if (seglen > 0 && fi[rvi + I_WIN_SCALE] !== -1 && notSfr) {
+        const shift = fi[rvi + I_IS_FIRST_ACK] || fi[rvi + I_WIN_SCALE] === -2 ? 0 : fi[rvi + I_WIN_SCALE];
+        if (((seq + seglen) >>> 0) === ((fd[rv + F_LAST_ACK] + ((fd[rv + F_WINDOW] << shift) >>> 0)) >>> 0)) ta |= TcpA.WindowFull;
       }
       /*
        * KEEP-ALIVE ACK: no data, same window/SEQ/ACK as before, answering a keep-alive.
        */
-      if (seglen === 0 && window !== 0 && window === fwd.d[WINDOW] && sameSeqAck && rev.lastSegmentFlags & TcpA.KeepAlive && notSfr) {
+      if (seglen === 0 && window !== 0 && window === fd[fw + F_WINDOW] && sameSeqAck && fi[rvi + I_LAST_SEG_FLAGS] & TcpA.KeepAlive && notSfr) {
         ta |= TcpA.KeepAliveAck;
         break checks;
       }
@@ -360,7 +261,7 @@ export class TcpAnalyzer implements TcpHooks {
        * ZERO WINDOW PROBE ACK: no data, still a zero window, same SEQ/ACK, answering a
        * zero-window probe.
        */
-      if (seglen === 0 && window === 0 && window === fwd.d[WINDOW] && sameSeqAck && rev.lastSegmentFlags & TcpA.ZeroWindowProbe && notSfr) {
+      if (seglen === 0 && window === 0 && window === fd[fw + F_WINDOW] && sameSeqAck && fi[rvi + I_LAST_SEG_FLAGS] & TcpA.ZeroWindowProbe && notSfr) {
         ta |= TcpA.ZeroWindowProbeAck;
         break checks;
       }
@@ -368,25 +269,25 @@ export class TcpAnalyzer implements TcpHooks {
        * DUPLICATE ACK: no data, same non-zero window, SEQ and ACK as this side's
        * previous segment. The count restarts whenever the ACK moves.
        */
-      if (seglen === 0 && window !== 0 && window === fwd.d[WINDOW] && sameSeqAck && notSfr) {
-        fwd.dupAckNum = fwd.dupAckNum === -1 ? 1 : fwd.dupAckNum + 1;
+      if (seglen === 0 && window !== 0 && window === fd[fw + F_WINDOW] && sameSeqAck && notSfr) {
+        fi[fwi + I_DUPACK_NUM] = fi[fwi + I_DUPACK_NUM] === -1 ? 1 : fi[fwi + I_DUPACK_NUM] + 1;
         ta |= TcpA.DuplicateAck;
       }
     }
-    if (ack !== fwd.d[LAST_ACK]) fwd.dupAckNum = 0;
+    if (ack !== fd[fw + F_LAST_ACK]) fi[fwi + I_DUPACK_NUM] = 0;
 
     /*
      * ACKED UNSEEN SEGMENT: the ACK covers data beyond what the capture saw from the peer
      * (the tap dropped it). Reported once per hole: the peer's "may be ACKed" edge jumps
      * to what was seen, or, when nothing new was seen, a later duplicate is suppressed.
      */
-    if (rev.d[MAX_SEQ_TO_BE_ACKED] !== 0 && seqGt(ack, rev.d[MAX_SEQ_TO_BE_ACKED]) && flags & TCP_ACK) {
-      if (seqLt(rev.d[MAX_SEQ_TO_BE_ACKED], rev.d[NEXT_SEQ])) {
-        rev.d[MAX_SEQ_TO_BE_ACKED] = rev.d[NEXT_SEQ];
+    if (fd[rv + F_MAX_SEQ_TO_BE_ACKED] !== 0 && seqGt(ack, fd[rv + F_MAX_SEQ_TO_BE_ACKED]) && flags & TCP_ACK) {
+      if (seqLt(fd[rv + F_MAX_SEQ_TO_BE_ACKED], fd[rv + F_NEXT_SEQ])) {
+        fd[rv + F_MAX_SEQ_TO_BE_ACKED] = fd[rv + F_NEXT_SEQ];
         ta |= TcpA.AckedUnseen;
       } else {
-        if (rev.dupAckNum === 0) ta |= TcpA.AckedUnseen;
-        rev.dupAckNum = -1;
+        if (fi[rvi + I_DUPACK_NUM] === 0) ta |= TcpA.AckedUnseen;
+        fi[rvi + I_DUPACK_NUM] = -1;
       }
     }
 
@@ -405,57 +306,64 @@ export class TcpAnalyzer implements TcpHooks {
      */
     retx: if (seglen > 0 || flags & (TCP_SYN | TCP_FIN)) {
       if (ta & TcpA.KeepAlive) break retx;
-      let notAdvanced = fwd.d[NEXT_SEQ] !== 0 && seqLt(seq, fwd.d[NEXT_SEQ]);
-      if (seglen > 1 && ((fwd.d[NEXT_SEQ] - 1) >>> 0) === seq) notAdvanced = false;
-      if (seglen > 0 && rev.d[LAST_ACK] !== 0 && seqLe((seq + seglen) >>> 0, rev.d[LAST_ACK])) {
+      let notAdvanced = fd[fw + F_NEXT_SEQ] !== 0 && seqLt(seq, fd[fw + F_NEXT_SEQ]);
+      if (seglen > 1 && ((fd[fw + F_NEXT_SEQ] - 1) >>> 0) === seq) notAdvanced = false;
+      if (seglen > 0 && fd[rv + F_LAST_ACK] !== 0 && seqLe((seq + seglen) >>> 0, fd[rv + F_LAST_ACK])) {
         ta |= TcpA.SpuriousRetransmission | TcpA.Retransmission;
         break retx;
       }
-      const sinceDupAck = now - rev.d[LAST_ACK_TIME];
+      const sinceDupAck = now - fd[rv + F_LAST_ACK_TIME];
       // The count is unsigned in tshark, so the -1 left by an "ACKed unseen" counts as many.
-      if (notAdvanced && (rev.dupAckNum >= 2 || rev.dupAckNum === -1) && rev.d[LAST_ACK] === seq && sinceDupAck >= 0 && sinceDupAck < FAST_RETX_WINDOW_NS) {
+      const peerDup = fi[rvi + I_DUPACK_NUM];
+      if (notAdvanced && (peerDup >= 2 || peerDup === -1) && fd[rv + F_LAST_ACK] === seq && sinceDupAck >= 0 && sinceDupAck < FAST_RETX_WINDOW_NS) {
         ta |= TcpA.FastRetransmission | TcpA.Retransmission;
         break retx;
       }
-      const sinceNext = now - fwd.d[NEXT_SEQ_TIME];
-      const oooThreshold = s.d[FIRST_RTT] !== 0 ? s.d[FIRST_RTT] : DEFAULT_OOO_THRESHOLD_NS;
+      const sinceNext = now - fd[fw + F_NEXT_SEQ_TIME];
+      const firstRtt = T.cd[c * CONN_F64 + C_FIRST_RTT];
+      const oooThreshold = firstRtt !== 0 ? firstRtt : DEFAULT_OOO_THRESHOLD_NS;
       const end = (seq + seglen + (flags & (TCP_SYN | TCP_FIN) ? 1 : 0)) >>> 0;
-      if (notAdvanced && sinceNext >= 0 && sinceNext < oooThreshold && fwd.d[NEXT_SEQ] !== end) {
+      if (notAdvanced && sinceNext >= 0 && sinceNext < oooThreshold && fd[fw + F_NEXT_SEQ] !== end) {
         ta |= TcpA.OutOfOrder;
         break retx;
       }
       if (notAdvanced) ta |= TcpA.Retransmission;
     }
 
-    // Remember the segment (bounded list) and advance the next expected sequence number;
-    // zero-window probes do not advance it.
+    // Remember the segment (bounded list, in the connection's heavy state) and advance
+    // the next expected sequence number; zero-window probes do not advance it.
     let nextSeq = (seq + seglen) >>> 0;
-    if ((seglen > 0 || flags & (TCP_SYN | TCP_FIN)) && fwd.segCount < MAX_UNACKED) {
-      if (flags & (TCP_SYN | TCP_FIN)) nextSeq = (nextSeq + 1) >>> 0;
-      const i = fwd.segCount++;
-      if (i === fwd.segSeq.length) {
-        fwd.segSeq.push(seq);
-        fwd.segNext.push(nextSeq);
-        fwd.segTime.push(now);
-      } else {
-        fwd.segSeq[i] = seq;
-        fwd.segNext[i] = nextSeq;
-        fwd.segTime[i] = now;
+    if (seglen > 0 || flags & (TCP_SYN | TCP_FIN)) {
+      const h = T.acquire(c);
+      const mine = toServer ? h.c2s : h.s2c;
+      if (mine.segCount < MAX_UNACKED) {
+        if (flags & (TCP_SYN | TCP_FIN)) nextSeq = (nextSeq + 1) >>> 0;
+        const i = mine.segCount++;
+        if (i === mine.segSeq.length) {
+          mine.segSeq.push(seq);
+          mine.segNext.push(nextSeq);
+          mine.segTime.push(now);
+        } else {
+          mine.segSeq[i] = seq;
+          mine.segNext[i] = nextSeq;
+          mine.segTime[i] = now;
+        }
       }
     }
     const probe = (ta & TcpA.ZeroWindowProbe) !== 0;
-    if ((seqGt(nextSeq, fwd.d[NEXT_SEQ]) || fwd.d[NEXT_SEQ] === 0) && !probe) {
-      fwd.d[NEXT_SEQ] = nextSeq;
-      fwd.d[NEXT_SEQ_TIME] = now;
+    if ((seqGt(nextSeq, fd[fw + F_NEXT_SEQ]) || fd[fw + F_NEXT_SEQ] === 0) && !probe) {
+      fd[fw + F_NEXT_SEQ] = nextSeq;
+      fd[fw + F_NEXT_SEQ_TIME] = now;
     }
-    if ((seq === fwd.d[MAX_SEQ_TO_BE_ACKED] || fwd.d[MAX_SEQ_TO_BE_ACKED] === 0) && !probe) fwd.d[MAX_SEQ_TO_BE_ACKED] = fwd.d[NEXT_SEQ];
+    if ((seq === fd[fw + F_MAX_SEQ_TO_BE_ACKED] || fd[fw + F_MAX_SEQ_TO_BE_ACKED] === 0) && !probe) fd[fw + F_MAX_SEQ_TO_BE_ACKED] = fd[fw + F_NEXT_SEQ];
 
-    fwd.d[WINDOW] = window;
-    fwd.d[LAST_ACK] = ack;
-    fwd.d[LAST_ACK_TIME] = now;
-    fwd.lastSegmentFlags = ta;
+    fd[fw + F_WINDOW] = window;
+    fd[fw + F_LAST_ACK] = ack;
+    fd[fw + F_LAST_ACK_TIME] = now;
+    fi[fwi + I_LAST_SEG_FLAGS] = ta;
 
-    this.ackSegments(fwd, rev, f);
+    const h = T.heavyOf(c);
+    if (h) this.ackSegments(toServer ? h.c2s : h.s2c, toServer ? h.s2c : h.c2s, f);
     return ta;
   }
 
@@ -465,7 +373,7 @@ export class TcpAnalyzer implements TcpHooks {
    * segments, the oldest, as tshark; a zero RTT is no sample). Acknowledged segments
    * leave the list; a partial ACK trims the segment's start.
    */
-  private ackSegments(fwd: TcpFlow, rev: TcpFlow, f: Frame): void {
+  private ackSegments(fwd: HeavyFlow, rev: HeavyFlow, f: Frame): void {
     const ack = f.tcpAck;
     const now = this.t[0];
     const sq = rev.segSeq;
@@ -510,152 +418,3 @@ export class TcpAnalyzer implements TcpHooks {
   }
 }
 
-// ---- Results for the JSON output and the UI ----
-
-export function tcpState(c: Connection): TcpState {
-  const s = c.tcp as TcpConnState | null;
-  if (!s) return 'open';
-  const rst = s.c2s.rstSeen || s.s2c.rstSeen;
-  const synSeen = s.pureSyns > 0;
-  if (rst) {
-    if (synSeen && s.rstFromServerBeforeSynAck && s.s2c.packets > 0 && !s.synAckSeen) return 'refused';
-    if (s.finBothBeforeRst) return 'closed';
-    return 'reset';
-  }
-  if (s.c2s.finSeen && s.s2c.finSeen) return 'closed';
-  if (synSeen && s.s2c.packets === 0) return 'syn-unanswered';
-  if (synSeen || s.synAckSeen) return 'established';
-  return 'open';
-}
-
-/** Counters of one connection in the CLI contract's names (README "connections"). */
-export interface TcpCounters {
-  retransmissions: number;
-  fastRetransmissions: number;
-  spuriousRetransmissions: number;
-  outOfOrder: number;
-  lostSegments: number;
-  ackedUnseen: number;
-  duplicateAcks: number;
-  zeroWindows: number;
-  zeroWindowProbes: number;
-  windowFull: number;
-  keepAlives: number;
-  resets: number;
-}
-
-export function tcpCounters(s: TcpConnState): TcpCounters {
-  return {
-    retransmissions: s.count('Retransmission'),
-    fastRetransmissions: s.count('FastRetransmission'),
-    spuriousRetransmissions: s.count('SpuriousRetransmission'),
-    outOfOrder: s.count('OutOfOrder'),
-    lostSegments: s.count('LostSegment'),
-    ackedUnseen: s.count('AckedUnseen'),
-    duplicateAcks: s.count('DuplicateAck'),
-    zeroWindows: s.count('ZeroWindow'),
-    zeroWindowProbes: s.count('ZeroWindowProbe'),
-    windowFull: s.count('WindowFull'),
-    keepAlives: s.count('KeepAlive'),
-    resets: s.count('Reset'),
-  };
-}
-
-/** ACK RTT over both directions (seconds), or null without samples. */
-export function ackRtt(c: Connection): RttSummary | null {
-  const s = c.tcp as TcpConnState | null;
-  return s ? summarize([s.c2s.rtt, s.s2c.rtt]) : null;
-}
-
-export function handshakeRtt(c: Connection): number | null {
-  const s = c.tcp as TcpConnState | null;
-  return s && s.firstRtt !== 0 ? s.firstRtt / 1e9 : null;
-}
-
-export function synRetries(c: Connection): number {
-  const s = c.tcp as TcpConnState | null;
-  return s && s.pureSyns > 1 ? s.pureSyns - 1 : 0;
-}
-
-/**
- * ACK RTT over time for a chart: `toServer` holds samples from ACKs the client sent (the
- * RTT of the server's data), `toClient` those from the server's ACKs. Seconds.
- */
-export function rttSeries(c: Connection): { toServer: SeriesPoints | null; toClient: SeriesPoints | null } {
-  const s = c.tcp as TcpConnState | null;
-  return { toServer: s?.c2s.rtt.points() ?? null, toClient: s?.s2c.rtt.points() ?? null };
-}
-
-/**
- * Sequence number over time (Stevens graph) for data sent in one direction: value =
- * relative sequence number of the segment's end; `mark` has the TcpA bits
- * Retransmission / OutOfOrder / LostSegment of the segment (kept through downsampling).
- */
-export function seqSeries(c: Connection, toServer: boolean): SeriesPoints | null {
-  const s = c.tcp as TcpConnState | null;
-  if (!s) return null;
-  return (toServer ? s.c2s : s.s2c).seqSeries?.points() ?? null;
-}
-
-export interface TcpFlowDetail {
-  packets: number;
-  payloadBytes: number;
-  /** Window scale shift; -1 unknown (no SYN seen), -2 scaling not in use. */
-  windowScale: number;
-  /** Initial sequence number (relative 0); tshark's base for relative numbers. */
-  baseSeq: number | null;
-  sackPackets: number;
-  dsacks: number;
-  /** RTT of this side's ACKs (the peer's data). */
-  rtt: RttSummary | null;
-  finSeen: boolean;
-  rstSeen: boolean;
-}
-
-/** Everything the UI's connection view needs, from memory (no re-reading of the file). */
-export interface TcpDetail {
-  state: TcpState;
-  handshakeRtt: number | null;
-  synRetries: number;
-  rtt: RttSummary | null;
-  counters: TcpCounters;
-  /** Packets per TcpA flag name (includes window updates, keep-alive ACKs, probe ACKs, reused ports). */
-  flagCounts: Record<TcpFlagName, number>;
-  client: TcpFlowDetail;
-  server: TcpFlowDetail;
-  rttSeries: { toServer: SeriesPoints | null; toClient: SeriesPoints | null };
-  seqSeries: { toServer: SeriesPoints | null; toClient: SeriesPoints | null };
-}
-
-function flowDetail(f: TcpFlow): TcpFlowDetail {
-  return {
-    packets: f.packets,
-    payloadBytes: f.dataBytes,
-    windowScale: f.winScale,
-    baseSeq: f.baseSeqSet ? f.baseSeq : null,
-    sackPackets: f.sackPackets,
-    dsacks: f.dsacks,
-    rtt: summarize([f.rtt]),
-    finSeen: f.finSeen,
-    rstSeen: f.rstSeen,
-  };
-}
-
-export function tcpDetail(c: Connection): TcpDetail | null {
-  const s = c.tcp as TcpConnState | null;
-  if (!s) return null;
-  const flagCounts = {} as Record<TcpFlagName, number>;
-  for (const i of TCP_FLAG_INFO) flagCounts[i.name] = s.count(i.name);
-  return {
-    state: tcpState(c),
-    handshakeRtt: handshakeRtt(c),
-    synRetries: synRetries(c),
-    rtt: ackRtt(c),
-    counters: tcpCounters(s),
-    flagCounts,
-    client: flowDetail(s.c2s),
-    server: flowDetail(s.s2c),
-    rttSeries: rttSeries(c),
-    seqSeries: { toServer: seqSeries(c, true), toClient: seqSeries(c, false) },
-  };
-}

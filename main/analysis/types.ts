@@ -1,20 +1,25 @@
-import type { Frame, TunnelType } from '../decode/frame.js';
+import type { Frame } from '../decode/frame.js';
+import type { FlowContext, TunnelRef } from '../flows/flow-table.js';
+import type { TcpSummary } from './tcp-report.js';
 
 export interface Endpoint {
   ip: string;
   port: number;
 }
 
-/** One TCP or UDP conversation: 5-tuple plus tunnel context (VNI, GRE key, VLAN...). */
+/**
+ * One TCP or UDP conversation (5-tuple plus network context), as a value built on demand
+ * from the flow table's columns (FlowTable.view, ConnectionTable.connection): the engine
+ * keeps no object per connection. Application analysers receive one when they claim a
+ * connection.
+ */
 export interface Connection {
   id: number;
   transport: 'tcp' | 'udp';
-  /** Lookup key: network context (VNIs) + both endpoints, direction-independent. */
-  key: string;
   client: Endpoint;
   server: Endpoint;
   /** Encapsulation of the first packet seen, outermost first. */
-  tunnel: { type: TunnelType; id: number | null }[];
+  tunnel: TunnelRef[];
   firstTs: number;
   lastTs: number;
   packets: number;
@@ -24,20 +29,12 @@ export interface Connection {
   bytesToServer: number;
   bytesToClient: number;
   payloadBytes: number;
-  /** True when the client is the endpoint that sorts first (address, then port); internal. */
-  clientIsLow: boolean;
-  /** TCP analysis state and counters; null for UDP. Filled by the TCP analyser. */
-  tcp: unknown;
+  /** TCP analysis results; null for UDP (and in views that leave them out). */
+  tcp: TcpSummary | null;
 }
 
 /** What the connection table tells the analysers about the current packet. */
-export interface PacketContext {
-  conn: Connection | null;
-  /** True when the packet goes client -> server. */
-  toServer: boolean;
-  /** tcp.analysis flag bits the packet earned (see analysis/tcp-flags.ts). */
-  tcpFlags: number;
-}
+export type PacketContext = FlowContext;
 
 /** An analyser sees every decoded packet in order, once, and keeps its own bounded state. */
 export interface FrameAnalyzer {

@@ -17,6 +17,11 @@ export interface SessionOptions {
   keepIndex?: boolean;
   /** More analysers, run after the built-in ones (e.g. the flow meter of `tapscope flows`). */
   analyzers?: FrameAnalyzer[];
+  /**
+   * A connection's detail view: the TCP analyser keeps per-side RTT samples and the chart
+   * series (RTT and Stevens) instead of releasing its state when a connection ends.
+   */
+  detail?: boolean;
 }
 
 const MAX_MALFORMED_WARNINGS = 200;
@@ -44,7 +49,7 @@ export class AnalysisSession {
 
   constructor(opts: SessionOptions = {}) {
     this.decoder = new Decoder(opts.decodeAs ?? []);
-    this.connections = new ConnectionTable(new TcpAnalyzer());
+    this.connections = new ConnectionTable(new TcpAnalyzer(opts.detail ?? false));
     this.index = opts.keepIndex ? new PacketIndex() : null;
     this.analyzers.push(this.tunnels);
     this.analyzers.push(this.app);
@@ -61,7 +66,7 @@ export class AnalysisSession {
     if (f.malformed) this.noteMalformed(f);
     const ctx = this.connections.lookup(f);
     for (const a of this.analyzers) a.onFrame(f, ctx);
-    this.index?.push(r.fileOffset, r.ts, ctx.conn ? ctx.conn.id : -1, ctx.tcpFlags, r.origLen, ctx.conn ? (ctx.toServer ? 1 : 2) : 0);
+    this.index?.push(r.fileOffset, r.ts, ctx.connId, ctx.tcpFlags, r.origLen, ctx.connId >= 0 ? (ctx.toServer ? 1 : 2) : 0);
     return f;
   }
 

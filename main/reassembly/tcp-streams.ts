@@ -1,5 +1,6 @@
 import { L4, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, type Frame } from '../decode/frame.js';
 import type { Connection, FrameAnalyzer, PacketContext } from '../analysis/types.js';
+import { grown, pow2AtLeast } from '../flows/columns.js';
 import { TcpStreamReassembler, type StreamSink } from './tcp-stream.js';
 
 /** The two sinks an application protocol attaches to a TCP connection. */
@@ -17,25 +18,31 @@ export interface StreamProtocol {
 }
 
 interface ConnStreams {
-  c2s: TcpStreamReassembler | null;
-  s2c: TcpStreamReassembler | null;
-  clientIsn: number;
-  serverIsn: number;
-  tries: number;
+  c2s: TcpStreamReassembler;
+  s2c: TcpStreamReassembler;
 }
 
 /** Payload packets looked at before a connection is declared "no protocol we parse". */
 const MAX_DETECT_TRIES = 6;
-const IGNORED = null;
+/** `status` values past the try counts. */
+const CLAIMED = 254;
+const IGNORED = 255;
 
 /*
  * STREAM DISPATCH. Each TCP connection is offered to the protocols in order on its first
  * payload packets; the first that claims it gets both directions reassembled
- * (TcpStreamReassembler) and fed to its sinks. Connections nobody claims cost one map
- * entry and no reassembly. State is dropped once both directions have ended.
+ * (TcpStreamReassembler) and fed to its sinks. Until then a connection costs three column
+ * slots (detection tries, both initial sequence numbers) and no object; connections
+ * nobody claims never cost more. A claimed connection's reassemblers and parsers are
+ * dropped once both directions have ended (FIN, RST) or at the end of input.
  */
 export class TcpStreamDispatcher implements FrameAnalyzer {
-  private conns = new Map<Connection, ConnStreams | typeof IGNORED>();
+  /** Per connection: detection tries so far, CLAIMED or IGNORED. */
+  private status = new Uint8Array(1024);
+  /** Per connection and direction (conn * 2 + 0 client, + 1 server): SYN sequence number + 1, 0 before a SYN. */
+  private isn = new Float64Array(2048);
+  /** Claimed connections still open. */
+  private conns = new Map<number, ConnStreams>();
 
   constructor(private protocols: StreamProtocol[]) {}
 
@@ -44,49 +51,58 @@ export class TcpStreamDispatcher implements FrameAnalyzer {
   firstFailure: string | null = null;
 
   onFrame(f: Frame, ctx: PacketContext): void {
-    const conn = ctx.conn;
-    if (!conn || f.l4 !== L4.Tcp) return;
+    const id = ctx.connId;
+    if (id < 0 || f.l4 !== L4.Tcp) return;
+    if (id >= this.status.length) {
+      const n = pow2AtLeast(id + 1);
+      this.status = grown(this.status, n);
+      this.isn = grown(this.isn, n * 2);
+    }
+    if (this.status[id] === IGNORED) return;
     try {
-      this.feed(f, conn, ctx.toServer);
+      this.feed(f, id, ctx);
     } catch (e) {
       this.failures++;
-      this.firstFailure ??= `packet ${f.index + 1}, connection ${conn.id}: ${(e as Error).message}`;
-      this.conns.set(conn, IGNORED);
+      this.firstFailure ??= `packet ${f.index + 1}, connection ${id}: ${(e as Error).message}`;
+      this.drop(id);
     }
   }
 
-  private feed(f: Frame, conn: Connection, toServer: boolean): void {
-    let st = this.conns.get(conn);
-    if (st === IGNORED) return;
-    if (st === undefined) {
-      st = { c2s: null, s2c: null, clientIsn: -1, serverIsn: -1, tries: 0 };
-      this.conns.set(conn, st);
-    }
+  private drop(id: number): void {
+    this.status[id] = IGNORED;
+    this.conns.delete(id);
+  }
+
+  private feed(f: Frame, id: number, ctx: PacketContext): void {
+    const toServer = ctx.toServer;
     const flags = f.tcpFlags;
+    let st = this.status[id] === CLAIMED ? this.conns.get(id) : undefined;
     if (flags & TCP_SYN) {
-      if (toServer) st.clientIsn = f.tcpSeq;
-      else st.serverIsn = f.tcpSeq;
-      (toServer ? st.c2s : st.s2c)?.syn(f.tcpSeq);
+      this.isn[id * 2 + (toServer ? 0 : 1)] = f.tcpSeq + 1;
+      if (st) (toServer ? st.c2s : st.s2c).syn(f.tcpSeq);
     }
-    if (!st.c2s) {
+    if (!st) {
       if (f.payloadCapLen === 0) return;
+      const conn = ctx.flows.view(id);
       let app: AppStreams | null = null;
       for (const p of this.protocols) {
         app = p.detect(conn, toServer, f.data, f.payloadOff, f.payloadCapLen);
         if (app) break;
       }
       if (!app) {
-        if (++st.tries >= MAX_DETECT_TRIES) this.conns.set(conn, IGNORED);
+        if (++this.status[id] >= MAX_DETECT_TRIES) this.status[id] = IGNORED;
         return;
       }
-      st.c2s = new TcpStreamReassembler(app.client);
-      st.s2c = new TcpStreamReassembler(app.server);
-      if (st.clientIsn !== -1) st.c2s.syn(st.clientIsn);
-      if (st.serverIsn !== -1) st.s2c.syn(st.serverIsn);
+      st = { c2s: new TcpStreamReassembler(app.client), s2c: new TcpStreamReassembler(app.server) };
+      const ci = this.isn[id * 2];
+      const si = this.isn[id * 2 + 1];
+      if (ci !== 0) st.c2s.syn(ci - 1);
+      if (si !== 0) st.s2c.syn(si - 1);
+      this.status[id] = CLAIMED;
+      this.conns.set(id, st);
     }
     const mine = toServer ? st.c2s : st.s2c;
     const peer = toServer ? st.s2c : st.c2s;
-    if (!mine || !peer) return;
     if (flags & TCP_RST) {
       // Bytes of a RST segment are not stream data (RFC 9293 §3.5.3 diagnostic text).
       mine.close(f.ts, 'reset');
@@ -97,20 +113,17 @@ export class TcpStreamDispatcher implements FrameAnalyzer {
       mine.segment(seq, f.data, f.payloadOff, f.payloadCapLen, f.payloadLen, (flags & TCP_FIN) !== 0, f.ts);
       if (flags & TCP_ACK) peer.acked(f.tcpAck, f.ts);
     }
-    if (mine.isEnded && peer.isEnded) {
-      this.conns.set(conn, IGNORED); // both directions done: drop the state
-    }
+    if (mine.isEnded && peer.isEnded) this.drop(id); // both directions done: drop the state
   }
 
   finish(lastTs: number): void {
-    for (const [conn, st] of this.conns) {
-      if (!st || !st.c2s || !st.s2c) continue;
+    for (const [id, st] of this.conns) {
       try {
         st.c2s.close(lastTs, 'eof');
         st.s2c.close(lastTs, 'eof');
       } catch (e) {
         this.failures++;
-        this.firstFailure ??= `end of capture, connection ${conn.id}: ${(e as Error).message}`;
+        this.firstFailure ??= `end of capture, connection ${id}: ${(e as Error).message}`;
       }
     }
     this.conns.clear();

@@ -3,9 +3,8 @@ import { L4, TCP_ACK, TCP_CWR, TCP_ECE, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN, TCP_
 import { linkTypeName } from '../pcap/link-types.js';
 import type { PacketRecord } from '../pcap/record.js';
 import { TcpA, tcpFlagLabels } from '../analysis/tcp-flags.js';
-import { tcpDetail, type TcpDetail } from '../analysis/tcp-analyzer.js';
+import { tcpDetail, type TcpDetail } from '../analysis/tcp-report.js';
 import type { SeriesPoints } from '../analysis/rtt-stats.js';
-import type { Connection } from '../analysis/types.js';
 import { AnalysisSession } from '../engine/session.js';
 import type { ConnectionDetail, DecodedPacket, PacketRow } from '../../preload/api.js';
 import { PacketFile } from './packet-file.js';
@@ -211,7 +210,7 @@ export class PacketReader {
   series(connectionId: number, maxPackets = 200_000): Pick<ConnectionDetail, 'rtt' | 'sequence' | 'truncated'> & { tcp: TcpDetail | null } {
     const ix = this.data.index;
     const file = this.open();
-    const session = new AnalysisSession({ decodeAs: this.decodeAs.map(parseDecodeAs) });
+    const session = new AnalysisSession({ decodeAs: this.decodeAs.map(parseDecodeAs), detail: true });
     let seen = 0;
     let truncated = false;
     for (let i = 0; i < ix.length; i++) {
@@ -223,9 +222,11 @@ export class PacketReader {
       session.feed(file.read(ix.fileOffset[i], i));
     }
     session.finish();
-    let conn: Connection | null = null;
-    for (const c of session.connections.all) if (!conn || c.packets > conn.packets) conn = c;
-    const tcp = conn ? tcpDetail(conn) : null;
+    const flows = session.connections.flows;
+    let conn = -1;
+    for (let c = 0; c < flows.count; c++) if (conn < 0 || flows.packetsOf(c) > flows.packetsOf(conn)) conn = c;
+    const tcpTable = session.connections.tcp?.table;
+    const tcp = conn >= 0 && tcpTable && flows.isTcp[conn] ? tcpDetail(tcpTable, conn) : null;
     const rtt: ConnectionDetail['rtt'] = [];
     const sequence: ConnectionDetail['sequence'] = [];
     if (tcp) {

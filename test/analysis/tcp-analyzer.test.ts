@@ -12,7 +12,7 @@ import { capture, tsharkFields } from '../helpers/captures.js';
 import { openCapture } from '../../main/pcap/reader.js';
 import { Decoder } from '../../main/decode/decoder.js';
 import { DUPACK_SHIFT, TcpA, tcpFlagLabels } from '../../main/analysis/tcp-flags.js';
-import { seqSeries, synRetries, tcpDetail, rttSeries, type TcpConnState } from '../../main/analysis/tcp-analyzer.js';
+import { seqSeries, synRetries, tcpCount, tcpDetail, rttSeries } from '../../main/analysis/tcp-report.js';
 import { connectionJson } from '../../main/analysis/connection-json.js';
 import { Arena, Column, RttSamples, Series, EXACT_SAMPLES } from '../../main/analysis/rtt-stats.js';
 import { compareStream, oraclePackets, oracleStreams, tapscopeSession, tapscopeSummary } from './tcp-oracle.js';
@@ -109,7 +109,7 @@ describe('sequence analysis rules (vs tshark)', () => {
       expect(connectionJson(c).state).toBe('refused');
       // A SYN retry is a pure SYN tshark marks as a retransmission.
       const retries = st.packets.filter((p) => (p.tcpFlags & 0x12) === 0x02 && p.flags & TcpA.Retransmission).length;
-      expect(synRetries(c)).toBe(retries);
+      expect(synRetries(s.connections.tcp!.table, c.id)).toBe(retries);
       // tshark's initial RTT counts a RST+ACK as the handshake's closing ACK: SYN -> RST time.
       expect(connectionJson(c).handshakeRtt).toBeCloseTo(st.summary.handshakeRtt!, 6);
     }
@@ -145,7 +145,7 @@ describe('sequence analysis rules (vs tshark)', () => {
       const f = capture(name);
       const rows = tsharkFields(f, ['frame.number', 'tcp.stream', 'tcp.len', 'tcp.nxtseq', 'tcp.window_size_scalefactor', 'tcp.flags.syn', 'tcp.flags.fin'])
         .filter((r) => r[1] !== '');
-      const s = tapscopeSession(f);
+      const s = tapscopeSession(f, [], true);
       const idx = s.index!;
       const at = (r: string[]): number => Number(r[0]) - 1;
       // Window scale after the last packet of each direction: tshark's -1 (unknown),
@@ -158,7 +158,7 @@ describe('sequence analysis rules (vs tshark)', () => {
       expect(lastScale.size).toBeGreaterThan(0);
       for (const [k, want] of lastScale) {
         const [id, dir] = k.split('|').map(Number);
-        const d = tcpDetail(s.connections.all[id])!;
+        const d = tcpDetail(s.connections.tcp!.table, id);
         const shift = (dir === 1 ? d.client : d.server).windowScale;
         expect(shift < 0 ? shift : 2 ** shift, `${name} ${k}`).toBe(want);
       }
@@ -166,7 +166,7 @@ describe('sequence analysis rules (vs tshark)', () => {
       // segments (series not yet downsampled at these sizes).
       for (const c of s.connections.all) {
         for (const toServer of [true, false]) {
-          const pts = seqSeries(c, toServer);
+          const pts = seqSeries(s.connections.tcp!.table, c.id, toServer);
           if (!pts || pts.stride !== 1) continue;
           const want = rows
             .filter((r) => idx.connId[at(r)] === c.id && idx.dir[at(r)] === (toServer ? 1 : 2) && Number(r[2]) > 0)
@@ -200,7 +200,7 @@ describe('sequence analysis rules (vs tshark)', () => {
     const s = tapscopeSession(path);
     const tcp = s.connections.all.filter((c) => c.transport === 'tcp');
     expect(tcp.length).toBe(2);
-    expect(tcpDetail(tcp[1])!.flagCounts.ReusedPorts).toBe(1);
+    expect(tcpDetail(s.connections.tcp!.table, tcp[1].id).flagCounts.ReusedPorts).toBe(1);
   });
 
   it('the same 5-tuple in two VXLAN VNIs is two connections (tshark merges them)', () => {
@@ -239,7 +239,7 @@ describe('connection output', () => {
     expect(Object.keys(j)).toEqual(['id', 'transport', 'client', 'server', 'tunnel', 'firstTs', 'lastTs', 'packets', 'bytes', 'packetsToServer',
       'packetsToClient', 'payloadBytes', 'state', 'synRetries', 'handshakeRtt', 'rtt', 'retransmissions', 'fastRetransmissions',
       'spuriousRetransmissions', 'outOfOrder', 'lostSegments', 'ackedUnseen', 'duplicateAcks', 'zeroWindows', 'zeroWindowProbes',
-      'windowFull', 'keepAlives', 'resets']);
+      'windowFull', 'keepAlives', 'resets', 'communityId']);
     expect(Object.keys(j.rtt as object)).toEqual(['samples', 'min', 'median', 'p95', 'max']);
     const udp = tapscopeSession(capture('dns-nxdomain.pcapng')).connections.all.find((c) => c.transport === 'udp')!;
     const u = connectionJson(udp);
@@ -250,11 +250,12 @@ describe('connection output', () => {
 
   it('detail for the UI: counters, per-side facts and chart series, from memory', () => {
     const f = capture('http-206-zerowindow-retx-ooo.pcap');
-    const s = tapscopeSession(f);
+    const s = tapscopeSession(f, [], true);
+    const t = s.connections.tcp!.table;
     const c = s.connections.all.filter((x) => x.transport === 'tcp').sort((a, b) => b.packets - a.packets)[0];
-    const d = tcpDetail(c)!;
-    expect(d.counters.retransmissions).toBe((c.tcp as TcpConnState).count('Retransmission'));
-    const r = rttSeries(c);
+    const d = tcpDetail(t, c.id);
+    expect(d.counters.retransmissions).toBe(tcpCount(t, c.id, 'Retransmission'));
+    const r = rttSeries(t, c.id);
     const n = (r.toServer?.v.length ?? 0) + (r.toClient?.v.length ?? 0);
     expect(n).toBeGreaterThan(0);
     expect(n).toBeLessThanOrEqual(d.rtt!.samples);

@@ -6,7 +6,7 @@
 import { analyzeFile } from '../../main/engine/analyze-file.js';
 import { parseDecodeAs } from '../../main/decode/decoder.js';
 import { TcpA, type TcpFlagName } from '../../main/analysis/tcp-flags.js';
-import { ackRtt, handshakeRtt, tcpState, type TcpConnState } from '../../main/analysis/tcp-analyzer.js';
+import { ackRtt, handshakeRtt, tcpCount, tcpState } from '../../main/analysis/tcp-report.js';
 import { tsharkFields } from '../helpers/captures.js';
 import type { AnalysisSession } from '../../main/engine/session.js';
 
@@ -182,23 +182,23 @@ export function oracleStreams(pk: OraclePacket[]): Map<number, { first: number; 
   return out;
 }
 
-/** Tapscope's analysis of a file, with the per-packet index. */
-export function tapscopeSession(path: string, decodeAs: string[] = []): AnalysisSession {
-  return analyzeFile(path, { decodeAs: decodeAs.map(parseDecodeAs), keepIndex: true }).session;
+/** Tapscope's analysis of a file, with the per-packet index (`detail`: series and per-side samples kept). */
+export function tapscopeSession(path: string, decodeAs: string[] = [], detail = false): AnalysisSession {
+  return analyzeFile(path, { decodeAs: decodeAs.map(parseDecodeAs), keepIndex: true, detail }).session;
 }
 
 export function tapscopeSummary(session: AnalysisSession, connId: number): StreamSummary {
-  const c = session.connections.all[connId];
-  const s = c.tcp as TcpConnState;
+  const t = session.connections.tcp!.table;
+  const flows = session.connections.flows;
   const counts = emptyCounts();
-  for (const [n] of FLAG_FIELDS) counts[n] = s.count(n);
-  counts.Reset = s.count('Reset');
-  const r = ackRtt(c);
+  for (const [n] of FLAG_FIELDS) counts[n] = tcpCount(t, connId, n);
+  counts.Reset = tcpCount(t, connId, 'Reset');
+  const r = ackRtt(t, connId);
   return {
-    packets: c.packets,
-    bytes: c.bytes,
-    state: tcpState(c),
-    handshakeRtt: handshakeRtt(c),
+    packets: flows.packetsOf(connId),
+    bytes: flows.bytesOf(connId),
+    state: tcpState(t, connId),
+    handshakeRtt: handshakeRtt(t, connId),
     rtt: r ? { samples: r.samples, min: r.min, median: r.median, max: r.max } : null,
     counts,
   };

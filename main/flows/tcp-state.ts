@@ -1,0 +1,284 @@
+import { grown } from './columns.js';
+import { Arena, EXACT_SAMPLES, RttSamples, Series, summarizeKept, type RttSummary } from '../analysis/rtt-stats.js';
+
+/*
+ * TCP STATE IN COLUMNS: the one layout of the TCP analyser's state (analysis/tcp-analyzer.ts
+ * holds the rules). Rows are indexed by flow = connection * 2 + direction (0 client ->
+ * server, 1 server -> client) or by connection; each row is a fixed stride of one typed
+ * array, so a connection costs about 370 bytes here and no object.
+ *
+ * Heavy state (the unacknowledged-segment lists that give ACK RTT samples, the samples
+ * themselves, and the chart series of a detail session) lives in a TcpHeavy taken from a
+ * pool when a connection first puts a segment in sequence space (SYN, data, FIN) and given
+ * back when the connection is over: FIN seen both ways (or a RST) with nothing left
+ * unacknowledged. Its samples then move to `rttStore`, the compact summary the report
+ * reads (8 bytes a sample); a connection that comes back to life takes a heavy again.
+ * So the pool holds as many heavies as connections are open at once, not one per
+ * connection. A detail session (series on) never releases them: it keeps the charts.
+ */
+
+// ---- per flow, Float64 (sequence numbers above 2^31, nanosecond times) ----
+export const F_BASE_SEQ = 0;
+/** Last raw (unscaled) window this side advertised; tshark starts at 0xffffffff. */
+export const F_WINDOW = 1;
+/** Next expected sequence number (0 = nothing seen yet, as in tshark). */
+export const F_NEXT_SEQ = 2;
+export const F_NEXT_SEQ_TIME = 3;
+/** Highest contiguous sequence number the peer may acknowledge. */
+export const F_MAX_SEQ_TO_BE_ACKED = 4;
+export const F_LAST_ACK = 5;
+export const F_LAST_ACK_TIME = 6;
+export const F_DATA_BYTES = 7;
+export const FLOW_F64 = 8;
+
+// ---- per flow, Int32 ----
+export const I_BASE_SEQ_SET = 0;
+/** Window scale shift: -1 unknown (no SYN seen), -2 known not to be used, else 0..14. */
+export const I_WIN_SCALE = 1;
+export const I_IS_FIRST_ACK = 2;
+/** Duplicate ACKs in a row; -1 after an "ACKed unseen" to neutralise the next one. */
+export const I_DUPACK_NUM = 3;
+export const I_LAST_SEG_FLAGS = 4;
+export const I_PACKETS = 5;
+export const I_SYN_SEEN = 6;
+export const I_FIN_SEEN = 7;
+export const I_RST_SEEN = 8;
+export const I_SACK_PACKETS = 9;
+export const I_DSACKS = 10;
+export const FLOW_I32 = 11;
+
+// ---- per connection, Float64 ----
+/** Whole seconds subtracted from time stamps (ns times stay exact integers). */
+export const C_BASE_SEC = 0;
+/** Time of the most recent pure SYN (ns), NaN before one. */
+export const C_MRU_SYN = 1;
+/** tshark's initial RTT (`tcp.analysis.initial_rtt`) in ns; 0 until known. */
+export const C_FIRST_RTT = 2;
+/** Smallest and largest ACK RTT sample released to rttStore (ns). */
+export const C_RTT_MIN = 3;
+export const C_RTT_MAX = 4;
+export const CONN_F64 = 5;
+
+// ---- per connection, Int32 ----
+export const K_SYN_ACK_SEEN = 0;
+export const K_RST_FROM_SERVER_BEFORE_SYNACK = 1;
+/** FIN seen from both sides before any RST. */
+export const K_FIN_BOTH_BEFORE_RST = 2;
+export const K_PURE_SYNS = 3;
+export const K_REUSED_PENDING = 4;
+/** Heavy slot + 1, 0 when the connection holds none. */
+export const K_HEAVY = 5;
+/** Released samples: offset in rttStore, values kept, samples seen per direction. */
+export const K_RTT_OFF = 6;
+export const K_RTT_KEPT = 7;
+export const K_RTT_N_C2S = 8;
+export const K_RTT_N_S2C = 9;
+export const CONN_I32 = 10;
+
+/** Packets with each TcpA bit, per connection (index = bit position). */
+export const COUNTS = 16;
+
+const MAX_SEQ_POINTS = 1024;
+const RTT_POINTS = 1024;
+const FIRST_ROWS = 1024;
+
+/** One direction's heavy state. */
+export class HeavyFlow {
+  // Unacknowledged segments, oldest first (tshark keeps them newest first in a list):
+  // the first segCount entries of three plain arrays that only ever grow (a pooled heavy
+  // reuses them, so a list that empties and refills makes no garbage).
+  segCount = 0;
+  readonly segSeq: number[] = [];
+  readonly segNext: number[] = [];
+  readonly segTime: number[] = [];
+  /** ACK RTT samples of this side's ACKs (ns, with their times for a chart). */
+  readonly rtt: RttSamples;
+  seqSeries: Series | null = null;
+
+  constructor(private readonly arena: Arena) {
+    this.rtt = new RttSamples(RTT_POINTS, 1e-9, arena);
+  }
+
+  series(): Series {
+    return this.seqSeries ?? (this.seqSeries = new Series(MAX_SEQ_POINTS, this.arena));
+  }
+
+  reset(): void {
+    this.segCount = 0;
+    this.rtt.reset();
+    this.seqSeries = null;
+  }
+}
+
+export class TcpHeavy {
+  readonly c2s: HeavyFlow;
+  readonly s2c: HeavyFlow;
+  constructor(arena: Arena) {
+    this.c2s = new HeavyFlow(arena);
+    this.s2c = new HeavyFlow(arena);
+  }
+}
+
+export class TcpTable {
+  private rows = FIRST_ROWS;
+  fd = new Float64Array(FIRST_ROWS * 2 * FLOW_F64);
+  fi = new Int32Array(FIRST_ROWS * 2 * FLOW_I32);
+  cd = new Float64Array(FIRST_ROWS * CONN_F64);
+  ci = new Int32Array(FIRST_ROWS * CONN_I32);
+  counts = new Uint32Array(FIRST_ROWS * COUNTS);
+
+  /** Storage of samples and series (off the JS heap). */
+  readonly arena = new Arena();
+  private readonly heavies: TcpHeavy[] = [];
+  private readonly free: number[] = [];
+  /** Heavies in use now (the pool's high-water mark is heavies.length). */
+  heavyInUse = 0;
+  /** Released ACK RTT samples (ns), each connection's contiguous (see K_RTT_OFF). */
+  rttStore = new Float64Array(4096);
+  private rttUsed = 0;
+
+  /** `keepSeries`: a detail session (charts kept, heavies never released). */
+  constructor(readonly keepSeries = false) {}
+
+  get pooledHeavies(): number {
+    return this.heavies.length;
+  }
+
+  /** Makes room for connection `c` and sets its row to the initial state. */
+  init(c: number, firstTsSec: number): void {
+    while (c >= this.rows) this.grow();
+    const fd = this.fd;
+    const fi = this.fi;
+    for (let d = 0; d < 2; d++) {
+      const o = (c * 2 + d) * FLOW_F64;
+      fd[o + F_WINDOW] = 0xffffffff;
+      fd[o + F_NEXT_SEQ_TIME] = -Infinity;
+      fd[o + F_LAST_ACK_TIME] = -Infinity;
+      fi[(c * 2 + d) * FLOW_I32 + I_WIN_SCALE] = -1;
+    }
+    const co = c * CONN_F64;
+    this.cd[co + C_BASE_SEC] = firstTsSec;
+    this.cd[co + C_MRU_SYN] = NaN;
+    this.cd[co + C_RTT_MIN] = Infinity;
+    this.cd[co + C_RTT_MAX] = -Infinity;
+  }
+
+  private grow(): void {
+    const n = this.rows * 2;
+    this.fd = grown(this.fd, n * 2 * FLOW_F64);
+    this.fi = grown(this.fi, n * 2 * FLOW_I32);
+    this.cd = grown(this.cd, n * CONN_F64);
+    this.ci = grown(this.ci, n * CONN_I32);
+    this.counts = grown(this.counts, n * COUNTS);
+    this.rows = n;
+  }
+
+  /** The connection's heavy state, or null when it holds none. */
+  heavyOf(c: number): TcpHeavy | null {
+    const h = this.ci[c * CONN_I32 + K_HEAVY];
+    return h === 0 ? null : this.heavies[h - 1];
+  }
+
+  /** The connection's heavy state, taken from the pool when it holds none. */
+  acquire(c: number): TcpHeavy {
+    const k = c * CONN_I32 + K_HEAVY;
+    const h = this.ci[k];
+    if (h !== 0) return this.heavies[h - 1];
+    let slot = this.free.pop();
+    if (slot === undefined) {
+      slot = this.heavies.length;
+      this.heavies.push(new TcpHeavy(this.arena));
+    }
+    this.ci[k] = slot + 1;
+    this.heavyInUse++;
+    return this.heavies[slot];
+  }
+
+  /**
+   * Gives the connection's heavy back to the pool when nothing can need it any more:
+   * FIN both ways or a RST, and no segment left unacknowledged. Its samples go to rttStore.
+   */
+  releaseIfDone(c: number): void {
+    if (this.keepSeries) return;
+    const k = c * CONN_I32 + K_HEAVY;
+    const h = this.ci[k];
+    if (h === 0) return;
+    const heavy = this.heavies[h - 1];
+    if (heavy.c2s.segCount !== 0 || heavy.s2c.segCount !== 0) return;
+    const fi = this.fi;
+    const a = c * 2 * FLOW_I32;
+    const b = a + FLOW_I32;
+    const over = (fi[a + I_FIN_SEEN] && fi[b + I_FIN_SEEN]) || fi[a + I_RST_SEEN] || fi[b + I_RST_SEEN];
+    if (!over) return;
+    this.storeSamples(c, heavy);
+    heavy.c2s.reset();
+    heavy.s2c.reset();
+    this.ci[k] = 0;
+    this.free.push(h - 1);
+    this.heavyInUse--;
+  }
+
+  /** Appends the heavy's kept samples to the connection's released ones (one contiguous run). */
+  private storeSamples(c: number, heavy: TcpHeavy): void {
+    const n1 = heavy.c2s.rtt.count;
+    const n2 = heavy.s2c.rtt.count;
+    if (n1 === 0 && n2 === 0) return;
+    const ko = c * CONN_I32;
+    const co = c * CONN_F64;
+    const ci = this.ci;
+    const oldOff = ci[ko + K_RTT_OFF];
+    const oldKept = ci[ko + K_RTT_KEPT];
+    const kept = oldKept + heavy.c2s.rtt.kept + heavy.s2c.rtt.kept;
+    if (this.rttUsed + kept > this.rttStore.length) {
+      let size = this.rttStore.length * 2;
+      while (size < this.rttUsed + kept) size *= 2;
+      this.rttStore = grown(this.rttStore, size);
+    }
+    const at = this.rttUsed;
+    // A connection released before: move its earlier run to the end (rare: packets after the close).
+    if (oldKept > 0) this.rttStore.copyWithin(at, oldOff, oldOff + oldKept);
+    let o = at + oldKept;
+    o = heavy.c2s.rtt.copyKept(this.rttStore, o);
+    o = heavy.s2c.rtt.copyKept(this.rttStore, o);
+    this.rttUsed = o;
+    ci[ko + K_RTT_OFF] = at;
+    ci[ko + K_RTT_KEPT] = kept;
+    ci[ko + K_RTT_N_C2S] += n1;
+    ci[ko + K_RTT_N_S2C] += n2;
+    const mn = Math.min(heavy.c2s.rtt.rawMin, heavy.s2c.rtt.rawMin);
+    const mx = Math.max(heavy.c2s.rtt.rawMax, heavy.s2c.rtt.rawMax);
+    if (mn < this.cd[co + C_RTT_MIN]) this.cd[co + C_RTT_MIN] = mn;
+    if (mx > this.cd[co + C_RTT_MAX]) this.cd[co + C_RTT_MAX] = mx;
+  }
+
+  /** ACK RTT over both directions (seconds): released samples plus any the heavy holds. */
+  rttSummary(c: number): RttSummary | null {
+    const ko = c * CONN_I32;
+    const co = c * CONN_F64;
+    const ci = this.ci;
+    const heavy = this.heavyOf(c);
+    const n1 = ci[ko + K_RTT_N_C2S] + (heavy ? heavy.c2s.rtt.count : 0);
+    const n2 = ci[ko + K_RTT_N_S2C] + (heavy ? heavy.s2c.rtt.count : 0);
+    if (n1 + n2 === 0) return null;
+    const stored = ci[ko + K_RTT_KEPT];
+    const live = heavy ? heavy.c2s.rtt.kept + heavy.s2c.rtt.kept : 0;
+    const all = new Float64Array(stored + live);
+    const off = ci[ko + K_RTT_OFF];
+    for (let i = 0; i < stored; i++) all[i] = this.rttStore[off + i] * 1e-9;
+    let min = this.cd[co + C_RTT_MIN];
+    let max = this.cd[co + C_RTT_MAX];
+    if (heavy) {
+      let o = heavy.c2s.rtt.copyKept(all, stored);
+      o = heavy.s2c.rtt.copyKept(all, o);
+      for (let i = stored; i < o; i++) all[i] *= 1e-9;
+      min = Math.min(min, heavy.c2s.rtt.rawMin, heavy.s2c.rtt.rawMin);
+      max = Math.max(max, heavy.c2s.rtt.rawMax, heavy.s2c.rtt.rawMax);
+    }
+    return summarizeKept(all, n1 + n2, min * 1e-9, max * 1e-9, n1 <= EXACT_SAMPLES && n2 <= EXACT_SAMPLES);
+  }
+
+  /** Bytes held by the columns, the pool's arena and the sample store (for measurements). */
+  get bytesHeld(): number {
+    return this.fd.byteLength + this.fi.byteLength + this.cd.byteLength + this.ci.byteLength + this.counts.byteLength + this.arena.bytes + this.rttStore.byteLength;
+  }
+}
