@@ -1,4 +1,4 @@
-import { ALERT_NAMES, TlsStreamParser, looksLikeTls, type ClientHelloInfo, type ServerHelloInfo, type TlsEvents } from '../parsers/tls.js';
+import { ALERT_NAMES, HS_CERTIFICATE_TYPE, TlsStreamParser, looksLikeTls, tls13Certificate, type ClientHelloInfo, type ServerHelloInfo, type TlsEvents } from '../parsers/tls.js';
 import type { CertificateInfo } from '../parsers/x509.js';
 import type { StreamEnd } from '../reassembly/tcp-stream.js';
 import type { AppStreams, StreamProtocol } from '../reassembly/tcp-streams.js';
@@ -185,6 +185,11 @@ class TlsConnection implements AppStreams, TlsEvents, TlsDecryptorHost {
 
   warn(message: string): void {
     this.owner.warn(message);
+  }
+
+  /** A TLS 1.3 server certificate is visible once its handshake is decrypted. */
+  handshakeMessage(fromClient: boolean, type: number, body: Uint8Array): void {
+    if (!fromClient && type === HS_CERTIFICATE_TYPE && this.tls13) this.certificate(tls13Certificate(body));
   }
 
   encryptedHandshake(fromClient: boolean, ts: number): void {

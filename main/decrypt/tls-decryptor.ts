@@ -17,6 +17,8 @@ export interface TlsDecryptorHost {
   openApp(alpn: string | null, fromClient: boolean, b: Uint8Array, off: number, len: number): DecryptedApp | null;
   /** One message for the report (at most a few per connection). */
   warn(message: string): void;
+  /** A decrypted TLS 1.3 handshake message (body valid during the call only), e.g. the server's Certificate. */
+  handshakeMessage?(fromClient: boolean, type: number, body: Uint8Array): void;
 }
 
 /** What the ServerHello fixed (RFC 8446 §4.1.3, RFC 5246 §7.4.1.3). */
@@ -42,7 +44,9 @@ const HS_KEY_UPDATE = 24;
 const EXT_ALPN = 16;
 
 /** Handshake bytes buffered per direction; longer messages (certificates) are skipped, not kept. */
-const MAX_HANDSHAKE_MESSAGE = 16 * 1024;
+const MAX_HANDSHAKE_MESSAGE = 32 * 1024;
+/** A message buffer grown past this is released after its message (certificates are rare and big). */
+const KEEP_HANDSHAKE_BUFFER = 1024;
 /** Client records held until the ServerHello names the cipher (0-RTT data comes first). */
 const MAX_EARLY_HELD_BYTES = 64 * 1024;
 
@@ -340,6 +344,7 @@ export class TlsDecryptor {
       if (d.hsLen === full) {
         this.handshakeMessage(d, fromClient, d.hs[0], d.hs.subarray(4, full));
         d.hsLen = 0;
+        if (d.hs.length > KEEP_HANDSHAKE_BUFFER) d.hs = new Uint8Array(64);
       }
     }
   }
@@ -350,6 +355,7 @@ export class TlsDecryptor {
     else if (type === HS_END_OF_EARLY_DATA && fromClient) d.pendingStage = 1;
     else if (type === HS_KEY_UPDATE) d.pendingUpdate = true;
     else if (type === HS_ENCRYPTED_EXTENSIONS && !fromClient && body) this.alpn = alpnOf(body) ?? this.alpn;
+    if (body) this.host.handshakeMessage?.(fromClient, type, body);
   }
 }
 

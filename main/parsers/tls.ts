@@ -122,6 +122,21 @@ export function looksLikeTls(b: Uint8Array, off: number, len: number): boolean {
 const u16 = (b: Uint8Array, o: number) => (b[o] << 8) | b[o + 1];
 const u24 = (b: Uint8Array, o: number) => (b[o] << 16) | (b[o + 1] << 8) | b[o + 2];
 
+export const HS_CERTIFICATE_TYPE = HS_CERTIFICATE;
+
+/**
+ * The server's certificate from a TLS 1.3 Certificate message body (RFC 8446 §4.4.2):
+ * certificate_request_context<1>, certificate_list<3> of { cert_data<3>, extensions<2> };
+ * the first entry is the server's. Seen only when the handshake was decrypted.
+ */
+export function tls13Certificate(b: Uint8Array): CertificateInfo | null {
+  if (b.length < 1) return null;
+  const o = 1 + b[0];
+  if (o + 6 > b.length) return null;
+  const n = u24(b, o + 3);
+  return o + 6 + n <= b.length ? parseCertificate(b, o + 6, n) : null;
+}
+
 /** One direction of a TLS connection. */
 export class TlsStreamParser implements StreamSink {
   private hdr = new Uint8Array(5);

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { expect, it } from 'vitest';
 import { analyzeFile } from '../../main/engine/analyze-file.js';
 import { parseDecodeAs } from '../../main/decode/decoder.js';
@@ -19,7 +20,8 @@ const skip = (name: string) => name.startsWith('malformed-');
 
 function run(name: string) {
   const da = decodeAsFor(name);
-  return analyzeFile(capture(name), { decodeAs: da.tapscope.map(parseDecodeAs) });
+  const keys = KEY_LOGS[name];
+  return analyzeFile(capture(name), { decodeAs: da.tapscope.map(parseDecodeAs), keyLogs: keys ? [{ text: readFileSync(capture(keys), 'utf8'), source: keys }] : [] });
 }
 
 const us = (v: number) => Math.round(v * 1e6);
@@ -37,14 +39,12 @@ const TSHARK_UNREASSEMBLED: Record<string, string[]> = {
 };
 
 /**
- * Captures whose HTTP runs inside TLS that tshark decrypts with keys the file itself carries
- * (pcapng Decryption Secrets Blocks) and Tapscope does not decrypt yet (issue 11; listed in
- * docs/protocols.md "Differences from Wireshark"). tshark's HTTP rows inside TLS records are
- * left out for these files only; every other file must have none, and these must have some,
- * so the list cannot hide anything else or outlive the gap.
+ * NSS key logs that come with a capture (MANIFEST): given to tshark (`-o tls.keylog_file:`)
+ * and to Tapscope alike, so HTTP inside TLS is compared like clear text. Keys inside a
+ * capture (pcapng DSBs) both read by themselves.
  */
-const HTTP_INSIDE_TLS_NOT_DECRYPTED: Record<string, string> = {
-  'tls12-http-keys-in-pcapng-dsb.pcapng': 'HTTP/1.1 over TLS 1.2, master secrets in two DSBs',
+const KEY_LOGS: Record<string, string> = {
+  'tls13-rfc8446-early-data-keylog.pcap': 'tls13-rfc8446-early-data.keys',
 };
 
 const FIELDS = [
@@ -63,16 +63,14 @@ export function compareWithTshark(part: (name: string, index: number) => boolean
   allCaptures().filter((n) => !skip(n)).filter(part).forEach((name) => {
     it(name, () => {
       const da = decodeAsFor(name);
-      const rows = tsharkFields(capture(name), FIELDS, [...da.tshark, '-Y', 'http || dns || tls.record']);
+      const keyOpt = KEY_LOGS[name] ? ['-o', `tls.keylog_file:${capture(KEY_LOGS[name])}`] : [];
+      const rows = tsharkFields(capture(name), FIELDS, [...da.tshark, ...keyOpt, '-Y', 'http || dns || tls.record']);
       const { report, session } = run(name);
       const get = (r: string[], f: string) => r[C[f]] ?? '';
 
       // HTTP requests: method, host, URI and the packet completing the request.
       const httpRows = rows.filter((r) => get(r, 'http.request.method') || get(r, 'http.response.code'));
-      const insideTls = (r: string[]) => get(r, 'tls.record.content_type') !== '' || get(r, 'tls.record.opaque_type') !== '';
-      if (HTTP_INSIDE_TLS_NOT_DECRYPTED[name]) expect(httpRows.some(insideTls), `${name} has HTTP inside TLS for tshark`).toBe(true);
-      const http = HTTP_INSIDE_TLS_NOT_DECRYPTED[name] ? httpRows.filter((r) => !insideTls(r)) : httpRows;
-      expect(http.filter(insideTls).map((r) => get(r, 'frame.number')), 'HTTP inside decrypted TLS').toEqual([]);
+      const http = httpRows;
       const all = session.app.http.exchanges;
       // HTTP/2 streams are compared with tshark's http2 fields in test/parsers/http2.test.ts.
       const xs = all.filter((x) => x.protocol !== 'h2');
