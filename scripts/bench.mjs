@@ -21,7 +21,8 @@
 // with ratios, the per-connection memory ((peak RSS - RSS on a tiny capture) / connections) and the
 // load average. Other options: --runs N (best of N wall), --conns N, --stages (adds the engine's
 // read / decode / analysis stages from bench/engine-bench.ts), --tools a,b (tapscope, tshark,
-// tcptrace, flows, workbench), --no-live (skips the live-capture bench, scripts/bench-capture.mjs).
+// tcptrace, flows, workbench), --no-live (skips the live-capture bench, scripts/bench-capture.mjs),
+// --mem-limit-mb N (default 8000: no run may take more of the shared machine's memory).
 import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -291,7 +292,11 @@ async function measure(cmd) {
 }
 
 const q = (s) => `'${String(s).replace(/'/g, "'\\''")}'`;
-const node = q(process.execPath);
+// The machine is shared: a run that would take all its memory stops at --mem-limit-mb instead
+// (Node: V8 heap limit; tshark and tcptrace: address-space limit) and its row says so.
+const memLimitMB = Number(opt('mem-limit-mb', '8000'));
+const node = `${q(process.execPath)} --max-old-space-size=${memLimitMB}`;
+const limited = (cmd) => `ulimit -v ${memLimitMB * 1024}; ${cmd}`;
 
 async function bundle() {
   mkdirSync(outDir, { recursive: true });
@@ -361,12 +366,12 @@ async function benchCapture(name, cap, baseRssMB, results) {
   }
   let tshark = null;
   if (tools.has('tshark') && has('tshark')) {
-    tshark = await measure(`tshark -q -z conv,tcp -r ${q(path)}`);
+    tshark = await measure(limited(`tshark -q -z conv,tcp -r ${q(path)}`));
     add('`tshark -q -z conv,tcp -r FILE`', tshark);
   }
   let tcptrace = null;
   if (tools.has('tcptrace') && has('tcptrace')) {
-    tcptrace = await measure(`tcptrace -n -l ${q(path)} > /dev/null`);
+    tcptrace = await measure(limited(`tcptrace -n -l ${q(path)} > /dev/null`));
     add('`tcptrace -n -l FILE > /dev/null`', tcptrace, name === 'vxlan' ? 'sees only the outer UDP (no VXLAN decoding)' : '');
   }
   if (tools.has('flows') && cliHasFlows()) {
@@ -393,7 +398,7 @@ async function benchCapture(name, cap, baseRssMB, results) {
   lines.push('|---|---:|---:|---:|---:|---:|---:|');
   for (const { label, r, note } of rows) {
     if (r.error) {
-      lines.push(`| ${label} | failed: ${r.error.replace(/\|/g, '/')} | | | | | |`);
+      lines.push(`| ${label} | failed after ${fmt(r.seconds)} s (${r.error.replace(/\|/g, '/')}) | ${fmt(r.cpu)} | | ${fmt(r.rssMB, 0)} | | |`);
       continue;
     }
     const vs = r === tapscope || !tapscope || label.startsWith('Tapscope engine') || label.startsWith('workbench') ? ['', ''] : [ratio(r, tapscope, 'seconds'), ratio(r, tapscope, 'cpu')];
@@ -421,6 +426,9 @@ console.log(`# Tapscope bench, ${new Date().toISOString()}\n`);
 console.log(`node ${process.version}, ${sh('tshark', ['--version']).stdout.split('\n')[0] || 'no tshark'}, ${sh('sh', ['-c', 'tcptrace -v 2>&1 | head -1']).stdout.trim() || 'no tcptrace'}; ` +
   `${readFileSync('/proc/cpuinfo', 'utf8').split('\n').filter((l) => l.startsWith('processor')).length} CPUs; load average at start ${loadavg()}. ` +
   `Each run in its own process, page cache warm. Ratios: the other tool's time / Tapscope's.\n`);
+const head = sh('git', ['rev-parse', '--short', 'HEAD']).stdout.trim();
+const dirty = sh('git', ['status', '--porcelain', '--', 'main', 'preload']).stdout.trim().split('\n').filter(Boolean).map((l) => l.slice(3));
+console.log(`Engine built from commit ${head || '?'}${dirty.length ? ` plus uncommitted changes in ${dirty.join(', ')}` : ' (no uncommitted changes in main/ or preload/)'}.\n`);
 const base = await runOnce(`${node} ${q(join(outDir, 'tapscope.mjs'))} analyze ${q(TINY)} --json > /dev/null`);
 const baseRssMB = base.error ? 0 : base.rssMB;
 console.log(`Baseline: \`tapscope analyze --json\` on a tiny capture (${TINY.replace(root + '/', '')}) peaks at ${fmt(baseRssMB, 0)} MB RSS, ${fmt(base.cpu)} s CPU (Node start-up).\n`);
