@@ -112,6 +112,7 @@ class StreamExchanges implements Http2Events {
   private open = new Map<number, HttpExchange>();
   /** An error-coded GOAWAY: streams still open when the connection ends carry it. */
   private goawayError: string | null = null;
+  private goawayBy: 'client' | 'server' = 'server';
 
   constructor(private owner: Http2Exchanges, private conn: Connection, private summary: Http2ConnectionSummary) {}
 
@@ -229,7 +230,10 @@ class StreamExchanges implements Http2Events {
     const name = `GOAWAY ${errorCodeName(code)}`;
     // The first GOAWAY with an error code is the one that explains the end; else the latest.
     if (this.summary.goaway === null || this.summary.goaway.error === 'NO_ERROR') this.summary.goaway = { fromClient, lastStreamId, error: errorCodeName(code), ts };
-    if (code !== 0) this.goawayError = name;
+    if (code !== 0 && this.goawayError === null) {
+      this.goawayError = name;
+      this.goawayBy = fromClient ? 'client' : 'server';
+    }
     // §6.8: streams the receiver initiated above lastStreamId were not (and will not be) processed.
     for (const [id, x] of this.open) {
       const initiatedByReceiver = fromClient ? id % 2 === 0 : id % 2 === 1;
@@ -274,7 +278,10 @@ class StreamExchanges implements Http2Events {
     const why: NoResponse = how === 'reset' ? 'reset' : how === 'fin' ? 'closed' : 'capture-ended';
     for (const x of this.open.values()) {
       if (x.responseEndTs !== null) continue;
-      if (this.goawayError) x.error ??= this.goawayError;
+      if (this.goawayError && !x.error) {
+        x.error = this.goawayError;
+        x.errorBy = this.goawayBy;
+      }
       x.noResponse ??= why;
     }
     this.open.clear();
