@@ -22,7 +22,8 @@
 // load average. Other options: --runs N (best of N wall), --conns N, --stages (adds the engine's
 // read / decode / analysis stages from bench/engine-bench.ts), --tools a,b (tapscope, tshark,
 // tcptrace, flows, workbench), --no-live (skips the live-capture bench, scripts/bench-capture.mjs),
-// --mem-limit-mb N (default 8000: no run may take more of the shared machine's memory).
+// --mem-limit-mb N (default 8000: no run may take more of the shared machine's memory),
+// --worktree (build the engine from the work tree instead of the last commit).
 import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -298,9 +299,24 @@ const memLimitMB = Number(opt('mem-limit-mb', '8000'));
 const node = `${q(process.execPath)} --max-old-space-size=${memLimitMB}`;
 const limited = (cmd) => `ulimit -v ${memLimitMB * 1024}; ${cmd}`;
 
+// By default the engine is built from the last commit (git archive HEAD), not from the work
+// tree, which other engineers may be editing; --worktree builds what is on disk.
+const fromWorktree = args.includes('--worktree');
+function sourceRoot() {
+  if (fromWorktree) return root;
+  const src = join(outDir, 'src');
+  rmSync(src, { recursive: true, force: true });
+  mkdirSync(src, { recursive: true });
+  const r = spawnSync('sh', ['-c', `git archive HEAD main preload bench package.json tsconfig.json | tar -x -C ${q(src)}`], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`git archive failed: ${r.stderr}`);
+  return src;
+}
+
 async function bundle() {
   mkdirSync(outDir, { recursive: true });
+  const src = sourceRoot();
   const common = {
+    absWorkingDir: src, nodePaths: [join(root, 'node_modules')],
     bundle: true, platform: 'node', target: 'node20', format: 'esm', logLevel: 'error',
     external: ['cap', 'ws', 'electron', 'bufferutil', 'utf-8-validate'],
     banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
@@ -385,12 +401,12 @@ async function benchCapture(name, cap, baseRssMB, results) {
     if (!r.error) wb = { ...r, ...JSON.parse(r.stdout.trim().split('\n').pop()) };
     add('workbench: `openFile` through the service + worker', r);
   }
-  const connections = tshark && !tshark.error ? tsharkConversations(tshark.stdout) : null;
+  const connections = tshark && !tshark.error ? tsharkConversations(tshark.stdout) : wb?.connections ?? null;
   const loadAfter = loadavg();
 
   const ratio = (other, mine, key) => (other && mine && !other.error && !mine.error && other[key] && mine[key] ? `${(other[key] / mine[key]).toFixed(1)}×` : '-');
   const lines = [];
-  lines.push(`### ${name}: ${(size / 1e6).toFixed(1)} MB, ${int(packets)} packets${connections !== null ? `, ${int(connections)} TCP connections (tshark conv,tcp)` : ''}`);
+  lines.push(`### ${name}: ${(size / 1e6).toFixed(1)} MB, ${int(packets)} packets${connections !== null ? `, ${int(connections)} ${tshark && !tshark.error ? 'TCP connections (tshark conv,tcp)' : 'connections (Tapscope)'}` : ''}`);
   lines.push('');
   lines.push(`${source}. Load average ${loadBefore} before, ${loadAfter} after; ${runs === 1 ? 'one run' : `best of ${runs}`} each.`);
   lines.push('');
@@ -401,7 +417,7 @@ async function benchCapture(name, cap, baseRssMB, results) {
       lines.push(`| ${label} | failed after ${fmt(r.seconds)} s (${r.error.replace(/\|/g, '/')}) | ${fmt(r.cpu)} | | ${fmt(r.rssMB, 0)} | | |`);
       continue;
     }
-    const vs = r === tapscope || !tapscope || label.startsWith('Tapscope engine') || label.startsWith('workbench') ? ['', ''] : [ratio(r, tapscope, 'seconds'), ratio(r, tapscope, 'cpu')];
+    const vs = r === tapscope || !tapscope || !['tshark', 'tcptrace'].some((t) => label.startsWith('`' + t)) ? ['', ''] : [ratio(r, tapscope, 'seconds'), ratio(r, tapscope, 'cpu')];
     lines.push(`| ${label}${note ? ` (${note})` : ''} | ${fmt(r.seconds)} | ${fmt(r.cpu)} | ${packets ? int(packets / r.seconds) : '-'} | ${fmt(r.rssMB, 0)} | ${vs[0]} | ${vs[1]} |`);
   }
   lines.push('');
@@ -426,9 +442,11 @@ console.log(`# Tapscope bench, ${new Date().toISOString()}\n`);
 console.log(`node ${process.version}, ${sh('tshark', ['--version']).stdout.split('\n')[0] || 'no tshark'}, ${sh('sh', ['-c', 'tcptrace -v 2>&1 | head -1']).stdout.trim() || 'no tcptrace'}; ` +
   `${readFileSync('/proc/cpuinfo', 'utf8').split('\n').filter((l) => l.startsWith('processor')).length} CPUs; load average at start ${loadavg()}. ` +
   `Each run in its own process, page cache warm. Ratios: the other tool's time / Tapscope's.\n`);
-const head = sh('git', ['rev-parse', '--short', 'HEAD']).stdout.trim();
+const head = sh('git', ['log', '-1', '--format=%h %cI']).stdout.trim();
 const dirty = sh('git', ['status', '--porcelain', '--', 'main', 'preload']).stdout.trim().split('\n').filter(Boolean).map((l) => l.slice(3));
-console.log(`Engine built from commit ${head || '?'}${dirty.length ? ` plus uncommitted changes in ${dirty.join(', ')}` : ' (no uncommitted changes in main/ or preload/)'}.\n`);
+console.log(fromWorktree
+  ? `Engine built from the work tree at commit ${head}${dirty.length ? ` plus uncommitted changes in ${dirty.join(', ')}` : ''}.\n`
+  : `Engine built from commit ${head} (git archive HEAD).\n`);
 const base = await runOnce(`${node} ${q(join(outDir, 'tapscope.mjs'))} analyze ${q(TINY)} --json > /dev/null`);
 const baseRssMB = base.error ? 0 : base.rssMB;
 console.log(`Baseline: \`tapscope analyze --json\` on a tiny capture (${TINY.replace(root + '/', '')}) peaks at ${fmt(baseRssMB, 0)} MB RSS, ${fmt(base.cpu)} s CPU (Node start-up).\n`);
