@@ -7,7 +7,7 @@
  * TLS 1.2 and older: CLIENT_RANDOM (48-byte master secret). TLS 1.3 (RFC 8446 §7.1) and QUIC
  * (RFC 9001 §5): CLIENT_EARLY_TRAFFIC_SECRET, CLIENT/SERVER_HANDSHAKE_TRAFFIC_SECRET,
  * CLIENT/SERVER_TRAFFIC_SECRET_0 (hash-length secrets). EXPORTER_SECRET and other labels
- * (RSA, EARLY_EXPORTER_SECRET, ...) are counted as ignored. Lines that do not parse are
+ * (RSA, EARLY_EXPORTER_SECRET, the post-KeyUpdate secrets OpenSSL logs) are counted as ignored. Lines that do not parse are
  * counted (the first few are kept for the warning), never thrown. Secrets are looked up by
  * the ClientHello random, which is how a key log names a session.
  */
@@ -33,6 +33,11 @@ const LABELS: Record<string, keyof TlsSessionSecrets> = {
   SERVER_TRAFFIC_SECRET_0: 'serverTrafficSecret0',
 };
 const IGNORED_LABELS = new Set(['EXPORTER_SECRET', 'EARLY_EXPORTER_SECRET', 'RSA', 'PMS_CLIENT_RANDOM']);
+/**
+ * Secrets after a KeyUpdate, which OpenSSL 3 also logs ("CLIENT_TRAFFIC_SECRET_N"); they are
+ * derived from the _0 secrets (RFC 8446 §7.2), so they are not needed.
+ */
+const UPDATED_SECRET_RE = /^(CLIENT|SERVER)_TRAFFIC_SECRET_(N|[1-9][0-9]*)$/;
 
 /** pcapng DSB secrets types (draft-ietf-opsawg-pcapng §4.7). */
 export const DSB_TLS_KEY_LOG = 0x544c534b; // "TLSK"
@@ -133,7 +138,7 @@ export class KeyLog {
   private addLine(line: string, source: string, lineNo: number): void {
     const parts = line.split(/\s+/);
     const label = parts[0];
-    if (IGNORED_LABELS.has(label)) {
+    if (IGNORED_LABELS.has(label) || UPDATED_SECRET_RE.test(label)) {
       this.stats.ignored++;
       return;
     }

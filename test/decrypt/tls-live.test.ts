@@ -1,4 +1,3 @@
-import { spawn, execFileSync } from 'node:child_process';
 import { constants } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import https from 'node:https';
@@ -7,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { analyzeWithKeys, expectHttpLikeTshark } from './tls-oracle.js';
+import { canCaptureLoopback, captureLoopback, selfSignedCert } from './loopback-capture.js';
 
 /*
  * Real TLS traffic on loopback: Node's https server (OpenSSL) writes the NSS key log through
@@ -17,15 +17,7 @@ import { analyzeWithKeys, expectHttpLikeTshark } from './tls-oracle.js';
  * tshark's with the same key log.
  */
 
-const which = (tool: string) => {
-  try {
-    execFileSync('which', [tool], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-};
-const canRun = process.getuid?.() === 0 && which('tcpdump') && which('tshark');
+const canRun = canCaptureLoopback();
 
 interface Config {
   name: string;
@@ -60,9 +52,7 @@ function request(agent: https.Agent, port: number, method: string, path: string,
 }
 
 async function capture(dir: string): Promise<{ pcap: string; keys: string }> {
-  const key = join(dir, 'key.pem');
-  const cert = join(dir, 'cert.pem');
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=localhost', '-days', '2', '-keyout', key, '-out', cert], { stdio: 'ignore' });
+  const { key, cert } = selfSignedCert(dir);
   const lines: string[] = [];
   const server = https.createServer({ key: readFileSync(key), cert: readFileSync(cert), ciphers: 'ALL:@SECLEVEL=0', minVersion: 'TLSv1.2' }, (req, res) => {
     const kind = (req.url ?? '').split('/')[1];
@@ -84,18 +74,7 @@ async function capture(dir: string): Promise<{ pcap: string; keys: string }> {
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const port = (server.address() as AddressInfo).port;
   const pcap = join(dir, 'live.pcap');
-  const dump = spawn('tcpdump', ['-i', 'lo', '--immediate-mode', '-U', '-n', '-s', '0', '-w', pcap, `tcp port ${port}`], { stdio: ['ignore', 'ignore', 'pipe'] });
-  await new Promise<void>((resolve, reject) => {
-    let err = '';
-    const t = setTimeout(() => reject(new Error(`tcpdump did not start: ${err}`)), 10_000);
-    dump.stderr!.on('data', (d) => {
-      err += d;
-      if (err.includes('listening on')) {
-        clearTimeout(t);
-        resolve();
-      }
-    });
-  });
+  const dump = await captureLoopback(pcap, port);
   try {
     for (const c of CONFIGS) {
       const agent = new https.Agent({
@@ -109,10 +88,8 @@ async function capture(dir: string): Promise<{ pcap: string; keys: string }> {
       expect(await request(agent, port, 'GET', `/big/${c.name}`)).toBe(200);
       agent.destroy();
     }
-    await new Promise((r) => setTimeout(r, 300));
   } finally {
-    dump.kill('SIGINT');
-    await new Promise((r) => dump.once('exit', r));
+    await dump.stop();
     await new Promise((r) => server.close(r));
   }
   const keys = join(dir, 'sslkeylog.txt');

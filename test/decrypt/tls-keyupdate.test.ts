@@ -1,0 +1,73 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { tsharkFields } from '../helpers/captures.js';
+import { canCaptureLoopback, captureLoopback, selfSignedCert } from './loopback-capture.js';
+import { analyzeWithKeys, expectHttpLikeTshark } from './tls-oracle.js';
+
+/*
+ * TLS 1.3 KeyUpdate (RFC 8446 §4.6.3) on real traffic: `openssl s_client` sends HTTP/1.1
+ * requests to Node's https server, and between them its "k" command (KeyUpdate, client keys)
+ * and "K" (update_requested: the server updates its keys too). The key log (s_client
+ * -keylogfile) holds only the *_TRAFFIC_SECRET_0 secrets: every request and response after
+ * an update must still decrypt, as tshark's do.
+ */
+
+const canRun = canCaptureLoopback();
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe.skipIf(!canRun)('TLS 1.3 KeyUpdate on real traffic (openssl s_client -> Node https) vs tshark', () => {
+  it('follows client and server key updates', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tapscope-keyupdate-'));
+    const { key, cert } = selfSignedCert(dir);
+    const server = https.createServer({ key: readFileSync(key), cert: readFileSync(cert) }, (req, res) => {
+      req.resume();
+      const fail = req.url?.startsWith('/fail');
+      res.writeHead(fail ? 502 : 200, { 'content-type': 'text/plain', 'content-length': '3' });
+      res.end('ok\n');
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as AddressInfo).port;
+    const pcap = join(dir, 'keyupdate.pcap');
+    const keys = join(dir, 'client.keys');
+    const dump = await captureLoopback(pcap, port);
+    try {
+      const client = spawn('openssl', ['s_client', '-connect', `127.0.0.1:${port}`, '-tls1_3', '-crlf', '-keylogfile', keys], { stdio: ['pipe', 'pipe', 'pipe'] });
+      let out = '';
+      client.stdout!.on('data', (d) => (out += d));
+      const exited = new Promise((r) => client.once('exit', r));
+      const send = async (s: string) => {
+        client.stdin!.write(s);
+        await sleep(250);
+      };
+      await sleep(500);
+      await send('GET /before HTTP/1.1\nHost: ku.test\n\n');
+      await send('k\n');
+      await send('GET /after-client-update HTTP/1.1\nHost: ku.test\n\n');
+      await send('K\n');
+      await send('GET /fail/after-both-updates HTTP/1.1\nHost: ku.test\n\n');
+      await send('K\n');
+      await send('GET /after-second-update HTTP/1.1\nHost: ku.test\n\n');
+      client.stdin!.end();
+      await Promise.race([exited, sleep(5000).then(() => client.kill('SIGKILL'))]);
+      expect(out.match(/HTTP\/1\.1 (200|502)/g)).toHaveLength(4);
+    } finally {
+      await dump.stop();
+      await new Promise((r) => server.close(r));
+    }
+    // The capture holds KeyUpdates from both sides (tshark decrypts them with the key log).
+    const updates = tsharkFields(pcap, ['tcp.srcport'], ['-o', `tls.keylog_file:${keys}`, '-Y', 'tls.handshake.type == 24']).map((r) => r[0] === String(port) ? 'server' : 'client');
+    expect(updates.filter((s) => s === 'client').length).toBe(3);
+    expect(updates.filter((s) => s === 'server').length).toBeGreaterThanOrEqual(1);
+    const r = analyzeWithKeys(pcap, [keys]);
+    expect(expectHttpLikeTshark(pcap, keys, r)).toEqual({ requests: 4, responses: 4 });
+    expect(r.session.app.http.exchanges.map((x) => `${x.uri} ${x.status}`)).toEqual([
+      '/before 200', '/after-client-update 200', '/fail/after-both-updates 502', '/after-second-update 200',
+    ]);
+    expect(r.report.warnings.filter((w) => /TLS|key log|decrypt/.test(w.message))).toEqual([]);
+  }, 60_000);
+});
