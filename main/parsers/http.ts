@@ -443,7 +443,8 @@ export class Http1StreamParser implements StreamSink {
   }
 
   private finishMessage(ts: number): void {
-    this.st = S.Idle;
+    // A 101 head switched protocols (tunnel()) while being delivered: the rest is not HTTP/1.
+    if (this.st !== S.Tunnel) this.st = S.Idle;
     this.atLineStart = true;
     this.ev.messageEnd(ts, this.bodyBytes, this.bodyGap);
   }
