@@ -65,6 +65,7 @@ export class AppAnalysis implements FrameAnalyzer {
       tls: this.tls.handshakes,
       icmp: this.icmp.unreachables,
       http2: this.http.http2Connections,
+      quic: this.quic.connections,
       captureFirstTs: firstTs,
       captureLastTs: lastTs,
     });

@@ -6,6 +6,7 @@ import { RCODE_NAMES } from '../parsers/dns.js';
 import type { TlsHandshake } from './tls-handshakes.js';
 import type { IcmpUnreachable } from './icmp-errors.js';
 import { unreachableText } from './icmp-errors.js';
+import { quicState, type QuicConnection } from './quic-connections.js';
 
 export type Severity = 'critical' | 'warning' | 'info';
 
@@ -52,6 +53,8 @@ export interface FindingInput {
   tls: TlsHandshake[];
   icmp: IcmpUnreachable[];
   http2: { connectionId: number; ts: number }[];
+  /** QUIC connections (analysis/quic-connections.ts); absent when not analysed. */
+  quic?: QuicConnection[];
   captureFirstTs: number | null;
   captureLastTs: number | null;
 }
@@ -338,7 +341,7 @@ interface Hit {
 interface Rule<H extends Hit> {
   kind: string | ((h: H) => string);
   severity: Severity | ((h: H) => Severity);
-  group: 'connection' | 'http' | 'tcp' | 'capture' | 'dns' | 'tls' | 'icmp';
+  group: 'connection' | 'http' | 'tcp' | 'capture' | 'dns' | 'tls' | 'icmp' | 'quic';
   detect(f: Facts): H[];
   text(h: H, r: Range, f: Facts): string;
 }
@@ -592,6 +595,38 @@ function unreachables(f: Facts): IcmpHit[] {
   return out;
 }
 
+/*
+ * QUIC HANDSHAKES, per site (SNI) and server: never answered (nothing but Retry or Version
+ * Negotiation came back; an attempt in the capture's last second with one packet is not yet
+ * unanswered), or failed (a CONNECTION_CLOSE before the handshake completed, or the server
+ * answered and the handshake stopped). TCP connections to the same site are counted, since a
+ * browser whose QUIC is blocked falls back to TCP.
+ */
+interface QuicHit extends Hit {
+  server: string;
+  port: number;
+  qs: QuicConnection[];
+  tcp: number;
+}
+
+function quicHits(bad: (q: QuicConnection) => boolean): (f: Facts) => QuicHit[] {
+  return (f) => {
+    const site = (q: QuicConnection) => (q.sni ? hostName(q.sni) : f.siteOf(q.connectionId, q.serverIp));
+    const out: QuicHit[] = [];
+    for (const [key, all] of groupBy(f.inp.quic ?? [], (q) => `${site(q) ?? ''}|${ep(q.serverIp, q.serverPort)}`)) {
+      const hit = all.filter((q) => bad(q) && (q.clientPackets > 1 || f.lastTs - q.firstTs >= SYN_GRACE_SECONDS));
+      if (hit.length === 0) continue;
+      const s = site(all[0]);
+      const tcp = f.tcp.filter((c) => (s ? f.siteOf(c.id, c.server.ip) === s : c.server.ip === all[0].serverIp)).length;
+      out.push({
+        site: s, server: ep(all[0].serverIp, all[0].serverPort), port: all[0].serverPort, count: hit.length, total: all.length,
+        events: hit.map((q) => ({ ts: q.firstTs, connId: q.connectionId })), lastTs: maxOf(hit.map((q) => q.lastTs)), idKey: key, qs: hit, tcp,
+      });
+    }
+    return out;
+  };
+}
+
 /**
  * THE RULES, in the order their findings are listed before ranking (docs/protocols.md
  * "Findings" has the same table). Each finding is grouped by site and server, with how many
@@ -742,6 +777,20 @@ export const RULES: readonly Rule<Hit>[] = [
       return `${sitePrefix(h.site)}${h.server} presents a certificate that ${h.expired ? `expired on ${c.notAfter.slice(0, 10)}` : `is not valid before ${c.notBefore.slice(0, 10)}`} (capture taken ${new Date(h.at * 1000).toISOString().slice(0, 10)}; subject ${c.subject})${okServers.length ? `; ${new Set(okServers).size} other server(s) of ${h.site} present a valid one` : ''}`;
     },
   }),
+  rule<QuicHit>({
+    kind: 'quic.handshake-unanswered', severity: 'critical', group: 'quic',
+    detect: quicHits((q) => quicState(q) === 'handshake-unanswered'),
+    text: (h, r) => `${siteAndServer(h.site, h.server)}: ${h.count} of ${plural(h.total, 'QUIC handshake')} got no answer ${span(r.firstTs, r.lastTs)} (UDP ${h.port} blocked: a firewall dropping QUIC; browsers fall back to TCP after a delay${h.tcp ? `; ${plural(h.tcp, 'TCP connection')} to ${h.site ?? 'the same address'} in the capture` : ''})`,
+  }),
+  rule<QuicHit>({
+    kind: 'quic.handshake-failed', severity: 'critical', group: 'quic',
+    detect: quicHits((q) => quicState(q) === 'handshake-failed'),
+    text: (h, r) => {
+      const why = [...groupBy(h.qs, (q) => (q.close ? `${q.close.error} from the ${q.close.fromClient ? 'client' : 'server'}` : 'the server answered but the handshake never completed'))]
+        .map(([w, v]) => `${w} ×${v.length}`).join(', ');
+      return `${siteAndServer(h.site, h.server)}: ${h.count} of ${plural(h.total, 'QUIC handshake')} failed (${why}) ${span(r.firstTs, r.lastTs)}`;
+    },
+  }),
   rule<IcmpHit>({
     kind: 'icmp.unreachable', severity: (h) => (h.us[0].version === 4 && h.us[0].code === 4 ? 'info' : 'warning'), group: 'icmp',
     detect: unreachables,
@@ -753,7 +802,7 @@ export const RULES: readonly Rule<Hit>[] = [
 export const FINDING_KINDS: readonly string[] = [
   'tcp.syn-unanswered', 'tcp.refused', 'http.5xx', 'http.no-response', 'http.response-not-captured', 'http.pending-at-end', 'http.slow-ttfb', 'http.slow-path', 'http.h2c', 'http.h2-stream-error',
   'tcp.reset-mid-exchange', 'tcp.analysis.retransmission', 'tcp.analysis.zero_window', 'tcp.analysis.ack_lost_segment',
-  'dns.nxdomain', 'dns.servfail', 'dns.error', 'dns.unanswered', 'tls.alert', 'tls.certificate-expired', 'tls.certificate-not-yet-valid', 'icmp.unreachable',
+  'dns.nxdomain', 'dns.servfail', 'dns.error', 'dns.unanswered', 'tls.alert', 'tls.certificate-expired', 'tls.certificate-not-yet-valid', 'quic.handshake-unanswered', 'quic.handshake-failed', 'icmp.unreachable',
 ];
 
 /** Runs every rule over the facts of one capture and ranks the findings (compareFindings). */

@@ -177,8 +177,8 @@ function conversationId(ctx: PacketContext): number {
 /** See QuicState; docs/quic.md "State". */
 export function quicState(q: QuicConnection): QuicState {
   const done = q.clientHandshakeTs !== null || (q.shortPackets[0] > 0 && q.shortPackets[1] > 0);
-  if (q.close) return done ? 'closed' : 'handshake-failed';
-  if (done) return 'established';
+  if (done) return q.close ? 'closed' : 'established';
+  // A client that gives up closes its own attempt: still unanswered when the server sent nothing.
   if (q.serverPackets === 0) return q.versionNegotiation ? 'version-negotiation' : 'handshake-unanswered';
   return 'handshake-failed';
 }

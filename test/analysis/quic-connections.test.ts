@@ -32,6 +32,23 @@ describe('QUIC connections vs tshark', () => {
     expect(retry.quic.map((q) => [q.sni, q.alpn, q.retry, q.state])).toEqual([['server4:443', ['hq-interop'], 'valid', 'established']]);
   });
 
+  it('findings: QUIC handshakes never answered, and failed ones with their CONNECTION_CLOSE', () => {
+    type F = { kind: string; severity: string; site: string | null; server: string | null; count: number; total: number; summary: string; connectionIds: number[] };
+    const only = analyzeFile(capture('quic-v1-incomplete-handshake-only-client-initials.pcap')).report as unknown as { quic: QuicJson[]; findings: F[] };
+    const un = only.findings.filter((x) => x.kind.startsWith('quic.'));
+    expect(un.map((x) => [x.kind, x.severity, x.site, x.count, x.total, x.connectionIds])).toEqual([['quic.handshake-unanswered', 'critical', 'googleads.g.doubleclick.net', 1, 1, [only.quic[0].connectionId]]]);
+    expect(un[0].summary).toMatch(/1 of 1 QUIC handshake got no answer .*UDP 443 blocked/);
+    const closed = analyzeFile(capture('quic-v1-clienthello-split-over-multiple-initials-client-close.pcap')).report as unknown as { findings: F[] };
+    const failed = closed.findings.filter((x) => x.kind.startsWith('quic.'));
+    expect(failed.map((x) => [x.kind, x.site, x.count, x.total])).toEqual([['quic.handshake-failed', 'googleads.g.doubleclick.net', 1, 1]]);
+    expect(failed[0].summary).toMatch(/failed \(NO_ERROR: 25:No recent network activity.* from the client ×1\)/);
+    // Completed handshakes give no QUIC finding.
+    for (const name of ['quic-v1-handshake-quic-go-interop-ppp.pcap', 'quic-v1-retry-quic-go-interop-ppp.pcap', 'quic-draft29-localhost.pcap', 'quic-v2-http3-keys-in-pcapng-dsb.pcapng']) {
+      const r = analyzeFile(capture(name)).report as unknown as { findings: F[] };
+      expect(r.findings.filter((x) => x.kind.startsWith('quic.')), name).toEqual([]);
+    }
+  });
+
   it('CONNECTION_CLOSE codes by name, CRYPTO_ERROR as the TLS alert (RFC 9000 §20.1, RFC 9001 §4.8)', () => {
     expect(transportErrorName(0)).toBe('NO_ERROR');
     expect(transportErrorName(0x0a)).toBe('PROTOCOL_VIOLATION');

@@ -96,7 +96,9 @@ describe.skipIf(skip !== null)(`QUIC with ngtcp2 in a namespace${skip ? ` (skipp
     clientLogs.push(await client(PORT_PLAIN, ['https://localhost/index.html', 'https://localhost/missing']));
     clientLogs.push(await client(PORT_PLAIN, ['https://localhost/index.html']));
     clientLogs.push(await client(PORT_RETRY, ['https://localhost/index.html']));
-    clientLogs.push(...(await Promise.all([client(PORT_DROPPED, ['https://localhost/']), client(PORT_DROPPED, ['https://localhost/'])])));
+    // A short initial RTT makes the client retransmit its Initial (probe timeouts) within the 1 s it waits.
+    const probe = ['--initial-rtt=50ms'];
+    clientLogs.push(...(await Promise.all([client(PORT_DROPPED, ['https://localhost/'], probe), client(PORT_DROPPED, ['https://localhost/'], probe)])));
     await new Promise((r) => setTimeout(r, 200));
     for (const p of procs) p.kill('SIGTERM');
     await waitFor(() => procs.every((p) => p.exitCode !== null || p.signalCode !== null), 5000);
@@ -142,5 +144,12 @@ describe.skipIf(skip !== null)(`QUIC with ngtcp2 in a namespace${skip ? ` (skipp
       [PORT_DROPPED, '1', 'h3', 'handshake-unanswered', null],
     ]);
     for (const q of report.quic.slice(0, 3)) expect(q.handshakeTime).toBeGreaterThan(0);
+  });
+
+  it('the dropped handshakes are one finding: 2 of 2 to the blocked port; the answered ports have none', () => {
+    const report = analyzeFile(pcap).report as unknown as { findings: { kind: string; site: string | null; server: string | null; count: number; total: number; summary: string }[] };
+    const q = report.findings.filter((x) => x.kind.startsWith('quic.'));
+    expect(q.map((x) => [x.kind, x.site, x.server, x.count, x.total])).toEqual([['quic.handshake-unanswered', 'localhost', `${IP}:${PORT_DROPPED}`, 2, 2]]);
+    expect(q[0].summary).toContain(`UDP ${PORT_DROPPED} blocked`);
   });
 });

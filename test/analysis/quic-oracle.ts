@@ -115,7 +115,7 @@ export function expectSameAsTshark(report: { quic: QuicJson[]; connections: Conn
     if (e.spinRtt === null) expect(q.spinRtt).toBeNull();
     else expect(q.spinRtt).toBeCloseTo(e.spinRtt, 6);
     const done = e.handshakeTime !== null;
-    const state = e.closeError ? (done ? 'closed' : 'handshake-failed') : done ? 'established' : e.serverAnswered ? 'handshake-failed' : 'handshake-unanswered';
+    const state = done ? (e.closeError ? 'closed' : 'established') : e.serverAnswered ? 'handshake-failed' : 'handshake-unanswered';
     expect(q.state, `connection ${i} state`).toBe(state);
   }
 }
