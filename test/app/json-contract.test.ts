@@ -7,7 +7,7 @@ import { REPO_ROOT, capture } from '../helpers/captures.js';
 
 /** The http/dns/tls/findings objects carry exactly the fields README "JSON output" lists. */
 const CONTRACT = {
-  http: ['connectionId', 'method', 'host', 'uri', 'status', 'requestTs', 'responseTs', 'timeToFirstByte', 'duration', 'requestBytes', 'responseBytes', 'contentType'],
+  http: ['connectionId', 'method', 'host', 'uri', 'status', 'requestTs', 'responseTs', 'timeToFirstByte', 'duration', 'requestBytes', 'responseBytes', 'contentType', 'protocol', 'streamId', 'error'],
   dns: ['transport', 'client', 'server', 'id', 'qname', 'qtype', 'rcode', 'answers', 'queryTs', 'responseTime'],
   tls: ['connectionId', 'sni', 'alpn', 'version', 'handshakeTime', 'alert', 'certificate'],
   findings: ['id', 'severity', 'kind', 'summary', 'site', 'server', 'count', 'total', 'firstTs', 'lastTs', 'connectionIds'],
@@ -18,7 +18,8 @@ describe('JSON contract: http, dns, tls, findings', () => {
     const a = analyzeFile(capture('http-dns-ipv6-wikipedia.pcap')).report;
     const t = analyzeFile(capture('tls-sni-multi-hosts.pcap')).report;
     const f = analyzeFile(capture('dns-servfail.pcapng')).report;
-    const samples = { http: a.http, dns: a.dns, tls: t.tls, findings: [...a.findings, ...f.findings] };
+    const h2 = analyzeFile(capture('http2-cleartext-hpack-headers-port3000.pcapng')).report;
+    const samples = { http: [...a.http, ...h2.http], dns: a.dns, tls: t.tls, findings: [...a.findings, ...f.findings] };
     for (const [k, fields] of Object.entries(CONTRACT)) {
       const arr = samples[k as keyof typeof samples] as Record<string, unknown>[];
       expect(arr.length, k).toBeGreaterThan(0);
@@ -27,6 +28,8 @@ describe('JSON contract: http, dns, tls, findings', () => {
     const h = a.http[0] as Record<string, unknown>;
     expect(typeof h.requestTs).toBe('number');
     expect(['number', 'object']).toContain(typeof h.status);
+    expect([h.protocol, h.streamId, h.error]).toEqual(['http/1.1', null, null]);
+    expect((h2.http as Record<string, unknown>[]).map((x) => [x.protocol, x.streamId])).toEqual([1, 3, 5, 7, 9, 11].map((id) => ['h2', id]));
     const d = a.dns[0] as { client: { ip: string; port: number }; answers: unknown[]; qtype: string };
     expect(typeof d.client.ip).toBe('string');
     expect(Array.isArray(d.answers)).toBe(true);
