@@ -3,10 +3,10 @@ import { APP_ORIGIN, APP_URL } from './app-protocol.js';
 /*
  * What the app window may do, as plain functions (tested without Electron; security.ts and
  * ipc-transport.ts apply them):
- *   - navigate only within its own page (checklist 13);
+ *   - navigate only within its own page (Electron security checklist 13);
  *   - open no window at all: the UI has no external links (checklist 14);
  *   - load only its own app:// files, inline images (data:) and, unpackaged, devtools://;
- *     nothing from file:// or the network (checklists 18, 12);
+ *     nothing from file:// or the network (checklists 1, 18);
  *   - save under a bare file name with an allowed extension (the dialog's default).
  */
 export function isAppUrl(url: string, appUrl: string = APP_URL): boolean {
