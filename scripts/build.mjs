@@ -22,7 +22,7 @@ const esmEntries = [
 await Promise.all(esmEntries.map(([entryPoint, outfile]) =>
   build({ ...common, entryPoints: [entryPoint], outfile, format: 'esm', banner })));
 
-// The capture helper's libpcap addon (optional; see scripts/build-tapcap.mjs).
+// The capture program tapscope-capture and the helper's libpcap addon (optional; see scripts/build-tapcap.mjs).
 (await import('./build-tapcap.mjs')).buildTapcap();
 
 const cjsEntries = [
