@@ -58,13 +58,15 @@ export class AppAnalysis implements FrameAnalyzer {
    * state, retransmissions, zeroWindows, ackedUnseen — the rules read).
    */
   findings(connections: unknown[], firstTs: number | null, lastTs: number | null): Finding[] {
+    // HTTP/2 inside decrypted TLS is not h2c (clear text): the h2c finding leaves it out.
+    const overTls = new Set(this.tls.handshakes.map((t) => t.connectionId));
     return buildFindings({
       connections: connections as ConnectionFacts[],
       http: this.http.exchanges,
       dns: this.dns.transactions,
       tls: this.tls.handshakes,
       icmp: this.icmp.unreachables,
-      http2: this.http.http2Connections,
+      http2: this.http.http2Connections.filter((h) => !overTls.has(h.connectionId)),
       quic: this.quic.connections,
       captureFirstTs: firstTs,
       captureLastTs: lastTs,
