@@ -95,8 +95,14 @@ export class AnalysisSession {
     }
   }
 
-  report(file: { path: string; format: 'pcap' | 'pcapng'; interfaces: CaptureInterface[]; comments: CaptureComment[] }): AnalysisReport {
-    const connections = this.connections.all.map(connectionJson);
+  /**
+   * The report. `withConnections: false` leaves `connections` empty for a writer that
+   * streams them from the columns (engine/report-json.ts); findings read the columns either way.
+   */
+  report(file: { path: string; format: 'pcap' | 'pcapng'; interfaces: CaptureInterface[]; comments: CaptureComment[] }, withConnections = true): AnalysisReport {
+    const table = this.connections;
+    const connections: unknown[] = [];
+    if (withConnections) for (let i = 0; i < table.count; i++) connections.push(connectionJson(table.connection(i)));
     return {
       file: {
         path: file.path,
@@ -116,7 +122,7 @@ export class AnalysisSession {
       dns: this.app.dns.json(),
       tls: this.app.tls.json(),
       quic: this.app.quic.json(),
-      findings: this.app.findings(connections, this.firstTs, this.lastTs),
+      findings: this.app.findings(table.facts(), this.firstTs, this.lastTs),
     };
   }
 }

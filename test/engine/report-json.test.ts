@@ -1,0 +1,41 @@
+/*
+ * The streamed JSON document (engine/report-json.ts) is byte for byte what JSON.stringify
+ * gives for the whole report, on every corpus capture, whether the connections come from
+ * the report's array or straight from the columns.
+ */
+import { describe, expect, it } from 'vitest';
+import { allCaptures, capture, decodeAsFor } from '../helpers/captures.js';
+import { analyzeFile } from '../../main/engine/analyze-file.js';
+import { parseDecodeAs } from '../../main/decode/decoder.js';
+import { writeReportJson } from '../../main/engine/report-json.js';
+
+describe('streamed JSON report', () => {
+  it('equals JSON.stringify of the full report on every corpus capture', () => {
+    let connections = 0;
+    for (const name of allCaptures()) {
+      const decodeAs = decodeAsFor(name).tapscope.map((d) => parseDecodeAs(d));
+      const full = analyzeFile(capture(name), { decodeAs });
+      const want = JSON.stringify(full.report) + '\n';
+      const streamed = analyzeFile(capture(name), { decodeAs, withConnections: false });
+      expect(streamed.report.connections, name).toEqual([]);
+      const parts: string[] = [];
+      writeReportJson(streamed.report, streamed.session.connections, (t) => parts.push(t));
+      expect(parts.join(''), name).toBe(want);
+      // With the array present, it is written as it stands (steps such as an alert join may have changed it).
+      const again: string[] = [];
+      writeReportJson(full.report, full.session.connections, (t) => again.push(t));
+      expect(again.join(''), name).toBe(want);
+      connections += full.report.connections.length;
+    }
+    expect(connections).toBeGreaterThan(500);
+  });
+
+  it('lets a hook change each connection streamed from the columns', () => {
+    const r = analyzeFile(capture('http-get-basic.pcap'), { withConnections: false });
+    const parts: string[] = [];
+    writeReportJson(r.report, r.session.connections, (t) => parts.push(t), (c) => { c.communityId = 'x'; });
+    const doc = JSON.parse(parts.join('')) as { connections: { communityId: string }[] };
+    expect(doc.connections.length).toBe(r.session.connections.count);
+    expect(doc.connections.every((c) => c.communityId === 'x')).toBe(true);
+  });
+});
