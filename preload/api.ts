@@ -20,6 +20,8 @@ export interface OpenFileRequest {
   path: string;
   /** Decode-As entries, e.g. "udp:31337=tzsp". */
   decodeAs?: string[];
+  /** An NSS key log (SSLKEYLOGFILE) to decrypt TLS with; keys in pcapng DSBs are always used. */
+  keylogPath?: string;
 }
 
 export interface SessionInfo {

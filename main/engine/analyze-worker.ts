@@ -5,6 +5,7 @@ import { AnalysisSession } from './session.js';
 import { parseDecodeAs } from '../decode/decoder.js';
 import type { AnalysisReport } from './report.js';
 import type { CaptureInterface } from '../pcap/record.js';
+import { loadKeyLogFiles, secretsWarnings, useCaptureSecrets } from '../decrypt/capture-keys.js';
 
 /*
  * File analysis off the main thread. The worker reads the file through an AnalysisSession
@@ -26,6 +27,8 @@ export interface AnalyzeJob {
   cancel: SharedArrayBuffer;
   /** Milliseconds between batches. */
   batchMs?: number;
+  /** NSS key log files to decrypt TLS with (read in the worker). */
+  keyLogPaths?: string[];
 }
 
 export type { IndexSlice };
@@ -58,6 +61,8 @@ export function runAnalysis(job: AnalyzeJob, post: (m: WorkerMessage, transfer?:
   }
   try {
     const session = new AnalysisSession({ decodeAs: job.decodeAs.map(parseDecodeAs), keepIndex: true });
+    const keyProblems = loadKeyLogFiles(job.keyLogPaths ?? [], session.app.keys);
+    useCaptureSecrets(reader, session.app.keys);
     post({ type: 'opened', format: reader.format, size: reader.size });
     const deltas = new SessionDeltas(session);
     let lastBatch = Date.now();
@@ -85,6 +90,7 @@ export function runAnalysis(job: AnalyzeJob, post: (m: WorkerMessage, transfer?:
     }
     session.finish();
     batch();
+    for (const message of [...keyProblems, ...secretsWarnings(reader)]) session.warnings.push({ packet: null, offset: null, message });
     if (reader.error) session.warnings.push({ packet: reader.error.packet + 1, offset: reader.error.offset, message: reader.error.message });
     if (cancelled) session.warnings.push({ packet: null, offset: reader.bytesRead, message: 'reading was cancelled; results cover the part read' });
     const report = session.report({ path: job.path, format: reader.format, interfaces: reader.interfaces, comments: reader.comments });

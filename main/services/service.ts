@@ -122,7 +122,7 @@ export class TapscopeService implements TapscopeApi {
     const cancel = new SharedArrayBuffer(4);
     const live: Live = { data, reader: new PacketReader(data, decodeAs), worker: null, cancel, done: Promise.resolve(), decodeAs };
     this.sessions.set(id, live);
-    const job: AnalyzeJob = { kind: 'tapscope-analyze', path, decodeAs, cancel, batchMs: this.opts.batchMs };
+    const job: AnalyzeJob = { kind: 'tapscope-analyze', path, decodeAs, cancel, batchMs: this.opts.batchMs, keyLogPaths: req.keylogPath ? [resolve(req.keylogPath)] : [] };
     let lastEmit = 0;
     const onMessage = (m: WorkerMessage): void => {
       data.apply(m);

@@ -133,7 +133,8 @@ const VALIDATORS: Record<ApiMethod, (args: unknown[]) => unknown[]> = {
     const o = obj(r, 'request');
     const decodeAs = o.decodeAs ?? [];
     if (!Array.isArray(decodeAs) || decodeAs.length > 32) fail('decodeAs', 'expected an array of strings');
-    return [{ path: str(o.path, 'path'), decodeAs: (decodeAs as unknown[]).map((d, i) => str(d, `decodeAs[${i}]`, 64)) }];
+    const keylogPath = o.keylogPath === undefined ? {} : { keylogPath: str(o.keylogPath, 'keylogPath') };
+    return [{ path: str(o.path, 'path'), decodeAs: (decodeAs as unknown[]).map((d, i) => str(d, `decodeAs[${i}]`, 64)), ...keylogPath }];
   },
   openSample: none,
   cancelOpen: sid,

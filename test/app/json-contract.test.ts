@@ -5,12 +5,13 @@ import { join } from 'node:path';
 import { analyzeFile } from '../../main/engine/analyze-file.js';
 import { REPO_ROOT, capture } from '../helpers/captures.js';
 
-/** The http/dns/tls/findings objects carry exactly the fields README "JSON output" lists. */
+/** The http/dns/tls/findings/quic objects carry exactly the fields README "JSON output" lists. */
 const CONTRACT = {
   http: ['connectionId', 'method', 'host', 'uri', 'status', 'requestTs', 'responseTs', 'timeToFirstByte', 'duration', 'requestBytes', 'responseBytes', 'contentType', 'protocol', 'streamId', 'error'],
   dns: ['transport', 'client', 'server', 'id', 'qname', 'qtype', 'rcode', 'answers', 'queryTs', 'responseTime'],
-  tls: ['connectionId', 'sni', 'alpn', 'version', 'handshakeTime', 'alert', 'certificate'],
+  tls: ['connectionId', 'sni', 'alpn', 'version', 'handshakeTime', 'alert', 'certificate', 'decrypted'],
   findings: ['id', 'severity', 'kind', 'summary', 'site', 'server', 'count', 'total', 'firstTs', 'lastTs', 'connectionIds'],
+  quic: ['connectionId', 'version', 'sni', 'alpn', 'state', 'handshakeTime', 'closeError', 'spinRtt', 'tlsVersion', 'cipher', 'retry', 'zeroRtt', 'closedBy'],
 };
 
 describe('JSON contract: http, dns, tls, findings', () => {
@@ -19,7 +20,8 @@ describe('JSON contract: http, dns, tls, findings', () => {
     const t = analyzeFile(capture('tls-sni-multi-hosts.pcap')).report;
     const f = analyzeFile(capture('dns-servfail.pcapng')).report;
     const h2 = analyzeFile(capture('http2-cleartext-hpack-headers-port3000.pcapng')).report;
-    const samples = { http: [...a.http, ...h2.http], dns: a.dns, tls: t.tls, findings: [...a.findings, ...f.findings] };
+    const q = analyzeFile(capture('quic-v1-retry-quic-go-interop-ppp.pcap')).report;
+    const samples = { http: [...a.http, ...h2.http], dns: a.dns, tls: t.tls, findings: [...a.findings, ...f.findings], quic: q.quic };
     for (const [k, fields] of Object.entries(CONTRACT)) {
       const arr = samples[k as keyof typeof samples] as Record<string, unknown>[];
       expect(arr.length, k).toBeGreaterThan(0);
