@@ -5,17 +5,19 @@ import { linkTypeName } from '../pcap/link-types.js';
 import { parseArgs, UsageError } from './args.js';
 import { readFileSync } from 'node:fs';
 import { parseCommunityIdSeed, reseedCommunityIds } from '../flows/community-id.js';
+import { addAlerts } from '../ids/analyze-alerts.js';
 
 export const ANALYZE_USAGE = `tapscope analyze <file> [--json] [--decode udp:PORT=PROTO]...
   Analyse a pcap/pcapng file. --json prints one JSON document on stdout.
   --decode udp:31337=tzsp decodes that UDP port as the protocol (vxlan, geneve, tzsp, none).
   --community-id-seed N  seed of connections[].communityId (Community ID v1; default 0).
+  --alerts eve.json  join Suricata EVE alerts to the connections (JSON "alerts", findings ids.alert).
   --keylog FILE  NSS key log (SSLKEYLOGFILE) to decrypt TLS with; repeatable. Keys in pcapng DSBs are always used.
   Exit status: 0 ok, 1 usage or unreadable file, 2 damaged file (partial results printed).`;
 
 /** Runs `tapscope analyze`; returns the exit status. */
 export function runAnalyze(argv: string[], out: NodeJS.WritableStream, err: NodeJS.WritableStream): number {
-  const args = parseArgs(argv, ['decode', 'community-id-seed', 'keylog']);
+  const args = parseArgs(argv, ['decode', 'community-id-seed', 'keylog', 'alerts']);
   for (const f of args.flags) if (f !== 'json' && f !== 'help' && f !== 'h') throw new UsageError(`unknown option --${f}`);
   if (args.flags.has('help') || args.flags.has('h')) {
     out.write(ANALYZE_USAGE + '\n');
@@ -43,6 +45,8 @@ export function runAnalyze(argv: string[], out: NodeJS.WritableStream, err: Node
     return 1;
   }
   if (seed !== 0) reseedCommunityIds(result.report.connections, seed);
+  const eve = args.options.get('alerts')?.at(-1);
+  if (!addAlerts(result.report, eve ?? null, err)) return 1;
   if (args.flags.has('json')) out.write(JSON.stringify(result.report) + '\n');
   else out.write(humanSummary(result.report));
   if (result.error) {

@@ -13,6 +13,8 @@ export interface AnalysisReport {
   /** One entry per QUIC connection (README "JSON output", docs/quic.md). */
   quic: unknown[];
   findings: unknown[];
+  /** IDS alerts joined to the connections (main/ids/eve.ts); `analyze` always sets it ([] without --alerts). */
+  alerts?: unknown[];
 }
 
 export interface FileSummary {

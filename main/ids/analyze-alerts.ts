@@ -1,0 +1,34 @@
+import type { AnalysisReport } from '../engine/report.js';
+import type { Finding } from '../analysis/findings.js';
+import { joinAlerts, readEveFile, type JoinConnection, type JoinTunnel } from './eve.js';
+import { withAlertFindings } from './alert-findings.js';
+
+/**
+ * `analyze --alerts eve.json`: reads the EVE file, joins its alerts to the report's
+ * connections, sets `report.alerts` ([] without a file), adds the `ids.alert` findings and
+ * the reader's warnings (line-numbered; other event types counted). Returns false (after
+ * saying why on `err`) only when the file cannot be read at all.
+ */
+export function addAlerts(report: AnalysisReport, evePath: string | null, err: NodeJS.WritableStream): boolean {
+  report.alerts = [];
+  if (evePath === null) return true;
+  let eve;
+  try {
+    eve = readEveFile(evePath);
+  } catch (e) {
+    err.write(`tapscope: cannot read ${evePath}: ${(e as Error).message}\n`);
+    return false;
+  }
+  const alerts = joinAlerts(eve.alerts, report.connections as JoinConnection[], report.tunnels as JoinTunnel[]);
+  report.alerts = alerts;
+  for (const w of eve.warnings) report.warnings.push({ packet: null, offset: null, message: `${evePath} ${w}` });
+  const skipped = Object.entries(eve.skipped);
+  if (skipped.length) {
+    const n = skipped.reduce((a, [, c]) => a + c, 0);
+    report.warnings.push({ packet: null, offset: null, message: `${evePath}: ${n} non-alert record(s) skipped (${skipped.map(([t, c]) => `${t} ${c}`).join(', ')})` });
+  }
+  const unjoined = alerts.filter((a) => a.connectionId === null).length;
+  if (unjoined) report.warnings.push({ packet: null, offset: null, message: `${evePath}: ${unjoined} of ${alerts.length} alert(s) match no connection of the capture` });
+  report.findings = withAlertFindings(report.findings as Finding[], alerts, report);
+  return true;
+}

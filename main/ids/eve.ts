@@ -1,0 +1,316 @@
+import { readFileSync } from 'node:fs';
+import { addressBytes } from '../flows/community-id.js';
+import { ipv4Text, ipv6Text } from '../decode/addr.js';
+
+/*
+ * Suricata EVE JSON (one object per line, docs.suricata.io "Eve JSON Output") read back and
+ * joined to the capture's connections.
+ *
+ * Only `event_type: "alert"` records are kept; the others are counted by type. Every field
+ * read is checked against the type Suricata's EVE schema gives it (the tables below; a
+ * test checks them against ../shared/ids/suricata-eve-schema.json): a record with a
+ * field of the wrong type, a timestamp not in the schema's pattern or no
+ * alert.signature_id is left out with a warning naming its line. Fields Tapscope does not
+ * read are not checked (newer Suricata versions add fields; they are no reason to drop an
+ * alert).
+ *
+ * Join (docs/flows.md): by community_id when the record has one and a connection has the
+ * same (same seed as Suricata's `community-id-seed`); else by the 5-tuple in either
+ * orientation — an alert fired by a to_client packet has the server as src — with the
+ * alert's time inside the connection's first..last packet (± JOIN_SLACK_SECONDS), and,
+ * when the record has a `tunnel`, a connection carried by a tunnel with those outer
+ * addresses. Of several candidates (a reused 5-tuple) the nearest in time wins.
+ */
+
+type JsonType = 'string' | 'integer' | 'object';
+
+/** Top-level EVE fields Tapscope reads, with their schema types. */
+export const EVE_FIELDS: Record<string, JsonType> = {
+  timestamp: 'string',
+  event_type: 'string',
+  src_ip: 'string',
+  src_port: 'integer',
+  dest_ip: 'string',
+  dest_port: 'integer',
+  proto: 'string',
+  community_id: 'string',
+  direction: 'string',
+  flow_id: 'integer',
+  pcap_cnt: 'integer',
+  tunnel: 'object',
+  alert: 'object',
+};
+/** `alert` fields read. */
+export const EVE_ALERT_FIELDS: Record<string, JsonType> = {
+  signature_id: 'integer',
+  signature: 'string',
+  category: 'string',
+  severity: 'integer',
+  action: 'string',
+  gid: 'integer',
+  rev: 'integer',
+};
+/** `tunnel` fields read (the outer packet of decapsulated traffic). */
+export const EVE_TUNNEL_FIELDS: Record<string, JsonType> = {
+  src_ip: 'string',
+  dest_ip: 'string',
+  src_port: 'integer',
+  dest_port: 'integer',
+  proto: 'string',
+  depth: 'integer',
+};
+/** The schema's timestamp pattern: 2022-03-17T08:38:50.766672+0000. */
+export const EVE_TIMESTAMP = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})\.(\d+)([+-])(\d{2}):?(\d{2})$/;
+
+/** An alert past the time window of every connection with its 5-tuple is no match. */
+export const JOIN_SLACK_SECONDS = 1;
+const MAX_WARNINGS = 100;
+
+export interface EveAlert {
+  line: number;
+  ts: number;
+  signatureId: number;
+  signature: string;
+  category: string;
+  severity: number | null;
+  srcIp: string;
+  srcPort: number | null;
+  dstIp: string;
+  dstPort: number | null;
+  proto: string;
+  communityId: string | null;
+  direction: string | null;
+  tunnel: { srcIp: string | null; dstIp: string | null } | null;
+}
+
+export interface EveReadResult {
+  alerts: EveAlert[];
+  /** Other event types, counted by type. */
+  skipped: Record<string, number>;
+  /** Line-numbered problems (the first MAX_WARNINGS, then a count). */
+  warnings: string[];
+  lines: number;
+}
+
+/** Epoch seconds of an EVE timestamp (µs kept), or null when it does not match the schema's pattern. */
+export function eveTimestamp(s: string): number | null {
+  const m = EVE_TIMESTAMP.exec(s);
+  if (!m) return null;
+  const ms = Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5], +m[6]);
+  if (Number.isNaN(ms)) return null;
+  const frac = Number(`0.${m[7]}`);
+  const offset = (m[8] === '-' ? -1 : 1) * (+m[9] * 3600 + +m[10] * 60);
+  return Math.round((ms / 1000 + frac - offset) * 1e6) / 1e6;
+}
+
+/**
+ * An address as the engine writes it (RFC 5952 for IPv6): Suricata versions differ
+ * (some print every IPv6 group in full, 2001:0db8:0000:…).
+ */
+export function canonicalIp(text: string): string {
+  const b = addressBytes(text);
+  if (!b) return text;
+  return b.length === 4 ? ipv4Text(b, 0) : ipv6Text(b, 0);
+}
+
+function typeOf(v: unknown): string {
+  if (Number.isInteger(v)) return 'integer';
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'array';
+  return typeof v;
+}
+
+/** The first field of `o` (named in `table`) whose type is not the schema's, as "name (type)". */
+function badField(o: Record<string, unknown>, table: Record<string, JsonType>, prefix = ''): string | null {
+  for (const [k, t] of Object.entries(table)) {
+    if (!(k in o)) continue;
+    const got = typeOf(o[k]);
+    if (got !== t) return `${prefix}${k} is ${got}, not ${t}`;
+  }
+  return null;
+}
+
+/** Parses EVE lines. Never throws: bad lines become warnings. */
+export function parseEve(text: string): EveReadResult {
+  const res: EveReadResult = { alerts: [], skipped: {}, warnings: [], lines: 0 };
+  let dropped = 0;
+  const warn = (line: number, msg: string) => {
+    if (res.warnings.length < MAX_WARNINGS) res.warnings.push(`line ${line}: ${msg}`);
+    else dropped++;
+  };
+  let start = 0;
+  let line = 0;
+  while (start < text.length) {
+    let end = text.indexOf('\n', start);
+    if (end < 0) end = text.length;
+    const raw = text.slice(start, end).trim();
+    start = end + 1;
+    line++;
+    if (raw === '') continue;
+    res.lines++;
+    let o: unknown;
+    try {
+      o = JSON.parse(raw);
+    } catch (e) {
+      warn(line, `not JSON (${(e as Error).message})`);
+      continue;
+    }
+    if (typeOf(o) !== 'object') {
+      warn(line, 'not a JSON object');
+      continue;
+    }
+    const r = o as Record<string, unknown>;
+    if (typeof r.event_type !== 'string' || typeof r.timestamp !== 'string') {
+      warn(line, 'no event_type or timestamp (both required by the EVE schema)');
+      continue;
+    }
+    if (r.event_type !== 'alert') {
+      res.skipped[r.event_type] = (res.skipped[r.event_type] ?? 0) + 1;
+      continue;
+    }
+    const bad = badField(r, EVE_FIELDS) ?? (typeOf(r.alert) === 'object' ? badField(r.alert as Record<string, unknown>, EVE_ALERT_FIELDS, 'alert.') : 'no alert object')
+      ?? (r.tunnel !== undefined ? badField(r.tunnel as Record<string, unknown>, EVE_TUNNEL_FIELDS, 'tunnel.') : null);
+    if (bad) {
+      warn(line, `alert left out: ${bad}`);
+      continue;
+    }
+    const ts = eveTimestamp(r.timestamp);
+    if (ts === null) {
+      warn(line, `alert left out: timestamp ${JSON.stringify(r.timestamp)} is not in the EVE format`);
+      continue;
+    }
+    const a = r.alert as Record<string, unknown>;
+    if (a.signature_id === undefined || typeof r.src_ip !== 'string' || typeof r.dest_ip !== 'string') {
+      warn(line, 'alert left out: it needs alert.signature_id, src_ip and dest_ip');
+      continue;
+    }
+    const t = r.tunnel as Record<string, unknown> | undefined;
+    res.alerts.push({
+      line,
+      ts,
+      signatureId: a.signature_id as number,
+      signature: (a.signature as string | undefined) ?? '',
+      category: (a.category as string | undefined) ?? '',
+      severity: (a.severity as number | undefined) ?? null,
+      srcIp: canonicalIp(r.src_ip),
+      srcPort: (r.src_port as number | undefined) ?? null,
+      dstIp: canonicalIp(r.dest_ip),
+      dstPort: (r.dest_port as number | undefined) ?? null,
+      proto: typeof r.proto === 'string' ? r.proto.toUpperCase() : '',
+      communityId: (r.community_id as string | undefined) ?? null,
+      direction: (r.direction as string | undefined) ?? null,
+      tunnel: t ? { srcIp: typeof t.src_ip === 'string' ? canonicalIp(t.src_ip) : null, dstIp: typeof t.dest_ip === 'string' ? canonicalIp(t.dest_ip) : null } : null,
+    });
+  }
+  if (dropped) res.warnings.push(`${dropped} more bad line(s) not listed`);
+  return res;
+}
+
+/** Reads an eve.json file. Throws only when the file cannot be read. */
+export function readEveFile(path: string): EveReadResult {
+  return parseEve(readFileSync(path, 'utf8'));
+}
+
+// ---------------------------------------------------------------- join
+
+interface Endpoint { ip: string; port: number }
+
+/** The `connections[]` fields the join reads. */
+export interface JoinConnection {
+  id: number;
+  transport: string;
+  client: Endpoint;
+  server: Endpoint;
+  firstTs: number;
+  lastTs: number;
+  tunnel?: { type: string; id: number | null }[];
+  communityId?: string | null;
+}
+
+/** The report's `tunnels[]` (tap sources with their outer addresses). */
+export interface JoinTunnel {
+  type: string;
+  id: number | null;
+  outerSrc: string | null;
+  outerDst: string | null;
+}
+
+/** One entry of the report's `alerts` array (README). */
+export interface AlertJson {
+  signatureId: number;
+  signature: string;
+  category: string;
+  severity: number | null;
+  ts: number;
+  src: { ip: string; port: number | null };
+  dst: { ip: string; port: number | null };
+  proto: string;
+  communityId: string | null;
+  connectionId: number | null;
+}
+
+const tupleKey = (proto: string, a: string, ap: number, b: string, bp: number): string => {
+  const aFirst = a < b || (a === b && ap <= bp);
+  return aFirst ? `${proto}|${a}|${ap}|${b}|${bp}` : `${proto}|${b}|${bp}|${a}|${ap}`;
+};
+
+/** How far outside a connection's time span an instant is (0 inside). */
+const distance = (c: JoinConnection, ts: number) => (ts < c.firstTs ? c.firstTs - ts : ts > c.lastTs ? ts - c.lastTs : 0);
+
+/** Joins alerts to connections. Linear in alerts + connections. */
+export function joinAlerts(alerts: EveAlert[], connections: JoinConnection[], tunnels: JoinTunnel[] = []): AlertJson[] {
+  const byTuple = new Map<string, JoinConnection[]>();
+  const byCid = new Map<string, JoinConnection[]>();
+  const add = (m: Map<string, JoinConnection[]>, k: string, c: JoinConnection) => {
+    const l = m.get(k);
+    if (l) l.push(c);
+    else m.set(k, [c]);
+  };
+  for (const c of connections) {
+    add(byTuple, tupleKey(c.transport.toUpperCase(), c.client.ip, c.client.port, c.server.ip, c.server.port), c);
+    if (c.communityId) add(byCid, c.communityId, c);
+  }
+  // Outer address pairs of each tunnel (type, id), both orientations.
+  const outer = new Map<string, Set<string>>();
+  for (const t of tunnels) {
+    if (!t.outerSrc || !t.outerDst) continue;
+    const k = `${t.type}:${t.id ?? ''}`;
+    if (!outer.has(k)) outer.set(k, new Set());
+    outer.get(k)!.add(`${t.outerSrc}|${t.outerDst}`).add(`${t.outerDst}|${t.outerSrc}`);
+  }
+  const viaTunnel = (c: JoinConnection, a: EveAlert): boolean => {
+    if (!a.tunnel) return true;
+    if (!c.tunnel || c.tunnel.length === 0) return false;
+    if (!a.tunnel.srcIp || !a.tunnel.dstIp) return true;
+    return c.tunnel.some((t) => outer.get(`${t.type}:${t.id ?? ''}`)?.has(`${a.tunnel!.srcIp}|${a.tunnel!.dstIp}`));
+  };
+  const nearest = (cands: JoinConnection[] | undefined, a: EveAlert): JoinConnection | null => {
+    let best: JoinConnection | null = null;
+    let bestD = Infinity;
+    for (const c of cands ?? []) {
+      const d = distance(c, a.ts);
+      if (d <= JOIN_SLACK_SECONDS && d < bestD && viaTunnel(c, a)) {
+        best = c;
+        bestD = d;
+      }
+    }
+    return best;
+  };
+  return alerts.map((a) => {
+    let conn: JoinConnection | null = null;
+    if (a.communityId) conn = nearest(byCid.get(a.communityId), a);
+    if (!conn && a.srcPort !== null && a.dstPort !== null) conn = nearest(byTuple.get(tupleKey(a.proto, a.srcIp, a.srcPort, a.dstIp, a.dstPort)), a);
+    return {
+      signatureId: a.signatureId,
+      signature: a.signature,
+      category: a.category,
+      severity: a.severity,
+      ts: a.ts,
+      src: { ip: a.srcIp, port: a.srcPort },
+      dst: { ip: a.dstIp, port: a.dstPort },
+      proto: a.proto,
+      communityId: a.communityId ?? conn?.communityId ?? null,
+      connectionId: conn ? conn.id : null,
+    };
+  });
+}
