@@ -426,7 +426,7 @@ export class LiveSink {
     this.lastDeltaPackets = this.counters.packets;
     this.lastDeltaBytes = this.counters.bytes;
     this.lastDeltaMs = Date.now();
-    this.onDelta?.({ counters, newPackets, connections: this.session.connections.all.length });
+    this.onDelta?.({ counters, newPackets, connections: this.session.connections.count });
   }
 
   /** Flushes and closes the spool, finishes the analysis, removes the marker. */

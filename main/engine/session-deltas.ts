@@ -1,4 +1,5 @@
 import { connectionJson } from '../analysis/connection-json.js';
+import { grown } from '../flows/columns.js';
 import type { AnalysisSession } from './session.js';
 import type { AnalysisReport } from './report.js';
 
@@ -41,18 +42,17 @@ export class SessionDeltas {
   constructor(private session: AnalysisSession) {}
 
   next(): SessionDelta {
-    const all = this.session.connections.all;
-    if (all.length > this.sentPackets.length) {
-      const grown = new Uint32Array(Math.max(all.length, this.sentPackets.length * 2));
-      grown.set(this.sentPackets);
-      this.sentPackets = grown;
-    }
+    const table = this.session.connections;
+    const flows = table.flows;
+    const n = flows.count;
+    if (n > this.sentPackets.length) this.sentPackets = grown(this.sentPackets, Math.max(n, this.sentPackets.length * 2));
+    // Only the connections that got packets since the last delta are built (from the columns).
     const connections: Record<string, unknown>[] = [];
-    for (let i = 0; i < all.length; i++) {
-      const c = all[i];
-      if (this.sentPackets[i] !== c.packets) {
-        this.sentPackets[i] = c.packets;
-        connections.push(connectionJson(c));
+    for (let i = 0; i < n; i++) {
+      const p = flows.packetsOf(i);
+      if (this.sentPackets[i] !== p) {
+        this.sentPackets[i] = p;
+        connections.push(connectionJson(table.connection(i)));
       }
     }
     const index = this.session.index;
