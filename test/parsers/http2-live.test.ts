@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -14,13 +14,15 @@ import { compareHttp2, tapscopeHttp2, tsharkHttp2 } from './http2-oracle.js';
  *   a server push, a header block split into CONTINUATIONs, maximal padding, and a client
  *   receive window of 8 KB that stalls a 200 KB response on flow control;
  * - Debian's nghttpd and nghttp (prior knowledge, concurrent streams, PRIORITY anchors, a 404);
+ * - the same Node peers over TLS, decrypted with the server's NSS key log (tshark gets the
+ *   same key log);
  * - nghttp -u (Upgrade: h2c) against a minimal upgrading server (upgrade-server.mjs).
  */
 
 const NS = 'tsH2';
 const have = (cmd: string) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
 const isRoot = process.getuid?.() === 0;
-const missing = ['ip', 'tcpdump', 'tshark', 'nghttp', 'nghttpd'].filter((c) => !have(c));
+const missing = ['ip', 'tcpdump', 'tshark', 'nghttp', 'nghttpd', 'openssl'].filter((c) => !have(c));
 const skipReason = !isRoot ? 'needs root (network namespace, tcpdump)' : missing.length ? `missing tools: ${missing.join(', ')}` : '';
 if (skipReason) console.warn(`http2-live: skipped: ${skipReason}`);
 
@@ -93,16 +95,19 @@ describe.skipIf(!!skipReason)('HTTP/2 on live traffic vs tshark', () => {
     if (dir && !process.env.TAPSCOPE_KEEP_H2) rmSync(dir, { recursive: true, force: true });
   });
 
-  it('Node http2 with injected faults: frames, headers and exchanges match tshark; faults become errors and findings', async () => {
-    const port = 39101;
+  /** The Node peers' traffic (h2c, or h2 over TLS with its key log) checked against tshark and the injected faults. */
+  async function nodePeers(name: string, port: number, tls: boolean): Promise<void> {
     let seen: { path: string; status: number | null; error: string | null }[] = [];
-    const pcap = await captureWhile('node', port, async () => {
-      seen = JSON.parse(run([process.execPath, join(REPO_ROOT, 'test/parsers/h2-traffic/node-peers.mjs'), String(port)]).trim());
+    const keyLog = join(dir, `${name}.keys`);
+    const tlsArgs = tls ? [keyLog, join(dir, 'key.pem'), join(dir, 'cert.pem')] : [];
+    const pcap = await captureWhile(name, port, async () => {
+      seen = JSON.parse(run([process.execPath, join(REPO_ROOT, 'test/parsers/h2-traffic/node-peers.mjs'), String(port), ...tlsArgs]).trim());
     });
-    const decodeAs = ['-d', `tcp.port==${port},http2`];
-    const got = compareHttp2(pcap, port, decodeAs);
+    const decodeAs = ['-d', `tcp.port==${port},${tls ? 'tls' : 'http2'}`];
+    const got = compareHttp2(pcap, port, decodeAs, tls ? keyLog : undefined);
     expect(got.streams).toBe(10); // 9 requests and 1 pushed stream
-    const { exchanges, session } = tapscopeHttp2(pcap);
+    const { exchanges, session } = tapscopeHttp2(pcap, tls ? readFileSync(keyLog, 'utf8') : undefined);
+    if (tls) expect(session.app.tls.handshakes.map((t) => t.alpn)).toEqual([['h2'], ['h2']]);
     const by = (uri: string) => exchanges.find((x) => x.uri === uri)!;
     // What the client saw (its own view of the faults) and what Tapscope makes of the capture.
     expect(seen.map((s) => [s.path, s.status])).toEqual([['/ok', 200], ['/fail', 503], ['/reset', null], ['/upload', 201], ['/hang', null], ['/long-header', 200], ['/push', 200], ['/big', 200], ['/calm', null]]);
@@ -114,7 +119,7 @@ describe.skipIf(!!skipReason)('HTTP/2 on live traffic vs tshark', () => {
     // The 40 kB header arrived in HEADERS + 2 CONTINUATION frames; the kept list skips it (over 8 kB).
     expect(by('/long-header').responseHeaders!.map(([n]) => n)).toEqual([':status', 'date']);
     // Flow control: the 8 kB client window stalls /big once per window's worth, and nothing else.
-    const theirs = tsharkHttp2(pcap, port, decodeAs);
+    const theirs = tsharkHttp2(pcap, port, tls ? [...decodeAs, '-o', `tls.keylog_file:${keyLog}`] : decodeAs);
     const big = by('/big');
     const updates = theirs.filter((f) => f.fromClient && f.type === 8 && f.streamId === big.streamId).length;
     expect(big.flowControlStalls).toBeGreaterThanOrEqual(20);
@@ -133,6 +138,17 @@ describe.skipIf(!!skipReason)('HTTP/2 on live traffic vs tshark', () => {
     const http = report.http as Record<string, unknown>[];
     expect(http.filter((h) => h.protocol === 'h2').length).toBe(10);
     expect(http.find((h) => h.uri === '/reset')).toMatchObject({ protocol: 'h2', streamId: 5, error: 'RST_STREAM INTERNAL_ERROR', status: null });
+    expect(findings.some((f) => f.kind === 'http.h2c')).toBe(!tls);
+  }
+
+  it('h2c from Node http2 with injected faults: frames, headers and exchanges match tshark; faults become errors and findings', async () => {
+    await nodePeers('node-h2c', 39101, false);
+  }, 60_000);
+
+  it('h2 over TLS from Node http2 (its NSS key log): the same, decrypted, matches tshark with the same keys', async () => {
+    const r = spawnSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'), '-days', '1', '-subj', '/CN=localhost'], { encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    await nodePeers('node-h2-tls', 39104, true);
   }, 60_000);
 
   it('nghttpd and nghttp (prior knowledge, concurrent streams, PRIORITY anchors, 404)', async () => {

@@ -1,5 +1,7 @@
+import { readFileSync } from 'node:fs';
 import { expect } from 'vitest';
 import { openCapture } from '../../main/pcap/reader.js';
+import { PcapngReader } from '../../main/pcap/pcapng.js';
 import { AnalysisSession } from '../../main/engine/session.js';
 import type { HeaderBlock } from '../../main/parsers/http2.js';
 import { FRAME_DATA, FRAME_GOAWAY, FRAME_HEADERS, FRAME_PUSH_PROMISE, FRAME_RST_STREAM, errorCodeName } from '../../main/parsers/http2.js';
@@ -71,7 +73,7 @@ interface OFrame {
 }
 
 /** Tapscope's view: the engine run over the file with an observer on its HTTP/2 connections. */
-export function tapscopeHttp2(file: string): { frames: OFrame[]; blocks: { conn: string; fromClient: boolean; block: HeaderBlock }[]; exchanges: (HttpExchange & { conn: string })[]; session: AnalysisSession } {
+export function tapscopeHttp2(file: string, keyLog?: string): { frames: OFrame[]; blocks: { conn: string; fromClient: boolean; block: HeaderBlock }[]; exchanges: (HttpExchange & { conn: string })[]; session: AnalysisSession } {
   const session = new AnalysisSession({});
   const frames: { id: number; fromClient: boolean; ts: number; streamId: number; type: number; flags: number; length: number }[] = [];
   const blocks: { id: number; fromClient: boolean; block: HeaderBlock }[] = [];
@@ -80,6 +82,9 @@ export function tapscopeHttp2(file: string): { frames: OFrame[]; blocks: { conn:
     headers: (id, fromClient, block) => blocks.push({ id, fromClient, block }),
   };
   const reader = openCapture(file);
+  // TLS keys as analyzeFile takes them: a key log, and the capture's own Decryption Secrets Blocks.
+  if (keyLog) session.app.keys.addText(keyLog, 'key log');
+  if (reader instanceof PcapngReader) reader.onDecryptionSecrets = (type, data) => session.app.keys.addDecryptionSecrets(type, data);
   try {
     for (let r = reader.next(); r; r = reader.next()) session.feed(r);
   } finally {
@@ -106,9 +111,9 @@ const us = (v: number) => Math.round(v * 1e6);
  * Compares everything: frame sequences per connection and direction, the header fields per
  * stream and direction, then each stream's exchange. Returns what was compared.
  */
-export function compareHttp2(file: string, serverPort: number, decodeAs: string[]): { frames: number; streams: number; fields: number } {
-  const theirs = tsharkHttp2(file, serverPort, decodeAs);
-  const ours = tapscopeHttp2(file);
+export function compareHttp2(file: string, serverPort: number, decodeAs: string[], keyLogFile?: string): { frames: number; streams: number; fields: number } {
+  const theirs = tsharkHttp2(file, serverPort, keyLogFile ? [...decodeAs, '-o', `tls.keylog_file:${keyLogFile}`] : decodeAs);
+  const ours = tapscopeHttp2(file, keyLogFile ? readFileSync(keyLogFile, 'utf8') : undefined);
   expect(theirs.length, 'tshark saw HTTP/2 frames').toBeGreaterThan(0);
 
   // 1. Frames, in order, per connection and direction: stream, type, flags, length, and the packet.

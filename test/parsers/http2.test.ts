@@ -36,6 +36,19 @@ describe('HTTP/2 on the corpus capture vs tshark', () => {
   });
 });
 
+describe('HTTP/2 over TLS in the corpus (keys in the capture) vs tshark', () => {
+  const QUIC_H2 = 'quic-v1-chrome-cloudflare-keys-in-pcapng-dsb.pcapng';
+  it(`${QUIC_H2}: the HTTP/2 half (tcp stream 0, stream 1) decrypted with the DSB keys`, () => {
+    // tshark reads the same Decryption Secrets Blocks; MANIFEST: stream 1 in frames 12, 19 … 44.
+    expect(compareHttp2(capture(QUIC_H2), 443, [])).toEqual({ frames: 12, streams: 1, fields: 24 });
+    const { exchanges, session } = tapscopeHttp2(capture(QUIC_H2));
+    expect(exchanges.map((x) => [x.streamId, x.method, x.host, x.uri, x.status, x.protocol])).toEqual([[1, 'GET', 'cloudflare-quic.com', '/', 200, 'h2']]);
+    // Not clear text: no h2c finding for it.
+    const report = session.report({ path: QUIC_H2, format: 'pcapng', interfaces: [], comments: [] });
+    expect((report.findings as { kind: string }[]).some((f) => f.kind === 'http.h2c')).toBe(false);
+  });
+});
+
 // ---- hand-built frames -------------------------------------------------------------------
 
 const T = { DATA: 0, HEADERS: 1, PRIORITY: 2, RST: 3, SETTINGS: 4, PUSH: 5, PING: 6, GOAWAY: 7, WINDOW: 8, CONT: 9 };

@@ -1,13 +1,21 @@
-// HTTP/2 cleartext (h2c, prior knowledge) server and client in one process, on 127.0.0.1,
-// with injected faults, for test/parsers/http2-live.test.ts (which captures them with tcpdump).
-// Usage: node node-peers.mjs PORT. Prints one JSON line: what the client saw per request.
+// HTTP/2 server and client in one process, on 127.0.0.1, with injected faults, for
+// test/parsers/http2-live.test.ts (which captures them with tcpdump): h2c with prior
+// knowledge, or h2 over TLS writing the server's NSS key log (SSLKEYLOGFILE format).
+// Usage: node node-peers.mjs PORT [KEYLOG KEY.pem CERT.pem]. Prints one JSON line: what the
+// client saw per request.
+import { appendFileSync, readFileSync } from 'node:fs';
 import http2 from 'node:http2';
 
 const port = Number(process.argv[2]);
+const [keylog, keyFile, certFile] = process.argv.slice(3);
+const scheme = keylog ? 'https' : 'http';
 const C = http2.constants;
 const big = Buffer.alloc(200_000, 0x61);
 
-const server = http2.createServer({ paddingStrategy: C.PADDING_STRATEGY_MAX });
+const server = keylog
+  ? http2.createSecureServer({ key: readFileSync(keyFile), cert: readFileSync(certFile), paddingStrategy: C.PADDING_STRATEGY_MAX })
+  : http2.createServer({ paddingStrategy: C.PADDING_STRATEGY_MAX });
+if (keylog) server.on('keylog', (line) => appendFileSync(keylog, line));
 server.on('stream', (stream, headers) => {
   stream.on('error', () => {});
   const path = headers[':path'];
@@ -53,7 +61,7 @@ const pause = (ms) => new Promise((r) => setTimeout(r, ms));
 server.listen(port, '127.0.0.1', async () => {
   const seen = [];
   // Connection 1: a small receive window, so /big stalls on flow control repeatedly.
-  const s1 = http2.connect(`http://127.0.0.1:${port}`, { settings: { initialWindowSize: 8192, enablePush: true } });
+  const s1 = http2.connect(`${scheme}://127.0.0.1:${port}`, { settings: { initialWindowSize: 8192, enablePush: true }, rejectUnauthorized: false });
   s1.on('error', () => {});
   s1.on('stream', (push) => { push.on('error', () => {}); push.resume(); });
   seen.push(await request(s1, '/ok'));
@@ -68,7 +76,7 @@ server.listen(port, '127.0.0.1', async () => {
   s1.close();
   await pause(100);
   // Connection 2: the server answers with GOAWAY ENHANCE_YOUR_CALM and closes.
-  const s2 = http2.connect(`http://127.0.0.1:${port}`);
+  const s2 = http2.connect(`${scheme}://127.0.0.1:${port}`, { rejectUnauthorized: false });
   s2.on('error', () => {});
   seen.push(await request(s2, '/calm'));
   s2.destroy();
