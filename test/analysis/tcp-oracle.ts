@@ -5,7 +5,7 @@
  */
 import { analyzeFile } from '../../main/engine/analyze-file.js';
 import { parseDecodeAs } from '../../main/decode/decoder.js';
-import { TcpA, type TcpFlagName } from '../../main/analysis/tcp-flags.js';
+import { DUPACK_SHIFT, TcpA, type TcpFlagName } from '../../main/analysis/tcp-flags.js';
 import { ackRtt, handshakeRtt, tcpCount, tcpState } from '../../main/analysis/tcp-report.js';
 import { tsharkFields } from '../helpers/captures.js';
 import type { AnalysisSession } from '../../main/engine/session.js';
@@ -224,4 +224,44 @@ export function compareStream(name: string, stream: number, want: StreamSummary,
     if (want.counts[k] !== got.counts[k]) d.push(`${at}: ${k} ${got.counts[k]} != tshark ${want.counts[k]}`);
   }
   return d;
+}
+
+const ALL_BITS = Object.values(TcpA).reduce((a, b) => a | b, 0);
+
+/**
+ * The full per-flag comparison of one capture: every packet's marks (and duplicate-ACK
+ * number) and every connection's figures, Tapscope's session (with its packet index) vs
+ * tshark's packets; tshark streams are matched to Tapscope connections by their first
+ * packet. Returns the differences as readable lines.
+ */
+export function oracleDifferences(name: string, pk: OraclePacket[], session: AnalysisSession): string[] {
+  const streams = oracleStreams(pk);
+  const index = session.index!;
+  const diffs: string[] = [];
+  const matched = new Set<number>();
+  for (const [id, st] of streams) {
+    const connId = st.first - 1 < index.length ? index.connId[st.first - 1] : -1;
+    const conn = connId >= 0 ? session.connections.all[connId] : undefined;
+    if (!conn || conn.transport !== 'tcp') {
+      diffs.push(`${name} stream ${id}: frame ${st.first} is in no Tapscope TCP connection`);
+      continue;
+    }
+    matched.add(connId);
+    for (const p of st.packets) {
+      const i = p.frame - 1;
+      if (index.connId[i] !== connId) {
+        diffs.push(`${name} stream ${id}: frame ${p.frame} is in connection ${index.connId[i]}, not ${connId}`);
+        continue;
+      }
+      const got = index.flags[i] & ALL_BITS;
+      if (got !== p.flags) diffs.push(`${name} frame ${p.frame}: flags 0x${got.toString(16)} != tshark 0x${p.flags.toString(16)}`);
+      const dup = index.flags[i] >>> DUPACK_SHIFT;
+      if (p.flags & TcpA.DuplicateAck && dup !== p.dupAckNum) diffs.push(`${name} frame ${p.frame}: dup ACK #${dup} != tshark #${p.dupAckNum}`);
+    }
+    diffs.push(...compareStream(name, id, st.summary, tapscopeSummary(session, connId)));
+  }
+  for (const c of session.connections.all) {
+    if (c.transport === 'tcp' && !matched.has(c.id)) diffs.push(`${name}: Tapscope connection ${c.id} (${c.client.ip}:${c.client.port} -> ${c.server.ip}:${c.server.port}) has no tshark stream`);
+  }
+  return diffs;
 }

@@ -10,8 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { allCaptures, capture, decodeAsFor, REPO_ROOT } from '../helpers/captures.js';
-import { compareStream, oraclePackets, oracleStreams, tapscopeSession, tapscopeSummary } from './tcp-oracle.js';
-import { DUPACK_SHIFT, TcpA } from '../../main/analysis/tcp-flags.js';
+import { oracleDifferences, oraclePackets, tapscopeSession } from './tcp-oracle.js';
 
 /** Capture -> differences accepted (see docs/analysis.md "Differences from tshark"). */
 const KNOWN: Record<string, { reason: string; accept: (line: string) => boolean }> = {};
@@ -26,40 +25,9 @@ const TSHARK_OPTIONS: Record<string, string[]> = {
   'gre-teb-http-dns.pcap': ['-o', 'ip.defragment:FALSE'],
 };
 
-const ALL_BITS = Object.values(TcpA).reduce((a, b) => a | b, 0);
-
 /** Every packet's marks and every connection's figures, Tapscope vs tshark; the differences. */
 function differences(name: string, path: string, tsharkArgs: string[], decodeAs: string[]): string[] {
-  const pk = oraclePackets(path, tsharkArgs);
-  const streams = oracleStreams(pk);
-  const session = tapscopeSession(path, decodeAs);
-  const index = session.index!;
-  const diffs: string[] = [];
-  const matched = new Set<number>();
-  for (const [id, st] of streams) {
-    const connId = st.first - 1 < index.length ? index.connId[st.first - 1] : -1;
-    const conn = connId >= 0 ? session.connections.all[connId] : undefined;
-    if (!conn || conn.transport !== 'tcp') {
-      diffs.push(`${name} stream ${id}: frame ${st.first} is in no Tapscope TCP connection`);
-      continue;
-    }
-    matched.add(connId);
-    for (const p of st.packets) {
-      const i = p.frame - 1;
-      if (index.connId[i] !== connId) {
-        diffs.push(`${name} stream ${id}: frame ${p.frame} is in connection ${index.connId[i]}, not ${connId}`);
-        continue;
-      }
-      const got = index.flags[i] & ALL_BITS;
-      if (got !== p.flags) diffs.push(`${name} frame ${p.frame}: flags 0x${got.toString(16)} != tshark 0x${p.flags.toString(16)}`);
-      const dup = index.flags[i] >>> DUPACK_SHIFT;
-      if (p.flags & TcpA.DuplicateAck && dup !== p.dupAckNum) diffs.push(`${name} frame ${p.frame}: dup ACK #${dup} != tshark #${p.dupAckNum}`);
-    }
-    diffs.push(...compareStream(name, id, st.summary, tapscopeSummary(session, connId)));
-  }
-  for (const c of session.connections.all) {
-    if (c.transport === 'tcp' && !matched.has(c.id)) diffs.push(`${name}: Tapscope connection ${c.id} (${c.client.ip}:${c.client.port} -> ${c.server.ip}:${c.server.port}) has no tshark stream`);
-  }
+  const diffs = oracleDifferences(name, oraclePackets(path, tsharkArgs), tapscopeSession(path, decodeAs));
   const known = KNOWN[name];
   return known ? diffs.filter((d) => !known.accept(d)) : diffs;
 }

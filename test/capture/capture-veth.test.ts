@@ -1,11 +1,12 @@
 // Live capture through the helper on a veth port while tcpdump captures the same port:
-// an HTTP workload with random loss (iptables statistic), compared packet for packet.
+// an HTTP workload with random loss (iptables statistic), compared packet for packet, and
+// the saved file run through the full per-flag TCP oracle (test/analysis/tcp-oracle.ts).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CaptureService } from '../../main/capture/service.js';
 import { connectionJson } from '../../main/analysis/connection-json.js';
 import { tsharkFields } from '../helpers/captures.js';
+import { oracleDifferences, oraclePackets, tapscopeSession } from '../analysis/tcp-oracle.js';
 import { Lab, ensureBuilt, skipReason, stopChild, tcpdumpStats, tsharkCount, waitFor } from './lab.js';
 
 const skip = skipReason();
@@ -92,9 +93,19 @@ describe.skipIf(skip !== null)(`capture on a veth port with loss${skip ? ` (skip
     expect(conns.length).toBe(tsharkFields(out, ['tcp.stream']).map((r) => r[0]).filter((v, i, a) => a.indexOf(v) === i).length);
     expect(conns.reduce((s, x) => s + x.retransmissions, 0)).toBe(retrans);
     expect(conns.every((x) => x.server.port === PORT)).toBe(true);
-    // The pcapng names the interface and carries the filter.
+    // The pcapng names the interface, and every packet in it passes the capture filter.
     const idb = tsharkFields(out, ['frame.interface_name'])[0][0];
     expect(idb).toBe(lab.vb);
-    expect(readFileSync(out).length).toBeGreaterThan(0);
+    expect(tsharkFields(out, ['frame.number'], ['-Y', `!(tcp.port == ${PORT})`])).toEqual([]);
+
+    // The full per-flag TCP oracle on the live capture file: every packet's tcp.analysis
+    // marks and every connection's figures, Tapscope's analysis of its own file vs tshark's.
+    const pk = oraclePackets(out);
+    expect(pk.length).toBe(c.savedPackets);
+    expect(oracleDifferences('live capture', pk, tapscopeSession(out)).slice(0, 30)).toEqual([]);
+    // And the live session (fed while capturing) reached the same per-connection figures as
+    // the file's analysis afterwards.
+    const fileConns = tapscopeSession(out).connections.all.map(connectionJson);
+    expect(cap.session.connections.all.map(connectionJson)).toEqual(fileConns);
   });
 });
