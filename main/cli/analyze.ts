@@ -1,4 +1,5 @@
 import { analyzeFile } from '../engine/analyze-file.js';
+import { writeReportJson } from '../engine/report-json.js';
 import { parseDecodeAs } from '../decode/decoder.js';
 import type { AnalysisReport } from '../engine/report.js';
 import { linkTypeName } from '../pcap/link-types.js';
@@ -39,7 +40,8 @@ export function runAnalyze(argv: string[], out: NodeJS.WritableStream, err: Node
   }
   let result;
   try {
-    result = analyzeFile(path, { decodeAs, keyLogs });
+    // --json streams the connections from the columns (engine/report-json.ts) unless a step below needs them as objects.
+    result = analyzeFile(path, { decodeAs, keyLogs, withConnections: !args.flags.has('json') || args.options.has('alerts') });
   } catch (e) {
     err.write(`tapscope: cannot read ${path}: ${(e as Error).message}\n`);
     return 1;
@@ -47,8 +49,9 @@ export function runAnalyze(argv: string[], out: NodeJS.WritableStream, err: Node
   if (seed !== 0) reseedCommunityIds(result.report.connections, seed);
   const eve = args.options.get('alerts')?.at(-1);
   if (!addAlerts(result.report, eve ?? null, err)) return 1;
-  if (args.flags.has('json')) out.write(JSON.stringify(result.report) + '\n');
-  else out.write(humanSummary(result.report));
+  if (args.flags.has('json')) {
+    writeReportJson(result.report, result.session.connections, (text) => out.write(text), seed !== 0 ? (c) => reseedCommunityIds([c], seed) : undefined);
+  } else out.write(humanSummary(result.report));
   if (result.error) {
     err.write(`tapscope: ${path} is damaged: ${result.error.message}; the results cover the ${result.report.file.packets} packet(s) before it\n`);
     return 2;
