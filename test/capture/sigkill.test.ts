@@ -20,7 +20,8 @@ describe.skipIf(skip !== null)(`SIGKILL mid-capture${skip ? ` (skipped: ${skip})
   afterAll(() => lab.cleanup());
 
   it('keeps a readable spool holding the packets flushed before the kill, offered on the next start', async () => {
-    const file = join(lab.dir, 'killed.pcapng');
+    // A spool name: unfinished captures are offered only for spool files (live-sink.ts spoolFileProblem).
+    const file = join(lab.dir, `tapscope_${lab.vb}_20261202000000_${process.pid}.pcapng`);
     const p = lab.spawn(lab.b, [process.execPath, CLI, 'capture', '-i', lab.vb, '-f', `tcp port ${PORT}`, '-w', file, '--progress']);
     let err = '';
     p.stderr!.on('data', (d: Buffer) => (err += d));
@@ -30,12 +31,12 @@ describe.skipIf(skip !== null)(`SIGKILL mid-capture${skip ? ` (skipped: ${skip})
     try {
       await waitFor(p.stderr!, /progress: \d+ captured, \d+ saved, [1-9]\d\d+ flushed/, 20_000);
       const flushedBeforeKill = Math.max(...[...err.matchAll(/(\d+) flushed/g)].map((m) => Number(m[1])));
-      const helperPattern = `capture-helper.mjs capture .*"${lab.vb}"`;
-      expect(spawnSync('pgrep', ['-f', helperPattern]).status).toBe(0); // the helper is running
+      const helperPattern = `tapscope-capture -i ${lab.vb} `;
+      expect(spawnSync('pgrep', ['-f', helperPattern]).status).toBe(0); // the capture program is running
       p.kill('SIGKILL');
       await new Promise((r) => p.once('close', r));
 
-      // The helper sees its parent gone (stdin closed) and exits by itself.
+      // The capture program sees its parent gone (stdin closed) and exits by itself.
       let helperAlive = true;
       for (let i = 0; i < 30 && helperAlive; i++) {
         helperAlive = spawnSync('pgrep', ['-f', helperPattern]).status === 0;
