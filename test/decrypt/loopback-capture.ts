@@ -1,4 +1,7 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 
 /** Tools the real-traffic TLS tests need: root for tcpdump on `lo`, tcpdump, tshark, openssl. */
@@ -49,5 +52,38 @@ export async function captureLoopback(pcap: string, port: number): Promise<{ sto
       dump.kill('SIGINT');
       await exited;
     },
+  };
+}
+
+/**
+ * Node's https server (OpenSSL) on 127.0.0.1 for the real-traffic tests, every cipher suite
+ * allowed, its NSS key log collected from the 'keylog' event. Paths: /fail/… answers 503,
+ * /big/… 200 kB (content-length), /head/… an empty 200, anything else "ok".
+ */
+export async function startTestHttpsServer(dir: string): Promise<{ port: number; keyLogLines: string[]; close(): Promise<void> }> {
+  const { key, cert } = selfSignedCert(dir);
+  const keyLogLines: string[] = [];
+  const server = https.createServer({ key: readFileSync(key), cert: readFileSync(cert), ciphers: 'ALL:@SECLEVEL=0', minVersion: 'TLSv1.2' }, (req, res) => {
+    const kind = (req.url ?? '').split('/')[1];
+    req.resume();
+    req.on('end', () => {
+      if (kind === 'fail') {
+        res.writeHead(503, { 'content-type': 'text/plain' });
+        res.end('backend unavailable\n');
+      } else if (kind === 'big') {
+        res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': '200000' });
+        res.end(Buffer.alloc(200_000, 0x61));
+      } else {
+        res.writeHead(200, { 'content-type': 'text/plain' });
+        res.end(kind === 'head' ? undefined : 'ok\n');
+      }
+    });
+  });
+  server.on('keylog', (line) => keyLogLines.push(line.toString('latin1').trimEnd()));
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    port: (server.address() as AddressInfo).port,
+    keyLogLines,
+    close: () => new Promise((r) => server.close(() => r())),
   };
 }

@@ -1,12 +1,11 @@
 import { constants } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import https from 'node:https';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { analyzeWithKeys, expectHttpLikeTshark } from './tls-oracle.js';
-import { canCaptureLoopback, captureLoopback, selfSignedCert } from './loopback-capture.js';
+import { canCaptureLoopback, captureLoopback, startTestHttpsServer } from './loopback-capture.js';
 
 /*
  * Real TLS traffic on loopback: Node's https server (OpenSSL) writes the NSS key log through
@@ -52,27 +51,8 @@ function request(agent: https.Agent, port: number, method: string, path: string,
 }
 
 async function capture(dir: string): Promise<{ pcap: string; keys: string }> {
-  const { key, cert } = selfSignedCert(dir);
-  const lines: string[] = [];
-  const server = https.createServer({ key: readFileSync(key), cert: readFileSync(cert), ciphers: 'ALL:@SECLEVEL=0', minVersion: 'TLSv1.2' }, (req, res) => {
-    const kind = (req.url ?? '').split('/')[1];
-    req.resume();
-    req.on('end', () => {
-      if (kind === 'fail') {
-        res.writeHead(503, { 'content-type': 'text/plain' });
-        res.end('backend unavailable\n');
-      } else if (kind === 'big') {
-        res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': '200000' });
-        res.end(Buffer.alloc(200_000, 0x61));
-      } else {
-        res.writeHead(200, { 'content-type': 'text/plain' });
-        res.end(kind === 'head' ? undefined : 'ok\n');
-      }
-    });
-  });
-  server.on('keylog', (line) => lines.push(line.toString('latin1')));
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const port = (server.address() as AddressInfo).port;
+  const server = await startTestHttpsServer(dir);
+  const port = server.port;
   const pcap = join(dir, 'live.pcap');
   const dump = await captureLoopback(pcap, port);
   try {
@@ -90,10 +70,10 @@ async function capture(dir: string): Promise<{ pcap: string; keys: string }> {
     }
   } finally {
     await dump.stop();
-    await new Promise((r) => server.close(r));
+    await server.close();
   }
   const keys = join(dir, 'sslkeylog.txt');
-  writeFileSync(keys, lines.join('\n') + '\n');
+  writeFileSync(keys, server.keyLogLines.join('\n') + '\n');
   return { pcap, keys };
 }
 
