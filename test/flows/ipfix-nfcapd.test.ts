@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createSocket } from 'node:dgram';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -19,6 +19,30 @@ import { Nfcapd, byKey, flowKey, have, nfdumpFlows, tsharkUniflows } from './col
 const FILES = ['http-get-basic.pcap', 'http-ipv4-and-ipv6.pcapng', 'vxlan-http.pcap', 'geneve-http-many-options.pcap', 'dns-nxdomain.pcapng',
   'tcp-syn-rst-refused.pcapng', 'http-dns-ipv6-wikipedia.pcap', 'tls-sni-multi-hosts.pcap', 'http-snaplen96-truncated.pcap', 'sll-http-retx-rst.pcap',
   'null-loopback-ipv6-http.pcap', 'tcp-zerowindow-recovery.pcapng', 'dns-servfail.pcapng'];
+
+/**
+ * http-get-basic.pcap with an 802.1Q tag (VLAN 100) inserted after the MAC addresses of
+ * every frame: the corpus has no tagged TCP/UDP with a non-zero VLAN id.
+ */
+function taggedCopy(dir: string): string {
+  const src = readFileSync(capture('http-get-basic.pcap'));
+  const parts: Buffer[] = [src.subarray(0, 24)];
+  const le = src.readUInt32LE(0) === 0xa1b2c3d4;
+  const u32 = (o: number) => (le ? src.readUInt32LE(o) : src.readUInt32BE(o));
+  for (let o = 24; o + 16 <= src.length;) {
+    const incl = u32(o + 8);
+    const hdr = Buffer.from(src.subarray(o, o + 16));
+    const w = (v: number, at: number) => (le ? hdr.writeUInt32LE(v, at) : hdr.writeUInt32BE(v, at));
+    w(incl + 4, 8);
+    w(u32(o + 12) + 4, 12);
+    const frame = src.subarray(o + 16, o + 16 + incl);
+    parts.push(hdr, frame.subarray(0, 12), Buffer.from([0x81, 0x00, 0x00, 100]), frame.subarray(12));
+    o += 16 + incl;
+  }
+  const out = join(dir, 'vlan100-http.pcap');
+  writeFileSync(out, Buffer.concat(parts));
+  return out;
+}
 
 const sink = () => {
   let text = '';
@@ -50,20 +74,31 @@ function analyzeDirections(file: string): { key: string; packets: number; firstM
 
 /** Exports FILES with `tapscope flows --<proto>` into a fresh nfcapd and checks every flow against tshark and analyze. */
 async function roundTrip(protoOption: '--ipfix' | '--netflow9'): Promise<{ flows: number; files: number }> {
+  const tmp = mkdtempSync(join(tmpdir(), 'tapscope-vlan-'));
+  const taggedFile = taggedCopy(tmp);
+  const paths = [...FILES.map(capture), taggedFile];
   const nf = new Nfcapd(port());
   await nf.start();
   let recs: Record<string, unknown>[];
   try {
     const out = sink();
     const err = sink();
-    const code = await runFlows([...FILES.map(capture), protoOption, `127.0.0.1:${nf.port}`], out.w, err.w);
+    const code = await runFlows([...paths, protoOption, `127.0.0.1:${nf.port}`], out.w, err.w);
     expect(code, err.text()).toBe(0);
     recs = await nf.stop();
   } finally {
     nf.remove();
   }
+  // The VLAN id reaches the collector (IPFIX vlanId, NetFlow v9 SRC_VLAN): only the tagged copy's
+  // records (same 5-tuples as http-get-basic.pcap's) carry 100.
+  expect(recs.filter((r) => r.src_vlan === 100)).toHaveLength(2);
+  expect(recs.filter((r) => r.src_vlan !== 0 && r.src_vlan !== 100)).toEqual([]);
+  rmSync(tmp, { recursive: true, force: true });
   expect(nf.output).toMatch(/Sequence Errors: 0\b/);
-  const got = byKey(nfdumpFlows(recs));
+  const got = byKey(nfdumpFlows(recs.filter((r) => r.src_vlan !== 100)));
+  // The tagged copy: the same flows as the untagged capture, in VLAN 100.
+  const tagged = byKey(nfdumpFlows(recs.filter((r) => r.src_vlan === 100)));
+  expect(tagged).toEqual(once('tshark http-get-basic.pcap', () => byKey(tsharkUniflows(capture('http-get-basic.pcap')))));
   let directions = 0;
   for (const f of FILES) {
     const oracle = once(`tshark ${f}`, () => byKey(tsharkUniflows(capture(f))));
@@ -92,15 +127,15 @@ async function roundTrip(protoOption: '--ipfix' | '--netflow9'): Promise<{ flows
       }
     }
   }
-  // One record per direction that carried packets, no more.
-  expect(recs.length).toBe(directions);
+  // One record per direction that carried packets, no more (2 of them the tagged copy's).
+  expect(recs.length).toBe(directions + 2);
   return { flows: recs.length, files: FILES.length };
 }
 
 const NO_COLLECTOR = !have('nfcapd') || !have('nfdump') ? 'nfcapd/nfdump (Debian nfdump) not installed' : '';
 
 describe.skipIf(NO_COLLECTOR !== '')(`IPFIX and NetFlow v9 into nfcapd ${NO_COLLECTOR}`, () => {
-  it('IPFIX: every TCP/UDP direction of 13 captures reads back from nfcapd as tshark counts it', async () => {
+  it('IPFIX: every TCP/UDP direction of 13 captures (and a VLAN-tagged one) reads back from nfcapd as tshark counts it', async () => {
     const r = await roundTrip('--ipfix');
     expect(r.flows).toBeGreaterThan(40);
   }, 60_000);
