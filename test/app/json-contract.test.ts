@@ -1,7 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { runAnalyze } from '../../main/cli/analyze.js';
 import { analyzeFile } from '../../main/engine/analyze-file.js';
 import { REPO_ROOT, capture } from '../helpers/captures.js';
 
@@ -40,6 +43,24 @@ describe('JSON contract: http, dns, tls, findings', () => {
     for (const x of samples.findings as { severity: string; connectionIds: unknown[] }[]) {
       expect(['critical', 'warning', 'info']).toContain(x.severity);
       expect(x.connectionIds.every((i) => Number.isInteger(i))).toBe(true);
+    }
+  });
+
+  it('connections carry communityId; analyze --alerts adds alerts with the documented fields', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tapscope-contract-'));
+    try {
+      const eve = join(dir, 'eve.json');
+      writeFileSync(eve, JSON.stringify({ timestamp: '2013-03-07T21:42:06.869344+0000', event_type: 'alert', src_ip: '141.142.228.5', src_port: 59856, dest_ip: '192.150.187.43', dest_port: 80, proto: 'TCP', alert: { signature_id: 1, signature: 's', category: 'c', severity: 3 } }) + '\n');
+      let text = '';
+      const w = new Writable({ write: (ch, _e, cb) => { text += ch; cb(); } });
+      expect(runAnalyze([capture('http-get-basic.pcap'), '--json', '--alerts', eve], w, w)).toBe(0);
+      const r = JSON.parse(text);
+      expect(r.connections[0].communityId).toMatch(/^1:[A-Za-z0-9+/]{27}=$/);
+      expect(r.alerts).toHaveLength(1);
+      expect(Object.keys(r.alerts[0]).sort()).toEqual(['signatureId', 'signature', 'category', 'severity', 'ts', 'src', 'dst', 'proto', 'communityId', 'connectionId'].sort());
+      expect(r.alerts[0].connectionId).toBe(r.connections[0].id);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 
