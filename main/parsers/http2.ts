@@ -630,7 +630,8 @@ export class Http2Connection {
       if (senderIsClient) this.clientConnWindow += inc;
       else this.serverConnWindow += inc;
       const waiting = senderIsClient ? this.connStalled.client : this.connStalled.server;
-      for (const sid of [...waiting]) {
+      for (const sid of waiting) {
+        // (Deleting the entry being visited is safe while iterating a Set.)
         const s = this.streams.get(sid);
         if (!s) waiting.delete(sid);
         else this.maybeUnstall(s, sid, senderIsClient, ts);
