@@ -358,7 +358,7 @@ export function readIpfix(buf: Buffer): IpfixReadResult {
         else {
           for (;;) {
             const r = readRecord(buf, p, setEnd, t);
-            if (!r) break;
+            if (!r || r.next === p) break; // end of set, or a template of zero-length fields
             m.records.push(r.values);
             p = r.next;
           }

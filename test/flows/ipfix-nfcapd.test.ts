@@ -9,6 +9,7 @@ import { flowsOfFile, sendDatagrams } from '../../main/flows/flow-export.js';
 import { IpfixEncoder, readIpfix, layer2SegmentId, TEMPLATE_V4, TEMPLATE_V6 } from '../../main/flows/ipfix.js';
 import type { FlowRecord } from '../../main/flows/flow-records.js';
 import { capture } from '../helpers/captures.js';
+import { rngUint32 } from '../helpers/rng.js';
 import { Nfcapd, byKey, flowKey, have, nfdumpFlows, tsharkUniflows } from './collector.js';
 
 /**
@@ -228,5 +229,20 @@ describe('IPFIX file (-w) and the message stream', () => {
     const r = readIpfix(Buffer.concat(later));
     expect(r.errors.some((e) => e.includes(`data set ${TEMPLATE_V4} before its template`))).toBe(true);
     expect(TEMPLATE_V6).toBe(257);
+  });
+
+  it('the reader survives seeded corruption (bit flips, cuts) of real messages', () => {
+    const whole = Buffer.concat(new IpfixEncoder({ templateRefresh: 2 }).encode(flowsOfFile(capture('tls-sni-multi-hosts.pcap')).records, 0));
+    const rnd = rngUint32(13);
+    for (let i = 0; i < 500; i++) {
+      const b = Buffer.from(whole.subarray(0, 1 + (rnd() % whole.length)));
+      for (let k = 0; k < 1 + (rnd() % 8); k++) b[rnd() % b.length] ^= 1 << (rnd() % 8);
+      const r = readIpfix(b);
+      expect(Array.isArray(r.messages)).toBe(true);
+    }
+    // A template whose fields are all zero-length cannot make the reader spin.
+    // header (16) | template set: id 256, one field IE 1 of length 0 (12) | data set 256 with 4 octets (8)
+    const m = Buffer.from('000a0024' + '00'.repeat(12) + '0002000c' + '0100000100010000' + '01000008' + '00000000', 'hex');
+    expect(readIpfix(m).messages).toHaveLength(1);
   });
 });

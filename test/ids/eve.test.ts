@@ -6,6 +6,7 @@ import { Writable } from 'node:stream';
 import { runAnalyze } from '../../main/cli/analyze.js';
 import { EVE_ALERT_FIELDS, EVE_FIELDS, EVE_TUNNEL_FIELDS, canonicalIp, eveTimestamp, parseEve } from '../../main/ids/eve.js';
 import { REPO_ROOT, capture, tshark } from '../helpers/captures.js';
+import { rngUint32 } from '../helpers/rng.js';
 
 /** Suricata's EVE JSON schema (suricata/etc/schema.json), beside the corpus. */
 const SCHEMA = JSON.parse(readFileSync(resolve(REPO_ROOT, '..', 'shared', 'ids', 'suricata-eve-schema.json'), 'utf8'));
@@ -120,6 +121,15 @@ describe('EVE alerts', () => {
     expect(r.warnings.map((w) => w.split(':')[0])).toEqual(['line 2', 'line 3', 'line 4', 'line 6', 'line 7', 'line 11']);
     expect(r.warnings[2]).toMatch(/alert\.signature_id is string, not integer/);
     expect(parseEve('\u0000\u0001garbage\n{"a":').warnings).toHaveLength(2);
+    // Seeded corruption of a valid record never throws; each bad line is one warning at most.
+    const rnd = rngUint32(7);
+    for (let i = 0; i < 300; i++) {
+      const chars = [...ok];
+      for (let k = 0; k < 1 + (rnd() % 4); k++) chars[rnd() % chars.length] = String.fromCharCode(32 + (rnd() % 95));
+      const res = parseEve(chars.join('') + '\n' + ok);
+      expect(res.alerts.length + res.warnings.length + Object.keys(res.skipped).length).toBeGreaterThanOrEqual(1);
+      expect(res.alerts.at(-1)?.line).toBe(2);
+    }
   });
 
   it('joins alerts to tshark-identified connections: both orientations, community_id, time window, no match', () => {
