@@ -1,9 +1,12 @@
 import { ecb, gcm } from '@noble/ciphers/aes.js';
-import { expand, extract } from '@noble/hashes/hkdf.js';
+import { chacha20 } from '@noble/ciphers/chacha.js';
+import { extract } from '@noble/hashes/hkdf.js';
 import { sha256 } from '@noble/hashes/sha2.js';
+import { aeadOpen, type CipherSuite, type RecordCipher } from './ciphers.js';
+import { hkdfExpandLabel } from './tls-keys.js';
 
 /*
- * QUIC Initial packet protection, which anyone on the path can remove (RFC 9001 §5.2):
+ * QUIC packet protection (RFC 9001 §5). Initial packets anyone on the path can open (§5.2):
  *   initial_secret = HKDF-Extract(initial_salt, client's first Destination Connection ID)
  *   client_initial_secret = HKDF-Expand-Label(initial_secret, "client in", "", 32)
  *   server_initial_secret = HKDF-Expand-Label(initial_secret, "server in", "", 32)
@@ -12,8 +15,11 @@ import { sha256 } from '@noble/hashes/sha2.js';
  * AEAD_AES_128_GCM (§5.3) and AES-ECB header protection (§5.4.3). The Retry integrity tag
  * (§5.8) is AES-128-GCM with a fixed key and nonce over the pseudo-Retry packet.
  *
- * Only Initial and Retry packets come here: a few per connection. The cipher objects and
- * the plaintext are allocated per decrypted packet; nothing else is.
+ * Handshake, 0-RTT and 1-RTT packets use the same scheme with keys from the TLS traffic secrets
+ * of a key log (§5.1), with the negotiated suite's AEAD and header protection (AES-ECB, or
+ * ChaCha20 for TLS_CHACHA20_POLY1305_SHA256, §5.4.3-4); a key update (§6) moves a direction
+ * to HKDF-Expand-Label(secret, "quic ku"). The cipher objects and the plaintext are allocated
+ * per decrypted packet: without keys that is a few Initials per connection.
  */
 
 export const QUIC_V1 = 0x00000001;
@@ -51,6 +57,7 @@ export interface PacketKeys {
   key: Uint8Array;
   iv: Uint8Array;
   hp: Uint8Array;
+  cipher: RecordCipher;
 }
 
 export interface InitialKeys {
@@ -58,28 +65,35 @@ export interface InitialKeys {
   server: PacketKeys;
 }
 
-const enc = new TextEncoder();
+const NONE = new Uint8Array(0);
+/** The Initial suite: TLS_AES_128_GCM_SHA256 (RFC 9001 §5.2). */
+const INITIAL_SUITE = { cipher: 'aes-gcm', keyLen: 16, hash: 'sha256' } as const;
 
-/** TLS 1.3 HKDF-Expand-Label (RFC 8446 §7.1) with an empty context. */
-export function hkdfExpandLabel(secret: Uint8Array, label: string, length: number, hash = sha256): Uint8Array {
-  const l = enc.encode(`tls13 ${label}`);
-  const info = new Uint8Array(4 + l.length);
-  info[0] = length >> 8;
-  info[1] = length & 0xff;
-  info[2] = l.length;
-  info.set(l, 3);
-  info[3 + l.length] = 0; // context length
-  return expand(hash, secret, info, length);
-}
+const labelPrefix = (version: number) => (version === QUIC_V2 ? 'quicv2 ' : 'quic ');
 
 /** key, iv and hp of one direction from its traffic secret (RFC 9001 §5.1; v2 labels, RFC 9369 §3.3.2). */
-export function packetKeys(secret: Uint8Array, version: number, keyLen = 16, hash = sha256): PacketKeys {
-  const p = version === QUIC_V2 ? 'quicv2 ' : 'quic ';
+export function packetKeys(secret: Uint8Array, version: number, suite: Pick<CipherSuite, 'cipher' | 'keyLen' | 'hash'> = INITIAL_SUITE): PacketKeys {
+  const p = labelPrefix(version);
   return {
-    key: hkdfExpandLabel(secret, `${p}key`, keyLen, hash),
-    iv: hkdfExpandLabel(secret, `${p}iv`, 12, hash),
-    hp: hkdfExpandLabel(secret, `${p}hp`, keyLen, hash),
+    key: hkdfExpandLabel(suite.hash, secret, `${p}key`, NONE, suite.keyLen),
+    iv: hkdfExpandLabel(suite.hash, secret, `${p}iv`, NONE, 12),
+    hp: hkdfExpandLabel(suite.hash, secret, `${p}hp`, NONE, suite.keyLen),
+    cipher: suite.cipher,
   };
+}
+
+/** The secret after a key update (RFC 9001 §6.1; "quicv2 ku" for v2). */
+export function nextSecret(secret: Uint8Array, version: number, hash: 'sha256' | 'sha384'): Uint8Array {
+  return hkdfExpandLabel(hash, secret, `${labelPrefix(version)}ku`, NONE, secret.length);
+}
+
+/** The 5-byte header protection mask of a 16-byte sample (RFC 9001 §5.4.3 AES, §5.4.4 ChaCha20). */
+function headerMask(keys: PacketKeys, sample: Uint8Array): Uint8Array {
+  if (keys.cipher === 'chacha20-poly1305') {
+    const counter = sample[0] | (sample[1] << 8) | (sample[2] << 16) | (sample[3] << 24);
+    return chacha20(keys.hp, sample.subarray(4, 16), new Uint8Array(5), undefined, counter >>> 0);
+  }
+  return ecb(keys.hp, { disablePadding: true }).encrypt(sample);
 }
 
 /** Both directions' Initial secrets (RFC 9001 §5.2). */
@@ -87,7 +101,7 @@ export function initialSecrets(version: number, dcid: Uint8Array): { client: Uin
   const salt = initialSalt(version);
   if (!salt) return null;
   const initial = extract(sha256, dcid, salt);
-  return { client: hkdfExpandLabel(initial, 'client in', 32), server: hkdfExpandLabel(initial, 'server in', 32) };
+  return { client: hkdfExpandLabel('sha256', initial, 'client in', NONE, 32), server: hkdfExpandLabel('sha256', initial, 'server in', NONE, 32) };
 }
 
 /** Initial keys from the Destination Connection ID of the client's first Initial; null for unknown versions. */
@@ -120,8 +134,7 @@ export interface OpenedPacket {
 }
 
 /**
- * Removes header protection (RFC 9001 §5.4) and decrypts (§5.3) one packet with AES-128-GCM
- * keys: b[start, end) is the packet, pnOffset where its packet number starts. The capture
+ * Removes header protection (RFC 9001 §5.4) and decrypts (§5.3) one packet: b[start, end) is the packet, pnOffset where its packet number starts. The capture
  * buffer is not modified. Returns null when the packet is too short or fails authentication
  * (wrong keys, corrupt data), never throws.
  */
@@ -129,7 +142,7 @@ export function openPacket(b: Uint8Array, start: number, pnOffset: number, end: 
   // The sample is 16 bytes from 4 bytes after the packet number's start (§5.4.2).
   if (pnOffset + 4 + 16 > end || pnOffset <= start) return null;
   try {
-    const mask = ecb(keys.hp, { disablePadding: true }).encrypt(b.subarray(pnOffset + 4, pnOffset + 20));
+    const mask = headerMask(keys, b.subarray(pnOffset + 4, pnOffset + 20));
     const long = (b[start] & 0x80) !== 0;
     const firstByte = b[start] ^ (mask[0] & (long ? 0x0f : 0x1f));
     const pnLen = (firstByte & 0x03) + 1;
@@ -149,8 +162,8 @@ export function openPacket(b: Uint8Array, start: number, pnOffset: number, end: 
       nonce[i] ^= pn % 256;
       pn = Math.floor(pn / 256);
     }
-    const payload = gcm(keys.key, nonce, header).decrypt(b.subarray(pnOffset + pnLen, end));
-    return { header, firstByte, packetNumber, payload };
+    const payload = aeadOpen(keys.cipher, keys.key, nonce, header, b.subarray(pnOffset + pnLen, end));
+    return payload ? { header, firstByte, packetNumber, payload } : null;
   } catch {
     return null; // authentication failed: not these keys, or damaged
   }

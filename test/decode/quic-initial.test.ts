@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { decodePacketNumber, initialKeys, initialSecrets, openPacket, QUIC_V1, QUIC_V2, retryIntegrityValid } from '../../main/decrypt/quic-initial.js';
+import { decodePacketNumber, initialKeys, initialSecrets, nextSecret, openPacket, packetKeys, QUIC_V1, QUIC_V2, retryIntegrityValid } from '../../main/decrypt/quic-initial.js';
+import { cipherSuite } from '../../main/decrypt/ciphers.js';
 
 /*
  * RFC 9001 Appendix A (QUIC v1) and RFC 9369 Appendix A (QUIC v2) sample packet protection:
@@ -142,6 +143,27 @@ describe('QUIC Initial packets (RFC 9001 A.2-A.4, RFC 9369 A.2-A.4)', () => {
     expect(retryIntegrityValid(QUIC_V1, hex('0102030405060708'), V1_RETRY, 0, V1_RETRY.length)).toBe(false);
     expect(retryIntegrityValid(QUIC_V2, DCID, V1_RETRY, 0, V1_RETRY.length)).toBe(false);
     expect(retryIntegrityValid(QUIC_V1, DCID, V1_RETRY, 0, 10)).toBe(false);
+  });
+
+  it('ChaCha20-Poly1305 short header with ChaCha20 header protection (RFC 9001 A.5, RFC 9369 A.5)', () => {
+    const suite = cipherSuite(0x1303)!;
+    const secret = hex('9ac312a7f877468ebe69422748ad00a15443f18203a07d6060f688f30f21632b');
+    const v1 = packetKeys(secret, QUIC_V1, suite);
+    expect([toHex(v1.key), toHex(v1.iv), toHex(v1.hp)]).toEqual([
+      'c6d98ff3441c3fe1b2182094f69caa2ed4b716b65488960a7a984979fb23e1c8', 'e0459b3474bdd0e44a41c144', '25a282b9e82f06f21f488917a4fc8f1b73573685608597d0efcb076b0ab7a7a4',
+    ]);
+    expect(toHex(nextSecret(secret, QUIC_V1, 'sha256'))).toBe('1223504755036d556342ee9361d253421a826c9ecdf3c7148684b36b714881f9');
+    // Short header, no DCID: the packet number starts at byte 1.
+    const p1 = hex('4cfe4189655e5cd55c41f69080575d7999c25a5bfb');
+    const o1 = openPacket(p1, 0, 1, p1.length, v1, 654360563)!;
+    expect([toHex(o1.header), o1.packetNumber, toHex(o1.payload)]).toEqual(['4200bff4', 654360564, '01']);
+    const v2 = packetKeys(secret, QUIC_V2, suite);
+    expect([toHex(v2.key), toHex(v2.iv), toHex(v2.hp)]).toEqual([
+      '3bfcddd72bcf02541d7fa0dd1f5f9eeea817e09a6963a0e6c7df0f9a1bab90f2', 'a6b5bc6ab7dafce30ffff5dd', 'd659760d2ba434a226fd37b35c69e2da8211d10c4f12538787d65645d5d1b8e2',
+    ]);
+    const p2 = hex('5558b1c60ae7b6b932bc27d786f4bc2bb20f2162ba');
+    const o2 = openPacket(p2, 0, 1, p2.length, v2, 654360563)!;
+    expect([toHex(o2.header), o2.packetNumber, toHex(o2.payload)]).toEqual(['4200bff4', 654360564, '01']);
   });
 
   it('packet numbers are recovered from their truncated form (RFC 9000 A.3 example)', () => {
