@@ -49,6 +49,7 @@ export class AppAnalysis implements FrameAnalyzer {
     if (keyProblems) out.push({ packet: null, offset: null, message: keyProblems });
     for (const message of this.tls.decryptWarnings) out.push({ packet: null, offset: null, message });
     if (this.tls.decryptWarningsDropped > 0) out.push({ packet: null, offset: null, message: `${this.tls.decryptWarningsDropped} more TLS decryption warning(s) not listed` });
+    for (const message of this.http.h2.warnings()) out.push({ packet: null, offset: null, message });
     if (s.failures > 0) out.push({ packet: null, offset: null, message: `HTTP/DNS/TLS parsing failed on ${s.failures} connection(s) (left out of http/dns/tls); first: ${s.firstFailure}` });
     return out;
   }

@@ -10,6 +10,8 @@ export const MAX_HEADERS_PER_LIST = 64;
 export const MAX_HEADER_OCTETS_PER_LIST = 8 * 1024;
 /** Header octets kept per capture over all exchanges; beyond it lists are dropped and counted. */
 export const MAX_HEADER_OCTETS_TOTAL = 4 * 1024 * 1024;
+/** Connections named in the report's warnings; more are counted. */
+const MAX_WARNED_CONNECTIONS = 5;
 /** Problems remembered per connection. */
 const MAX_ERRORS_PER_CONNECTION = 16;
 
@@ -83,6 +85,15 @@ export class Http2Exchanges {
 
   add(x: HttpExchange): void {
     this.sink(x);
+  }
+
+  /** Report warnings: HTTP/2 connections with protocol or decoding problems, and dropped header lists. */
+  warnings(): string[] {
+    const bad = this.connections.filter((c) => c.errors.length > 0);
+    const out = bad.slice(0, MAX_WARNED_CONNECTIONS).map((c) => `HTTP/2 connection ${c.connectionId}: ${c.errors[0]}${c.errors.length > 1 ? ` (and ${c.errors.length - 1} more problem(s))` : ''}`);
+    if (bad.length > MAX_WARNED_CONNECTIONS) out.push(`${bad.length - MAX_WARNED_CONNECTIONS} more HTTP/2 connection(s) with problems not listed`);
+    if (this.headerListsDropped > 0) out.push(`HTTP/2 header lists of ${this.headerListsDropped} message(s) not kept: the ${MAX_HEADER_OCTETS_TOTAL / (1024 * 1024)} MiB kept per capture was reached`);
+    return out;
   }
 
   /** A header list kept within the per-list and per-capture bounds, or null when the budget is spent. */

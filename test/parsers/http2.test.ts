@@ -232,6 +232,8 @@ describe('HTTP/2 streams from hand-built frames', () => {
     const n = connection();
     n.client(1, Buffer.from('GET / HTTP/1.1\r\n\r\n'));
     expect(n.summary.errors).toEqual(['client: the client did not start with the HTTP/2 connection preface (RFC 9113 §3.4)']);
+    // The report's warnings name the connection and its first problem.
+    expect(n.h2.warnings()).toEqual(['HTTP/2 connection 3: client: the client did not start with the HTTP/2 connection preface (RFC 9113 §3.4)']);
   });
 
   it('bounds: tracked streams, header block size, header lists kept per exchange and per capture', () => {
