@@ -105,12 +105,12 @@ describe.skipIf(!!skipReason)('HTTP/2 on live traffic vs tshark', () => {
     });
     const decodeAs = ['-d', `tcp.port==${port},${tls ? 'tls' : 'http2'}`];
     const got = compareHttp2(pcap, port, decodeAs, tls ? keyLog : undefined);
-    expect(got.streams).toBe(10); // 9 requests and 1 pushed stream
+    expect(got.streams).toBe(11); // 10 requests and 1 pushed stream
     const { exchanges, session } = tapscopeHttp2(pcap, tls ? readFileSync(keyLog, 'utf8') : undefined);
     if (tls) expect(session.app.tls.handshakes.map((t) => t.alpn)).toEqual([['h2'], ['h2']]);
     const by = (uri: string) => exchanges.find((x) => x.uri === uri)!;
     // What the client saw (its own view of the faults) and what Tapscope makes of the capture.
-    expect(seen.map((s) => [s.path, s.status])).toEqual([['/ok', 200], ['/fail', 503], ['/reset', null], ['/upload', 201], ['/hang', null], ['/long-header', 200], ['/push', 200], ['/big', 200], ['/calm', null]]);
+    expect(seen.map((s) => [s.path, s.status])).toEqual([['/ok', 200], ['/fail', 503], ['/slow', 200], ['/reset', null], ['/upload', 201], ['/hang', null], ['/long-header', 200], ['/push', 200], ['/big', 200], ['/calm', null]]);
     expect([by('/reset').error, by('/reset').errorBy, by('/reset').noResponse]).toEqual(['RST_STREAM INTERNAL_ERROR', 'server', 'reset']);
     expect([by('/hang').error, by('/hang').errorBy]).toEqual(['RST_STREAM CANCEL', 'client']);
     expect([by('/calm').error, by('/calm').errorBy, by('/calm').streamId]).toEqual(['GOAWAY ENHANCE_YOUR_CALM', 'server', 1]);
@@ -134,10 +134,14 @@ describe.skipIf(!!skipReason)('HTTP/2 on live traffic vs tshark', () => {
     expect(h2err.summary).toContain('GOAWAY ENHANCE_YOUR_CALM from the server ×1');
     expect(h2err.summary).toContain('RST_STREAM CANCEL from the client ×1');
     expect(findings.find((f) => f.kind === 'http.5xx')?.summary).toContain('503 ×1');
+    // The 1.2 s answer is a slow time to first byte, like an HTTP/1.x one.
+    const slow = findings.find((f) => f.kind === 'http.slow-ttfb')!;
+    expect([slow.count, slow.summary]).toEqual([1, expect.stringContaining('GET /slow')]);
+    expect(by('/slow').responseTs! - by('/slow').requestEndTs!).toBeGreaterThan(1.1);
     expect(findings.some((f) => f.kind === 'http.no-response')).toBe(false); // stream errors are not connection resets
     const http = report.http as Record<string, unknown>[];
-    expect(http.filter((h) => h.protocol === 'h2').length).toBe(10);
-    expect(http.find((h) => h.uri === '/reset')).toMatchObject({ protocol: 'h2', streamId: 5, error: 'RST_STREAM INTERNAL_ERROR', status: null });
+    expect(http.filter((h) => h.protocol === 'h2').length).toBe(11);
+    expect(http.find((h) => h.uri === '/reset')).toMatchObject({ protocol: 'h2', streamId: 7, error: 'RST_STREAM INTERNAL_ERROR', status: null });
     expect(findings.some((f) => f.kind === 'http.h2c')).toBe(!tls);
   }
 

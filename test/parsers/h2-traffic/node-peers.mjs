@@ -21,6 +21,7 @@ server.on('stream', (stream, headers) => {
   const path = headers[':path'];
   if (path === '/ok') stream.respond({ ':status': 200, 'content-type': 'text/plain' }), stream.end('hello');
   else if (path === '/big') stream.respond({ ':status': 200, 'content-type': 'application/octet-stream' }), stream.end(big);
+  else if (path === '/slow') setTimeout(() => { stream.respond({ ':status': 200, 'content-type': 'text/plain' }); stream.end('late'); }, 1200);
   else if (path === '/fail') stream.respond({ ':status': 503, 'content-type': 'text/plain' }), stream.end('busy');
   else if (path === '/reset') stream.close(C.NGHTTP2_INTERNAL_ERROR);
   else if (path === '/hang') { /* never answered: the client cancels */ }
@@ -66,6 +67,7 @@ server.listen(port, '127.0.0.1', async () => {
   s1.on('stream', (push) => { push.on('error', () => {}); push.resume(); });
   seen.push(await request(s1, '/ok'));
   seen.push(await request(s1, '/fail'));
+  seen.push(await request(s1, '/slow'));
   seen.push(await request(s1, '/reset'));
   seen.push(await request(s1, '/upload', { method: 'POST', body: Buffer.alloc(30_000, 0x62), headers: { 'content-type': 'application/octet-stream' } }));
   seen.push(await request(s1, '/hang', { cancelAfter: 100 }));
