@@ -3,11 +3,14 @@ import { chacha20poly1305 } from '@noble/ciphers/chacha.js';
 import { hmac } from '@noble/hashes/hmac.js';
 import { sha256, sha384 } from '@noble/hashes/sha2.js';
 import { sha1 } from '@noble/hashes/legacy.js';
+import { createDecipheriv, createHmac } from 'node:crypto';
 
 /*
- * TLS RECORD CIPHERS, in pure JavaScript (@noble/ciphers, @noble/hashes): the same code runs
- * under Node's OpenSSL and Electron's BoringSSL, which lacks some of OpenSSL's ciphers
- * (docs/tls-decryption.md). Supported:
+ * TLS RECORD CIPHERS. The reference implementation is pure JavaScript (@noble/ciphers,
+ * @noble/hashes), so every cipher works under Node's OpenSSL and Electron's BoringSSL alike,
+ * which lacks some of OpenSSL's ciphers (docs/tls-decryption.md). The runtime's own cipher is
+ * used instead where it passes a known-answer check against @noble at start-up (NATIVE below):
+ * the same results, 10-30x faster (AES-GCM in OpenSSL uses AES-NI). Supported:
  * - AEAD: AES-128/256-GCM (RFC 5288, RFC 8446 §5.3) and ChaCha20-Poly1305 (RFC 7905,
  *   RFC 8446), in TLS 1.2 and 1.3;
  * - TLS 1.1/1.2 AES-CBC with HMAC-SHA1/256/384, MAC-then-encrypt (RFC 5246 §6.2.3.2) or
@@ -58,11 +61,79 @@ export function cipherSuite(id: number): CipherSuite | null {
 }
 
 export const HASHES = { sha1, sha256, sha384 } as const;
+
+type NativeName = 'aes-128-gcm' | 'aes-256-gcm' | 'chacha20-poly1305' | 'aes-128-cbc' | 'aes-256-cbc';
+
+/**
+ * Runtime ciphers that decrypt what @noble encrypts (a known answer per cipher, checked once).
+ * Any that is missing or differs (BoringSSL's chacha20-poly1305) falls back to @noble.
+ */
+const NATIVE = new Set<NativeName>();
+let nativeHmac = false;
+function checkNative(): void {
+  const key16 = new Uint8Array(16).fill(7);
+  const key32 = new Uint8Array(32).fill(9);
+  const nonce = Uint8Array.from({ length: 12 }, (_, i) => i);
+  const aad = Uint8Array.of(1, 2, 3);
+  const text = Uint8Array.from({ length: 48 }, (_, i) => i * 3);
+  const cases: [NativeName, Uint8Array, Uint8Array][] = [
+    ['aes-128-gcm', key16, gcm(key16, nonce, aad).encrypt(text)],
+    ['aes-256-gcm', key32, gcm(key32, nonce, aad).encrypt(text)],
+    ['chacha20-poly1305', key32, chacha20poly1305(key32, nonce, aad).encrypt(text)],
+  ];
+  for (const [name, key, sealed] of cases) {
+    const out = nativeAeadOpen(name, key, nonce, aad, sealed);
+    if (out && Buffer.from(out).equals(Buffer.from(text))) NATIVE.add(name);
+  }
+  try {
+    nativeHmac = (['sha1', 'sha256', 'sha384'] as const).every((h) => createHmac(h, key16).update(text).digest().equals(Buffer.from(hmac(HASHES[h], key16, text))));
+  } catch {
+    nativeHmac = false;
+  }
+  const iv = new Uint8Array(16).fill(5);
+  for (const [name, key] of [['aes-128-cbc', key16], ['aes-256-cbc', key32]] as const) {
+    try {
+      const d = createDecipheriv(name, key, iv).setAutoPadding(false);
+      const sealed = cbc(key, iv, { disablePadding: true }).encrypt(text);
+      if (Buffer.concat([d.update(sealed), d.final()]).equals(Buffer.from(text))) NATIVE.add(name);
+    } catch {
+      // not in this runtime: @noble
+    }
+  }
+}
+
+function nativeAeadOpen(name: NativeName, key: Uint8Array, nonce: Uint8Array, aad: Uint8Array, sealed: Uint8Array): Uint8Array | null {
+  try {
+    const d = createDecipheriv(name as 'aes-128-gcm', key, nonce, { authTagLength: 16 });
+    d.setAAD(aad);
+    d.setAuthTag(sealed.subarray(sealed.length - 16));
+    const a = d.update(sealed.subarray(0, sealed.length - 16));
+    const b = d.final();
+    return b.length === 0 ? a : Buffer.concat([a, b]);
+  } catch {
+    return null;
+  }
+}
+
+/** The runtime ciphers in use (the rest run in @noble), e.g. for a diagnostics line. */
+export function nativeCiphers(): string[] {
+  return [...NATIVE, ...(nativeHmac ? ['hmac'] : [])];
+}
+
+/** Use the runtime's ciphers where they pass the check (default), or @noble only (tests compare both). */
+export function useNativeCiphers(on: boolean): void {
+  NATIVE.clear();
+  nativeHmac = false;
+  if (on) checkNative();
+}
+checkNative();
 export const macLength = (h: HashName): number => (h === 'sha1' ? 20 : h === 'sha256' ? 32 : 48);
 
 /** AEAD open: plaintext, or null when the tag does not verify (wrong key, damaged record). */
 export function aeadOpen(c: RecordCipher, key: Uint8Array, nonce: Uint8Array, aad: Uint8Array, sealed: Uint8Array): Uint8Array | null {
   if (sealed.length < 16) return null;
+  const native: NativeName = c === 'aes-gcm' ? (key.length === 16 ? 'aes-128-gcm' : 'aes-256-gcm') : 'chacha20-poly1305';
+  if (NATIVE.has(native)) return nativeAeadOpen(native, key, nonce, aad, sealed);
   try {
     return c === 'aes-gcm' ? gcm(key, nonce, aad).decrypt(sealed) : chacha20poly1305(key, nonce, aad).decrypt(sealed);
   } catch {
@@ -79,6 +150,7 @@ function recordMac(mac: HashName, macKey: Uint8Array, seq: bigint, type: number,
   hdr[10] = version & 0xff;
   hdr[11] = data.length >> 8;
   hdr[12] = data.length & 0xff;
+  if (nativeHmac) return createHmac(mac, macKey).update(hdr).update(data).digest();
   const h = hmac.create(HASHES[mac], macKey);
   h.update(hdr);
   h.update(data);
@@ -109,8 +181,12 @@ export function cbcOpen(
   }
   if (sealed.length < 32 || sealed.length % 16 !== 0) return null;
   let p: Uint8Array;
+  const native = key.length === 16 ? 'aes-128-cbc' : 'aes-256-cbc';
   try {
-    p = cbc(key, sealed.subarray(0, 16), { disablePadding: true }).decrypt(sealed.subarray(16));
+    if (NATIVE.has(native)) {
+      const d = createDecipheriv(native, key, sealed.subarray(0, 16)).setAutoPadding(false);
+      p = Buffer.concat([d.update(sealed.subarray(16)), d.final()]);
+    } else p = cbc(key, sealed.subarray(0, 16), { disablePadding: true }).decrypt(sealed.subarray(16));
   } catch {
     return null;
   }

@@ -27,10 +27,11 @@ export function selfSignedCert(dir: string): { key: string; cert: string } {
 
 /**
  * tcpdump on `lo` for one TCP port, in immediate mode (libpcap would otherwise drop its
- * open TPACKET_V3 block at SIGINT). Resolves once tcpdump listens; `stop()` ends it.
+ * open TPACKET_V3 block at SIGINT), with a 64 MB kernel buffer so a busy machine drops no
+ * packets. Resolves once tcpdump listens; `stop()` ends it.
  */
 export async function captureLoopback(pcap: string, port: number): Promise<{ stop(): Promise<void> }> {
-  const dump: ChildProcess = spawn('tcpdump', ['-i', 'lo', '--immediate-mode', '-U', '-n', '-s', '0', '-w', pcap, `tcp port ${port}`], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const dump: ChildProcess = spawn('tcpdump', ['-i', 'lo', '--immediate-mode', '-B', '65536', '-U', '-n', '-s', '0', '-w', pcap, `tcp port ${port}`], { stdio: ['ignore', 'ignore', 'pipe'] });
   const exited = new Promise<void>((r) => dump.once('exit', () => r()));
   await new Promise<void>((resolve, reject) => {
     let err = '';

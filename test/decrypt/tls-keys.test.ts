@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { cipherSuite } from '../../main/decrypt/ciphers.js';
+import { cipherSuite, nativeCiphers, useNativeCiphers } from '../../main/decrypt/ciphers.js';
 import { hkdfExpandLabel, tls13NextSecret, tls13TrafficKeys } from '../../main/decrypt/tls-keys.js';
 import { RecordProtection } from '../../main/decrypt/tls-records.js';
 import { rngUint32 } from '../helpers/rng.js';
@@ -41,8 +41,18 @@ describe('TLS 1.3 key schedule (RFC 8448 §3, simple 1-RTT handshake, TLS_AES_12
   });
 });
 
+describe('record ciphers', () => {
+  it('use Node\'s OpenSSL for every cipher it has (each checked against @noble first)', () => {
+    expect(nativeCiphers().sort()).toEqual(['aes-128-cbc', 'aes-128-gcm', 'aes-256-cbc', 'aes-256-gcm', 'chacha20-poly1305', 'hmac']);
+    useNativeCiphers(false);
+    expect(nativeCiphers()).toEqual([]);
+    useNativeCiphers(true);
+  });
+});
+
 describe('record protection on hostile input', () => {
-  it('random fragments under every cipher never throw and never open', () => {
+  it.each([['native where it passes the check', true], ['@noble only', false]])('random fragments under every cipher never throw and never open (%s)', (_name, native) => {
+    useNativeCiphers(native);
     const next = rngUint32(7);
     const bytes = (n: number) => Uint8Array.from({ length: n }, () => next() & 0xff);
     for (const id of [0x1301, 0x1302, 0x1303, 0xc02f, 0xc030, 0xcca8, 0xc013, 0xc028]) {
@@ -57,5 +67,6 @@ describe('record protection on hostile input', () => {
         expect(p.seq).toBe(0);
       }
     }
+    useNativeCiphers(true);
   });
 });

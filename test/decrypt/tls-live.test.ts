@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { analyzeWithKeys, expectHttpLikeTshark } from './tls-oracle.js';
+import { useNativeCiphers } from '../../main/decrypt/ciphers.js';
 import { canCaptureLoopback, captureLoopback, startTestHttpsServer } from './loopback-capture.js';
 
 /*
@@ -98,6 +99,15 @@ describe.skipIf(!canRun)('TLS decryption of real traffic (Node https on loopback
     expect(xs.filter((x) => x.method === 'POST').every((x) => x.requestBodyBytes === 3000)).toBe(true);
     // The 5xx exchanges are findings, as in clear-text HTTP.
     expect(JSON.stringify(r.report.findings)).toMatch(/503/);
+    // The pure-JS ciphers (@noble, what a runtime without a native cipher uses) give the same.
+    useNativeCiphers(false);
+    try {
+      const pure = analyzeWithKeys(cap.pcap, [cap.keys]);
+      expect(JSON.stringify(pure.report.http)).toBe(JSON.stringify(r.report.http));
+      expect(pure.session.app.tls.handshakes.every((h) => h.decrypted)).toBe(true);
+    } finally {
+      useNativeCiphers(true);
+    }
   }, 60_000);
 
   it('with a wrong key log: one warning per connection, no exchange, no exception', () => {

@@ -1,0 +1,103 @@
+/*
+ * TLS decryption bench: `node --import tsx bench/tls-decrypt-bench.ts [--mb N] [--regen]` (root:
+ * tcpdump on lo). Records real HTTPS traffic once into bench/data/tls-decrypt.pcap (Node's https
+ * server and clients on loopback, the server's key log from its 'keylog' event): TLS 1.3
+ * AES-128-GCM and ChaCha20-Poly1305, TLS 1.2 AES-256-GCM and AES-128-CBC-SHA (encrypt-then-MAC),
+ * keep-alive connections of 256 kB responses, about N MB (default 100). Then, each in its own
+ * process, page cache warm: the Tapscope session (read, decode, reassemble, TLS, HTTP) without
+ * and with the key log (runtime ciphers, and @noble only as under a runtime that lacks them),
+ * and tshark's HTTP statistics without and with it. Prints a Markdown
+ * table: wall and CPU seconds, MB/s of capture, peak RSS, HTTP exchanges found.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import https from 'node:https';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const args = process.argv.slice(2);
+
+if (args[0] === 'measure') {
+  // Child: one Tapscope session over the file, optionally with a key log.
+  const { analyzeFile } = await import('../main/engine/analyze-file.js');
+  const { useNativeCiphers } = await import('../main/decrypt/ciphers.js');
+  const [, file, keys, ciphers] = args;
+  if (ciphers === 'noble') useNativeCiphers(false);
+  const t0 = process.hrtime.bigint();
+  const c0 = process.cpuUsage();
+  const r = analyzeFile(file, { keyLogs: keys ? [{ text: readFileSync(keys, 'utf8'), source: keys }] : [] });
+  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  const cpu = process.cpuUsage(c0);
+  process.stdout.write(JSON.stringify({
+    seconds, cpuSeconds: (cpu.user + cpu.system) / 1e6, maxRssMB: process.resourceUsage().maxRSS / 1024,
+    http: r.report.http.length, decrypted: r.report.tls.filter((t) => (t as { decrypted: boolean }).decrypted).length, tls: r.report.tls.length,
+  }) + '\n');
+  process.exit(0);
+}
+
+const opt = (name: string, def: string) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? args[i + 1] : def;
+};
+const targetMB = Number(opt('mb', '100'));
+const dataDir = join(root, 'bench', 'data');
+const pcap = join(dataDir, 'tls-decrypt.pcap');
+const keys = join(dataDir, 'tls-decrypt.keys');
+
+async function record(): Promise<void> {
+  const { startTestHttpsServer, captureLoopback } = await import('../test/decrypt/loopback-capture.js');
+  mkdirSync(dataDir, { recursive: true });
+  const server = await startTestHttpsServer(dataDir);
+  const dump = await captureLoopback(pcap, server.port);
+  const suites = [
+    { maxVersion: 'TLSv1.3', ciphers: 'TLS_AES_128_GCM_SHA256' },
+    { maxVersion: 'TLSv1.3', ciphers: 'TLS_CHACHA20_POLY1305_SHA256' },
+    { maxVersion: 'TLSv1.2', ciphers: 'ECDHE-RSA-AES256-GCM-SHA384' },
+    { maxVersion: 'TLSv1.2', ciphers: 'ECDHE-RSA-AES128-SHA' },
+  ] as const;
+  // Each /big/ response is 200 kB: requests enough for the target size, spread over the suites.
+  const requests = Math.ceil((targetMB * 1e6) / 200_000);
+  for (let i = 0; i < requests; i += 8) {
+    const s = suites[(i / 8) % suites.length];
+    const agent = new https.Agent({ keepAlive: true, maxSockets: 1, rejectUnauthorized: false, maxVersion: s.maxVersion, minVersion: s.maxVersion, ciphers: s.ciphers });
+    for (let k = 0; k < 8; k++) {
+      await new Promise<void>((resolve, reject) => {
+        https.get({ host: '127.0.0.1', port: server.port, path: `/big/${i + k}`, agent }, (res) => {
+          res.resume();
+          res.on('end', () => resolve());
+        }).on('error', reject);
+      });
+    }
+    agent.destroy();
+  }
+  await dump.stop();
+  await server.close();
+  writeFileSync(keys, server.keyLogLines.join('\n') + '\n');
+}
+
+function timed(cmd: string, a: string[]): { seconds: number; cpuSeconds: number; maxRssMB: number; stdout: string } {
+  const r = spawnSync('/usr/bin/time', ['-f', '%e %U %S %M', cmd, ...a], { encoding: 'utf8', maxBuffer: 1 << 28 });
+  const last = r.stderr.trim().split('\n').pop()!.split(' ').map(Number);
+  return { seconds: last[0], cpuSeconds: last[1] + last[2], maxRssMB: last[3] / 1024, stdout: r.stdout };
+}
+
+if (args.includes('--regen') || !existsSync(pcap) || !existsSync(keys)) await record();
+const mb = statSync(pcap).size / 1e6;
+readFileSync(pcap); // page cache warm
+const rows: string[] = [];
+const row = (what: string, t: { seconds: number; cpuSeconds: number; maxRssMB: number }, http: number | string) =>
+  rows.push(`| ${what} | ${t.seconds.toFixed(2)} | ${t.cpuSeconds.toFixed(2)} | ${(mb / t.seconds).toFixed(1)} | ${t.maxRssMB.toFixed(0)} | ${http} |`);
+for (const [label, extra] of [['', []], [' + key log', [keys]], [' + key log, @noble ciphers only', [keys, 'noble']]] as const) {
+  const t = timed(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), 'measure', pcap, ...extra]);
+  const j = JSON.parse(t.stdout.trim().split('\n').pop()!);
+  row(`tapscope session${label}`, t, `${j.http} (${j.decrypted}/${j.tls} TLS decrypted)`);
+}
+for (const withKeys of [false, true]) {
+  const t = timed('tshark', ['-r', pcap, '-q', '-z', 'http,tree', ...(withKeys ? ['-o', `tls.keylog_file:${keys}`] : [])]);
+  const m = /Total HTTP Packets\s+(\d+)/.exec(t.stdout) ?? /Total HTTP Packets\s+\S+\s+(\d+)/.exec(t.stdout);
+  row(`tshark -z http,tree${withKeys ? ' + key log' : ''}`, t, m ? `${m[1]} HTTP packets` : '?');
+}
+const load = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+process.stdout.write(`TLS decryption, ${mb.toFixed(1)} MB capture (${execFileSync('capinfos', ['-c', '-M', pcap], { encoding: 'utf8' }).match(/Number of packets:\s+(\d+)/)?.[1] ?? '?'} packets), load ${load}\n\n`);
+process.stdout.write('| run | wall s | CPU s | MB/s | peak RSS MB | HTTP |\n|---|---|---|---|---|---|\n' + rows.join('\n') + '\n');
