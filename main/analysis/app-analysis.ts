@@ -1,7 +1,7 @@
 import type { Frame } from '../decode/frame.js';
 import { TcpStreamDispatcher } from '../reassembly/tcp-streams.js';
 import { DnsTransactions } from './dns-transactions.js';
-import { buildFindings, type ConnectionFacts, type Finding } from './findings.js';
+import { buildFindings, type AlertFacts, type ConnectionFacts, type Finding } from './findings.js';
 import { HttpExchanges } from './http-exchanges.js';
 import { IcmpErrors } from './icmp-errors.js';
 import { QuicConnections } from './quic-connections.js';
@@ -58,7 +58,7 @@ export class AppAnalysis implements FrameAnalyzer {
    * Findings from this session's facts and the `connections` JSON (whose TCP fields —
    * state, retransmissions, zeroWindows, ackedUnseen — the rules read).
    */
-  findings(connections: unknown[], firstTs: number | null, lastTs: number | null): Finding[] {
+  findings(connections: unknown[], firstTs: number | null, lastTs: number | null, alerts?: AlertFacts[]): Finding[] {
     // HTTP/2 inside decrypted TLS is not h2c (clear text): the h2c finding leaves it out.
     const overTls = new Set(this.tls.handshakes.map((t) => t.connectionId));
     return buildFindings({
@@ -71,6 +71,7 @@ export class AppAnalysis implements FrameAnalyzer {
       quic: this.quic.connections,
       captureFirstTs: firstTs,
       captureLastTs: lastTs,
+      alerts,
     });
   }
 }

@@ -57,6 +57,20 @@ export interface FindingInput {
   quic?: QuicConnection[];
   captureFirstTs: number | null;
   captureLastTs: number | null;
+  /** IDS alerts joined to the connections (main/ids/eve.ts, analyze --alerts); absent without. */
+  alerts?: AlertFacts[];
+}
+
+/** The fields of a report `alerts[]` entry (README) the ids.alert rule reads. */
+export interface AlertFacts {
+  signatureId: number;
+  signature: string;
+  category: string;
+  /** Suricata's: 1 highest; null when the record had none. */
+  severity: number | null;
+  ts: number;
+  dst: { ip: string; port: number | null };
+  connectionId: number | null;
 }
 
 /** Time to first byte above this (and well above the site's median) is an outlier. */
@@ -341,7 +355,7 @@ interface Hit {
 interface Rule<H extends Hit> {
   kind: string | ((h: H) => string);
   severity: Severity | ((h: H) => Severity);
-  group: 'connection' | 'http' | 'tcp' | 'capture' | 'dns' | 'tls' | 'icmp' | 'quic';
+  group: 'connection' | 'http' | 'tcp' | 'capture' | 'dns' | 'tls' | 'icmp' | 'quic' | 'ids';
   detect(f: Facts): H[];
   text(h: H, r: Range, f: Facts): string;
 }
@@ -627,6 +641,52 @@ function quicHits(bad: (q: QuicConnection) => boolean): (f: Facts) => QuicHit[] 
   };
 }
 
+/*
+ * IDS ALERTS (analyze --alerts): Suricata alerts per signature and site — the site of the
+ * alerted connection, else the name DNS gave the alert's destination, else that endpoint.
+ * `count` alerted connections of the `total` connections to that site (or server); an
+ * alert that matched no connection of the capture counts one of each.
+ */
+interface AlertHit extends Hit {
+  alerts: AlertFacts[];
+  unjoined: number;
+}
+
+function idsAlerts(f: Facts): AlertHit[] {
+  const alerts = f.inp.alerts ?? [];
+  if (alerts.length === 0) return [];
+  const place = (site: string | null, server: string) => site ?? server;
+  const perPlace = new Map<string, number>();
+  for (const c of f.conns.values()) {
+    const k = place(f.siteOf(c.id, c.server.ip), serverOfConn(c));
+    perPlace.set(k, (perPlace.get(k) ?? 0) + 1);
+  }
+  const where = (a: AlertFacts): { site: string | null; server: string } => {
+    const c = a.connectionId !== null ? f.conns.get(a.connectionId) : undefined;
+    if (c) return { site: f.siteOf(c.id, c.server.ip), server: serverOfConn(c) };
+    return { site: f.siteOf(null, a.dst.ip), server: a.dst.port === null ? a.dst.ip : ep(a.dst.ip, a.dst.port) };
+  };
+  const out: AlertHit[] = [];
+  for (const [key, as] of groupBy(alerts, (a) => { const w = where(a); return `${a.signatureId}|${place(w.site, w.server)}`; })) {
+    const w = where(as[0]);
+    const servers = new Set(as.map((a) => where(a).server));
+    const unjoined = as.filter((a) => a.connectionId === null).length;
+    const count = new Set(as.map((a) => a.connectionId).filter((x) => x !== null)).size + unjoined;
+    out.push({
+      site: w.site, server: servers.size === 1 ? w.server : null, count, total: Math.max(count, (perPlace.get(place(w.site, w.server)) ?? 0) + unjoined),
+      events: as.map((a) => ({ ts: a.ts, connId: a.connectionId })), idKey: key, alerts: as, unjoined,
+    });
+  }
+  return out;
+}
+
+function idsAlertText(h: AlertHit, r: Range): string {
+  const a = h.alerts[0];
+  const about = [`sid ${a.signatureId}`, a.category, a.severity !== null ? `severity ${a.severity}` : ''].filter(Boolean).join(', ');
+  const to = h.site ? siteAndServer(h.site, h.server ?? `${plural(new Set(h.alerts.map((x) => x.dst.ip)).size, 'server')}`) : h.server ?? a.dst.ip;
+  return `IDS alert "${a.signature}" (${about}): ${plural(h.alerts.length, 'alert')} on ${h.count} of ${plural(h.total, 'connection')} to ${to} ${span(r.firstTs, r.lastTs)}${h.unjoined ? `; ${h.unjoined} matched no connection of the capture` : ''}`;
+}
+
 /**
  * THE RULES, in the order their findings are listed before ranking (docs/protocols.md
  * "Findings" has the same table). Each finding is grouped by site and server, with how many
@@ -796,6 +856,12 @@ export const RULES: readonly Rule<Hit>[] = [
     detect: unreachables,
     text: (h, r) => `ICMP ${unreachableText(h.us[0])} for ${h.dst} ×${h.us.length}, reported by ${[...new Set(h.us.map((x) => x.reporter))].join(', ')} ${span(r.firstTs, r.lastTs)}`,
   }),
+  rule<AlertHit>({
+    kind: 'ids.alert', group: 'ids',
+    severity: (h) => (h.alerts[0].severity === 1 ? 'critical' : h.alerts[0].severity === 2 ? 'warning' : 'info'),
+    detect: idsAlerts,
+    text: idsAlertText,
+  }),
 ];
 
 /** Every finding kind the rules can produce (documented in docs/protocols.md "Findings"). */
@@ -803,6 +869,7 @@ export const FINDING_KINDS: readonly string[] = [
   'tcp.syn-unanswered', 'tcp.refused', 'http.5xx', 'http.no-response', 'http.response-not-captured', 'http.pending-at-end', 'http.slow-ttfb', 'http.slow-path', 'http.h2c', 'http.h2-stream-error',
   'tcp.reset-mid-exchange', 'tcp.analysis.retransmission', 'tcp.analysis.zero_window', 'tcp.analysis.ack_lost_segment',
   'dns.nxdomain', 'dns.servfail', 'dns.error', 'dns.unanswered', 'tls.alert', 'tls.certificate-expired', 'tls.certificate-not-yet-valid', 'quic.handshake-unanswered', 'quic.handshake-failed', 'icmp.unreachable',
+  'ids.alert',
 ];
 
 /** Runs every rule over the facts of one capture and ranks the findings (compareFindings). */

@@ -48,7 +48,7 @@ export function runAnalyze(argv: string[], out: NodeJS.WritableStream, err: Node
   }
   if (seed !== 0) reseedCommunityIds(result.report.connections, seed);
   const eve = args.options.get('alerts')?.at(-1);
-  if (!addAlerts(result.report, eve ?? null, err)) return 1;
+  if (!addAlerts(result.report, eve ?? null, err, result.session)) return 1;
   if (args.flags.has('json')) {
     writeReportJson(result.report, result.session.connections, (text) => out.write(text), seed !== 0 ? (c) => reseedCommunityIds([c], seed) : undefined);
   } else out.write(humanSummary(result.report));

@@ -1,15 +1,15 @@
 import type { AnalysisReport } from '../engine/report.js';
-import type { Finding } from '../analysis/findings.js';
+import type { AnalysisSession } from '../engine/session.js';
 import { joinAlerts, readEveFile, type JoinConnection, type JoinTunnel } from './eve.js';
-import { withAlertFindings } from './alert-findings.js';
 
 /**
  * `analyze --alerts eve.json`: reads the EVE file, joins its alerts to the report's
- * connections, sets `report.alerts` ([] without a file), adds the `ids.alert` findings and
- * the reader's warnings (line-numbered; other event types counted). Returns false (after
- * saying why on `err`) only when the file cannot be read at all.
+ * connections, sets `report.alerts` ([] without a file), rebuilds the findings with the
+ * alerts (rule `ids.alert` in analysis/findings.ts) and adds the reader's warnings
+ * (line-numbered; other event types counted). Returns false (after saying why on `err`)
+ * only when the file cannot be read at all.
  */
-export function addAlerts(report: AnalysisReport, evePath: string | null, err: NodeJS.WritableStream): boolean {
+export function addAlerts(report: AnalysisReport, evePath: string | null, err: NodeJS.WritableStream, session: AnalysisSession): boolean {
   report.alerts = [];
   if (evePath === null) return true;
   let eve;
@@ -29,6 +29,6 @@ export function addAlerts(report: AnalysisReport, evePath: string | null, err: N
   }
   const unjoined = alerts.filter((a) => a.connectionId === null).length;
   if (unjoined) report.warnings.push({ packet: null, offset: null, message: `${evePath}: ${unjoined} of ${alerts.length} alert(s) match no connection of the capture` });
-  report.findings = withAlertFindings(report.findings as Finding[], alerts, report);
+  if (alerts.length) report.findings = session.app.findings(session.connections.facts(), report.file.firstTs, report.file.lastTs, alerts);
   return true;
 }
