@@ -190,6 +190,10 @@ export interface HttpRow {
   requestBytes: number;
   responseBytes: number;
   contentType: string | null;
+  /** HTTP/2 streams are `h2` with their stream id; `error` as in the JSON ("RST_STREAM CANCEL"). */
+  protocol: 'http/1.1' | 'h2';
+  streamId: number | null;
+  error: string | null;
 }
 
 export interface DnsRow {

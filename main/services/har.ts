@@ -56,22 +56,23 @@ export function buildHar(rows: HttpRow[], serverOf: (connectionId: number) => st
     const uri = h.uri.startsWith('/') || h.uri === '*' ? h.uri : `/${h.uri}`;
     const url = /^https?:\/\//i.test(h.uri) ? h.uri : `http://${h.host ?? serverOf(h.connectionId) ?? 'unknown'}${uri}`;
     const server = serverOf(h.connectionId);
+    const httpVersion = h.protocol === 'h2' ? 'HTTP/2' : 'HTTP/1.1';
     return {
       startedDateTime: new Date(h.requestTs * 1000).toISOString(),
       time: Math.max(0, total),
       request: {
-        method: h.method, url, httpVersion: 'HTTP/1.1', cookies: [], headers: [],
+        method: h.method, url, httpVersion, cookies: [], headers: [],
         queryString: queryString(h.uri), headersSize: -1, bodySize: h.requestBytes,
       },
       response: {
-        status: h.status ?? 0, statusText: '', httpVersion: 'HTTP/1.1', cookies: [], headers: [],
+        status: h.status ?? 0, statusText: '', httpVersion, cookies: [], headers: [],
         content: { size: h.responseBytes, mimeType: h.contentType ?? 'x-unknown' }, redirectURL: '', headersSize: -1, bodySize: answered ? h.responseBytes : -1,
       },
       cache: {},
       timings: { send: 0, wait: Math.max(wait, answered ? 0 : -1), receive },
       ...(server ? { serverIPAddress: server } : {}),
       connection: String(h.connectionId),
-      ...(answered ? {} : { comment: 'no response in the capture' }),
+      ...(h.error ? { comment: `HTTP/2 stream ${h.streamId} ended in error: ${h.error}` } : answered ? {} : { comment: 'no response in the capture' }),
     };
   });
   return { log: { version: '1.2', creator: { name: 'Tapscope', version }, pages: [], entries } };

@@ -94,6 +94,9 @@ export function httpRow(raw: Obj, index: number): HttpRow {
     requestBytes: int(raw.requestBytes),
     responseBytes: int(raw.responseBytes),
     contentType: str(raw.contentType),
+    protocol: raw.protocol === 'h2' ? 'h2' : 'http/1.1',
+    streamId: raw.streamId === null || raw.streamId === undefined ? null : int(raw.streamId),
+    error: str(raw.error),
   };
 }
 

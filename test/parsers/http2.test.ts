@@ -4,6 +4,8 @@ import { HttpExchanges, type HttpExchange } from '../../main/analysis/http-excha
 import { CLIENT_PREFACE, MAX_HEADER_BLOCK, MAX_OPEN_STREAMS } from '../../main/parsers/http2.js';
 import { capture, decodeAsFor } from '../helpers/captures.js';
 import { rngUint32 } from '../helpers/rng.js';
+import { httpRow } from '../../main/services/rows.js';
+import { buildHar } from '../../main/services/har.js';
 import { fakeConnection } from './fake-connection.js';
 import { compareHttp2, tapscopeHttp2 } from './http2-oracle.js';
 
@@ -299,6 +301,23 @@ describe('HTTP/2 detection and Upgrade through the HTTP/1.x analyser', () => {
       ['http/1.1', null, '/u', 101, 1, 2], ['h2', 1, '/u', 200, 1, 4], ['h2', 3, '/next', null, 3, null],
     ]);
     expect(h.json().map((j) => [j.protocol, j.streamId, j.error])).toEqual([['http/1.1', null, null], ['h2', 1, null], ['h2', 3, null]]);
+  });
+});
+
+describe('HTTP/2 exchanges in the API rows and HAR', () => {
+  it('rows carry protocol, stream id and error; HAR says HTTP/2 and why a stream failed', () => {
+    const h = new HttpExchanges();
+    const pre = Buffer.concat([CLIENT_PREFACE, frame(T.HEADERS, F.END_HEADERS | F.END_STREAM, 1, req('/ok')), frame(T.HEADERS, F.END_HEADERS | F.END_STREAM, 3, req('/bad'))]);
+    const s = h.detect(fakeConnection(4, { ip: '10.0.0.1', port: 50002 }, { ip: '10.0.0.2', port: 80 }), true, pre, 0, pre.length)!;
+    s.client.data(pre, 0, pre.length, 1);
+    const r = Buffer.concat([frame(T.HEADERS, F.END_HEADERS | F.END_STREAM, 1, resp(204)), frame(T.RST, 0, 3, u32(7))]);
+    s.server.data(r, 0, r.length, 2);
+    const rows = h.json().map((j, i) => httpRow(j, i));
+    expect(rows.map((x) => [x.protocol, x.streamId, x.uri, x.status, x.error])).toEqual([['h2', 1, '/ok', 204, null], ['h2', 3, '/bad', null, 'RST_STREAM REFUSED_STREAM']]);
+    const har = buildHar(rows, () => '10.0.0.2:80', 'test');
+    expect(har.log.entries.map((e) => [e.request.httpVersion, e.response.httpVersion, e.comment ?? null])).toEqual([
+      ['HTTP/2', 'HTTP/2', null], ['HTTP/2', 'HTTP/2', 'HTTP/2 stream 3 ended in error: RST_STREAM REFUSED_STREAM'],
+    ]);
   });
 });
 
