@@ -69,10 +69,19 @@ export class ConnectionTable {
     return out;
   }
 
-  /** Every connection as a value (tests, small captures; the report reads the columns instead). */
+  /**
+   * Every connection as a value (tests, small captures; the report reads the columns
+   * instead). The list is kept until the table sees another packet.
+   */
   get all(): Connection[] {
+    if (this.allAt === this.flows.lookups && this.allList) return this.allList;
     const out: Connection[] = [];
     for (let i = 0; i < this.flows.count; i++) out.push(this.connection(i));
+    this.allList = out;
+    this.allAt = this.flows.lookups;
     return out;
   }
+
+  private allList: Connection[] | null = null;
+  private allAt = -1;
 }

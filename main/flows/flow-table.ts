@@ -121,6 +121,8 @@ function isNetworkLayer(type: TunnelType): boolean {
 export class FlowTable {
   /** Rows in use. */
   count = 0;
+  /** Packets looked up so far (a version for caches of views). */
+  lookups = 0;
   private rows = FIRST_ROWS;
 
   // ---- columns (index: connection number; packets/bytes: conn * 2 + direction) ----
@@ -170,6 +172,7 @@ export class FlowTable {
 
   /** Finds or creates the packet's connection, updates its counters and runs the TCP hooks. */
   lookup(f: Frame): FlowContext {
+    this.lookups++;
     const ctx = this.ctx;
     ctx.connId = -1;
     ctx.conn = null;

@@ -241,7 +241,7 @@ export function oracleDifferences(name: string, pk: OraclePacket[], session: Ana
   const matched = new Set<number>();
   for (const [id, st] of streams) {
     const connId = st.first - 1 < index.length ? index.connId[st.first - 1] : -1;
-    const conn = connId >= 0 ? session.connections.all[connId] : undefined;
+    const conn = connId >= 0 && connId < session.connections.count ? session.connections.connection(connId) : undefined;
     if (!conn || conn.transport !== 'tcp') {
       diffs.push(`${name} stream ${id}: frame ${st.first} is in no Tapscope TCP connection`);
       continue;
