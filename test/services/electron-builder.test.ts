@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -83,7 +84,9 @@ describe('electron-builder.yml', () => {
       expect(wire).toEqual(ELECTRON_FUSES);
       // The capture program travels unpacked (it runs as its own process, with its own capabilities).
       if (existsSync(join(REPO_ROOT, 'out', 'native', 'tapscope-capture'))) {
-        expect(existsSync(join(unpacked, 'resources', 'app.asar.unpacked', 'out', 'native', 'tapscope-capture'))).toBe(true);
+        const program = join(unpacked, 'resources', 'app.asar.unpacked', 'out', 'native', 'tapscope-capture');
+        expect(statSync(program).mode & 0o111).not.toBe(0); // still executable
+        expect(spawnSync(program, ['-V'], { encoding: 'utf8' }).stdout).toMatch(/libpcap version/);
       }
       expect(existsSync(join(unpacked, 'resources', 'sample', 'tapscope-sample.pcapng'))).toBe(true);
       // The analysis worker is a real file (worker threads do not load from inside app.asar).
