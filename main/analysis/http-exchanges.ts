@@ -45,8 +45,8 @@ export interface HttpExchange {
   contentType: string | null;
   /** Set when the request got no (complete) response, with the reason. */
   noResponse: NoResponse | null;
-  /** HTTP/2 exchanges (main/analysis/http2-exchanges.ts); absent on HTTP/1.x ones. */
-  protocol?: 'http/1.1' | 'h2';
+  /** HTTP/2 (main/analysis/http2-exchanges.ts) and HTTP/3 (http3-exchanges.ts) exchanges; absent on HTTP/1.x ones. */
+  protocol?: 'http/1.1' | 'h2' | 'h3';
   streamId?: number | null;
   /** How the stream ended in error: "RST_STREAM CANCEL", "GOAWAY ENHANCE_YOUR_CALM". */
   error?: string | null;
@@ -106,9 +106,10 @@ export class HttpExchanges implements StreamProtocol {
   }
 }
 
+/** b starts with prefix, or with its first 3+ octets when the segment is shorter ("PRI" vs "PUT", "PRO…"). */
 function startsWith(b: Uint8Array, off: number, len: number, prefix: Uint8Array): boolean {
   for (let i = 0; i < Math.min(len, prefix.length); i++) if (b[off + i] !== prefix[i]) return false;
-  return len > 0;
+  return len >= 3;
 }
 
 /**
