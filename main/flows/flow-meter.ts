@@ -44,9 +44,8 @@ export class FlowMeter implements FrameAnalyzer {
   private vniType = new Uint8Array(0);
 
   onFrame(f: Frame, ctx: PacketContext): void {
-    const conn = ctx.conn;
-    if (conn === null || (f.l4 !== L4.Tcp && f.l4 !== L4.Udp)) return;
-    const slot = conn.id * 2 + (ctx.toServer ? 0 : 1);
+    if (ctx.connId < 0 || (f.l4 !== L4.Tcp && f.l4 !== L4.Udp)) return;
+    const slot = ctx.connId * 2 + (ctx.toServer ? 0 : 1);
     if (slot >= this.cap) this.grow(slot + 1);
     // Exact integer ms from the record's seconds and nanoseconds (no float rounding).
     const ms = f.tsSec * 1000 + Math.floor(f.tsNsec / 1e6);
