@@ -101,6 +101,26 @@ describe.skipIf(skip !== null)(`capture errors${skip ? ` (skipped: ${skip})` : '
     expect(l.stderr).toMatch(/0 packets captured/);
   });
 
+  it('the fallback without the capture program (a dedicated Node.js copy with CAP_NET_RAW) still works', () => {
+    const readable = spawnSync('setpriv', ['--reuid=nobody', '--regid=nogroup', '--clear-groups', 'test', '-r', CLI]).status === 0;
+    if (!readable) return void console.warn(`skipping: user nobody cannot read ${CLI}`);
+    const bin = mkdtempSync(join(tmpdir(), 'tsEnode-'));
+    try {
+      const exec = join(bin, 'capture-node');
+      copyFileSync(process.execPath, exec);
+      chmodSync(exec, 0o755);
+      sh(`setcap cap_net_raw=ep ${exec}`);
+      chmodSync(bin, 0o777);
+      const out = join(bin, 'fallback.pcapng');
+      const ok = cli(['capture', '-i', 'lo', '-a', 'duration:0.3', '-w', out], ['setpriv', '--reuid=nobody', '--regid=nogroup', '--clear-groups', 'env', 'HOME=/tmp', `TAPSCOPE_CAPTURE_EXEC=${exec}`]);
+      expect(ok.stderr).toMatch(/capturing on lo/);
+      expect(ok.code).toBe(0);
+      expect(existsSync(out)).toBe(true);
+    } finally {
+      rmSync(bin, { recursive: true, force: true });
+    }
+  });
+
   it('an interface deleted mid-capture ends the capture with a message; the file keeps every packet', async () => {
     const file = join(lab.dir, 'deleted.pcapng');
     const p = lab.spawn(lab.b, [process.execPath, CLI, 'capture', '-i', lab.vb, '-f', `tcp port ${PORT}`, '-w', file, '--progress']);
