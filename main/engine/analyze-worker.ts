@@ -29,6 +29,12 @@ export interface AnalyzeJob {
   batchMs?: number;
   /** NSS key log files to decrypt TLS with (read in the worker). */
   keyLogPaths?: string[];
+  /**
+   * Test hook (deterministic cancel and partial progress): post a batch at the first cancel
+   * check whatever the time, then wait up to this many ms for the cancel flag (woken by
+   * Atomics.notify) before reading on. Worker threads only (a main thread cannot wait).
+   */
+  holdForCancelMs?: number;
 }
 
 export type { IndexSlice };
@@ -78,9 +84,15 @@ export function runAnalysis(job: AnalyzeJob, post: (m: WorkerMessage, transfer?:
     };
 
     let n = 0;
+    let hold = isMainThread ? 0 : job.holdForCancelMs ?? 0;
     for (let r = reader.next(); r; r = reader.next()) {
       session.feed(r);
       if (++n % CHECK_EVERY === 0) {
+        if (hold > 0) {
+          batch();
+          Atomics.wait(cancel, 0, 0, hold);
+          hold = 0;
+        }
         if (Atomics.load(cancel, 0) !== 0) {
           cancelled = true;
           break;

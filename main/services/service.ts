@@ -37,8 +37,20 @@ export interface ServiceOptions {
   allowAnyWritePath?: boolean;
   /** Milliseconds between progress batches. */
   batchMs?: number;
+  /**
+   * Test hook: files whose name is `file` pause after their first batch for up to `ms`
+   * waiting for cancelOpen (AnalyzeJob.holdForCancelMs), so cancel tests do not race the
+   * reader. Also read from TAPSCOPE_TEST_HOLD=name:ms (the served app under Playwright).
+   */
+  holdForCancel?: { file: string; ms: number } | null;
   /** Where live captures spool and unfinished ones are looked for (default: the capture service's). */
   spoolDir?: string | null;
+}
+
+/** TAPSCOPE_TEST_HOLD="file-name:ms" (see ServiceOptions.holdForCancel), or null. */
+function holdFromEnv(v: string | undefined): { file: string; ms: number } | null {
+  const m = v ? /^(.+):(\d{1,6})$/.exec(v) : null;
+  return m ? { file: m[1], ms: Number(m[2]) } : null;
 }
 
 /** Complete packets in capture files (a killed capture's last block may be cut); null when too big to count at once. */
@@ -122,12 +134,19 @@ export class TapscopeService implements TapscopeApi {
     const cancel = new SharedArrayBuffer(4);
     const live: Live = { data, reader: new PacketReader(data, decodeAs), worker: null, cancel, done: Promise.resolve(), decodeAs };
     this.sessions.set(id, live);
-    const job: AnalyzeJob = { kind: 'tapscope-analyze', path, decodeAs, cancel, batchMs: this.opts.batchMs, keyLogPaths: req.keylogPath ? [resolve(req.keylogPath)] : [] };
+    const hold = this.opts.holdForCancel ?? holdFromEnv(process.env.TAPSCOPE_TEST_HOLD);
+    const job: AnalyzeJob = {
+      kind: 'tapscope-analyze', path, decodeAs, cancel, batchMs: this.opts.batchMs, keyLogPaths: req.keylogPath ? [resolve(req.keylogPath)] : [],
+      holdForCancelMs: hold && hold.file === basename(path) ? hold.ms : undefined,
+    };
     let lastEmit = 0;
+    let firstBatch = true;
     const onMessage = (m: WorkerMessage): void => {
       data.apply(m);
       const now = Date.now();
-      if (m.type === 'done' || m.type === 'failed' || now - lastEmit > 100) {
+      // At most every 100 ms, but always the first batch (the first partial result) and the end.
+      if (m.type === 'done' || m.type === 'failed' || (m.type === 'batch' && firstBatch) || now - lastEmit > 100) {
+        if (m.type === 'batch') firstBatch = false;
         lastEmit = now;
         this.emit('progress', data.progress());
       }
@@ -170,14 +189,18 @@ export class TapscopeService implements TapscopeApi {
 
   async cancelOpen(sessionId: string): Promise<void> {
     const live = this.live(sessionId);
-    Atomics.store(new Int32Array(live.cancel), 0, 1);
+    const flag = new Int32Array(live.cancel);
+    Atomics.store(flag, 0, 1);
+    Atomics.notify(flag, 0);
     if (live.stop) await live.stop();
   }
 
   async closeSession(sessionId: string): Promise<void> {
     const live = this.sessions.get(sessionId);
     if (!live) return;
-    Atomics.store(new Int32Array(live.cancel), 0, 1);
+    const flag = new Int32Array(live.cancel);
+    Atomics.store(flag, 0, 1);
+    Atomics.notify(flag, 0);
     if (live.stop) await live.stop();
     await live.done;
     live.reader.close();

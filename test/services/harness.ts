@@ -24,12 +24,12 @@ export interface Transport {
 export const TOKEN = 'vitest-token-0123456789abcdef';
 export const SAMPLE = join(REPO_ROOT, 'resources', 'sample', 'tapscope-sample.pcapng');
 
-export async function makeService(opts: { inProcess?: boolean; batchMs?: number } = {}): Promise<TapscopeService> {
+export async function makeService(opts: { inProcess?: boolean; batchMs?: number; holdForCancel?: { file: string; ms: number } } = {}): Promise<TapscopeService> {
   const dir = mkdtempSync(join(tmpdir(), 'tapscope-svc-'));
   const worker = opts.inProcess ? { workerFile: null } : await defaultWorker(join(REPO_ROOT, 'main', 'services'));
   return new TapscopeService({
     ...worker, stateDir: join(dir, 'state'), exportDir: join(dir, 'exports'), samplePath: SAMPLE, version: 'test',
-    transport: 'test', allowAnyWritePath: true, batchMs: opts.batchMs,
+    transport: 'test', allowAnyWritePath: true, batchMs: opts.batchMs, holdForCancel: opts.holdForCancel ?? null,
   });
 }
 
