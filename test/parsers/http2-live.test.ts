@@ -15,14 +15,14 @@ import { compareHttp2, tapscopeHttp2, tsharkHttp2 } from './http2-oracle.js';
  *   receive window of 8 KB that stalls a 200 KB response on flow control;
  * - Debian's nghttpd and nghttp (prior knowledge, concurrent streams, PRIORITY anchors, a 404);
  * - the same Node peers over TLS, decrypted with the server's NSS key log (tshark gets the
- *   same key log);
+ *   same key log); nghttpd over TLS with curl --http2 and curl's SSLKEYLOGFILE;
  * - nghttp -u (Upgrade: h2c) against a minimal upgrading server (upgrade-server.mjs).
  */
 
 const NS = 'tsH2';
 const have = (cmd: string) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
 const isRoot = process.getuid?.() === 0;
-const missing = ['ip', 'tcpdump', 'tshark', 'nghttp', 'nghttpd', 'openssl'].filter((c) => !have(c));
+const missing = ['ip', 'tcpdump', 'tshark', 'nghttp', 'nghttpd', 'openssl', 'curl'].filter((c) => !have(c));
 const skipReason = !isRoot ? 'needs root (network namespace, tcpdump)' : missing.length ? `missing tools: ${missing.join(', ')}` : '';
 if (skipReason) console.warn(`http2-live: skipped: ${skipReason}`);
 
@@ -179,6 +179,38 @@ describe.skipIf(!!skipReason)('HTTP/2 on live traffic vs tshark', () => {
     const last = exchanges.filter((x) => x.connectionId === Math.max(...exchanges.map((y) => y.connectionId)));
     expect(last.map((x) => [x.uri, x.status, x.responseBodyBytes]).sort()).toEqual([['/big.bin', 200, 150_000], ['/index.html', 200, 15], ['/missing', 404, last.find((x) => x.uri === '/missing')!.responseBodyBytes]]);
     expect(got.streams).toBe(exchanges.length);
+  }, 60_000);
+
+  it('h2 over TLS: nghttpd with curl --http2 (curl\'s SSLKEYLOGFILE), decrypted, matches tshark with the same keys', async () => {
+    const port = 39105;
+    const docroot = join(dir, 'htdocs-tls');
+    mkdirSync(docroot, { recursive: true });
+    writeFileSync(join(docroot, 'index.html'), '<h1>over TLS</h1>\n');
+    writeFileSync(join(docroot, 'big.bin'), Buffer.alloc(120_000, 0x33));
+    const key = join(dir, 'ng-key.pem');
+    const cert = join(dir, 'ng-cert.pem');
+    const r = spawnSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=localhost'], { encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    const keyLog = join(dir, 'curl.keys');
+    const pcap = await captureWhile('curl-tls', port, async () => {
+      background(['nghttpd', '-d', docroot, String(port), key, cert]);
+      let out = '';
+      for (let i = 0; i < 30 && !/200 200 404/.test(out); i++) {
+        if (i > 0) await new Promise((res) => setTimeout(res, 100));
+        // --curves P-256: nghttpd prefers P-256, and curl's default X25519 key share would make it
+        // answer with a HelloRetryRequest, which TLS decryption (main/decrypt/) does not follow yet.
+        const urls = ['index.html', 'big.bin', 'missing'].map((p) => `https://127.0.0.1:${port}/${p}`);
+        const c = spawnSync('ip', ['netns', 'exec', NS, 'curl', '-sk', '--http2', '--curves', 'P-256', ...urls.flatMap((u) => ['-o', '/dev/null', u]), '-w', '%{http_code} '], { encoding: 'utf8', timeout: 10_000, env: { ...process.env, SSLKEYLOGFILE: keyLog } });
+        out = c.stdout.trim();
+      }
+      expect(out).toBe('200 200 404');
+    });
+    const got = compareHttp2(pcap, port, ['-d', `tcp.port==${port},tls`], keyLog);
+    const { exchanges, session } = tapscopeHttp2(pcap, readFileSync(keyLog, 'utf8'));
+    expect(exchanges.map((x) => [x.uri, x.status, x.protocol]).sort()).toEqual([['/big.bin', 200, 'h2'], ['/index.html', 200, 'h2'], ['/missing', 404, 'h2']]);
+    expect(exchanges.find((x) => x.uri === '/big.bin')!.responseBodyBytes).toBe(120_000);
+    expect(got.streams).toBe(3);
+    expect(session.app.tls.handshakes.every((t) => t.alpn.includes('h2'))).toBe(true);
   }, 60_000);
 
   it('Upgrade: h2c (nghttp -u): stream 1 answers the HTTP/1.1 request, later streams are HTTP/2', async () => {
