@@ -133,6 +133,21 @@ function addressText(b: Buffer, o: number, len: number): string {
 
 // ---------------------------------------------------------------- encoder
 
+/**
+ * Longest string element, octets: a DNS name's limit (RFC 1035 §2.3.4), and small enough
+ * that a record with every string at the limit still fits one 1400-octet message.
+ */
+export const MAX_STRING = 255;
+
+/** The UTF-8 bytes of `s`, cut to at most `max` octets at a character boundary. */
+export function utf8Prefix(s: string, max: number): Buffer {
+  const b = Buffer.from(s, 'utf8');
+  if (b.length <= max) return b;
+  let n = max;
+  while (n > 0 && (b[n] & 0xc0) === 0x80) n--; // b[n] continues a character: cut before it
+  return b.subarray(0, n);
+}
+
 export interface IpfixEncoderOptions {
   observationDomainId?: number;
   /** Largest message, octets (keep one UDP datagram under the path MTU). */
@@ -189,7 +204,7 @@ export class IpfixEncoder {
         n += f.len;
         return null;
       }
-      const s = Buffer.from((values[i] as string | null) ?? '', 'utf8').subarray(0, 65535);
+      const s = utf8Prefix((values[i] as string | null) ?? '', MAX_STRING);
       n += (s.length < 255 ? 1 : 3) + s.length;
       return s;
     });

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { runFlows } from '../../main/cli/flows.js';
 import { flowsOfFile, sendDatagrams } from '../../main/flows/flow-export.js';
-import { IpfixEncoder, readIpfix, layer2SegmentId, TEMPLATE_V4, TEMPLATE_V6 } from '../../main/flows/ipfix.js';
+import { IpfixEncoder, readIpfix, layer2SegmentId, utf8Prefix, TEMPLATE_V4, TEMPLATE_V6 } from '../../main/flows/ipfix.js';
 import type { FlowRecord } from '../../main/flows/flow-records.js';
 import { capture } from '../helpers/captures.js';
 import { rngUint32 } from '../helpers/rng.js';
@@ -229,6 +229,18 @@ describe('IPFIX file (-w) and the message stream', () => {
     const r = readIpfix(Buffer.concat(later));
     expect(r.errors.some((e) => e.includes(`data set ${TEMPLATE_V4} before its template`))).toBe(true);
     expect(TEMPLATE_V6).toBe(257);
+  });
+
+  it('strings are cut to 255 octets at a character boundary, so a record fits a datagram', () => {
+    const [r] = flowsOfFile(capture('http-get-basic.pcap')).records;
+    const long = { ...r, httpHost: 'é'.repeat(200) + '.example', dnsName: 'x'.repeat(300), tlsSni: 'y'.repeat(300) };
+    const msgs = new IpfixEncoder().encode([long], 0);
+    expect(msgs).toHaveLength(1);
+    expect(msgs[0].length).toBeLessThanOrEqual(1400);
+    const got = readIpfix(msgs[0]).messages[0].records[0];
+    expect(got.httpHost).toBe('é'.repeat(127));
+    expect(got.dnsQueryName).toBe('x'.repeat(255));
+    expect(utf8Prefix('aé', 2).toString()).toBe('a');
   });
 
   it('the reader survives seeded corruption (bit flips, cuts) of real messages', () => {
