@@ -11,6 +11,7 @@ import { createHash } from 'node:crypto';
 import { openCapture } from '../../main/pcap/reader.js';
 import type { PacketRecord } from '../../main/pcap/record.js';
 import { FrameParser, MSG_END, MSG_ERROR, MSG_READY } from '../../main/capture/framing.js';
+import { rngUint32 } from '../helpers/rng.js';
 import { CAPTURE_PROGRAM, Lab, ensureBuilt, sh, skipReason, stopChild, waitFor } from './lab.js';
 
 const skip = skipReason(['ip', 'tcpdump', 'ethtool', 'python3', 'setcap', 'setpriv']);
@@ -121,6 +122,34 @@ describe.skipIf(skip !== null)(`the capture program tapscope-capture${skip ? ` (
       expect(r.stderr.trim().split('\n')).toHaveLength(1);
       expect(r.stderr).toMatch(/^tapscope-capture: .*usage: /);
     }
+  });
+
+  it('a seeded fuzz of arguments: always a clean status (0, 2 or 64) and a well-formed stream, never a crash', () => {
+    const next = rngUint32(15);
+    const pick = <T,>(xs: readonly T[]): T => xs[next() % xs.length];
+    const flags = ['-i', '-f', '-s', '-B', '-p', '-t', '-c', '-l', '-V', '-x', '--', '-', '-ii', '-s-1'];
+    const values = ['lo', 'tsEnosuch0', '', 'tcp', 'tcp prot', '0', '-1', '99999999999', '64', '4096', 'a'.repeat(300), '%s%n%x', 'é\u0001\n', '../../etc', 'ip[0:4] = 0x45000000', 'lo:0'];
+    const seen = new Set<number | null>();
+    for (let i = 0; i < 150; i++) {
+      const args: string[] = [];
+      for (let k = 0, n = next() % 6; k < n; k++) args.push(next() % 3 ? pick(flags) : pick(values));
+      if (next() % 2) args.push(pick(values));
+      const r = spawnSync(CAPTURE_PROGRAM, args, { input: '', timeout: 5000 });
+      const what = JSON.stringify(args);
+      expect(r.signal, what).toBeNull();
+      expect([0, 2, 64], what).toContain(r.status);
+      seen.add(r.status);
+      if (r.status === 64) expect(r.stderr.toString().trim().split('\n'), what).toHaveLength(1);
+      if (r.status === 2) {
+        const run: Run = { control: [], packets: [], stats: [] };
+        const parser = new FrameParser();
+        parser.push(r.stdout, { packet: () => {}, stats: () => {}, control: (type, obj) => run.control.push({ type, obj: obj as Record<string, unknown> }) });
+        expect(parser.error, what).toBeNull();
+        expect(error(run), what).toMatchObject({ code: expect.stringMatching(/^E[A-Z]+$/), message: expect.any(String) });
+        expect(end(run), what).toEqual({ reason: 'error' });
+      }
+    }
+    expect([...seen].sort()).toEqual([0, 2, 64]); // the fuzz reached captures, refusals and usage errors
   });
 
   it('as a non-root user: refused without capabilities; CAP_NET_RAW alone captures, promiscuous or not, and is given up once open', async () => {
