@@ -60,6 +60,8 @@ const DEFAULT_MAX_FRAME = 16384;
 export const MAX_HEADER_BLOCK = 256 * 1024;
 /** Control frames are buffered up to this; only GOAWAY may legitimately exceed it (debug data, cut). */
 const MAX_CONTROL_PAYLOAD = 4096;
+/** Frame and block buffers above this are released after the frame that needed them. */
+const SMALL_BUFFER = 16 * 1024;
 /** Fields kept from one header block for the exchange layer (all are decoded). */
 export const MAX_FIELDS_PER_BLOCK = 256;
 /** Streams tracked at once per connection; more are counted, not tracked. */
@@ -339,6 +341,8 @@ class FrameReader implements StreamSink {
 
   private collect(limit: number, ts: number): void {
     this.keep = Math.min(this.length, limit);
+    // A buffer grown for one large frame is not kept for the small ones after it.
+    if (this.payload.length > SMALL_BUFFER && this.keep <= SMALL_BUFFER) this.payload = new Uint8Array(SMALL_BUFFER);
     if (this.payload.length < this.keep) this.payload = new Uint8Array(Math.max(this.keep, Math.min(limit, this.payload.length * 2)));
     this.payloadLen = 0;
     this.st = R.Payload;
@@ -386,6 +390,7 @@ class FrameReader implements StreamSink {
         };
         this.blockLen = 0;
         this.blockOverflow = false;
+        if (n < this.length) this.blockOverflow = true; // a frame larger than what is buffered
         this.appendBlock(p, o, Math.min(end, n) - o);
         if (this.flags & FLAG_END_HEADERS) this.finishBlock(ts);
         return;
@@ -396,6 +401,7 @@ class FrameReader implements StreamSink {
         info.frameBytes += FRAME_HEADER + this.length;
         info.frames++;
         info.ts = ts;
+        if (n < this.length) this.blockOverflow = true;
         this.appendBlock(p, 0, n);
         if (this.flags & FLAG_END_HEADERS) this.finishBlock(ts);
         return;
@@ -463,7 +469,7 @@ class FrameReader implements StreamSink {
     });
     if (info.error) this.error(info.error, ts);
     // Keep the buffer only while it is small; a rare large block does not stay allocated.
-    if (this.block.length > 16 * 1024) this.block = new Uint8Array(0);
+    if (this.block.length > SMALL_BUFFER) this.block = new Uint8Array(0);
     this.conn.headerBlock(this.fromClient, info);
   }
 }

@@ -157,6 +157,15 @@ describe('HPACK bad input', () => {
     expect(decode(d, '82').error).toBe(r.error);
   });
 
+  it('a lower SETTINGS_HEADER_TABLE_SIZE from the decoding side evicts at once', () => {
+    const d = new HpackDecoder();
+    decode(d, '4003 6162 6303 6465 66'); // abc: def, 38 octets
+    decode(d, '4003 6768 6903 6a6b 6c'); // ghi: jkl, 38 octets
+    d.setAllowedMax(40);
+    expect([table(d), d.size, d.maxSize]).toEqual([[['ghi', 'jkl']], 38, 40]);
+    expect(decode(d, '3f0a').error).toMatch(/above the allowed 40/); // 41
+  });
+
   it('an entry larger than the table empties it (§4.4)', () => {
     const d = new HpackDecoder(64);
     decode(d, '4003 6162 6303 6465 66'); // abc: def, 38 octets

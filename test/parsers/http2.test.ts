@@ -254,6 +254,10 @@ describe('HTTP/2 streams from hand-built frames', () => {
     big.client(1, CLIENT_PREFACE, ...parts);
     expect(big.summary.errors.some((e) => /header block over/.test(e))).toBe(true);
     expect(big.xs[0].method).toBeNull();
+    // So is one HEADERS frame larger than that (a peer that raised SETTINGS_MAX_FRAME_SIZE).
+    const one = connection();
+    one.client(1, CLIENT_PREFACE, frame(T.HEADERS, F.END_HEADERS | F.END_STREAM, 1, Buffer.alloc(MAX_HEADER_BLOCK + 1000, 0x82)), frame(T.PING, 0, 0, Buffer.alloc(8)));
+    expect([one.xs[0].method, one.summary.errors.some((e) => /header block over/.test(e)), one.summary.framesFromClient[T.PING]]).toEqual([null, true, 1]);
     // Per capture: once MAX_HEADER_OCTETS_TOTAL is kept, lists are dropped and counted.
     h2.headerOctets = MAX_HEADER_OCTETS_TOTAL;
     client(2, frame(T.HEADERS, F.END_HEADERS | F.END_STREAM, 2 * MAX_OPEN_STREAMS + 5, req('/late')));
