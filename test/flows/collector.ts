@@ -48,18 +48,21 @@ export class Nfcapd {
   private proc: ChildProcess | null = null;
   private log = '';
 
-  constructor(readonly port: number) {}
+  /** The UDP port it listens on (a random one; another is tried when it is taken). */
+  port = 0;
 
-  /** Starts it and waits (up to 5 s) until it has opened its socket. */
+  /** Starts it on a free port and waits (up to 5 s) until it has opened its socket. */
   async start(): Promise<void> {
-    const p = spawn('nfcapd', ['-w', this.dir, '-p', String(this.port), '-b', '127.0.0.1', '-t', '3600'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    this.proc = p;
-    p.stdout!.on('data', (d) => (this.log += d));
-    p.stderr!.on('data', (d) => (this.log += d));
-    for (let i = 0; i < 50; i++) {
-      if (this.log.includes('Startup')) return;
-      if (p.exitCode !== null) throw new Error(`nfcapd exited: ${this.log}`);
-      await new Promise((r) => setTimeout(r, 100));
+    for (let attempt = 0; attempt < 5; attempt++) {
+      this.port = 30000 + Math.floor(Math.random() * 20000);
+      this.log = '';
+      const p = spawn('nfcapd', ['-w', this.dir, '-p', String(this.port), '-b', '127.0.0.1', '-t', '3600'], { stdio: ['ignore', 'pipe', 'pipe'] });
+      this.proc = p;
+      p.stdout!.on('data', (d) => (this.log += d));
+      p.stderr!.on('data', (d) => (this.log += d));
+      for (let i = 0; i < 50 && p.exitCode === null && !this.log.includes('Startup'); i++) await new Promise((r) => setTimeout(r, 100));
+      if (this.log.includes('Startup') && p.exitCode === null) return;
+      p.kill('SIGKILL'); // could not bind (port taken) or did not start: try another port
     }
     throw new Error(`nfcapd did not start: ${this.log}`);
   }

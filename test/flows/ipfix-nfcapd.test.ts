@@ -51,8 +51,6 @@ const sink = () => {
   return { w, text: () => text };
 };
 
-const port = () => 30000 + Math.floor(Math.random() * 20000);
-
 /** The oracle and analyze for a file, computed once for both round trips. */
 const memo = new Map<string, unknown>();
 function once<T>(key: string, f: () => T): T {
@@ -78,7 +76,7 @@ async function roundTrip(protoOption: '--ipfix' | '--netflow9'): Promise<{ flows
   const tmp = mkdtempSync(join(tmpdir(), 'tapscope-vlan-'));
   const taggedFile = taggedCopy(tmp);
   const paths = [...FILES.map(capture), taggedFile];
-  const nf = new Nfcapd(port());
+  const nf = new Nfcapd();
   await nf.start();
   let recs: Record<string, unknown>[];
   try {

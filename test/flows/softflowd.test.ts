@@ -13,10 +13,8 @@ import { Nfcapd, byKey, flowKey, have, nfdumpFlows, type Uniflow } from './colle
  * outer UDP flow.
  */
 
-const port = () => 30000 + Math.floor(Math.random() * 20000);
-
 async function collect(send: (port: number) => Promise<void> | void): Promise<Map<string, Uniflow>> {
-  const nf = new Nfcapd(port());
+  const nf = new Nfcapd();
   await nf.start();
   try {
     await send(nf.port);
