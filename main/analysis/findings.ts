@@ -85,6 +85,16 @@ export const SLOW_PATH_MIN_SAMPLES = 5;
 export const SLOW_PATH_MEDIAN_FACTOR = 10;
 /** ...and at least this long, so that 3 ms against a 0.2 ms median (noise) is not a finding. */
 export const SLOW_PATH_MIN_SECONDS = 0.2;
+/**
+ * A server slower than the rest of its site, from TLS record timing alone (`tls.slow-server`,
+ * docs/protocols.md "TLS timing without keys"): the address has at least this many answered
+ * turns, and so have the site's other addresses together...
+ */
+export const TLS_SLOW_MIN_TURNS = 3;
+/** ...its median answer time is at least this many times theirs... */
+export const TLS_SLOW_FACTOR = 5;
+/** ...and longer than theirs by at least this (a 3 ms against a 0.5 ms median is noise). */
+export const TLS_SLOW_MIN_SECONDS = 0.05;
 /** A query younger than this when the capture ended may simply not have been answered yet. */
 const DNS_GRACE_SECONDS = 1;
 /** The first SYN retransmission comes after 1 s (RFC 6298 §2): before that a SYN is not yet unanswered. */
@@ -584,6 +594,51 @@ function certificateBad(f: Facts, t: TlsHandshake): boolean {
   return Date.parse(t.certificate.notAfter) / 1000 < at || Date.parse(t.certificate.notBefore) / 1000 > at;
 }
 
+/*
+ * SLOW SERVER WITHOUT KEYS: per site (SNI, else the DNS name of the address), the answer times
+ * of the TLS turns (analysis/tls-timing.ts) of each server address, over connections not
+ * decrypted (decrypted ones have their HTTP exchanges and http.slow-ttfb). An address whose
+ * median is ≥ TLS_SLOW_FACTOR × the median of the site's other addresses, ≥ TLS_SLOW_MIN_SECONDS
+ * longer, each side with ≥ TLS_SLOW_MIN_TURNS turns, is a finding.
+ */
+interface TlsSlowHit extends Hit {
+  server: string;
+  slowMedian: number;
+  otherMedian: number;
+  otherAddresses: number;
+  otherTurns: number;
+}
+
+function tlsSlowServers(f: Facts): TlsSlowHit[] {
+  const out: TlsSlowHit[] = [];
+  const timed = f.inp.tls.filter((t) => !t.decrypted && t.turns && t.turns.answerTimes.length > 0);
+  for (const [site, ts] of groupBy(timed, (t) => f.siteOf(t.connectionId, t.serverIp) ?? '')) {
+    if (!site) continue;
+    const byIp = groupBy(ts, (t) => t.serverIp);
+    if (byIp.size < 2) continue;
+    const samples = new Map([...byIp].map(([ip, v]) => [ip, v.flatMap((t) => t.turns!.answerTimes)]));
+    for (const [ip, mine] of samples) {
+      const others = [...samples].filter(([o]) => o !== ip).flatMap(([, v]) => v);
+      if (mine.length < TLS_SLOW_MIN_TURNS || others.length < TLS_SLOW_MIN_TURNS) continue;
+      const m = median(mine);
+      const o = median(others);
+      if (m < TLS_SLOW_FACTOR * o || m - o < TLS_SLOW_MIN_SECONDS) continue;
+      const conns = byIp.get(ip)!;
+      out.push({
+        site, server: ip, count: mine.length, total: mine.length + others.length, idKey: `${site}|${ip}`,
+        events: conns.map((t) => ({ ts: t.clientHelloTs ?? t.serverHelloTs ?? 0, connId: t.connectionId })),
+        slowMedian: m, otherMedian: o, otherAddresses: samples.size - 1, otherTurns: others.length,
+      });
+    }
+  }
+  return out;
+}
+
+function tlsSlowText(h: TlsSlowHit, r: Range): string {
+  const times = h.otherMedian > 0 ? `${Math.round(h.slowMedian / h.otherMedian)}× slower than` : 'much slower than';
+  return `${h.site}: ${h.server} answers ${times} the site's other ${plural(h.otherAddresses, 'address', 'addresses')} (median ${fmtSec(h.slowMedian)} vs ${fmtSec(h.otherMedian)} over ${h.count} and ${h.otherTurns} TLS request/response turns, from record timing without keys) ${span(r.firstTs, r.lastTs)}`;
+}
+
 /* ICMP UNREACHABLES, per unreachable destination and reason; the quoted packet names the connection. */
 interface IcmpHit extends Hit {
   us: IcmpUnreachable[];
@@ -837,6 +892,7 @@ export const RULES: readonly Rule<Hit>[] = [
       return `${sitePrefix(h.site)}${h.server} presents a certificate that ${h.expired ? `expired on ${c.notAfter.slice(0, 10)}` : `is not valid before ${c.notBefore.slice(0, 10)}`} (capture taken ${new Date(h.at * 1000).toISOString().slice(0, 10)}; subject ${c.subject})${okServers.length ? `; ${new Set(okServers).size} other server(s) of ${h.site} present a valid one` : ''}`;
     },
   }),
+  rule<TlsSlowHit>({ kind: 'tls.slow-server', severity: 'warning', group: 'tls', detect: tlsSlowServers, text: tlsSlowText }),
   rule<QuicHit>({
     kind: 'quic.handshake-unanswered', severity: 'critical', group: 'quic',
     detect: quicHits((q) => quicState(q) === 'handshake-unanswered'),
@@ -868,7 +924,7 @@ export const RULES: readonly Rule<Hit>[] = [
 export const FINDING_KINDS: readonly string[] = [
   'tcp.syn-unanswered', 'tcp.refused', 'http.5xx', 'http.no-response', 'http.response-not-captured', 'http.pending-at-end', 'http.slow-ttfb', 'http.slow-path', 'http.h2c', 'http.h2-stream-error',
   'tcp.reset-mid-exchange', 'tcp.analysis.retransmission', 'tcp.analysis.zero_window', 'tcp.analysis.ack_lost_segment',
-  'dns.nxdomain', 'dns.servfail', 'dns.error', 'dns.unanswered', 'tls.alert', 'tls.certificate-expired', 'tls.certificate-not-yet-valid', 'quic.handshake-unanswered', 'quic.handshake-failed', 'icmp.unreachable',
+  'dns.nxdomain', 'dns.servfail', 'dns.error', 'dns.unanswered', 'tls.alert', 'tls.certificate-expired', 'tls.certificate-not-yet-valid', 'tls.slow-server', 'quic.handshake-unanswered', 'quic.handshake-failed', 'icmp.unreachable',
   'ids.alert',
 ];
 

@@ -4,6 +4,7 @@ import type { StreamEnd } from '../reassembly/tcp-stream.js';
 import type { AppStreams, StreamProtocol } from '../reassembly/tcp-streams.js';
 import type { KeyLog } from '../decrypt/key-log.js';
 import { TlsDecryptor, type DecryptedApp, type TlsDecryptorHost } from '../decrypt/tls-decryptor.js';
+import { newTurns, TurnTracker, type TlsTurns } from './tls-timing.js';
 import type { Connection } from './types.js';
 
 /** One TLS connection's handshake as seen in clear text. Times are epoch seconds. */
@@ -29,6 +30,8 @@ export interface TlsHandshake {
   certificate: CertificateInfo | null;
   /** Records of this connection were decrypted with keys from a key log or the capture's DSBs (absent: no). */
   decrypted?: boolean;
+  /** Request/response turns from record timing, without keys (analysis/tls-timing.ts); absent before the handshake. */
+  turns?: TlsTurns;
 }
 
 /**
@@ -96,8 +99,16 @@ export class TlsHandshakes implements StreamProtocol {
       alert: h.alert,
       certificate: h.certificate,
       decrypted: h.decrypted === true,
+      turns: turnsJson(h.turns),
     }));
   }
+}
+
+/** `tls[].turns`: null before any answered turn. */
+function turnsJson(t: TlsTurns | undefined): Record<string, number> | null {
+  if (!t || t.count === 0) return null;
+  const v = [...t.answerTimes].sort((a, b) => a - b);
+  return { count: t.count, requestBytes: t.requestBytes, responseBytes: t.responseBytes, answerMedian: v[(v.length - 1) >> 1], answerMax: v[v.length - 1] };
 }
 
 export function handshakeTime(h: TlsHandshake): number | null {
@@ -112,6 +123,8 @@ class TlsConnection implements AppStreams, TlsEvents, TlsDecryptorHost {
   private h: TlsHandshake | null = null;
   /** Set once the ClientHello's random is found in the key log. */
   private decryptor: TlsDecryptor | null = null;
+  /** Request/response turns after the handshake (set when it completes). */
+  private turns: TurnTracker | null = null;
   private tls13 = false;
   private ccs = [false, false];
   private finished = [false, false];
@@ -201,8 +214,13 @@ class TlsConnection implements AppStreams, TlsEvents, TlsDecryptorHost {
     if (this.finished[0] && this.finished[1]) this.done(ts);
   }
 
-  applicationData(fromClient: boolean, ts: number): void {
+  applicationData(fromClient: boolean, ts: number, len: number): void {
+    // TLS 1.3: the records up to the client's first encrypted one (its Finished) are handshake.
+    const before = this.h?.doneTs ?? null;
     if (fromClient && this.h && this.h.serverHelloTs !== null) this.done(ts);
+    if (this.tls13 && before === null) return;
+    if (!this.turns && this.h && this.h.doneTs !== null) this.turns = new TurnTracker((this.h.turns = newTurns()));
+    this.turns?.record(fromClient, ts, len);
   }
 
   alert(fromClient: boolean, level: number, description: number, ts: number): void {
@@ -218,6 +236,7 @@ class TlsConnection implements AppStreams, TlsEvents, TlsDecryptorHost {
 
   end(fromClient: boolean, ts: number, how: StreamEnd): void {
     this.decryptor?.end(fromClient, ts, how);
+    if (!fromClient) this.turns?.end(); // no more answers
   }
 
   private done(ts: number): void {

@@ -63,7 +63,8 @@ export interface TlsEvents {
   changeCipherSpec(fromClient: boolean, ts: number): void;
   /** A handshake record sent after this side's ChangeCipherSpec (its encrypted Finished). */
   encryptedHandshake(fromClient: boolean, ts: number): void;
-  applicationData(fromClient: boolean, ts: number): void;
+  /** An application-data record of `len` bytes starts (encrypted: TLS 1.3 handshake records too). */
+  applicationData(fromClient: boolean, ts: number, len: number): void;
   /** Plaintext alert (level 1 warning, 2 fatal), or an encrypted one (level and description -1). */
   alert(fromClient: boolean, level: number, description: number, ts: number): void;
   end(fromClient: boolean, ts: number, how: StreamEnd): void;
@@ -234,7 +235,7 @@ export class TlsStreamParser implements StreamSink {
     this.recLen = 0;
     this.recLost = false;
     if (this.recProtected && (this.recBuf === null || this.recBuf.length < len)) this.recBuf = new Uint8Array(Math.max(len, 2048));
-    if (this.type === TLS_APPLICATION_DATA) this.ev.applicationData(this.fromClient, ts);
+    if (this.type === TLS_APPLICATION_DATA) this.ev.applicationData(this.fromClient, ts, len);
     else if (this.type === TLS_HANDSHAKE && this.encrypted) this.ev.encryptedHandshake(this.fromClient, ts);
     else if (this.type === TLS_CHANGE_CIPHER_SPEC) {
       this.encrypted = true;

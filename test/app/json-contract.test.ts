@@ -12,7 +12,7 @@ import { REPO_ROOT, capture } from '../helpers/captures.js';
 const CONTRACT = {
   http: ['connectionId', 'method', 'host', 'uri', 'status', 'requestTs', 'responseTs', 'timeToFirstByte', 'duration', 'requestBytes', 'responseBytes', 'contentType', 'protocol', 'streamId', 'error'],
   dns: ['transport', 'client', 'server', 'id', 'qname', 'qtype', 'rcode', 'answers', 'queryTs', 'responseTime'],
-  tls: ['connectionId', 'sni', 'alpn', 'version', 'handshakeTime', 'alert', 'certificate', 'decrypted'],
+  tls: ['connectionId', 'sni', 'alpn', 'version', 'handshakeTime', 'alert', 'certificate', 'decrypted', 'turns'],
   findings: ['id', 'severity', 'kind', 'summary', 'site', 'server', 'count', 'total', 'firstTs', 'lastTs', 'connectionIds'],
   quic: ['connectionId', 'version', 'sni', 'alpn', 'state', 'handshakeTime', 'closeError', 'spinRtt', 'tlsVersion', 'cipher', 'retry', 'zeroRtt', 'closedBy'],
 };

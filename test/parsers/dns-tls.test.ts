@@ -125,7 +125,7 @@ describe('TLS handshakes', () => {
     const ev = { clientHello: (h: unknown) => seen.push(h) } as unknown as TlsEvents;
     const p = new TlsStreamParser(true, ev);
     for (const b of bytes) p.data(new Uint8Array([b]), 0, 1, 0);
-    expect(seen).toEqual([{ sni: 'shop.example', alpn: ['h2', 'http/1.1'], versions: ['TLS 1.3', 'TLS 1.2'] }]);
+    expect(seen).toEqual([{ sni: 'shop.example', alpn: ['h2', 'http/1.1'], versions: ['TLS 1.3', 'TLS 1.2'], random: new Uint8Array(32).fill(7), earlyData: false }]);
   });
 
   it('times a TLS 1.2 handshake to the second Finished, reads the certificate and alerts', () => {
