@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -8,6 +8,7 @@ import { analyzeFile } from '../../main/engine/analyze-file.js';
 import { TurnTracker, newTurns, MAX_TURN_SAMPLES } from '../../main/analysis/tls-timing.js';
 import { tsharkFields } from '../helpers/captures.js';
 import { canCaptureLoopback, captureLoopback, selfSignedCert } from '../decrypt/loopback-capture.js';
+import { analyzeWithKeys, expectHttpLikeTshark } from '../decrypt/tls-oracle.js';
 
 /*
  * TLS timing without keys (analysis/tls-timing.ts, the tls.slow-server finding): turns from
@@ -57,6 +58,7 @@ describe.skipIf(!canCaptureLoopback())('multi-backend site over TLS, no keys (No
     const dir = mkdtempSync(join(tmpdir(), 'tapscope-tls-timing-'));
     const { key, cert } = selfSignedCert(dir);
     const servers: https.Server[] = [];
+    const keyLog: string[] = [];
     let port = 0;
     for (const b of BACKENDS) {
       let n = 0;
@@ -68,6 +70,7 @@ describe.skipIf(!canCaptureLoopback())('multi-backend site over TLS, no keys (No
           res.end('ok\n');
         }, b.delayMs);
       });
+      s.on('keylog', (line) => keyLog.push(line.toString('latin1').trimEnd()));
       await new Promise<void>((r) => s.listen(port, b.ip, r));
       port = (s.address() as AddressInfo).port; // the same port on every backend
       servers.push(s);
@@ -141,5 +144,15 @@ describe.skipIf(!canCaptureLoopback())('multi-backend site over TLS, no keys (No
     expect(slow[0]).toMatchObject({ severity: 'warning', site: 'www.example.org', server: '127.0.0.3', count: 12, total: 36 });
     expect(slow[0].summary).toMatch(/^www\.example\.org: 127\.0\.0\.3 answers \d+× slower than the site's other 2 addresses \(median 2\d\d ms vs \d+(\.\d)? ms over 12 and 24 TLS request\/response turns/);
     expect(slow[0].connectionIds).toEqual(hs.filter((h) => h.serverIp === '127.0.0.3').map((h) => h.connectionId));
+
+    // With the servers' key log the same capture shows the exchanges (as tshark does) and the
+    // 502s of the slow backend; decrypted connections leave the timing rule to HTTP's.
+    const keys = join(dir, 'servers.keys');
+    writeFileSync(keys, keyLog.join('\n') + '\n');
+    const d = analyzeWithKeys(pcap, [keys]);
+    expect(expectHttpLikeTshark(pcap, keys, d)).toEqual({ requests: 36, responses: 36 });
+    const kinds = d.report.findings.map((f) => `${f.kind} ${f.server}`);
+    expect(kinds).toContain('http.5xx 127.0.0.3:' + port);
+    expect(kinds.filter((k) => k.startsWith('tls.slow-server'))).toEqual([]);
   }, 60_000);
 });
