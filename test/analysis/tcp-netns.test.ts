@@ -18,6 +18,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { oracleDifferences, oraclePackets, oracleStreams, tapscopeSession } from './tcp-oracle.js';
 import { connectionJson } from '../../main/analysis/connection-json.js';
 import { TcpA } from '../../main/analysis/tcp-flags.js';
+import { skipUnlessRequired } from '../helpers/privileged.js';
 
 // client [tsAc0] --- [tsAc1] router [tsAs1] --- [tsAs0] server
 const NS_CLI = 'tsAcli';
@@ -63,7 +64,7 @@ function skipReason(): string | null {
   return null;
 }
 
-const reason = skipReason();
+const reason = skipUnlessRequired('tcp-netns', skipReason());
 const tmp = mkdtempSync(join(tmpdir(), 'tapscope-netns-'));
 const children: ChildProcess[] = [];
 

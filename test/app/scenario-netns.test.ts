@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { analyzeFile } from '../../main/engine/analyze-file.js';
 import type { Finding } from '../../main/analysis/findings.js';
 import { REPO_ROOT } from '../helpers/captures.js';
+import { skipUnlessRequired } from '../helpers/privileged.js';
 
 /*
  * "The website fails sometimes", built for real: two network namespaces (tsB-cli, tsB-srv)
@@ -24,7 +25,7 @@ const SRV = 'tsB-srv';
 const have = (cmd: string) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
 const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
 const missing = ['ip', 'tcpdump', 'iptables', 'ethtool'].filter((c) => !have(c));
-const skipReason = !isRoot ? 'needs root (network namespaces, iptables, tcpdump)' : missing.length ? `missing tools: ${missing.join(', ')}` : '';
+const skipReason = skipUnlessRequired('scenario-netns', !isRoot ? 'needs root (network namespaces, iptables, tcpdump)' : missing.length ? `missing tools: ${missing.join(', ')}` : null) ?? '';
 if (skipReason) console.warn(`scenario-netns: skipped: ${skipReason}`);
 
 const sh = (args: string[]) => execFileSync(args[0], args.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] }).toString();

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildSync } from 'esbuild';
 import { REPO_ROOT } from '../helpers/captures.js';
+import { skipUnlessRequired } from '../helpers/privileged.js';
 
 export const IS_ROOT = process.getuid?.() === 0;
 export const CLI = join(REPO_ROOT, 'out', 'cli', 'tapscope.mjs');
@@ -22,6 +23,10 @@ function has(cmd: string): boolean {
 
 /** Why live-capture tests cannot run here, or null. */
 export function skipReason(tools: string[] = ['ip', 'tshark', 'tcpdump', 'ethtool', 'python3']): string | null {
+  return skipUnlessRequired('live capture', liveCaptureProblem(tools));
+}
+
+function liveCaptureProblem(tools: string[]): string | null {
   if (process.platform !== 'linux') return 'live-capture tests need Linux network namespaces';
   if (!IS_ROOT) return 'live-capture tests need root (network namespaces, raw sockets); run them as root or in CI';
   for (const t of tools) if (!has(t)) return `${t} is not installed`;

@@ -10,8 +10,9 @@ import { spawnSync } from 'node:child_process';
 import { CaptureService } from '../../main/capture/service.js';
 import { innerFrame } from '../../main/capture/udp-receiver.js';
 import { capture, tsharkFields } from '../helpers/captures.js';
+import { skipUnlessRequired } from '../helpers/privileged.js';
 
-const hasTshark = spawnSync('tshark', ['-v']).status === 0;
+const hasTshark = !skipUnlessRequired('cloud-TAP UDP receiver', spawnSync('tshark', ['-v']).status === 0 ? null : 'tshark is not installed');
 const dir = mkdtempSync(join(tmpdir(), 'tsEudp-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 

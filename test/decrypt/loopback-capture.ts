@@ -3,18 +3,23 @@ import { readFileSync } from 'node:fs';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { skipUnlessRequired } from '../helpers/privileged.js';
 
 /** Tools the real-traffic TLS tests need: root for tcpdump on `lo`, tcpdump, tshark, openssl. */
 export function canCaptureLoopback(): boolean {
-  if (process.getuid?.() !== 0) return false;
+  return skipUnlessRequired('loopback capture (TLS on real traffic)', loopbackProblem()) === null;
+}
+
+function loopbackProblem(): string | null {
+  if (process.getuid?.() !== 0) return 'needs root (tcpdump on lo)';
   for (const tool of ['tcpdump', 'tshark', 'openssl']) {
     try {
       execFileSync('which', [tool], { stdio: 'ignore' });
     } catch {
-      return false;
+      return `${tool} is not installed`;
     }
   }
-  return true;
+  return null;
 }
 
 /** A self-signed RSA certificate for CN=localhost in `dir`. */

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../helpers/captures.js';
 import { compareHttp2, tapscopeHttp2, tsharkHttp2 } from './http2-oracle.js';
+import { skipUnlessRequired } from '../helpers/privileged.js';
 
 /*
  * Real HTTP/2 traffic in a network namespace of its own (tsH2, loopback only), captured by
@@ -23,7 +24,7 @@ const NS = 'tsH2';
 const have = (cmd: string) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
 const isRoot = process.getuid?.() === 0;
 const missing = ['ip', 'tcpdump', 'tshark', 'nghttp', 'nghttpd', 'openssl', 'curl'].filter((c) => !have(c));
-const skipReason = !isRoot ? 'needs root (network namespace, tcpdump)' : missing.length ? `missing tools: ${missing.join(', ')}` : '';
+const skipReason = skipUnlessRequired('http2-live', !isRoot ? 'needs root (network namespace, tcpdump)' : missing.length ? `missing tools: ${missing.join(', ')}` : null) ?? '';
 if (skipReason) console.warn(`http2-live: skipped: ${skipReason}`);
 
 const started: ChildProcess[] = [];

@@ -17,8 +17,9 @@ import { ensureBuilt } from '../capture/lab';
 import { capture, tsharkFields, REPO_ROOT } from '../helpers/captures';
 import { CLI_BIN, FEED_FILE, leaveUnfinishedCapture, replay, vxlanPayloads } from './live-feed';
 import type { Driven } from './harness';
+import { skipUnlessRequired } from '../helpers/privileged';
 
-const hasTshark = spawnSync('tshark', ['-v']).status === 0;
+const hasTshark = !skipUnlessRequired('live sources through the API', spawnSync('tshark', ['-v']).status === 0 ? null : 'tshark is not installed');
 const TOKEN = 'live-api-token-0123456789abcdef';
 const dir = mkdtempSync(join(tmpdir(), 'tsLiveApi-'));
 
