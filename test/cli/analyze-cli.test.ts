@@ -62,9 +62,9 @@ describe('tapscope analyze --json', () => {
   it('prints one JSON document with the stable top-level shape; file facts match tshark', () => {
     for (const name of ['http-get-basic.pcap', 'pcapng-2if-ns-and-us.pcapng', 'sll2-http.pcap']) {
       const j = analyzeJson([capture(name)]);
-      expect(Object.keys(j)).toEqual(['file', 'warnings', 'tunnels', 'connections', 'http', 'dns', 'tls', 'findings']);
+      expect(Object.keys(j)).toEqual(['file', 'warnings', 'tunnels', 'connections', 'http', 'dns', 'tls', 'quic', 'findings', 'alerts']);
       expect(Object.keys(j.file)).toEqual(['path', 'format', 'linkTypes', 'packets', 'bytes', 'firstTs', 'lastTs', 'interfaces', 'comments']);
-      for (const k of ['warnings', 'tunnels', 'connections', 'http', 'dns', 'tls', 'findings'] as const) expect(Array.isArray(j[k]), k).toBe(true);
+      for (const k of ['warnings', 'tunnels', 'connections', 'http', 'dns', 'tls', 'quic', 'findings', 'alerts'] as const) expect(Array.isArray(j[k]), k).toBe(true);
       const t = tsharkFile(capture(name));
       expect(j.file.path).toBe(capture(name));
       expect(j.file.format).toBe(name.endsWith('.pcapng') ? 'pcapng' : 'pcap');
