@@ -21,7 +21,8 @@ export class AppAnalysis implements FrameAnalyzer {
   readonly keys = new KeyLog();
   readonly tls = new TlsHandshakes({ keys: this.keys, app: this.http });
   readonly icmp = new IcmpErrors();
-  readonly quic = new QuicConnections();
+  /** QUIC (Initials without keys; Handshake, 1-RTT and HTTP/3 with the same secrets as TLS). */
+  readonly quic = new QuicConnections(this.keys, (x) => this.http.add(x));
   readonly streams = new TcpStreamDispatcher([this.dns, this.tls, this.http]);
 
   onFrame(f: Frame, ctx: PacketContext): void {

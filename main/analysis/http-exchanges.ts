@@ -60,6 +60,8 @@ export interface HttpExchange {
   responseFrames?: number;
   flowControlStalls?: number;
   flowControlStallSeconds?: number;
+  /** The side whose sending waited on flow control (the other side read slowly). */
+  flowControlWaitBy?: 'client' | 'server';
 }
 
 /** Requests kept per capture; beyond it exchanges are counted, not stored. */

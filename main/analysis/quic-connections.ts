@@ -1,7 +1,12 @@
 import { L4, type Frame } from '../decode/frame.js';
 import { Proto } from '../decode/protocols.js';
 import { looksLikeQuicLong, parseQuicHeader, QuicHeader, QuicType, quicVersionName, readVarint, varintSize } from '../decode/quic.js';
+import type { KeyLog } from '../decrypt/key-log.js';
 import { initialKeys, openPacket, retryIntegrityValid, type InitialKeys } from '../decrypt/quic-initial.js';
+import { Level, QuicSessionKeys } from '../decrypt/quic-session-keys.js';
+import { h3ErrorName } from '../parsers/http3.js';
+import type { HttpExchange } from './http-exchanges.js';
+import { Http3Connection } from './http3-exchanges.js';
 import { ALERT_NAMES, TlsStreamParser, type ClientHelloInfo, type ServerHelloInfo, type TlsEvents } from '../parsers/tls.js';
 import { QuicCryptoStream } from '../reassembly/quic-crypto.js';
 import type { FrameAnalyzer, PacketContext } from './types.js';
@@ -36,6 +41,8 @@ export interface QuicConnection {
   close: { error: string; fromClient: boolean; ts: number } | null;
   /** Initial packets that did not decrypt (damaged, or keys Tapscope could not derive). */
   undecryptable: number;
+  /** With keys (key log or DSB): Handshake, 0-RTT and 1-RTT packets opened, failed, key updates. */
+  keyed: { opened: number; failed: number; keyUpdates: number } | null;
   spinSamples: number[];
 }
 
@@ -63,7 +70,18 @@ const FRAME_PADDING = 0x00;
 const FRAME_PING = 0x01;
 const FRAME_ACK = 0x02;
 const FRAME_ACK_ECN = 0x03;
+const FRAME_RESET_STREAM = 0x04;
+const FRAME_STOP_SENDING = 0x05;
 const FRAME_CRYPTO = 0x06;
+const FRAME_NEW_TOKEN = 0x07;
+const FRAME_STREAM = 0x08; // 0x08-0x0f: OFF 0x04, LEN 0x02, FIN 0x01
+const FRAME_NEW_CONNECTION_ID = 0x18;
+const FRAME_PATH_CHALLENGE = 0x1a;
+const FRAME_PATH_RESPONSE = 0x1b;
+const FRAME_HANDSHAKE_DONE = 0x1e;
+const FRAME_DATAGRAM = 0x30; // 0x31 with a length (RFC 9221)
+const FRAME_ACK_FREQUENCY = 0xaf; // draft-ietf-quic-ack-frequency
+const FRAME_TIME_STAMP = 0x2f5; // draft-huitema-quic-ts (picoquic): one varint
 const FRAME_CLOSE_TRANSPORT = 0x1c;
 const FRAME_CLOSE_APPLICATION = 0x1d;
 
@@ -91,6 +109,13 @@ export class QuicConnections implements FrameAnalyzer {
   dropped = 0;
   private byConversation = new Map<number, QuicTracker>();
   private h = new QuicHeader();
+  readonly http3: Http3Connection[] = [];
+
+  /**
+   * keyLog: TLS secrets (key log files, DSBs) that open Handshake and 1-RTT packets; http: where
+   * HTTP/3 exchanges go (the `http` array). Without them only Initials are read.
+   */
+  constructor(readonly keyLog: KeyLog | null = null, readonly http: ((x: HttpExchange) => void) | null = null) {}
 
   onFrame(f: Frame, ctx: PacketContext): void {
     if (f.l4 !== L4.Udp || f.payloadCapLen < 1) return;
@@ -134,12 +159,13 @@ export class QuicConnections implements FrameAnalyzer {
       this.dropped++;
       return null;
     }
-    const t = new QuicTracker(id, clientToServer, f, sentByClient);
+    const t = new QuicTracker(id, clientToServer, f, sentByClient, this);
     this.connections.push(t.q);
     return t;
   }
 
   finish(): void {
+    for (const h of this.http3) h.finish();
     for (const t of this.byConversation.values()) t.releaseBuffers();
     this.byConversation.clear();
   }
@@ -217,13 +243,22 @@ class QuicTracker implements TlsEvents {
   private ts = 0;
   private clientHelloSeen = false;
 
-  constructor(connectionId: number, readonly clientToServer: boolean, f: Frame, sentByClient: boolean) {
+  private random: Uint8Array | null = null;
+  private suiteId = -1;
+  private session: QuicSessionKeys | null = null;
+  private lookups = 0;
+  /** Largest packet number per level (Handshake, 0-RTT, 1-RTT) and direction. */
+  private largestKeyed = [[-1, -1], [-1, -1], [-1, -1]];
+  private h3: Http3Connection | null = null;
+  private sessionSuite = -1;
+
+  constructor(connectionId: number, readonly clientToServer: boolean, f: Frame, sentByClient: boolean, private owner: QuicConnections) {
     const ts = f.ts;
     this.q = {
       connectionId, serverIp: sentByClient ? f.dst : f.src, serverPort: sentByClient ? f.dstPort : f.srcPort,
       clientVersion: 0, serverVersion: null, sni: null, alpn: [], tlsVersion: null, cipher: null, firstTs: ts, lastTs: ts,
       clientInitialTs: ts, clientHandshakeTs: null, serverHelloTs: null, serverPackets: 0, clientPackets: 0,
-      versionNegotiation: null, retry: null, zeroRttPackets: 0, shortPackets: [0, 0], close: null, undecryptable: 0, spinSamples: [],
+      versionNegotiation: null, retry: null, zeroRttPackets: 0, shortPackets: [0, 0], close: null, undecryptable: 0, spinSamples: [], keyed: null,
     };
     const tls: [TlsStreamParser, TlsStreamParser] = [new TlsStreamParser(true, this), new TlsStreamParser(false, this)];
     this.tls = tls;
@@ -247,6 +282,7 @@ class QuicTracker implements TlsEvents {
       if (fromClient) q.clientPackets++;
       else q.serverPackets++;
       this.spin(dir, h.spin, ts);
+      this.openKeyed(Level.OneRtt, dir, b, h, ts);
       return;
     }
     if (h.type === QuicType.VersionNegotiation) {
@@ -277,10 +313,12 @@ class QuicTracker implements TlsEvents {
     }
     if (h.type === QuicType.ZeroRtt) {
       if (fromClient) q.zeroRttPackets++;
+      this.openKeyed(Level.ZeroRtt, dir, b, h, ts);
       return;
     }
     if (h.type === QuicType.Handshake) {
       if (fromClient && q.clientHandshakeTs === null) q.clientHandshakeTs = ts;
+      this.openKeyed(Level.Handshake, dir, b, h, ts);
       return;
     }
     // Initial
@@ -298,11 +336,53 @@ class QuicTracker implements TlsEvents {
       return;
     }
     if (p.packetNumber > this.largestPn[dir]) this.largestPn[dir] = p.packetNumber;
-    this.frames(p.payload, dir, ts);
+    this.frames(p.payload, dir, ts, -1);
   }
 
-  /** Frames of a decrypted Initial (RFC 9000 §19; §12.4: only these are allowed in Initials). */
-  private frames(pl: Uint8Array, dir: number, ts: number): void {
+  /**
+   * The connection's keys beyond Initial, once its hellos are known and the key log has them.
+   * 0-RTT comes before the ServerHello: its suite (the resumed session's) is taken from the
+   * early secret's length (48 bytes: TLS_AES_256_GCM_SHA384, else TLS_AES_128_GCM_SHA256) until
+   * the ServerHello names the suite.
+   */
+  private sessionKeys(level: Level): QuicSessionKeys | null {
+    if (this.session) return this.session;
+    const log = this.owner.keyLog;
+    if (!log || log.size === 0 || !this.random || this.lookups >= 64) return null;
+    if (this.suiteId < 0 && level !== Level.ZeroRtt) return null;
+    this.lookups++;
+    const secrets = log.lookup(this.random);
+    if (!secrets) return null;
+    const suite = this.suiteId >= 0 ? this.suiteId : secrets.clientEarlyTrafficSecret?.length === 48 ? 0x1302 : 0x1301;
+    this.session = QuicSessionKeys.create(this.q.serverVersion ?? this.q.clientVersion, suite, secrets);
+    this.sessionSuite = suite;
+    if (this.session) this.q.keyed ??= { opened: 0, failed: 0, keyUpdates: 0 };
+    return this.session;
+  }
+
+  private openKeyed(level: Level, dir: number, b: Uint8Array, h: QuicHeader, ts: number): void {
+    const s = this.sessionKeys(level);
+    if (!s) return;
+    const largest = this.largestKeyed[level];
+    const p = s.open(level, dir, b, h.start, h.pnOff, h.end, largest[dir]);
+    const k = this.q.keyed!;
+    k.keyUpdates = s.keyUpdates;
+    if (!p) {
+      k.failed++;
+      return;
+    }
+    k.opened++;
+    if (p.packetNumber > largest[dir]) largest[dir] = p.packetNumber;
+    this.frames(p.payload, dir, ts, level);
+  }
+
+  /**
+   * Frames of a decrypted packet (RFC 9000 §19): `level` -1 for Initial (CRYPTO goes to the TLS
+   * hello parser), else a Level. STREAM and RESET_STREAM go to HTTP/3 when the connection
+   * offered it; CONNECTION_CLOSE is recorded; every other known frame is skipped by its
+   * layout, and an unknown type stops the packet's parsing.
+   */
+  private frames(pl: Uint8Array, dir: number, ts: number, level: number): void {
     const n = pl.length;
     let p = 0;
     const vi = (): number => {
@@ -315,8 +395,9 @@ class QuicTracker implements TlsEvents {
       return v;
     };
     while (p < n) {
-      const type = pl[p++];
-      if (type === FRAME_PADDING || type === FRAME_PING) continue;
+      const type = vi();
+      if (p > n) return;
+      if (type === FRAME_PADDING || type === FRAME_PING || type === FRAME_HANDSHAKE_DONE) continue;
       if (type === FRAME_ACK || type === FRAME_ACK_ECN) {
         vi(); vi();
         const ranges = vi();
@@ -327,19 +408,56 @@ class QuicTracker implements TlsEvents {
         const offset = vi();
         const len = vi();
         if (p > n || p + len > n) return;
-        this.crypto?.[dir].add(offset, pl, p, len);
+        if (level === -1) this.crypto?.[dir].add(offset, pl, p, len);
         p += len;
-      } else if (type === FRAME_CLOSE_TRANSPORT || type === FRAME_CLOSE_APPLICATION) {
+      } else if (type >= FRAME_STREAM && type <= FRAME_STREAM + 7) {
+        const id = vi();
+        const offset = type & 0x04 ? vi() : 0;
+        const len = type & 0x02 ? vi() : n - p;
+        if (p > n || p + len > n) return;
+        this.http3()?.streamData(id, dir === 0, offset, pl, p, len, (type & 0x01) !== 0, ts);
+        p += len;
+      } else if (type === FRAME_RESET_STREAM) {
+        const id = vi();
+        const code = vi();
+        vi();
+        if (p > n) return;
+        this.http3()?.resetStream(id, dir === 0, code, ts);
+      } else if (type === FRAME_STOP_SENDING) { vi(); vi(); }
+      else if (type === FRAME_NEW_TOKEN) { const l = vi(); p += l; }
+      else if (type >= 0x10 && type <= 0x17) { vi(); if (type === 0x11 || type === 0x15) vi(); } // MAX_*, *_BLOCKED
+      else if (type === FRAME_NEW_CONNECTION_ID) { vi(); vi(); const l = p < n ? pl[p] : 0; p += 1 + l + 16; }
+      else if (type === 0x19) vi(); // RETIRE_CONNECTION_ID
+      else if (type === FRAME_PATH_CHALLENGE || type === FRAME_PATH_RESPONSE) p += 8;
+      else if (type === FRAME_DATAGRAM) p = n;
+      else if (type === FRAME_DATAGRAM + 1) { const l = vi(); p += l; }
+      else if (type === FRAME_ACK_FREQUENCY) { vi(); vi(); vi(); vi(); }
+      else if (type === FRAME_TIME_STAMP) vi();
+      else if (type === FRAME_CLOSE_TRANSPORT || type === FRAME_CLOSE_APPLICATION) {
         const code = vi();
         if (type === FRAME_CLOSE_TRANSPORT) vi(); // the frame type that triggered it
         const rl = vi();
         if (p > n) return;
         const reason = Buffer.from(pl.buffer, pl.byteOffset + p, Math.min(rl, n - p, MAX_REASON)).toString('utf8');
-        const name = type === FRAME_CLOSE_TRANSPORT ? transportErrorName(code) : `application error 0x${code.toString(16)}`;
+        const name = type === FRAME_CLOSE_TRANSPORT ? transportErrorName(code) : `application error ${this.speaksH3() ? h3ErrorName(code) : `0x${code.toString(16)}`}`;
         if (!this.q.close) this.q.close = { error: reason ? `${name}: ${reason}` : name, fromClient: dir === 0, ts };
         p += rl;
-      } else return; // not allowed in an Initial, or an unknown frame: stop reading this packet
+      } else return; // unknown frame: its length is unknown, stop reading this packet
     }
+  }
+
+  private speaksH3(): boolean {
+    return this.q.alpn.some((a) => a === 'h3' || a.startsWith('h3-'));
+  }
+
+  /** The HTTP/3 side of the connection, when it offered h3 and someone collects exchanges. */
+  private http3(): Http3Connection | null {
+    if (this.h3) return this.h3;
+    const sink = this.owner.http;
+    if (!sink || !this.speaksH3()) return null;
+    this.h3 = new Http3Connection(this.q.connectionId, this.q.serverIp, this.q.serverPort, sink);
+    this.owner.http3.push(this.h3);
+    return this.h3;
   }
 
   /** Contiguous CRYPTO bytes: handshake messages, framed as TLS records for the TLS parser. */
@@ -379,6 +497,7 @@ class QuicTracker implements TlsEvents {
   clientHello(c: ClientHelloInfo): void {
     if (this.clientHelloSeen) return;
     this.clientHelloSeen = true;
+    this.random = c.random;
     this.q.sni = c.sni;
     this.q.alpn = c.alpn;
     this.crypto?.[0].release();
@@ -389,6 +508,8 @@ class QuicTracker implements TlsEvents {
     if (this.q.tlsVersion !== null) return;
     this.q.tlsVersion = s.version;
     this.q.cipher = s.cipher;
+    this.suiteId = s.cipherSuite;
+    if (this.session && this.sessionSuite !== s.cipherSuite) this.session = null; // 0-RTT guessed another suite
     this.q.serverHelloTs = ts;
     this.crypto?.[1].release();
     this.maybeRelease();

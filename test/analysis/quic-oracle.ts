@@ -1,4 +1,5 @@
 import { transportErrorName } from '../../main/analysis/quic-connections.js';
+import { h3ErrorName } from '../../main/parsers/http3.js';
 import { tsharkFields } from '../helpers/captures.js';
 
 /*
@@ -17,7 +18,7 @@ export interface ConnJson { id: number; transport: string; client: { ip: string;
 const FIELDS = [
   'frame.time_epoch', 'udp.srcport', 'udp.dstport', 'quic.connection.number', 'quic.version', 'quic.header_form', 'quic.long.packet_type',
   'quic.long.packet_type_v2', 'tls.handshake.type', 'tls.handshake.extensions_server_name', 'tls.handshake.extensions_alpn_str',
-  'quic.cc.error_code', 'quic.cc.reason_phrase', 'quic.spin_bit',
+  'quic.cc.error_code', 'quic.cc.reason_phrase', 'quic.spin_bit', 'quic.cc.error_code.app',
 ];
 
 function versionName(hex: string): string {
@@ -33,9 +34,13 @@ export interface Expected {
   closeError: string | null; closedBy: string | null; serverAnswered: boolean; zeroRtt: boolean; spinRtt: number | null;
 }
 
-/** tshark's connections, with what the rows say about each. */
-export function tsharkConnections(file: string): Expected[] {
-  const rows = tsharkFields(file, FIELDS, ['-Y', 'quic']);
+/**
+ * tshark's connections, with what the rows say about each. `keyed`: Tapscope has the keys too
+ * (a key log, or the capture's DSBs), so a CONNECTION_CLOSE in any packet is readable; else
+ * only those in Initials. `keyLog` is handed to tshark.
+ */
+export function tsharkConnections(file: string, opts: { keyed?: boolean; keyLog?: string } = {}): Expected[] {
+  const rows = tsharkFields(file, FIELDS, ['-Y', 'quic', ...(opts.keyLog ? ['-o', `tls.keylog_file:${opts.keyLog}`] : [])]);
   const byNumber = new Map<string, { first: string[]; rows: string[][] }>();
   for (const r of rows) {
     const n = r[3].split(',')[0];
@@ -55,7 +60,7 @@ export function tsharkConnections(file: string): Expected[] {
     const hello = conv.find((r) => r[1] === cport && r[8].split(',').includes('1'));
     // Without keys only CONNECTION_CLOSE in Initial packets is readable (tshark also decrypts DSB-keyed 1-RTT).
     const isInitial = (r: string[]) => (v2 ? r[7] : r[6]).split(',').includes(v2 ? '1' : '0');
-    const close = conv.find((r) => r[11] !== '' && !r[5].split(',').includes('0') && isInitial(r));
+    const close = conv.find((r) => (r[11] !== '' || r[14] !== '') && (opts.keyed || (!r[5].split(',').includes('0') && isInitial(r))));
     const fromServer = conv.filter((r) => r[1] === sport);
     const retry = fromServer.some((r) => !v2 && r[6].split(',').includes('3'));
     // Spin bit (RFC 9000 §17.4): per direction, time between changes of the value.
@@ -87,7 +92,7 @@ export function tsharkConnections(file: string): Expected[] {
       alpn: hello && hello[10] ? hello[10].split(',') : [],
       handshakeTime: clientHs ? Number(clientHs[0]) - t0 : null,
       retry,
-      closeError: close ? `${transportErrorName(Number(close[11]))}${close[12] ? `: ${close[12]}` : ''}` : null,
+      closeError: close ? `${close[11] !== '' ? transportErrorName(Number(close[11])) : `application error ${hello && hello[10].split(',').some((a) => a.startsWith('h3')) ? h3ErrorName(Number(close[14])) : `0x${Number(close[14]).toString(16)}`}`}${close[12] ? `: ${close[12]}` : ''}` : null,
       closedBy: close ? (close[1] === cport ? 'client' : 'server') : null,
       serverAnswered: fromServer.length > 0,
       zeroRtt: conv.some((r) => r[1] === cport && (v2 ? r[7] : r[6]).split(',').includes(v2 ? '2' : '1')),

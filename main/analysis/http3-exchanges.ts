@@ -1,0 +1,137 @@
+import { h3ErrorName, Http3StreamParser, type Http3StreamEvents } from '../parsers/http3.js';
+import type { QpackSection } from '../parsers/qpack.js';
+import { QuicStreamReassembly } from '../reassembly/quic-stream.js';
+import type { HttpExchange } from './http-exchanges.js';
+
+/*
+ * HTTP/3 EXCHANGES (RFC 9114 §4.1): one per client-initiated bidirectional stream (id % 4 == 0):
+ * the request's HEADERS (:method, :authority, :path), the response's (:status; 1xx are
+ * interim), DATA counted both ways, times as for HTTP/2: requestTs the packet with the
+ * request's first byte, requestEndTs the one with its FIN, responseTs the final response's
+ * HEADERS, responseEndTs the response's FIN. RESET_STREAM sets `error` with the H3 error
+ * name. Unidirectional streams (control, QPACK encoder/decoder, push) are not read.
+ * Bounded: at most MAX_OPEN_STREAMS streams are followed at once; a stream is released when
+ * both directions ended.
+ */
+
+const MAX_OPEN_STREAMS = 1024;
+
+interface RequestStream {
+  x: HttpExchange;
+  dirs: [QuicStreamReassembly, QuicStreamReassembly];
+  ended: [boolean, boolean];
+}
+
+export class Http3Connection {
+  private streams = new Map<number, RequestStream>();
+  private seen = new Set<number>();
+  dropped = 0;
+  errors: string[] = [];
+
+  constructor(private connectionId: number, private serverIp: string, private serverPort: number, private sink: (x: HttpExchange) => void) {}
+
+  streamData(streamId: number, fromClient: boolean, offset: number, b: Uint8Array, off: number, len: number, fin: boolean, ts: number): void {
+    if (streamId % 4 !== 0) return; // unidirectional or server-initiated: not a request stream
+    const s = this.stream(streamId);
+    if (!s) return;
+    s.dirs[fromClient ? 0 : 1].add(offset, b, off, len, fin, ts);
+  }
+
+  resetStream(streamId: number, fromClient: boolean, code: number, ts: number): void {
+    const s = this.streams.get(streamId);
+    if (!s) return;
+    if (!s.x.error) {
+      s.x.error = `RESET_STREAM ${h3ErrorName(code)}`;
+      s.x.errorBy = fromClient ? 'client' : 'server';
+    }
+    this.endDir(streamId, s, fromClient ? 0 : 1, ts);
+  }
+
+  /** End of capture: requests still waiting are flagged. */
+  finish(): void {
+    for (const s of this.streams.values()) {
+      if (s.x.method !== null && s.x.status === null && !s.x.error) s.x.noResponse = 'capture-ended';
+    }
+    this.streams.clear();
+  }
+
+  private stream(id: number): RequestStream | null {
+    const s = this.streams.get(id);
+    if (s) return s;
+    if (this.seen.has(id)) return null; // already ended
+    if (this.streams.size >= MAX_OPEN_STREAMS) {
+      this.dropped++;
+      return null;
+    }
+    const x: HttpExchange = {
+      connectionId: this.connectionId, serverIp: this.serverIp, serverPort: this.serverPort,
+      method: null, host: null, uri: null, version: 'HTTP/3', status: null, reason: null, interim: [], upgrade: null,
+      requestTs: null, requestEndTs: null, responseTs: null, responseEndTs: null,
+      requestHeaderBytes: 0, requestBodyBytes: 0, responseHeaderBytes: 0, responseBodyBytes: 0, responseGapBytes: 0, responseHeadTruncated: false,
+      contentType: null, noResponse: null, protocol: 'h3', streamId: id, error: null, requestHeaders: null, responseHeaders: null,
+      requestFrames: 0, responseFrames: 0,
+    };
+    const ns: RequestStream = { x, dirs: [null!, null!], ended: [false, false] };
+    ns.dirs[0] = new QuicStreamReassembly(new Http3StreamParser(this.events(id, ns, true)));
+    ns.dirs[1] = new QuicStreamReassembly(new Http3StreamParser(this.events(id, ns, false)));
+    this.streams.set(id, ns);
+    this.seen.add(id);
+    this.sink(x);
+    return ns;
+  }
+
+  private events(id: number, s: RequestStream, fromClient: boolean): Http3StreamEvents {
+    const x = s.x;
+    return {
+      start: (ts) => {
+        if (fromClient) x.requestTs ??= ts;
+      },
+      headers: (h: QpackSection, bytes: number, ts: number) => {
+        if (fromClient) {
+          x.requestHeaderBytes += bytes;
+          x.requestFrames = (x.requestFrames ?? 0) + 1;
+          for (const [n, v] of h.fields) {
+            if (n === ':method') x.method = v;
+            else if (n === ':authority') x.host = v;
+            else if (n === ':path') x.uri = v;
+          }
+        } else {
+          x.responseHeaderBytes += bytes;
+          x.responseFrames = (x.responseFrames ?? 0) + 1;
+          let status: number | null = null;
+          for (const [n, v] of h.fields) {
+            if (n === ':status' && v !== null) status = Number(v);
+            else if (n === 'content-type' && v !== null && x.status !== null) x.contentType ??= v;
+          }
+          if (status !== null && status >= 100 && status < 200) x.interim.push(status);
+          else if (status !== null && x.status === null) {
+            x.status = status;
+            x.responseTs = ts;
+            for (const [n, v] of h.fields) if (n === 'content-type' && v !== null) x.contentType = v;
+          }
+          if (h.error) this.note(`stream ${id}: ${h.error}`);
+        }
+      },
+      data: (n) => {
+        if (fromClient) x.requestBodyBytes += n;
+        else x.responseBodyBytes += n;
+      },
+      fin: (ts) => {
+        if (fromClient) x.requestEndTs = ts;
+        else x.responseEndTs = ts;
+        this.endDir(id, s, fromClient ? 0 : 1, ts);
+      },
+      broken: (why) => this.note(`stream ${id}: ${why}`),
+    };
+  }
+
+  private endDir(id: number, s: RequestStream, dir: 0 | 1, ts: number): void {
+    s.ended[dir] = true;
+    if (dir === 0) s.x.requestEndTs ??= ts;
+    if (s.ended[0] && s.ended[1]) this.streams.delete(id);
+  }
+
+  private note(e: string): void {
+    if (this.errors.length < 8) this.errors.push(e);
+  }
+}
