@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
@@ -95,6 +95,8 @@ export class TapscopeService implements TapscopeApi {
   private events = new EventEmitter();
   private downloads = new Map<string, string>();
   private approvedWritePaths = new Set<string>();
+  /** The private folder of saved files waiting to be downloaded (exportRoot). */
+  private exports: string | null = null;
   /** Uploaded files (browser mode) -> their private folder, removed when the last session on the file closes. */
   private uploads = new Map<string, string>();
 
@@ -226,7 +228,7 @@ export class TapscopeService implements TapscopeApi {
   async summary(sessionId: string): Promise<SessionSummary> {
     const { data } = this.live(sessionId);
     const r = data.report;
-    const hasTcp = data.rawConnections.some((c) => c && 'state' in c);
+    const hasTcp = data.connections.count > 0;
     return {
       sessionId,
       state: data.state,
@@ -234,7 +236,7 @@ export class TapscopeService implements TapscopeApi {
       file: data.file(),
       warnings: r?.warnings ?? [],
       counts: {
-        connections: data.rawConnections.length, http: data.http().length, dns: data.dns().length, tls: data.tls().length,
+        connections: data.connections.count, http: data.http().length, dns: data.dns().length, tls: data.tls().length,
         findings: data.findings().length, tunnels: data.tunnels().length,
       },
       features: { tcpAnalysis: hasTcp, http: data.http().length > 0, dns: data.dns().length > 0, tls: data.tls().length > 0, findings: data.findings().length > 0, pcapWriter: true },
@@ -344,11 +346,24 @@ export class TapscopeService implements TapscopeApi {
       return { path: p, downloadId: null };
     }
     const id = randomBytes(12).toString('hex');
-    const dir = join(this.opts.exportDir, id);
-    mkdirSync(dir, { recursive: true });
+    const dir = join(this.exportRoot(), id);
+    mkdirSync(dir, { mode: 0o700 });
     const p = join(dir, name.replace(/[^A-Za-z0-9._-]/g, '_'));
     this.downloads.set(id, p);
     return { path: p, downloadId: id };
+  }
+
+  /**
+   * Saved files waiting to be downloaded live in one private folder made by mkdtemp beside
+   * opts.exportDir (mode 0700, a fresh name): a predictable /tmp path another local user
+   * could create first would otherwise receive the captures. Removed by dispose().
+   */
+  private exportRoot(): string {
+    if (!this.exports) {
+      mkdirSync(dirname(this.opts.exportDir), { recursive: true });
+      this.exports = mkdtempSync(`${this.opts.exportDir}-`);
+    }
+    return this.exports;
   }
 
   /** The file a download id stands for (browser mode's /download route). */
@@ -554,6 +569,9 @@ export class TapscopeService implements TapscopeApi {
 
   async dispose(): Promise<void> {
     await Promise.all([...this.sessions.keys()].map((id) => this.closeSession(id)));
+    if (this.exports) rmSync(this.exports, { recursive: true, force: true });
+    this.exports = null;
+    this.downloads.clear();
   }
 }
 

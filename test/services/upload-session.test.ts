@@ -53,3 +53,24 @@ describe('uploads are removed when their session closes', () => {
     expect(existsSync(SAMPLE)).toBe(true);
   });
 });
+
+describe('saved files waiting for download', () => {
+  it('live in a private mkdtemp folder (not a predictable path), removed when the service is disposed', async () => {
+    const t = await overWebSocket();
+    try {
+      const info = await t.api.openFile({ path: SAMPLE, decodeAs: [] });
+      await t.service.whenDone(info.sessionId);
+      const r = await t.api.saveCapture({ sessionId: info.sessionId, format: 'pcap' });
+      const path = t.service.downloadPath(r.downloadId!)!;
+      expect(existsSync(path)).toBe(true);
+      const root = dirname(dirname(path));
+      expect(root).toMatch(/exports-[A-Za-z0-9]{6}$/);
+      expect((statSync(root).mode & 0o777).toString(8)).toBe('700');
+      expect((statSync(dirname(path)).mode & 0o777).toString(8)).toBe('700');
+      await t.service.dispose();
+      expect(existsSync(root)).toBe(false);
+    } finally {
+      await t.close();
+    }
+  });
+});
