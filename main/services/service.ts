@@ -228,7 +228,7 @@ export class TapscopeService implements TapscopeApi {
   async summary(sessionId: string): Promise<SessionSummary> {
     const { data } = this.live(sessionId);
     const r = data.report;
-    const hasTcp = data.connections.count > 0;
+    const hasTcp = data.rawConnections.some((c) => c && 'state' in c);
     return {
       sessionId,
       state: data.state,
@@ -236,7 +236,7 @@ export class TapscopeService implements TapscopeApi {
       file: data.file(),
       warnings: r?.warnings ?? [],
       counts: {
-        connections: data.connections.count, http: data.http().length, dns: data.dns().length, tls: data.tls().length,
+        connections: data.rawConnections.length, http: data.http().length, dns: data.dns().length, tls: data.tls().length,
         findings: data.findings().length, tunnels: data.tunnels().length,
       },
       features: { tcpAnalysis: hasTcp, http: data.http().length > 0, dns: data.dns().length > 0, tls: data.tls().length > 0, findings: data.findings().length > 0, pcapWriter: true },
