@@ -75,6 +75,8 @@ export interface AlertFacts {
 
 /** Time to first byte above this (and well above the site's median) is an outlier. */
 export const SLOW_TTFB_SECONDS = 1;
+/** An HTTP/2 stream that waited this long in total for WINDOW_UPDATE is stalled by its receiver. */
+export const H2_STALL_SECONDS = 0.2;
 const SLOW_TTFB_MEDIAN_FACTOR = 5;
 /**
  * A path slow against its own site, under the absolute bar (docs/protocols.md "Findings",
@@ -227,6 +229,8 @@ interface HttpGroup {
   pendingAtEnd: HttpExchange[];
   /** HTTP/2 streams ended by RST_STREAM or GOAWAY (their `error`). */
   streamErrors: HttpExchange[];
+  /** HTTP/2 streams that waited on flow control at least H2_STALL_SECONDS in total. */
+  flowStalled: HttpExchange[];
 }
 
 /** A TTFB site group (site, else server): its exchanges with a TTFB and their median. */
@@ -293,12 +297,13 @@ class Facts {
     for (const xs of groupBy(exchanges, (x) => `${this.siteOf(x.connectionId, x.serverIp) ?? ''}|${serverOfExchange(x)}`).values()) {
       const g: HttpGroup = {
         site: this.siteOf(xs[0].connectionId, xs[0].serverIp), server: serverOfExchange(xs[0]), requests: 0,
-        serverErrors: [], cut: [], notCaptured: [], pendingAtEnd: [], streamErrors: [],
+        serverErrors: [], cut: [], notCaptured: [], pendingAtEnd: [], streamErrors: [], flowStalled: [],
       };
       for (const x of xs) {
         if (x.status !== null && x.status >= 500) g.serverErrors.push(x);
         if (x.method === null) continue;
         g.requests++;
+        if ((x.flowControlStallSeconds ?? 0) >= H2_STALL_SECONDS) g.flowStalled.push(x);
         if (x.error) g.streamErrors.push(x);
         else if (x.noResponse === 'reset' || x.noResponse === 'closed') g.cut.push(x);
         else if (x.noResponse === 'not-captured' || x.noResponse === 'incomplete') g.notCaptured.push(x);
@@ -810,6 +815,18 @@ export const RULES: readonly Rule<Hit>[] = [
       return `${siteAndServer(h.site, h.server)}: ${h.count} of ${plural(h.requests, 'HTTP/2 stream')} ended in error (${how}) ${span(r.firstTs, r.lastTs)}${topUris(h.xs)}`;
     },
   }),
+  // HTTP/2 FLOW-CONTROL STALLS: a sender used up the window its receiver granted and waited
+  // for WINDOW_UPDATE (RFC 9113 §6.9): the receiving application reads slowly, as a TCP zero
+  // window would show one level down.
+  rule<HttpHit>({
+    kind: 'http.h2-flow-control', severity: 'warning', group: 'http',
+    detect: httpHits((g) => g.flowStalled, null),
+    text: (h, r) => {
+      const waits = h.xs.map((x) => x.flowControlStallSeconds ?? 0);
+      const readers = [...new Set(h.xs.map((x) => (x.flowControlWaitBy === 'client' ? 'the server' : 'the client')))].join(' and ');
+      return `${siteAndServer(h.site, h.server)}: ${h.count} of ${plural(h.requests, 'HTTP/2 stream')} waited for flow-control window updates for ${fmtSec(waits.reduce((a, b) => a + b, 0))} in total (longest ${fmtSec(maxOf(waits))}) ${span(r.firstTs, r.lastTs)}${topUris(h.xs)}: ${readers} read slowly`;
+    },
+  }),
   // RESETS: connections reset while a request was waiting or before TLS completed.
   rule<ServerHit>({
     kind: 'tcp.reset-mid-exchange', severity: 'warning', group: 'tcp',
@@ -922,7 +939,7 @@ export const RULES: readonly Rule<Hit>[] = [
 
 /** Every finding kind the rules can produce (documented in docs/protocols.md "Findings"). */
 export const FINDING_KINDS: readonly string[] = [
-  'tcp.syn-unanswered', 'tcp.refused', 'http.5xx', 'http.no-response', 'http.response-not-captured', 'http.pending-at-end', 'http.slow-ttfb', 'http.slow-path', 'http.h2c', 'http.h2-stream-error',
+  'tcp.syn-unanswered', 'tcp.refused', 'http.5xx', 'http.no-response', 'http.response-not-captured', 'http.pending-at-end', 'http.slow-ttfb', 'http.slow-path', 'http.h2c', 'http.h2-stream-error', 'http.h2-flow-control',
   'tcp.reset-mid-exchange', 'tcp.analysis.retransmission', 'tcp.analysis.zero_window', 'tcp.analysis.ack_lost_segment',
   'dns.nxdomain', 'dns.servfail', 'dns.error', 'dns.unanswered', 'tls.alert', 'tls.certificate-expired', 'tls.certificate-not-yet-valid', 'tls.slow-server', 'quic.handshake-unanswered', 'quic.handshake-failed', 'icmp.unreachable',
   'ids.alert',

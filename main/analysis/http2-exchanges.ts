@@ -260,7 +260,7 @@ class StreamExchanges implements Http2Events {
     if (!x) return;
     x.flowControlStalls!++;
     x.flowControlStallSeconds! += seconds;
-    void fromClient;
+    x.flowControlWaitBy = fromClient ? 'client' : 'server';
   }
 
   streamClosed(id: number): void {

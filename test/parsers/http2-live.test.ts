@@ -106,12 +106,12 @@ describe.skipIf(!!skipReason)('HTTP/2 on live traffic vs tshark', () => {
     });
     const decodeAs = ['-d', `tcp.port==${port},${tls ? 'tls' : 'http2'}`];
     const got = compareHttp2(pcap, port, decodeAs, tls ? keyLog : undefined);
-    expect(got.streams).toBe(11); // 10 requests and 1 pushed stream
+    expect(got.streams).toBe(12); // 11 requests and 1 pushed stream
     const { exchanges, session } = tapscopeHttp2(pcap, tls ? readFileSync(keyLog, 'utf8') : undefined);
     if (tls) expect(session.app.tls.handshakes.map((t) => t.alpn)).toEqual([['h2'], ['h2']]);
     const by = (uri: string) => exchanges.find((x) => x.uri === uri)!;
     // What the client saw (its own view of the faults) and what Tapscope makes of the capture.
-    expect(seen.map((s) => [s.path, s.status])).toEqual([['/ok', 200], ['/fail', 503], ['/slow', 200], ['/reset', null], ['/upload', 201], ['/hang', null], ['/long-header', 200], ['/push', 200], ['/big', 200], ['/calm', null]]);
+    expect(seen.map((s) => [s.path, s.status])).toEqual([['/ok', 200], ['/fail', 503], ['/slow', 200], ['/reset', null], ['/upload', 201], ['/hang', null], ['/long-header', 200], ['/push', 200], ['/big', 200], ['/paused', 200], ['/calm', null]]);
     expect([by('/reset').error, by('/reset').errorBy, by('/reset').noResponse]).toEqual(['RST_STREAM INTERNAL_ERROR', 'server', 'reset']);
     expect([by('/hang').error, by('/hang').errorBy]).toEqual(['RST_STREAM CANCEL', 'client']);
     expect([by('/calm').error, by('/calm').errorBy, by('/calm').streamId]).toEqual(['GOAWAY ENHANCE_YOUR_CALM', 'server', 1]);
@@ -125,7 +125,11 @@ describe.skipIf(!!skipReason)('HTTP/2 on live traffic vs tshark', () => {
     const updates = theirs.filter((f) => f.fromClient && f.type === 8 && f.streamId === big.streamId).length;
     expect(big.flowControlStalls).toBeGreaterThanOrEqual(20);
     expect(big.flowControlStalls).toBeLessThanOrEqual(updates);
-    for (const x of exchanges) if (x !== big) expect(x.flowControlStalls, x.uri!).toBe(0);
+    for (const x of exchanges) if (x !== big && x.uri !== '/paused') expect(x.flowControlStalls, x.uri!).toBe(0);
+    // /paused: the client stopped reading for 0.6 s, so the server waited on its window that long.
+    const paused = by('/paused');
+    expect([paused.responseBodyBytes, paused.flowControlWaitBy]).toEqual([200_000, 'server']);
+    expect(paused.flowControlStallSeconds).toBeGreaterThan(0.5);
     // Findings: the 503 and the stream errors, grouped by site and server.
     const report = session.report({ path: pcap, format: 'pcap', interfaces: [], comments: [] });
     const findings = report.findings as { kind: string; severity: string; summary: string; count: number }[];
@@ -140,8 +144,11 @@ describe.skipIf(!!skipReason)('HTTP/2 on live traffic vs tshark', () => {
     expect([slow.count, slow.summary]).toEqual([1, expect.stringContaining('GET /slow')]);
     expect(by('/slow').responseTs! - by('/slow').requestEndTs!).toBeGreaterThan(1.1);
     expect(findings.some((f) => f.kind === 'http.no-response')).toBe(false); // stream errors are not connection resets
+    // Only /paused waited long on flow control (/big's many short waits add up to milliseconds).
+    const stall = findings.find((f) => f.kind === 'http.h2-flow-control')!;
+    expect([stall.severity, stall.count, stall.summary]).toEqual(['warning', 1, expect.stringMatching(/GET \/paused.*the client read slowly/)]);
     const http = report.http as Record<string, unknown>[];
-    expect(http.filter((h) => h.protocol === 'h2').length).toBe(11);
+    expect(http.filter((h) => h.protocol === 'h2').length).toBe(12);
     expect(http.find((h) => h.uri === '/reset')).toMatchObject({ protocol: 'h2', streamId: 7, error: 'RST_STREAM INTERNAL_ERROR', status: null });
     expect(findings.some((f) => f.kind === 'http.h2c')).toBe(!tls);
   }

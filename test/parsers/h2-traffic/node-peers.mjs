@@ -20,7 +20,7 @@ server.on('stream', (stream, headers) => {
   stream.on('error', () => {});
   const path = headers[':path'];
   if (path === '/ok') stream.respond({ ':status': 200, 'content-type': 'text/plain' }), stream.end('hello');
-  else if (path === '/big') stream.respond({ ':status': 200, 'content-type': 'application/octet-stream' }), stream.end(big);
+  else if (path === '/big' || path === '/paused') stream.respond({ ':status': 200, 'content-type': 'application/octet-stream' }), stream.end(big);
   else if (path === '/slow') setTimeout(() => { stream.respond({ ':status': 200, 'content-type': 'text/plain' }); stream.end('late'); }, 1200);
   else if (path === '/fail') stream.respond({ ':status': 503, 'content-type': 'text/plain' }), stream.end('busy');
   else if (path === '/reset') stream.close(C.NGHTTP2_INTERNAL_ERROR);
@@ -54,6 +54,8 @@ function request(session, path, opts = {}) {
     req.on('close', () => { if (req.rstCode) out.error ??= `rst ${req.rstCode}`; resolve(out); });
     if (opts.body) req.end(opts.body);
     if (opts.cancelAfter) setTimeout(() => req.close(C.NGHTTP2_CANCEL), opts.cancelAfter);
+    // A client that stops reading: Node stops granting window, the server waits (flow control).
+    if (opts.pauseFor) req.once('data', () => { req.pause(); setTimeout(() => req.resume(), opts.pauseFor); });
   });
 }
 
@@ -75,6 +77,7 @@ server.listen(port, '127.0.0.1', async () => {
   seen.push(await request(s1, '/push'));
   await pause(50);
   seen.push(await request(s1, '/big'));
+  seen.push(await request(s1, '/paused', { pauseFor: 600 }));
   s1.close();
   await pause(100);
   // Connection 2: the server answers with GOAWAY ENHANCE_YOUR_CALM and closes.
