@@ -589,7 +589,8 @@ export async function defaultWorker(baseDir: string): Promise<{ workerFile: stri
   const source = resolve(baseDir, '..', 'engine', 'analyze-worker.ts');
   if (!existsSync(source)) return { workerFile: null };
   sourceWorker ??= (async () => {
-    const outfile = join(tmpdir(), `tapscope-analyze-worker-${process.pid}.mjs`);
+    // A private mkdtemp folder: a predictable /tmp name could be created first by another user.
+    const outfile = join(mkdtempSync(join(tmpdir(), 'tapscope-worker-')), 'analyze-worker.mjs');
     // A computed name keeps bundlers from pulling esbuild into the shipped bundle.
     const name = 'esbuild';
     const esbuild = (await import(name)) as typeof import('esbuild');
