@@ -1,4 +1,4 @@
-import { Http2Connection, errorCodeName, FRAME_TYPES, type HeaderBlock, type Http2Events } from '../parsers/http2.js';
+import { Http2Connection, errorCodeName, FRAME_TYPES, MAX_OPEN_STREAMS, type HeaderBlock, type Http2Events } from '../parsers/http2.js';
 import type { HeaderField } from '../parsers/hpack.js';
 import type { StreamEnd } from '../reassembly/tcp-stream.js';
 import type { AppStreams } from '../reassembly/tcp-streams.js';
@@ -10,6 +10,8 @@ export const MAX_HEADERS_PER_LIST = 64;
 export const MAX_HEADER_OCTETS_PER_LIST = 8 * 1024;
 /** Header octets kept per capture over all exchanges; beyond it lists are dropped and counted. */
 export const MAX_HEADER_OCTETS_TOTAL = 4 * 1024 * 1024;
+/** Open streams' exchanges followed per connection (twice the streams the framer tracks). */
+const MAX_FOLLOWED_EXCHANGES = 2 * MAX_OPEN_STREAMS;
 /** Connections named in the report's warnings; more are counted. */
 const MAX_WARNED_CONNECTIONS = 5;
 /** Problems remembered per connection. */
@@ -158,6 +160,9 @@ class StreamExchanges implements Http2Events {
   private exchange(id: number): HttpExchange {
     let x = this.open.get(id);
     if (!x) {
+      // Streams never closed (untracked, or a peer that never ends them) do not pile up: the
+      // oldest open one stops being followed (its exchange keeps what it had).
+      if (this.open.size >= MAX_FOLLOWED_EXCHANGES) this.open.delete(this.open.keys().next().value!);
       x = this.newExchange(id);
       this.open.set(id, x);
       this.owner.add(x);
