@@ -1,5 +1,5 @@
-import { h3ErrorName, Http3StreamParser, type Http3StreamEvents } from '../parsers/http3.js';
-import type { QpackSection } from '../parsers/qpack.js';
+import { h3ErrorName, Http3StreamParser, Http3UniStream, SETTINGS_QPACK_MAX_TABLE_CAPACITY, type Http3StreamEvents } from '../parsers/http3.js';
+import { QpackTable, type QpackSection } from '../parsers/qpack.js';
 import { QuicStreamReassembly } from '../reassembly/quic-stream.js';
 import type { HttpExchange } from './http-exchanges.js';
 
@@ -9,7 +9,9 @@ import type { HttpExchange } from './http-exchanges.js';
  * interim), DATA counted both ways, times as for HTTP/2: requestTs the packet with the
  * request's first byte, requestEndTs the one with its FIN, responseTs the final response's
  * HEADERS, responseEndTs the response's FIN. RESET_STREAM sets `error` with the H3 error
- * name. Unidirectional streams (control, QPACK encoder/decoder, push) are not read.
+ * name. Unidirectional streams: each side's control stream (its SETTINGS give the peer's
+ * QPACK table maximum) and QPACK encoder stream (rebuilding the dynamic table its HEADERS
+ * refer to) are read; push and decoder streams are not.
  * Bounded: at most MAX_OPEN_STREAMS streams are followed at once; a stream is released when
  * both directions ended.
  */
@@ -25,13 +27,20 @@ interface RequestStream {
 export class Http3Connection {
   private streams = new Map<number, RequestStream>();
   private seen = new Set<number>();
+  /** The client's and the server's encoder tables (requests use the client's). */
+  private tables = [new QpackTable(), new QpackTable()];
+  private uni = new Map<number, QuicStreamReassembly>();
   dropped = 0;
   errors: string[] = [];
 
   constructor(private connectionId: number, private serverIp: string, private serverPort: number, private sink: (x: HttpExchange) => void) {}
 
   streamData(streamId: number, fromClient: boolean, offset: number, b: Uint8Array, off: number, len: number, fin: boolean, ts: number): void {
-    if (streamId % 4 !== 0) return; // unidirectional or server-initiated: not a request stream
+    if (streamId % 4 === 2 || streamId % 4 === 3) {
+      this.uniStream(streamId, fromClient)?.add(offset, b, off, len, fin, ts);
+      return;
+    }
+    if (streamId % 4 !== 0) return; // server-initiated bidirectional: not a request stream
     const s = this.stream(streamId);
     if (!s) return;
     s.dirs[fromClient ? 0 : 1].add(offset, b, off, len, fin, ts);
@@ -55,6 +64,21 @@ export class Http3Connection {
     this.streams.clear();
   }
 
+  private uniStream(id: number, fromClient: boolean): QuicStreamReassembly | null {
+    let u = this.uni.get(id);
+    if (!u) {
+      if (this.uni.size >= 16) return null; // a connection has a handful (RFC 9114 §6.2)
+      const own = fromClient ? 0 : 1;
+      // A side's SETTINGS bound the other side's encoder table (RFC 9204 §3.2.3).
+      u = new QuicStreamReassembly(new Http3UniStream((v) => {
+        const cap = v.get(SETTINGS_QPACK_MAX_TABLE_CAPACITY);
+        if (cap !== undefined) this.tables[1 - own].maxCapacity = cap;
+      }, this.tables[own]));
+      this.uni.set(id, u);
+    }
+    return u;
+  }
+
   private stream(id: number): RequestStream | null {
     const s = this.streams.get(id);
     if (s) return s;
@@ -72,8 +96,8 @@ export class Http3Connection {
       requestFrames: 0, responseFrames: 0,
     };
     const ns: RequestStream = { x, dirs: [null!, null!], ended: [false, false] };
-    ns.dirs[0] = new QuicStreamReassembly(new Http3StreamParser(this.events(id, ns, true)));
-    ns.dirs[1] = new QuicStreamReassembly(new Http3StreamParser(this.events(id, ns, false)));
+    ns.dirs[0] = new QuicStreamReassembly(new Http3StreamParser(this.events(id, ns, true), this.tables[0]));
+    ns.dirs[1] = new QuicStreamReassembly(new Http3StreamParser(this.events(id, ns, false), this.tables[1]));
     this.streams.set(id, ns);
     this.seen.add(id);
     this.sink(x);

@@ -1,6 +1,6 @@
 import { readVarint, varintSize } from '../decode/quic.js';
 import type { StreamSink } from '../reassembly/quic-stream.js';
-import { decodeQpackSection, type QpackSection } from './qpack.js';
+import { decodeQpackSection, type QpackSection, type QpackTable } from './qpack.js';
 
 /*
  * HTTP/3 frames (RFC 9114 §7) on one direction of a request stream, fed in order by the
@@ -11,6 +11,12 @@ import { decodeQpackSection, type QpackSection } from './qpack.js';
 
 export const H3_DATA = 0x00;
 export const H3_HEADERS = 0x01;
+export const H3_SETTINGS = 0x04;
+/** RFC 9204 §5: the decoder's maximum dynamic table capacity. */
+export const SETTINGS_QPACK_MAX_TABLE_CAPACITY = 0x01;
+/** Unidirectional stream types (RFC 9114 §6.2, RFC 9204 §4.2). */
+export const UNI_CONTROL = 0x00;
+export const UNI_QPACK_ENCODER = 0x02;
 const MAX_HEADERS_PAYLOAD = 64 * 1024;
 
 /** RFC 9114 §8.1 and RFC 9204 §6 error codes. */
@@ -34,6 +40,8 @@ export interface Http3StreamEvents {
   fin(ts: number): void;
   /** Bytes lost in the capture or the framing broke: what follows is not read. */
   broken(why: string): void;
+  /** SETTINGS on a control stream: identifier -> value. */
+  settings?(values: Map<number, number>): void;
 }
 
 export class Http3StreamParser implements StreamSink {
@@ -47,7 +55,8 @@ export class Http3StreamParser implements StreamSink {
   private started = false;
   private dead = false;
 
-  constructor(private ev: Http3StreamEvents) {}
+  /** table: the peer encoder's QPACK dynamic table its HEADERS refer to. */
+  constructor(private ev: Http3StreamEvents, private table: QpackTable | null = null) {}
 
   data(b: Uint8Array, off: number, len: number, ts: number): void {
     if (!this.started && len > 0) {
@@ -68,7 +77,7 @@ export class Http3StreamParser implements StreamSink {
         this.remaining = readVarint(this.hdr, tl);
         this.hdrLen = 0;
         this.payloadTotal = this.remaining;
-        if (this.type === H3_HEADERS) {
+        if (this.type === H3_HEADERS || this.type === H3_SETTINGS) {
           if (this.remaining > MAX_HEADERS_PAYLOAD) {
             this.fail(`HEADERS frame of ${this.remaining} bytes`);
             return;
@@ -80,7 +89,7 @@ export class Http3StreamParser implements StreamSink {
         continue;
       }
       const n = Math.min(this.remaining, end - i);
-      if (this.type === H3_HEADERS && this.payload) {
+      if ((this.type === H3_HEADERS || this.type === H3_SETTINGS) && this.payload) {
         this.payload.set(b.subarray(i, i + n), this.payloadLen);
         this.payloadLen += n;
       } else if (this.type === H3_DATA) this.ev.data(n, ts);
@@ -107,7 +116,20 @@ export class Http3StreamParser implements StreamSink {
 
   private endFrame(ts: number): void {
     if (this.type === H3_HEADERS && this.payload) {
-      this.ev.headers(decodeQpackSection(this.payload, 0, this.payloadLen), this.payloadTotal, ts);
+      this.ev.headers(decodeQpackSection(this.payload, 0, this.payloadLen, this.table), this.payloadTotal, ts);
+      this.payload = null;
+    } else if (this.type === H3_SETTINGS && this.payload) {
+      const values = new Map<number, number>();
+      const pl = this.payload;
+      for (let o = 0; o < this.payloadLen;) {
+        const a = varintSize(pl[o]);
+        if (o + a >= this.payloadLen) break;
+        const bl = varintSize(pl[o + a]);
+        if (o + a + bl > this.payloadLen) break;
+        values.set(readVarint(pl, o), readVarint(pl, o + a));
+        o += a + bl;
+      }
+      this.ev.settings?.(values);
       this.payload = null;
     }
     this.type = -1;
@@ -118,4 +140,46 @@ export class Http3StreamParser implements StreamSink {
     this.payload = null;
     this.ev.broken(why);
   }
+}
+
+/**
+ * A unidirectional stream (RFC 9114 §6.2): its type (a varint), then a control stream's frames
+ * (SETTINGS read), or the QPACK encoder stream's instructions (into the table); other types
+ * (push, QPACK decoder, reserved) are ignored.
+ */
+export class Http3UniStream implements StreamSink {
+  private typeBuf = new Uint8Array(8);
+  private typeLen = 0;
+  private kind = -1;
+  private control: Http3StreamParser | null = null;
+
+  constructor(private onSettings: (values: Map<number, number>) => void, private encoderTable: QpackTable) {}
+
+  data(b: Uint8Array, off: number, len: number, ts: number): void {
+    let i = off;
+    const end = off + len;
+    while (this.kind < 0 && i < end) {
+      this.typeBuf[this.typeLen++] = b[i++];
+      if (this.typeLen === varintSize(this.typeBuf[0])) {
+        this.kind = readVarint(this.typeBuf, 0);
+        if (this.kind === UNI_CONTROL) {
+          this.control = new Http3StreamParser({
+            headers() {}, data() {}, start() {}, fin() {}, broken() {},
+            settings: (v) => this.onSettings(v),
+          });
+        }
+      }
+    }
+    if (i >= end) return;
+    if (this.kind === UNI_CONTROL) this.control!.data(b, i, end - i, ts);
+    else if (this.kind === UNI_QPACK_ENCODER) this.encoderTable.instructions(b, i, end - i);
+  }
+
+  gap(len: number, ts: number): void {
+    if (this.kind === UNI_CONTROL) this.control!.gap(len);
+    else if (this.kind === UNI_QPACK_ENCODER) this.encoderTable.error ??= 'encoder stream bytes not captured';
+    void ts;
+  }
+
+  fin(): void {}
 }

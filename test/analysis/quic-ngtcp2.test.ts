@@ -4,12 +4,14 @@
  * made here by openssl; one connection with two requests (a 200 and a 404), a second server
  * that validates addresses (-V: every client first gets a Retry), and two handshakes to a port
  * an iptables rule silently drops (a firewall blocking UDP). Captured with tcpdump on the
- * namespace's lo. Tapscope's quic[] must agree with tshark's view (quic-oracle.ts) and with
- * what the clients printed (negotiated ALPN, connection count). Skipped, with the reason, only
+ * namespace's lo, the clients' TLS secrets in a key log (SSLKEYLOGFILE). Tapscope's quic[] must
+ * agree with tshark's view (quic-oracle.ts), without and with the key log, and with what the
+ * clients printed (negotiated ALPN, statuses); with the key log, http[] holds one h3 exchange
+ * per request, matching the ground truth (paths asked, statuses printed, body size served). Skipped, with the reason, only
  * without root, network namespaces or the tools.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -44,6 +46,8 @@ let dir = '';
 let nsMade = false;
 const procs: ChildProcess[] = [];
 const clientLogs: string[] = [];
+let keyLog = '';
+const BODY = 'hello over QUIC\n';
 
 function start(args: string[], log: string): ChildProcess {
   const p = spawn('ip', inNs(args), { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -62,7 +66,9 @@ async function waitFor(cond: () => boolean, ms: number): Promise<void> {
 /** Runs gtlsclient to completion (bounded), returning what it printed. */
 function client(port: number, uris: string[], extra: string[] = []): Promise<string> {
   return new Promise((resolve) => {
-    const p = spawn('ip', inNs(['timeout', '10', 'gtlsclient', '--exit-on-all-streams-close', '--handshake-timeout=1s', ...extra, IP, String(port), ...uris]), { stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawn('ip', inNs(['timeout', '10', 'gtlsclient', '--exit-on-all-streams-close', '--handshake-timeout=1s', ...extra, IP, String(port), ...uris]), {
+      stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, SSLKEYLOGFILE: keyLog },
+    });
     let out = '';
     p.stdout!.on('data', (d) => { out += d; });
     p.stderr!.on('data', (d) => { out += d; });
@@ -77,7 +83,8 @@ describe.skipIf(skip !== null)(`QUIC with ngtcp2 in a namespace${skip ? ` (skipp
     dir = mkdtempSync(join(tmpdir(), 'tapscope-quic-'));
     sh('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'), '-days', '2', '-subj', '/CN=localhost']);
     mkdirSync(join(dir, 'htdocs'));
-    writeFileSync(join(dir, 'htdocs', 'index.html'), 'hello over QUIC\n');
+    writeFileSync(join(dir, 'htdocs', 'index.html'), BODY);
+    keyLog = join(dir, 'keys.log');
     sh('ip', ['netns', 'add', NS]);
     nsMade = true;
     sh('ip', inNs(['ip', 'link', 'set', 'lo', 'up']));
@@ -130,6 +137,35 @@ describe.skipIf(skip !== null)(`QUIC with ngtcp2 in a namespace${skip ? ` (skipp
     const expected = tsharkConnections(pcap);
     expect(expected).toHaveLength(5);
     expectSameAsTshark(report, expected, expect);
+  });
+
+  it('with the key log: quic[] still agrees with tshark (which then reads the 1-RTT closes too)', () => {
+    const report = analyzeFile(pcap, { keyLogs: [{ text: readFileSync(keyLog, 'utf8'), source: keyLog }] }).report as unknown as { quic: QuicJson[]; connections: ConnJson[] };
+    expectSameAsTshark(report, tsharkConnections(pcap, { keyed: true, keyLog }), expect);
+    // The clients close with H3_NO_ERROR once their streams are done (RFC 9114 §5.2).
+    expect(report.quic.slice(0, 3).map((q) => [q.state, q.closedBy])).toEqual([['closed', 'client'], ['closed', 'client'], ['closed', 'client']]);
+  });
+
+  it('with the key log: one h3 exchange per request, as the clients asked and printed', () => {
+    type H = { connectionId: number; protocol: string; method: string; host: string; uri: string; status: number | null; streamId: number; responseBytes: number; requestTs: number; responseTs: number | null; duration: number | null };
+    const report = analyzeFile(pcap, { keyLogs: [{ text: readFileSync(keyLog, 'utf8'), source: keyLog }] }).report as unknown as { quic: QuicJson[]; http: H[] };
+    const h3 = report.http.filter((x) => x.protocol === 'h3');
+    const ids = report.quic.map((q) => q.connectionId);
+    expect(h3.map((x) => [ids.indexOf(x.connectionId), x.method, x.host, x.uri, x.status, x.streamId])).toEqual([
+      [0, 'GET', 'localhost', '/index.html', 200, 0],
+      [0, 'GET', 'localhost', '/missing', 404, 4],
+      [1, 'GET', 'localhost', '/index.html', 200, 0],
+      [2, 'GET', 'localhost', '/index.html', 200, 0],
+    ]);
+    // Ground truth printed by the client: the statuses, in stream order.
+    const printed = [...clientLogs[0].matchAll(/stream 0x([0-9a-f]+) \[:status: (\d+)\]/g)].map((m) => [parseInt(m[1], 16), Number(m[2])]);
+    expect(printed).toEqual([[0, 200], [4, 404]]);
+    for (const x of h3) {
+      expect(x.responseTs).toBeGreaterThanOrEqual(x.requestTs);
+      expect(x.duration).toBeGreaterThanOrEqual(0);
+    }
+    // The 200s carry the served file: response bytes are its header frame plus the body.
+    for (const x of h3.filter((y) => y.status === 200)) expect(x.responseBytes).toBeGreaterThan(BODY.length);
   });
 
   it('states, Retry and ports match the scenario', () => {
