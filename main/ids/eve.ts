@@ -1,4 +1,5 @@
-import { readFileSync } from 'node:fs';
+import { closeSync, openSync, readSync } from 'node:fs';
+import { StringDecoder } from 'node:string_decoder';
 import { addressBytes } from '../flows/community-id.js';
 import { ipv4Text, ipv6Text } from '../decode/addr.js';
 
@@ -130,62 +131,105 @@ function badField(o: Record<string, unknown>, table: Record<string, JsonType>, p
   return null;
 }
 
-/** Parses EVE lines. Never throws: bad lines become warnings. */
-export function parseEve(text: string): EveReadResult {
-  const res: EveReadResult = { alerts: [], skipped: {}, warnings: [], lines: 0 };
-  let dropped = 0;
-  const warn = (line: number, msg: string) => {
-    if (res.warnings.length < MAX_WARNINGS) res.warnings.push(`line ${line}: ${msg}`);
-    else dropped++;
-  };
-  let start = 0;
-  let line = 0;
-  while (start < text.length) {
-    let end = text.indexOf('\n', start);
-    if (end < 0) end = text.length;
-    const raw = text.slice(start, end).trim();
-    start = end + 1;
-    line++;
-    if (raw === '') continue;
-    res.lines++;
+/** Longest EVE line read (a record is a few KB); longer ones are skipped with a warning. */
+export const MAX_LINE = 16 << 20;
+
+/**
+ * Incremental EVE reader: text in chunks (a file read piecewise, a growing file followed),
+ * complete lines parsed as they arrive. Never throws: bad lines become warnings. Memory:
+ * the alerts kept, plus at most one partial line of MAX_LINE.
+ */
+export class EveParser {
+  readonly res: EveReadResult = { alerts: [], skipped: {}, warnings: [], lines: 0 };
+  private dropped = 0;
+  private line = 0;
+  private carry = '';
+  /** Inside a line longer than MAX_LINE: skip to its end. */
+  private skipping = false;
+
+  push(text: string): this {
+    let start = 0;
+    for (;;) {
+      const nl = text.indexOf('\n', start);
+      if (nl < 0) break;
+      const piece = text.slice(start, nl);
+      start = nl + 1;
+      this.line++;
+      if (this.skipping) this.skipping = false;
+      else this.record(this.carry + piece);
+      this.carry = '';
+    }
+    if (!this.skipping) {
+      this.carry += text.slice(start);
+      if (this.carry.length > MAX_LINE) {
+        this.warn(this.line + 1, `longer than ${MAX_LINE} characters (skipped)`);
+        this.carry = '';
+        this.skipping = true;
+      }
+    }
+    return this;
+  }
+
+  /** End of input: the last line (without a newline) too. */
+  end(): EveReadResult {
+    if (this.carry !== '' && !this.skipping) {
+      this.line++;
+      this.record(this.carry);
+    }
+    this.carry = '';
+    if (this.dropped) this.res.warnings.push(`${this.dropped} more bad line(s) not listed`);
+    this.dropped = 0;
+    return this.res;
+  }
+
+  private warn(line: number, msg: string): void {
+    if (this.res.warnings.length < MAX_WARNINGS) this.res.warnings.push(`line ${line}: ${msg}`);
+    else this.dropped++;
+  }
+
+  private record(text: string): void {
+    const line = this.line;
+    const raw = text.trim();
+    if (raw === '') return;
+    this.res.lines++;
     let o: unknown;
     try {
       o = JSON.parse(raw);
     } catch (e) {
-      warn(line, `not JSON (${(e as Error).message})`);
-      continue;
+      this.warn(line, `not JSON (${(e as Error).message})`);
+      return;
     }
     if (typeOf(o) !== 'object') {
-      warn(line, 'not a JSON object');
-      continue;
+      this.warn(line, 'not a JSON object');
+      return;
     }
     const r = o as Record<string, unknown>;
     if (typeof r.event_type !== 'string' || typeof r.timestamp !== 'string') {
-      warn(line, 'no event_type or timestamp (both required by the EVE schema)');
-      continue;
+      this.warn(line, 'no event_type or timestamp (both required by the EVE schema)');
+      return;
     }
     if (r.event_type !== 'alert') {
-      res.skipped[r.event_type] = (res.skipped[r.event_type] ?? 0) + 1;
-      continue;
+      this.res.skipped[r.event_type] = (this.res.skipped[r.event_type] ?? 0) + 1;
+      return;
     }
     const bad = badField(r, EVE_FIELDS) ?? (typeOf(r.alert) === 'object' ? badField(r.alert as Record<string, unknown>, EVE_ALERT_FIELDS, 'alert.') : 'no alert object')
       ?? (r.tunnel !== undefined ? badField(r.tunnel as Record<string, unknown>, EVE_TUNNEL_FIELDS, 'tunnel.') : null);
     if (bad) {
-      warn(line, `alert left out: ${bad}`);
-      continue;
+      this.warn(line, `alert left out: ${bad}`);
+      return;
     }
     const ts = eveTimestamp(r.timestamp);
     if (ts === null) {
-      warn(line, `alert left out: timestamp ${JSON.stringify(r.timestamp)} is not in the EVE format`);
-      continue;
+      this.warn(line, `alert left out: timestamp ${JSON.stringify(r.timestamp)} is not in the EVE format`);
+      return;
     }
     const a = r.alert as Record<string, unknown>;
     if (a.signature_id === undefined || typeof r.src_ip !== 'string' || typeof r.dest_ip !== 'string') {
-      warn(line, 'alert left out: it needs alert.signature_id, src_ip and dest_ip');
-      continue;
+      this.warn(line, 'alert left out: it needs alert.signature_id, src_ip and dest_ip');
+      return;
     }
     const t = r.tunnel as Record<string, unknown> | undefined;
-    res.alerts.push({
+    this.res.alerts.push({
       line,
       ts,
       signatureId: a.signature_id as number,
@@ -202,13 +246,28 @@ export function parseEve(text: string): EveReadResult {
       tunnel: t ? { srcIp: typeof t.src_ip === 'string' ? canonicalIp(t.src_ip) : null, dstIp: typeof t.dest_ip === 'string' ? canonicalIp(t.dest_ip) : null } : null,
     });
   }
-  if (dropped) res.warnings.push(`${dropped} more bad line(s) not listed`);
-  return res;
 }
 
-/** Reads an eve.json file. Throws only when the file cannot be read. */
+/** Parses EVE text. Never throws: bad lines become warnings. */
+export function parseEve(text: string): EveReadResult {
+  return new EveParser().push(text).end();
+}
+
+const READ_CHUNK = 1 << 20;
+
+/** Reads an eve.json file piecewise (any size). Throws only when the file cannot be read. */
 export function readEveFile(path: string): EveReadResult {
-  return parseEve(readFileSync(path, 'utf8'));
+  const fd = openSync(path, 'r');
+  try {
+    const parser = new EveParser();
+    const decoder = new StringDecoder('utf8');
+    const buf = Buffer.alloc(READ_CHUNK);
+    for (let n = readSync(fd, buf, 0, READ_CHUNK, null); n > 0; n = readSync(fd, buf, 0, READ_CHUNK, null)) parser.push(decoder.write(buf.subarray(0, n)));
+    parser.push(decoder.end());
+    return parser.end();
+  } finally {
+    closeSync(fd);
+  }
 }
 
 // ---------------------------------------------------------------- join

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Writable } from 'node:stream';
 import { runAnalyze } from '../../main/cli/analyze.js';
-import { EVE_ALERT_FIELDS, EVE_FIELDS, EVE_TUNNEL_FIELDS, canonicalIp, eveTimestamp, parseEve } from '../../main/ids/eve.js';
+import { EVE_ALERT_FIELDS, EVE_FIELDS, EVE_TUNNEL_FIELDS, EveParser, MAX_LINE, canonicalIp, eveTimestamp, parseEve, readEveFile } from '../../main/ids/eve.js';
 import { REPO_ROOT, capture, tshark } from '../helpers/captures.js';
 import { rngUint32 } from '../helpers/rng.js';
 
@@ -130,6 +130,33 @@ describe('EVE alerts', () => {
       expect(res.alerts.length + res.warnings.length + Object.keys(res.skipped).length).toBeGreaterThanOrEqual(1);
       expect(res.alerts.at(-1)?.line).toBe(2);
     }
+  });
+
+  it('reads in pieces: any split of the text, files over the read chunk, over-long lines', () => {
+    const ok = alert({ ts: '2022-03-27T09:29:17.870000+0000', src: ['10.0.0.1', 1], dst: ['10.0.0.2', 2], sid: 1, sig: 'règle é' });
+    const text = [ok, 'bad', '{"event_type":"flow","timestamp":"2022-03-27T09:29:17.870000+0000"}', ok].join('\n');
+    const whole = parseEve(text);
+    for (let cut = 0; cut <= text.length; cut += 7) {
+      const p = new EveParser();
+      expect(p.push(text.slice(0, cut)).push(text.slice(cut)).end(), `cut ${cut}`).toEqual(whole);
+    }
+    const dir = mkdtempSync(join(tmpdir(), 'tapscope-eve-big-'));
+    try {
+      const path = join(dir, 'eve.json');
+      // Over 1 MiB, so a read chunk ends inside some record (and some multi-byte character).
+      const n = Math.ceil((1.5 * (1 << 20)) / (ok.length + 1));
+      writeFileSync(path, Array.from({ length: n }, () => ok).join('\n'));
+      const r = readEveFile(path);
+      expect(r.alerts).toHaveLength(n);
+      expect(r.warnings).toEqual([]);
+      expect(new Set(r.alerts.map((a) => a.signature))).toEqual(new Set(['règle é']));
+      expect(r.alerts.at(-1)!.line).toBe(n);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    const long = new EveParser().push(ok + '\n' + 'x'.repeat(MAX_LINE + 10)).push('yyy\n' + ok + '\n').end();
+    expect(long.alerts.map((a) => a.line)).toEqual([1, 3]);
+    expect(long.warnings).toEqual([`line 2: longer than ${MAX_LINE} characters (skipped)`]);
   });
 
   it('joins alerts to tshark-identified connections: both orientations, community_id, time window, no match', () => {
