@@ -298,6 +298,11 @@ export interface SaveRequest {
   filter?: ViewFilter;
   /** Where to write; without it the service writes into its export folder for download. */
   path?: string | null;
+  /**
+   * Embed the TLS keys of the saved sessions (from the session's key log and the source's
+   * DSBs) as a pcapng Decryption Secrets Block, as `editcap --inject-secrets` does. pcapng only.
+   */
+  embedKeys?: boolean;
 }
 
 export interface SaveResult {
@@ -307,6 +312,8 @@ export interface SaveResult {
   fileName: string;
   packets: number;
   bytes: number;
+  /** saveCapture with embedKeys: TLS sessions whose keys were embedded. */
+  embeddedSessions?: number;
 }
 
 export interface HarRequest {

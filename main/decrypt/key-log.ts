@@ -125,6 +125,18 @@ export class KeyLog {
     return this.sessions.get(randomKey(clientRandom)) ?? null;
   }
 
+  /** The NSS key log lines of one session (its client random in hex), for re-embedding. */
+  linesFor(clientRandomHex: string): string[] {
+    const s = this.sessions.get(clientRandomHex.toLowerCase());
+    if (!s) return [];
+    const out: string[] = [];
+    for (const [label, field] of Object.entries(LABELS)) {
+      const v = s[field];
+      if (v) out.push(`${label} ${clientRandomHex.toLowerCase()} ${randomKey(v)}`);
+    }
+    return out;
+  }
+
   /** One summary line for the report's warnings when the key log had problems, else null. */
   problems(): string | null {
     const s = this.stats;

@@ -39,6 +39,8 @@ export interface CaptureWriterOptions {
   nanos?: boolean;
   /** pcapng only: section comments (shb_comment). */
   sectionComments?: string[];
+  /** pcapng only: Decryption Secrets Blocks (complete blocks, little-endian) written after the interfaces given here. */
+  decryptionSecrets?: Uint8Array[];
   /** fsync on every flush(); close() always fsyncs an atomic file before renaming. */
   fsync?: boolean;
   /** Bytes buffered before a write(2). Default 256 KiB. */
@@ -152,6 +154,12 @@ class Writer implements CaptureWriter {
     try {
       if (this.format === 'pcapng') this.writeShb();
       for (const i of opts.interfaces ?? []) this.addInterface(i);
+      if (opts.decryptionSecrets?.length && this.format !== 'pcapng') throw new Error('decryption secrets need pcapng');
+      for (const b of opts.decryptionSecrets ?? []) {
+        this.room(b.length);
+        this.bytes(b, 0, b.length);
+        this.bytesWritten += b.length;
+      }
     } catch (e) {
       this.abortQuietly();
       throw e;

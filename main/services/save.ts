@@ -3,6 +3,7 @@ import type { CaptureInterface } from '../pcap/record.js';
 import { BT_IDB, BT_SHB, BYTE_ORDER_MAGIC, IF_TSRESOL } from '../pcap/pcapng.js';
 import type { PacketReader } from './packets.js';
 import { saveCapture, type WriteRecord } from '../pcap/writer.js';
+import { decryptionSecretsBlock } from '../decrypt/inject-secrets.js';
 
 /*
  * Saving a subset of a capture (a connection, a filtered view) in the file's own format
@@ -62,8 +63,12 @@ function pcapngHeader(interfaces: CaptureInterface[], le: boolean): Uint8Array {
   return out;
 }
 
-/** Writes the packets at `indices` (0-based packet numbers) to `path`. */
-export function savePackets(reader: PacketReader, indices: number[], interfaces: CaptureInterface[], format: 'pcap' | 'pcapng', path: string): { packets: number; bytes: number } {
+/**
+ * Writes the packets at `indices` (0-based packet numbers) to `path`. `secrets`: a TLS key log
+ * to embed as a Decryption Secrets Block ahead of the packets (pcapng only; inject-secrets.ts).
+ */
+export function savePackets(reader: PacketReader, indices: number[], interfaces: CaptureInterface[], format: 'pcap' | 'pcapng', path: string, secrets: string | null = null): { packets: number; bytes: number } {
+  if (secrets !== null && format !== 'pcapng') throw new NotAvailableError('keys can be embedded in pcapng files only');
   const src = reader.sourceFile;
   if (src.format !== format) {
     // Another format: decode each record and re-encode it with the capture writer.
@@ -71,7 +76,7 @@ export function savePackets(reader: PacketReader, indices: number[], interfaces:
       for (const i of indices) yield reader.record(i);
     }
     const ifaces = interfaces.length ? interfaces : [{ id: 0, linkType: 1, snaplen: 262144, name: null, description: null, tsUnitsPerSec: 1e6 }];
-    return saveCapture(path, records(), { format, interfaces: ifaces });
+    return saveCapture(path, records(), { format, interfaces: ifaces, decryptionSecrets: secrets ? [decryptionSecretsBlock(secrets, true)] : [] });
   }
   const fd = openSync(path, 'w');
   let bytes = 0;
@@ -79,6 +84,11 @@ export function savePackets(reader: PacketReader, indices: number[], interfaces:
     const header = format === 'pcap' ? src.pcapHeader! : pcapngHeader(interfaces, src.littleEndian);
     writeSync(fd, header);
     bytes += header.length;
+    if (secrets) {
+      const dsb = decryptionSecretsBlock(secrets, src.littleEndian);
+      writeSync(fd, dsb);
+      bytes += dsb.length;
+    }
     for (const i of indices) {
       const rec = reader.raw(i);
       writeSync(fd, rec);

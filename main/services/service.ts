@@ -19,7 +19,8 @@ import { runAnalysis, type AnalyzeJob, type WorkerMessage } from '../engine/anal
 import { SessionData } from './session-data.js';
 import { PacketReader } from './packets.js';
 import { buildHar } from './har.js';
-import { savePackets } from './save.js';
+import { NotAvailableError, savePackets } from './save.js';
+import { secretsFor, sessionKeyLog } from '../decrypt/inject-secrets.js';
 import { endpointText } from './rows.js';
 
 export interface ServiceOptions {
@@ -84,6 +85,8 @@ interface Live {
   cancel: SharedArrayBuffer;
   done: Promise<void>;
   decodeAs: string[];
+  /** The key log chosen for the session (openFile keylogPath), for embedding keys on save. */
+  keyLogPaths?: string[];
 }
 
 /**
@@ -134,11 +137,12 @@ export class TapscopeService implements TapscopeApi {
     const data = new SessionData(id, path);
     const decodeAs = req.decodeAs ?? [];
     const cancel = new SharedArrayBuffer(4);
-    const live: Live = { data, reader: new PacketReader(data, decodeAs), worker: null, cancel, done: Promise.resolve(), decodeAs };
+    const keyLogPaths = req.keylogPath ? [resolve(req.keylogPath)] : [];
+    const live: Live = { data, reader: new PacketReader(data, decodeAs), worker: null, cancel, done: Promise.resolve(), decodeAs, keyLogPaths };
     this.sessions.set(id, live);
     const hold = this.opts.holdForCancel ?? holdFromEnv(process.env.TAPSCOPE_TEST_HOLD);
     const job: AnalyzeJob = {
-      kind: 'tapscope-analyze', path, decodeAs, cancel, batchMs: this.opts.batchMs, keyLogPaths: req.keylogPath ? [resolve(req.keylogPath)] : [],
+      kind: 'tapscope-analyze', path, decodeAs, cancel, batchMs: this.opts.batchMs, keyLogPaths,
       holdForCancelMs: hold && hold.file === basename(path) ? hold.ms : undefined,
     };
     let lastEmit = 0;
@@ -377,15 +381,22 @@ export class TapscopeService implements TapscopeApi {
   }
 
   async saveCapture(req: SaveRequest): Promise<SaveResult> {
-    const { data, reader } = this.live(req.sessionId);
+    const { data, reader, keyLogPaths } = this.live(req.sessionId);
     if (data.state === 'opening') throw new ApiError('the file is still being read', 'busy');
     const stem = data.name.replace(/\.(pcapng|pcap|cap)$/i, '');
     const fileName = `${stem}${req.connectionId != null ? `-conn${req.connectionId}` : '-filtered'}.${req.format}`;
     const indices = data.packetIndices({ connectionId: req.connectionId ?? null, filter: req.filter });
     const t = this.target(req.path, fileName);
     try {
-      const r = savePackets(reader, indices, data.interfaces, req.format, t.path);
-      return { path: t.path, downloadId: t.downloadId, fileName: basename(t.path), ...r };
+      // Embedding keys (editcap --inject-secrets): the secrets of the TLS sessions saved.
+      let secrets: { text: string; sessions: number } | null = null;
+      if (req.embedKeys) {
+        if (req.format !== 'pcapng') throw new NotAvailableError('keys can be embedded in pcapng files only');
+        const { keys } = sessionKeyLog(data.path, keyLogPaths ?? []);
+        secrets = secretsFor(keys, (function* () { for (const i of indices) yield reader.decode(i); })());
+      }
+      const r = savePackets(reader, indices, data.interfaces, req.format, t.path, secrets && secrets.sessions > 0 ? secrets.text : null);
+      return { path: t.path, downloadId: t.downloadId, fileName: basename(t.path), ...r, ...(secrets ? { embeddedSessions: secrets.sessions } : {}) };
     } catch (e) {
       if (t.downloadId) this.downloads.delete(t.downloadId);
       throw new ApiError((e as Error).message, (e as Error).name === 'NotAvailableError' ? 'not-available' : 'error');

@@ -159,7 +159,7 @@ const VALIDATORS: Record<ApiMethod, (args: unknown[]) => unknown[]> = {
     return [{
       sessionId: sessionId(o.sessionId), format: format(o.format),
       connectionId: o.connectionId === undefined || o.connectionId === null ? null : int(o.connectionId, 'connectionId', 0, 2 ** 31),
-      filter: filter(o.filter), path: optStr(o.path, 'path'),
+      filter: filter(o.filter), path: optStr(o.path, 'path'), embedKeys: optBool(o.embedKeys, 'embedKeys'),
     }];
   },
   exportHar: ([r]) => {
