@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { analyzeFile } from '../../main/engine/analyze-file.js';
 import { transportErrorName } from '../../main/analysis/quic-connections.js';
-import { allCaptures, capture } from '../helpers/captures.js';
+import { allCaptures, capture, tsharkFields } from '../helpers/captures.js';
 import { expectSameAsTshark, tsharkConnections, type ConnJson, type QuicJson } from './quic-oracle.js';
 
 /* Every quic-* capture of the corpus against tshark 4.0 (quic-oracle.ts), plus the cases the MANIFEST documents. */
@@ -49,6 +49,26 @@ describe('QUIC connections vs tshark', () => {
       expect(r.findings.filter((x) => x.kind.startsWith('quic.')), name).toEqual([]);
     }
   });
+
+  // tshark 4.0 decrypts the DSB captures but has no QPACK (and does not dissect Chrome's HTTP/3):
+  // its STREAM frames say which request streams (client-initiated bidirectional) each side sent on.
+  for (const name of QUIC_CAPTURES.filter((n) => n.includes('keys-in-pcapng-dsb'))) {
+    it(`${name}: one h3 exchange per request stream tshark sees, answered where the server sent on it`, () => {
+      const report = analyzeFile(capture(name)).report as unknown as { quic: QuicJson[]; http: { protocol: string; streamId: number; method: string | null; host: string | null; uri: string | null; status: number | null; connectionId: number }[] };
+      const rows = tsharkFields(capture(name), ['udp.srcport', 'quic.stream.stream_id'], ['-Y', 'quic.stream.stream_id']);
+      const clientPort = tsharkFields(capture(name), ['udp.srcport'], ['-Y', 'quic.long.packet_type==0 || quic.long.packet_type_v2==1'])[0][0];
+      const sent = [new Set<number>(), new Set<number>()];
+      for (const [port, ids] of rows) for (const id of ids.split(',').map(Number)) if (id % 4 === 0) sent[port === clientPort ? 0 : 1].add(id);
+      const h3 = report.http.filter((x) => x.protocol === 'h3');
+      expect(h3.map((x) => x.streamId)).toEqual([...sent[0]].sort((x, y) => x - y));
+      for (const x of h3) {
+        expect(x.connectionId).toBe(report.quic[0].connectionId);
+        expect([x.method, x.host]).toEqual(['GET', report.quic[0].sni]);
+        expect(x.uri).toMatch(/^\//);
+        expect(x.status !== null, `stream ${x.streamId} answered`).toBe(sent[1].has(x.streamId));
+      }
+    });
+  }
 
   it('CONNECTION_CLOSE codes by name, CRYPTO_ERROR as the TLS alert (RFC 9000 §20.1, RFC 9001 §4.8)', () => {
     expect(transportErrorName(0)).toBe('NO_ERROR');
