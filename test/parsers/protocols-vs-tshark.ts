@@ -94,8 +94,8 @@ export function compareWithTshark(part: (name: string, index: number) => boolean
       const httpRows = rows.filter((r) => get(r, 'http.request.method') || get(r, 'http.response.code'));
       const http = httpRows;
       const all = session.app.http.exchanges;
-      // HTTP/2 streams are compared with tshark's http2 fields in test/parsers/http2.test.ts.
-      const xs = all.filter((x) => x.protocol !== 'h2');
+      // HTTP/2 and HTTP/3 streams are compared with tshark's http2/http3 fields in their own tests.
+      const xs = all.filter((x) => (x.protocol ?? 'http/1.1') === 'http/1.1');
       const byFrame = new Map(http.map((r) => [get(r, 'frame.number'), r]));
       const theirReq = http.filter((r) => get(r, 'http.request.method')).map((r) => `${get(r, 'http.request.method')} ${get(r, 'http.host')} ${get(r, 'http.request.uri')} @${us(Number(get(r, 'frame.time_epoch')))}`).sort();
       const ourReq = xs.filter((x) => x.method !== null).map((x) => `${x.method} ${x.host ?? ''} ${x.uri} @${us(x.requestEndTs ?? x.requestTs!)}`).sort();
