@@ -190,8 +190,8 @@ export interface HttpRow {
   requestBytes: number;
   responseBytes: number;
   contentType: string | null;
-  /** HTTP/2 streams are `h2` with their stream id; `error` as in the JSON ("RST_STREAM CANCEL"). */
-  protocol: 'http/1.1' | 'h2';
+  /** HTTP/2 and HTTP/3 streams are `h2`/`h3` with their stream id; `error` as in the JSON ("RST_STREAM CANCEL"). */
+  protocol: 'http/1.1' | 'h2' | 'h3';
   streamId: number | null;
   error: string | null;
 }

@@ -56,7 +56,7 @@ export function buildHar(rows: HttpRow[], serverOf: (connectionId: number) => st
     const uri = h.uri.startsWith('/') || h.uri === '*' ? h.uri : `/${h.uri}`;
     const url = /^https?:\/\//i.test(h.uri) ? h.uri : `http://${h.host ?? serverOf(h.connectionId) ?? 'unknown'}${uri}`;
     const server = serverOf(h.connectionId);
-    const httpVersion = h.protocol === 'h2' ? 'HTTP/2' : 'HTTP/1.1';
+    const httpVersion = h.protocol === 'h2' ? 'HTTP/2' : h.protocol === 'h3' ? 'HTTP/3' : 'HTTP/1.1';
     return {
       startedDateTime: new Date(h.requestTs * 1000).toISOString(),
       time: Math.max(0, total),
@@ -72,7 +72,7 @@ export function buildHar(rows: HttpRow[], serverOf: (connectionId: number) => st
       timings: { send: 0, wait: Math.max(wait, answered ? 0 : -1), receive },
       ...(server ? { serverIPAddress: server } : {}),
       connection: String(h.connectionId),
-      ...(h.error ? { comment: `HTTP/2 stream ${h.streamId} ended in error: ${h.error}` } : answered ? {} : { comment: 'no response in the capture' }),
+      ...(h.error ? { comment: `${httpVersion} stream ${h.streamId} ended in error: ${h.error}` } : answered ? {} : { comment: 'no response in the capture' }),
     };
   });
   return { log: { version: '1.2', creator: { name: 'Tapscope', version }, pages: [], entries } };
