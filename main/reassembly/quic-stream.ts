@@ -53,10 +53,10 @@ export class QuicStreamReassembly {
 
   /** The stream ended without its missing bytes (reset, capture end): report the hole. */
   end(ts: number): void {
-    if (this.pending.length > 0) {
-      const first = Math.min(...this.pending.map((p) => p.offset));
-      this.sink.gap(first - this.delivered, ts);
-      this.delivered = first;
+    while (this.pending.length > 0) {
+      let first = Infinity;
+      for (const p of this.pending) first = Math.min(first, p.offset);
+      this.skipTo(first, ts);
       this.drain(ts);
     }
   }
@@ -81,22 +81,31 @@ export class QuicStreamReassembly {
   }
 
   private skipToEarliest(ts: number, s: number, b: Uint8Array, off: number, len: number): void {
-    let first = s;
-    for (const p of this.pending) first = Math.min(first, p.offset);
-    this.lost += first - this.delivered;
-    this.sink.gap(first - this.delivered, ts);
-    this.delivered = first;
-    this.drain(ts);
-    if (s >= this.delivered) {
-      if (s > this.delivered) {
-        this.lost += s - this.delivered;
-        this.sink.gap(s - this.delivered, ts);
-        this.delivered = s;
-      }
-      this.delivered += len;
-      this.sink.data(b, off, len, ts);
+    // Every island held before this frame is delivered, with the holes between them reported.
+    for (;;) {
+      let first = Infinity;
+      for (const p of this.pending) first = Math.min(first, p.offset);
+      if (first >= s) break;
+      this.skipTo(first, ts);
       this.drain(ts);
     }
+    if (s + len <= this.delivered) return;
+    if (s < this.delivered) {
+      off += this.delivered - s;
+      len -= this.delivered - s;
+      s = this.delivered;
+    }
+    this.skipTo(s, ts);
+    this.delivered += len;
+    this.sink.data(b, off, len, ts);
+    this.drain(ts);
+  }
+
+  private skipTo(offset: number, ts: number): void {
+    if (offset <= this.delivered) return;
+    this.lost += offset - this.delivered;
+    this.sink.gap(offset - this.delivered, ts);
+    this.delivered = offset;
   }
 
   private maybeFin(ts: number): void {
