@@ -13,6 +13,9 @@ import { TCP_FLAG_INFO, TcpA, type TcpFlagName } from './tcp-flags.js';
 
 export type TcpState = 'syn-unanswered' | 'refused' | 'established' | 'closed' | 'reset' | 'open';
 
+/** Every state, for compact encodings (index = code). */
+export const TCP_STATES: readonly TcpState[] = ['open', 'syn-unanswered', 'refused', 'established', 'closed', 'reset'];
+
 /** Counters of one connection in the CLI contract's names (README "connections"). */
 export interface TcpCounters {
   retransmissions: number;
@@ -64,22 +67,29 @@ export function tcpState(t: TcpTable, c: number): TcpState {
   return 'open';
 }
 
+/** The flag each contract counter counts. */
+export const TCP_FLAG_NAME_OF_COUNTER: Readonly<Record<keyof TcpCounters, TcpFlagName>> = {
+  retransmissions: 'Retransmission',
+  fastRetransmissions: 'FastRetransmission',
+  spuriousRetransmissions: 'SpuriousRetransmission',
+  outOfOrder: 'OutOfOrder',
+  lostSegments: 'LostSegment',
+  ackedUnseen: 'AckedUnseen',
+  duplicateAcks: 'DuplicateAck',
+  zeroWindows: 'ZeroWindow',
+  zeroWindowProbes: 'ZeroWindowProbe',
+  windowFull: 'WindowFull',
+  keepAlives: 'KeepAlive',
+  resets: 'Reset',
+};
+
+/** The counters in the contract's order. */
+export const COUNTER_KEYS = Object.keys(TCP_FLAG_NAME_OF_COUNTER) as (keyof TcpCounters)[];
+
 export function tcpCounters(t: TcpTable, c: number): TcpCounters {
-  const n = (name: TcpFlagName): number => tcpCount(t, c, name);
-  return {
-    retransmissions: n('Retransmission'),
-    fastRetransmissions: n('FastRetransmission'),
-    spuriousRetransmissions: n('SpuriousRetransmission'),
-    outOfOrder: n('OutOfOrder'),
-    lostSegments: n('LostSegment'),
-    ackedUnseen: n('AckedUnseen'),
-    duplicateAcks: n('DuplicateAck'),
-    zeroWindows: n('ZeroWindow'),
-    zeroWindowProbes: n('ZeroWindowProbe'),
-    windowFull: n('WindowFull'),
-    keepAlives: n('KeepAlive'),
-    resets: n('Reset'),
-  };
+  const out = {} as TcpCounters;
+  for (const k of COUNTER_KEYS) out[k] = tcpCount(t, c, TCP_FLAG_NAME_OF_COUNTER[k]);
+  return out;
 }
 
 /** ACK RTT over both directions (seconds), or null without samples. */

@@ -1,6 +1,7 @@
 import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { openCapture } from '../pcap/reader.js';
 import { SessionDeltas, type AppSnapshot, type IndexSlice } from './session-deltas.js';
+import type { ConnectionRows } from './connection-columns.js';
 import { AnalysisSession } from './session.js';
 import { parseDecodeAs } from '../decode/decoder.js';
 import type { AnalysisReport } from './report.js';
@@ -42,7 +43,7 @@ export type { IndexSlice };
 export type WorkerMessage =
   | { type: 'opened'; format: 'pcap' | 'pcapng'; size: number }
   | {
-    type: 'batch'; bytesRead: number; size: number; packets: number; connections: Record<string, unknown>[]; index: IndexSlice; interfaces: CaptureInterface[];
+    type: 'batch'; bytesRead: number; size: number; packets: number; connections: ConnectionRows; index: IndexSlice; interfaces: CaptureInterface[];
     /** Live captures: the application layer and tap sources so far (files get them in 'done'). */
     app?: AppSnapshot;
   }
@@ -105,12 +106,11 @@ export function runAnalysis(job: AnalyzeJob, post: (m: WorkerMessage, transfer?:
     for (const message of [...keyProblems, ...secretsWarnings(reader)]) session.warnings.push({ packet: null, offset: null, message });
     if (reader.error) session.warnings.push({ packet: reader.error.packet + 1, offset: reader.error.offset, message: reader.error.message });
     if (cancelled) session.warnings.push({ packet: null, offset: reader.bytesRead, message: 'reading was cancelled; results cover the part read' });
-    const report = session.report({ path: job.path, format: reader.format, interfaces: reader.interfaces, comments: reader.comments });
-    // Every connection already crossed in a batch (the last one ran after finish()): do not
-    // clone 100,000 of them a second time. This relies on a connection's JSON changing only
-    // when it gets a packet (finish() closes HTTP/DNS/TLS state, not connections);
+    // Every connection already crossed in a batch (the last one ran after finish()): the
+    // report leaves them out. This relies on a connection's facts changing only when it
+    // gets a packet (finish() closes HTTP/DNS/TLS state, not connections);
     // test/services/worker.test.ts checks it on every corpus capture.
-    report.connections = [];
+    const report = session.report({ path: job.path, format: reader.format, interfaces: reader.interfaces, comments: reader.comments }, false);
     post({ type: 'done', report, cancelled, damaged: reader.error ? reader.error.message : null, interfaces: reader.interfaces, connectionsInBatches: true });
   } catch (e) {
     post({ type: 'failed', message: `analysis failed: ${(e as Error).message}` });

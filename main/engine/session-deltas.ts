@@ -1,4 +1,4 @@
-import { connectionJson } from '../analysis/connection-json.js';
+import { encodeConnectionRows, rowBuffers, type ConnectionRows } from './connection-columns.js';
 import { grown } from '../flows/columns.js';
 import type { AnalysisSession } from './session.js';
 import type { AnalysisReport } from './report.js';
@@ -22,8 +22,8 @@ export interface AppSnapshot {
 }
 
 export interface SessionDelta {
-  /** Connections that got packets since the previous delta, as JSON. */
-  connections: Record<string, unknown>[];
+  /** Connections that got packets since the previous delta, as compact rows (engine/connection-columns.ts). */
+  connections: ConnectionRows;
   /** Packet-index entries added since the previous delta. */
   index: IndexSlice;
   /** The slice's buffers, to transfer rather than copy between threads. */
@@ -38,6 +38,8 @@ export interface SessionDelta {
 export class SessionDeltas {
   private sentIndex = 0;
   private sentPackets = new Uint32Array(1024);
+  private sentAddrs = 0;
+  private sentStacks = 0;
 
   constructor(private session: AnalysisSession) {}
 
@@ -46,15 +48,18 @@ export class SessionDeltas {
     const flows = table.flows;
     const n = flows.count;
     if (n > this.sentPackets.length) this.sentPackets = grown(this.sentPackets, Math.max(n, this.sentPackets.length * 2));
-    // Only the connections that got packets since the last delta are built (from the columns).
-    const connections: Record<string, unknown>[] = [];
+    // Only the connections that got packets since the last delta, as compact rows.
+    const changed: number[] = [];
     for (let i = 0; i < n; i++) {
       const p = flows.packetsOf(i);
       if (this.sentPackets[i] !== p) {
         this.sentPackets[i] = p;
-        connections.push(connectionJson(table.connection(i)));
+        changed.push(i);
       }
     }
+    const connections = encodeConnectionRows(table, changed, this.sentAddrs, this.sentStacks);
+    this.sentAddrs = flows.addrs.length;
+    this.sentStacks = flows.stacks.length;
     const index = this.session.index;
     const from = this.sentIndex;
     const to = index ? index.length : 0;
@@ -67,7 +72,7 @@ export class SessionDeltas {
       wireLen: index ? index.wireLen.slice(from, to) : new Uint32Array(0),
       dir: index ? index.dir.slice(from, to) : new Uint8Array(0),
     };
-    const transfer = [slice.fileOffset.buffer, slice.ts.buffer, slice.connId.buffer, slice.flags.buffer, slice.wireLen.buffer, slice.dir.buffer] as ArrayBuffer[];
+    const transfer = [slice.fileOffset.buffer, slice.ts.buffer, slice.connId.buffer, slice.flags.buffer, slice.wireLen.buffer, slice.dir.buffer, ...rowBuffers(connections)] as ArrayBuffer[];
     return { connections, index: slice, transfer };
   }
 

@@ -8,9 +8,13 @@ import type { CaptureInterface } from '../pcap/record.js';
 import type { IndexSlice, WorkerMessage } from '../engine/analyze-worker.js';
 import { PacketIndex } from '../engine/packet-index.js';
 import { TcpA } from '../analysis/tcp-flags.js';
-import { connectionRow, dnsRow, endpointText, findingRow, httpRow, tlsRow, tunnelKey } from './rows.js';
+import { connectionRowOf, dnsRow, endpointText, findingRow, httpRow, tlsRow, tunnelKey } from './rows.js';
+import { connectionJson } from '../analysis/connection-json.js';
+import { ConnectionStore } from '../engine/connection-columns.js';
 
 type Obj = Record<string, unknown>;
+
+const ANY_CONNECTION: Obj = Object.freeze({ state: null });
 
 /**
  * Everything the service knows about one opened capture: the report (growing while the
@@ -28,8 +32,17 @@ export class SessionData {
   interfaces: CaptureInterface[] = [];
   readonly index = new PacketIndex();
   report: AnalysisReport | null = null;
-  /** Raw connection JSON by id (grows by deltas while reading). */
-  rawConnections: Obj[] = [];
+  /** Every connection's latest compact row (grows by deltas while reading). */
+  readonly connections = new ConnectionStore();
+
+  /**
+   * Transitional, for callers not yet moved to `connections` (service.ts summary): one
+   * entry per connection id, each a stand-in carrying only `state`; use connectionRows()
+   * or rawConnection(id) for real data.
+   */
+  get rawConnections(): Obj[] {
+    return new Array<Obj>(this.connections.count).fill(ANY_CONNECTION);
+  }
   /** Rows (built on demand: after a delta the next query rebuilds them, at most once per delta). */
   private rows: ConnectionRow[] | null = null;
   private httpRows: HttpRow[] = [];
@@ -58,9 +71,9 @@ export class SessionData {
       this.size = m.size;
       this.packets = m.packets;
       this.interfaces = m.interfaces;
-      for (const c of m.connections) this.rawConnections[c.id as number] = c;
+      this.connections.apply(m.connections);
       this.appendIndex(m.index);
-      if (m.connections.length) this.rows = null;
+      if (m.connections.ids.length) this.rows = null;
       if (m.app) {
         this.liveTunnels = m.app.tunnels;
         this.httpRows = (m.app.http as Obj[]).map(httpRow);
@@ -71,8 +84,23 @@ export class SessionData {
     } else if (m.type === 'done') {
       this.report = m.report;
       this.interfaces = m.interfaces;
-      if (m.connectionsInBatches) m.report.connections = this.rawConnections;
-      else this.rawConnections = m.report.connections as Obj[];
+      // The batches carried every connection: the report's array is built from the rows
+      // only if someone reads it (tests, exports); nothing here needs it.
+      if (m.connectionsInBatches) {
+        const store = this.connections;
+        Object.defineProperty(m.report, 'connections', {
+          enumerable: true,
+          configurable: true,
+          get: () => {
+            const all: unknown[] = [];
+            for (let i = 0; i < store.count; i++) {
+              const c = store.connection(i);
+              if (c) all.push(connectionJson(c));
+            }
+            return all;
+          },
+        });
+      }
       this.packets = m.report.file.packets;
       this.bytesRead = this.size;
       this.rows = null;
@@ -102,7 +130,7 @@ export class SessionData {
   progress(): Progress {
     return {
       sessionId: this.id, state: this.state, bytesRead: this.bytesRead, size: this.size, packets: this.packets,
-      connections: this.rawConnections.length, message: this.message,
+      connections: this.connections.count, message: this.message,
     };
   }
 
@@ -129,7 +157,11 @@ export class SessionData {
     for (const h of this.httpRows) if (h.host && !sites.has(h.connectionId)) sites.set(h.connectionId, h.host);
     for (const t of this.tlsRows) if (t.sni) sites.set(t.connectionId, t.sni);
     const rows: ConnectionRow[] = [];
-    for (const raw of this.rawConnections) if (raw) rows.push(connectionRow(raw, sites.get(raw.id as number) ?? null));
+    const store = this.connections;
+    for (let i = 0; i < store.count; i++) {
+      const c = store.connection(i);
+      if (c) rows.push(connectionRowOf(c, sites.get(i) ?? null));
+    }
     this.rows = rows;
     return rows;
   }
@@ -142,7 +174,8 @@ export class SessionData {
   }
 
   rawConnection(id: number): Obj | null {
-    return this.rawConnections[id] ?? null;
+    const c = this.connections.connection(id);
+    return c ? connectionJson(c) : null;
   }
 
   http(): HttpRow[] { return this.httpRows; }

@@ -9,6 +9,8 @@ import { CaptureService, liveWorkerMessages } from '../../main/capture/service.j
 import type { WorkerMessage } from '../../main/engine/analyze-worker.js';
 import { openCapture } from '../../main/pcap/reader.js';
 import { analyzeFile } from '../../main/engine/analyze-file.js';
+import { ConnectionStore } from '../../main/engine/connection-columns.js';
+import { connectionJson } from '../../main/analysis/connection-json.js';
 import { ensureBuilt, skipReason } from './lab.js';
 
 const skip = skipReason(['tshark']);
@@ -69,12 +71,12 @@ describe.skipIf(skip !== null)(`live capture as worker batches${skip ? ` (skippe
     expect(offsets).toEqual(fileOffsets);
     expect(times).toEqual(fileTimes);
 
-    // Connections: the last JSON of each equals what a file analysis of the spool gives.
-    const live = new Map<number, Record<string, unknown>>();
-    for (const b of batches) for (const c of b.connections) live.set(c.id as number, c);
+    // Connections: the last row of each equals what a file analysis of the spool gives.
+    const store = new ConnectionStore();
+    for (const b of batches) store.apply(b.connections);
     const file = analyzeFile(out).report.connections as Record<string, unknown>[];
-    expect(live.size).toBe(5);
-    expect([...live.values()].sort((a, b) => (a.id as number) - (b.id as number))).toEqual(file);
+    expect(store.count).toBe(5);
+    expect(Array.from({ length: store.count }, (_, i) => connectionJson(store.connection(i)!))).toEqual(file);
     if (done.type === 'done') {
       expect(done.report.file.packets).toBe(fileOffsets.length);
       expect(done.interfaces.map((i) => i.name)).toEqual(['lo']);
