@@ -43,7 +43,7 @@ interface Report {
   warnings: { packet: number | null; offset: number | null; message: string }[];
   tunnels: { type: string; id: number | null; outerSrc: string | null; outerDst: string | null; packets: number }[];
   connections: { server: { ip: string; port: number }; client: { ip: string; port: number } }[];
-  http: unknown[]; dns: unknown[]; tls: unknown[]; quic: unknown[]; findings: unknown[];
+  http: unknown[]; dns: unknown[]; tls: unknown[]; quic: unknown[]; findings: unknown[]; alerts: unknown[];
 }
 
 function analyzeJson(args: string[], expectCode = 0): Report {
