@@ -1,8 +1,12 @@
-import type { ConnectionRow, DnsRow, Endpoint, FindingRow, HttpRow, TlsRow, TunnelRef } from '../../preload/api.js';
+import type { ConnectionRow, DnsRow, FindingRow, HttpRow, TlsRow, TunnelRef } from '../../preload/api.js';
+import type { Connection } from '../analysis/types.js';
+import type { TcpCounters } from '../analysis/tcp-report.js';
 
 /*
- * The engine's JSON (README "JSON output") turned into the rows the API serves. Fields
- * that an analyser has not filled (yet) come out as null or 0 so the tables stay usable.
+ * The rows the API serves: connections from their values (built from compact rows, see
+ * engine/connection-columns.ts); HTTP, DNS, TLS and findings from the engine's JSON
+ * (README "JSON output"), where fields an analyser has not filled (yet) come out as null
+ * or 0 so the tables stay usable.
  */
 
 type Obj = Record<string, unknown>;
@@ -11,10 +15,6 @@ const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFi
 const int = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) ? v : 0);
 const str = (v: unknown): string | null => (typeof v === 'string' ? v : v === null || v === undefined ? null : String(v));
 
-function endpoint(v: unknown): Endpoint {
-  const o = (v ?? {}) as Obj;
-  return { ip: String(o.ip ?? ''), port: int(o.port) };
-}
 
 export function endpointText(v: unknown): string {
   if (typeof v === 'string') return v;
@@ -38,42 +38,41 @@ const PROBLEM_COUNTERS: [string, string][] = [
 ];
 const BAD_STATES = new Set(['refused', 'syn-unanswered', 'reset']);
 
-export function connectionRow(raw: Obj, site: string | null): ConnectionRow {
-  const rtt = (raw.rtt ?? null) as Obj | null;
-  const firstTs = int(raw.firstTs);
-  const lastTs = int(raw.lastTs);
-  const state = str(raw.state);
+/** A connection's table row, straight from the connection value (no JSON in between). */
+export function connectionRowOf(c: Connection, site: string | null): ConnectionRow {
+  const t = c.tcp;
+  const state = t ? t.state : 'open';
   let problems = 0;
   const problemKinds: string[] = [];
   for (const [k, label] of PROBLEM_COUNTERS) {
-    const n = int(raw[k]);
+    const n = !t ? 0 : k === 'synRetries' ? t.synRetries : t.counters[k as keyof TcpCounters];
     if (n > 0) {
       problems += n;
       problemKinds.push(`${n} ${label}`);
     }
   }
-  if (state && BAD_STATES.has(state)) {
+  if (BAD_STATES.has(state)) {
     problems++;
     problemKinds.push(state);
   }
   return {
-    id: int(raw.id),
-    transport: raw.transport === 'udp' ? 'udp' : 'tcp',
-    client: endpoint(raw.client),
-    server: endpoint(raw.server),
-    tunnel: Array.isArray(raw.tunnel) ? (raw.tunnel as Obj[]).map((t) => ({ type: String(t.type), id: num(t.id) })) : [],
+    id: c.id,
+    transport: c.transport,
+    client: { ip: c.client.ip, port: c.client.port },
+    server: { ip: c.server.ip, port: c.server.port },
+    tunnel: c.tunnel.map((x) => ({ type: x.type, id: x.id })),
     site,
-    firstTs,
-    lastTs,
-    duration: Math.max(0, lastTs - firstTs),
-    packets: int(raw.packets),
-    bytes: int(raw.bytes),
+    firstTs: c.firstTs,
+    lastTs: c.lastTs,
+    duration: Math.max(0, c.lastTs - c.firstTs),
+    packets: c.packets,
+    bytes: c.bytes,
     state,
-    handshakeRtt: num(raw.handshakeRtt),
-    rttMedian: rtt ? num(rtt.median) : null,
-    rttMax: rtt ? num(rtt.max) : null,
-    retransmissions: int(raw.retransmissions),
-    resets: int(raw.resets),
+    handshakeRtt: t ? t.handshakeRtt : null,
+    rttMedian: t?.rtt ? t.rtt.median : null,
+    rttMax: t?.rtt ? t.rtt.max : null,
+    retransmissions: t ? t.counters.retransmissions : 0,
+    resets: t ? t.counters.resets : 0,
     problems,
     problemKinds,
   };
