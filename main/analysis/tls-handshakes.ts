@@ -2,7 +2,7 @@ import { ALERT_NAMES, HS_CERTIFICATE_TYPE, TlsStreamParser, looksLikeTls, tls13C
 import type { CertificateInfo } from '../parsers/x509.js';
 import type { StreamEnd } from '../reassembly/tcp-stream.js';
 import type { AppStreams, StreamProtocol } from '../reassembly/tcp-streams.js';
-import type { KeyLog } from '../decrypt/key-log.js';
+import { randomKey, type KeyLog, type TlsSessionSecrets } from '../decrypt/key-log.js';
 import { TlsDecryptor, type DecryptedApp, type TlsDecryptorHost } from '../decrypt/tls-decryptor.js';
 import { newTurns, TurnTracker, type TlsTurns } from './tls-timing.js';
 import type { Connection } from './types.js';
@@ -123,6 +123,9 @@ class TlsConnection implements AppStreams, TlsEvents, TlsDecryptorHost {
   private h: TlsHandshake | null = null;
   /** Set once the ClientHello's random is found in the key log. */
   private decryptor: TlsDecryptor | null = null;
+  /** A ClientHello whose keys were not known yet, while the key log grows (live capture). */
+  private pendingKeys: { random: Uint8Array; hex: string; earlyData: boolean } | null = null;
+  private serverHelloInfo: ServerHelloInfo | null = null;
   /** Request/response turns after the handshake (set when it completes). */
   private turns: TurnTracker | null = null;
   private tls13 = false;
@@ -153,12 +156,34 @@ class TlsConnection implements AppStreams, TlsEvents, TlsDecryptorHost {
     h.alpn = c.alpn;
     h.offeredVersions = c.versions;
     h.clientHelloTs = ts;
-    const keys = this.owner.decryption?.keys.lookup(c.random);
-    if (keys) {
-      this.decryptor = new TlsDecryptor(keys, c.random, c.earlyData, this, `connection ${this.conn.id}`);
-      this.client.collectProtected();
-      this.server.collectProtected();
-    }
+    const log = this.owner.decryption?.keys;
+    const keys = log?.lookup(c.random);
+    if (keys) this.startDecryption(keys, c.random, c.earlyData);
+    else if (log?.growing) this.pendingKeys = { random: c.random, hex: randomKey(c.random), earlyData: c.earlyData };
+  }
+
+  private startDecryption(keys: TlsSessionSecrets, random: Uint8Array, earlyData: boolean): void {
+    this.decryptor = new TlsDecryptor(keys, random, earlyData, this, `connection ${this.conn.id}`);
+    this.client.collectProtected();
+    this.server.collectProtected();
+  }
+
+  /**
+   * Live capture with a growing key log: the keys of this session may arrive after its
+   * ClientHello. Looked up again at each record until found; what the handshake already said
+   * (ServerHello, ChangeCipherSpecs) is replayed to the new decryptor.
+   */
+  recordStart(): void {
+    const p = this.pendingKeys;
+    if (!p) return;
+    const keys = this.owner.decryption?.keys.lookupHex(p.hex);
+    if (!keys) return;
+    this.pendingKeys = null;
+    this.startDecryption(keys, p.random, p.earlyData);
+    const s = this.serverHelloInfo;
+    if (s) this.decryptor!.serverHello({ version: s.versionNumber, cipherSuite: s.cipherSuite, random: s.random, alpn: s.alpn, encryptThenMac: s.encryptThenMac });
+    if (this.ccs[0]) this.decryptor!.changeCipherSpec(true);
+    if (this.ccs[1]) this.decryptor!.changeCipherSpec(false);
   }
 
   serverHello(s: ServerHelloInfo, ts: number): void {
@@ -167,6 +192,7 @@ class TlsConnection implements AppStreams, TlsEvents, TlsDecryptorHost {
     h.cipher = s.cipher;
     if (s.helloRetry) return; // HelloRetryRequest: the real ServerHello follows the second ClientHello
     if (h.serverHelloTs === null) h.serverHelloTs = ts;
+    this.serverHelloInfo ??= s;
     this.decryptor?.serverHello({ version: s.versionNumber, cipherSuite: s.cipherSuite, random: s.random, alpn: s.alpn, encryptThenMac: s.encryptThenMac });
     if (s.version === 'TLS 1.3') {
       this.tls13 = true;

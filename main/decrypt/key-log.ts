@@ -92,6 +92,8 @@ export function randomKey(random: Uint8Array): string {
  */
 export class KeyLog {
   private sessions = new Map<string, TlsSessionSecrets>();
+  /** A key log file is being followed (live capture): sessions may get their keys after their ClientHello. */
+  growing = false;
   readonly stats: KeyLogStats = { secrets: 0, ignored: 0, badLines: 0, badExamples: [], dropped: 0, otherDsbs: [] };
 
   /** Number of sessions (client randoms) with at least one secret. */
@@ -123,6 +125,11 @@ export class KeyLog {
   /** The secrets of the session whose ClientHello carried `clientRandom` (32 bytes), or null. */
   lookup(clientRandom: Uint8Array): TlsSessionSecrets | null {
     return this.sessions.get(randomKey(clientRandom)) ?? null;
+  }
+
+  /** The same by the lower-case hex of the client random (randomKey). */
+  lookupHex(clientRandomHex: string): TlsSessionSecrets | null {
+    return this.sessions.get(clientRandomHex) ?? null;
   }
 
   /** The NSS key log lines of one session (its client random in hex), for re-embedding. */

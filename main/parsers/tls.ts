@@ -75,6 +75,8 @@ export interface TlsEvents {
    * valid during the call only.
    */
   protectedRecord?(fromClient: boolean, type: number, version: number, fragment: Uint8Array | null, len: number, ts: number): void;
+  /** A record header was read, before its bytes (keys that arrived late can still catch it). */
+  recordStart?(fromClient: boolean): void;
 }
 
 export function tlsVersionName(v: number): string {
@@ -228,6 +230,7 @@ export class TlsStreamParser implements StreamSink {
       return;
     }
     this.records++;
+    this.ev.recordStart?.(this.fromClient);
     this.remaining = len;
     this.hdrLen = 0;
     this.alertLen = 0;

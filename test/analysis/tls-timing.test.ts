@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { analyzeFile } from '../../main/engine/analyze-file.js';
 import { TurnTracker, newTurns, MAX_TURN_SAMPLES } from '../../main/analysis/tls-timing.js';
+import type { Finding } from '../../main/analysis/findings.js';
 import { tsharkFields } from '../helpers/captures.js';
 import { canCaptureLoopback, captureLoopback, selfSignedCert } from '../decrypt/loopback-capture.js';
 import { analyzeWithKeys, expectHttpLikeTshark } from '../decrypt/tls-oracle.js';
@@ -139,7 +140,7 @@ describe.skipIf(!canCaptureLoopback())('multi-backend site over TLS, no keys (No
     expect(ours.sort()).toEqual(theirs.sort());
     expect(hs.every((h) => h.turns!.count === 3)).toBe(true);
 
-    const slow = r.report.findings.filter((f) => f.kind === 'tls.slow-server');
+    const slow = (r.report.findings as Finding[]).filter((f) => f.kind === 'tls.slow-server');
     expect(slow).toHaveLength(1);
     expect(slow[0]).toMatchObject({ severity: 'warning', site: 'www.example.org', server: '127.0.0.3', count: 12, total: 36 });
     expect(slow[0].summary).toMatch(/^www\.example\.org: 127\.0\.0\.3 answers \d+× slower than the site's other 2 addresses \(median 2\d\d ms vs \d+(\.\d)? ms over 12 and 24 TLS request\/response turns/);
@@ -151,7 +152,7 @@ describe.skipIf(!canCaptureLoopback())('multi-backend site over TLS, no keys (No
     writeFileSync(keys, keyLog.join('\n') + '\n');
     const d = analyzeWithKeys(pcap, [keys]);
     expect(expectHttpLikeTshark(pcap, keys, d)).toEqual({ requests: 36, responses: 36 });
-    const kinds = d.report.findings.map((f) => `${f.kind} ${f.server}`);
+    const kinds = (d.report.findings as Finding[]).map((f) => `${f.kind} ${f.server}`);
     expect(kinds).toContain('http.5xx 127.0.0.3:' + port);
     expect(kinds.filter((k) => k.startsWith('tls.slow-server'))).toEqual([]);
   }, 60_000);
