@@ -335,7 +335,7 @@ class HttpConnection implements AppStreams {
   private serverEnded(how: StreamEnd): void {
     // Bytes of the server's direction were lost after the last response began: the waiting
     // requests' responses may be in them (ACKed-unseen data, a fragment's missing rest).
-    const why: NoResponse = how === 'eof' ? 'capture-ended' : this.serverLostSync ? 'not-captured' : how === 'reset' ? 'reset' : how === 'fin' ? 'closed' : 'capture-ended';
+    const why: NoResponse = this.serverLostSync ? 'not-captured' : how === 'reset' ? 'reset' : how === 'fin' ? 'closed' : 'capture-ended';
     for (const x of this.queue) if (x.noResponse === null) x.noResponse = why;
     this.queue = [];
   }

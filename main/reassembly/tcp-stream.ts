@@ -45,6 +45,8 @@ export class TcpStreamReassembler {
   private finSeq = -1;
   /** Highest acknowledgment from the peer, or -1. */
   private peerAck = -1;
+  /** The peer's first acknowledgment seen before this direction's first segment, or -1. */
+  private firstPeerAck = -1;
   private ended = false;
   private pending: Pending[] = [];
   private pendingBytes = 0;
@@ -72,7 +74,12 @@ export class TcpStreamReassembler {
     if (this.ended) return;
     if (this.next === -1) {
       if (wireLen === 0 && !fin) return;
-      this.next = seq >>> 0;
+      // Without a SYN the stream starts at the first byte seen, unless the peer had already
+      // ACKed less: then the bytes from that ACK on reached it but not the capture (a tap that
+      // lost the SYN-ACK and a whole response, then saw the FIN), and they are a hole.
+      const d = this.firstPeerAck === -1 ? 0 : seqDiff(seq, this.firstPeerAck);
+      this.next = (d > 0 && d <= 0x40000000 ? this.firstPeerAck : seq) >>> 0;
+      if (d > 0 && d <= 0x40000000) this.peerAck = this.firstPeerAck;
     }
     if (fin) {
       const f = (seq + wireLen) >>> 0;
@@ -96,7 +103,11 @@ export class TcpStreamReassembler {
    * captured before the data (taps that capture each direction separately reorder them).
    */
   acked(ack: number, ts: number): void {
-    if (this.ended || this.next === -1) return;
+    if (this.ended) return;
+    if (this.next === -1) {
+      if (this.firstPeerAck === -1) this.firstPeerAck = ack >>> 0;
+      return;
+    }
     const d = seqDiff(ack, this.next);
     if (d <= 0 || d > 0x40000000) return;
     if (this.peerAck === -1 || seqDiff(ack, this.peerAck) > 0) this.peerAck = ack >>> 0;
@@ -114,7 +125,12 @@ export class TcpStreamReassembler {
     this.checkFin(ts);
   }
 
-  /** The connection was reset, or the input ended: flush held data across gaps, then end. */
+  /**
+   * The connection was reset, or the input ended: flush held data across gaps, then end.
+   * Bytes the peer ACKed that were never seen are a gap too: they reached the receiver, and
+   * no later packet can bring them to the capture now (a tap that lost a response's last
+   * segments before the capture ended; docs/protocols.md "TCP reassembly").
+   */
   close(ts: number, how: StreamEnd): void {
     if (this.ended) return;
     while (this.pending.length > 0) {
@@ -122,6 +138,11 @@ export class TcpStreamReassembler {
       const d = seqDiff(p.seq, this.next);
       if (d > 0) this.skip(d, ts);
       this.drain(ts);
+    }
+    if (this.peerAck !== -1 && this.next !== -1) {
+      const end = this.finSeq !== -1 && seqDiff(this.peerAck, this.finSeq) > 0 ? this.finSeq : this.peerAck;
+      const d = seqDiff(end, this.next);
+      if (d > 0 && d <= 0x40000000) this.skip(d, ts);
     }
     this.ended = true;
     this.sink.end(ts, how);
