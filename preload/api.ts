@@ -344,6 +344,8 @@ export interface InterfaceList {
 export interface CaptureRequest {
   interface: string;
   filter?: string | null;
+  /** An NSS key log (SSLKEYLOGFILE) to follow while capturing: re-read as the browser appends to it. */
+  keylogPath?: string | null;
 }
 
 /** A cloud-TAP feed: mirrored traffic arriving over UDP. */

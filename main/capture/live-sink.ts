@@ -12,6 +12,7 @@ import { existsSync, ftruncateSync, lstatSync, mkdirSync, openSync, closeSync, r
 import { homedir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { AnalysisSession, type SessionOptions } from '../engine/session.js';
+import { KeyLogFollower } from '../decrypt/key-log-follower.js';
 import { openCaptureWriter, type CaptureWriter, type WriteRecord } from '../pcap/writer.js';
 import type { CaptureInterface, PacketRecord } from '../pcap/record.js';
 
@@ -41,6 +42,8 @@ export interface SinkOptions extends SessionOptions {
   deltaIntervalMs?: number;
   /** Text for the spool marker and the pcapng section comment. */
   label?: string;
+  /** An NSS key log to follow while capturing (re-read as it grows, as Wireshark does; docs/tls-decryption.md). */
+  keyLogPath?: string;
 }
 
 export interface CaptureCounters {
@@ -229,8 +232,15 @@ export class LiveSink {
   /** Called once when a stop condition is met or the spool fails: the source should stop. */
   onStopRequest: (() => void) | null = null;
 
+  /** Follows the capture's key log (SinkOptions.keyLogPath), polled with every flush. */
+  private keyLog: KeyLogFollower | null = null;
+
   constructor(private readonly opts: SinkOptions) {
     this.session = new AnalysisSession({ decodeAs: opts.decodeAs, keepIndex: opts.keepIndex });
+    if (opts.keyLogPath) {
+      this.keyLog = new KeyLogFollower(opts.keyLogPath, this.session.app.keys);
+      this.keyLog.poll();
+    }
     this.basePath = opts.output ?? defaultSpoolPath(opts.label ?? 'capture');
     this.marker = this.basePath + MARKER_SUFFIX;
     if (!opts.output) mkdirSync(dirname(this.basePath), { recursive: true });
@@ -251,6 +261,8 @@ export class LiveSink {
   setDecodeAs(decodeAs: SessionOptions['decodeAs']): void {
     if (this.counters.packets > 0) throw new Error('Decode As can only change before the first packet');
     this.session = new AnalysisSession({ decodeAs, keepIndex: this.opts.keepIndex });
+    this.keyLog?.retarget(this.session.app.keys);
+    this.keyLog?.poll();
   }
 
   /** Adds an interface (link type) to the spool; returns its id for PacketRecord.interfaceId. */
@@ -392,6 +404,7 @@ export class LiveSink {
   }
 
   flush(): void {
+    this.keyLog?.poll();
     if (!this.writer) return;
     try {
       this.writer.flush();
@@ -444,7 +457,9 @@ export class LiveSink {
         }
         this.writer = null;
       }
+      this.keyLog?.poll();
       this.session.finish();
+      if (this.keyLog?.problem) this.session.warnings.push({ packet: null, offset: null, message: this.keyLog.problem });
       try { unlinkSync(this.marker); } catch { /* none */ }
       this.emitDelta();
     }

@@ -455,7 +455,10 @@ export class TapscopeService implements TapscopeApi {
 
   async startCapture(req: CaptureRequest): Promise<SessionInfo> {
     // The label names the interface in the spool marker, as `tapscope capture` does.
-    const options = { device: req.interface, filter: req.filter ?? undefined, keepIndex: true, label: req.interface, output: this.spoolPath(req.interface) };
+    const options = {
+      device: req.interface, filter: req.filter ?? undefined, keepIndex: true, label: req.interface, output: this.spoolPath(req.interface),
+      keyLogPath: req.keylogPath ? resolve(req.keylogPath) : undefined,
+    };
     return this.startLive({ mode: 'capture', options }, `${req.interface} (live)`);
   }
 

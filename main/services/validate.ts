@@ -172,7 +172,7 @@ const VALIDATORS: Record<ApiMethod, (args: unknown[]) => unknown[]> = {
   validateFilter: ([f]) => [str(f, 'filter', 2000)],
   startCapture: ([r]) => {
     const o = obj(r, 'request');
-    return [{ interface: str(o.interface, 'interface', 256), filter: optStr(o.filter, 'filter', 2000) }];
+    return [{ interface: str(o.interface, 'interface', 256), filter: optStr(o.filter, 'filter', 2000), keylogPath: optStr(o.keylogPath, 'keylogPath') }];
   },
   stopCapture: sid,
   startListen: ([r]) => {
