@@ -232,7 +232,7 @@ export class TapscopeService implements TapscopeApi {
   async summary(sessionId: string): Promise<SessionSummary> {
     const { data } = this.live(sessionId);
     const r = data.report;
-    const hasTcp = data.rawConnections.some((c) => c && 'state' in c);
+    const hasTcp = data.connections.count > 0;
     return {
       sessionId,
       state: data.state,
@@ -240,7 +240,7 @@ export class TapscopeService implements TapscopeApi {
       file: data.file(),
       warnings: r?.warnings ?? [],
       counts: {
-        connections: data.rawConnections.length, http: data.http().length, dns: data.dns().length, tls: data.tls().length,
+        connections: data.connections.count, http: data.http().length, dns: data.dns().length, tls: data.tls().length,
         findings: data.findings().length, tunnels: data.tunnels().length,
       },
       features: { tcpAnalysis: hasTcp, http: data.http().length > 0, dns: data.dns().length > 0, tls: data.tls().length > 0, findings: data.findings().length > 0, pcapWriter: true },
