@@ -47,7 +47,8 @@ export async function runFlows(argv: string[], out: NodeJS.WritableStream, err: 
       err.write(`tapscope: ${path} is damaged: ${r.error}; its flows cover the ${r.report.file.packets} packet(s) before it\n`);
       status = 2;
     }
-    records.push(...r.records);
+    // One push per record: spreading 400,000 records into push() exceeds the call stack.
+    for (const rec of r.records) records.push(rec);
     files.push({ path, packets: r.report.file.packets, connections: r.report.connections.length, flows: r.records.length, warnings: r.report.warnings.length, error: r.error });
   }
 
