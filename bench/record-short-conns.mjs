@@ -11,7 +11,8 @@
 // (address, port) from 8 addresses on the veth × a port range, so no 5-tuple repeats and
 // TIME_WAIT never runs out of ports. tcpdump -B 65536 writes the server's veth. Writes
 // FILE.tmp, renames it to FILE and writes FILE.meta.json (client and tcpdump counts).
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
+import * as lab from './netns-lab.mjs';
 import { renameSync, rmSync, writeFileSync } from 'node:fs';
 
 const args = process.argv.slice(2);
@@ -31,15 +32,6 @@ if (CONNS / CLIENT_ADDRS.length > 65535 - FIRST_PORT) throw new Error(`at most $
 
 const sh = (cmd, a, o = {}) => spawnSync(cmd, a, { encoding: 'utf8', ...o });
 const log = (s) => process.stderr.write(`record-short-conns: ${s}\n`);
-function must(cmd, a) {
-  const r = sh(cmd, a);
-  if (r.status !== 0) throw new Error(`${cmd} ${a.join(' ')}: ${r.stderr || r.error}`);
-}
-const inNs = (ns, cmd, a) => must('ip', ['netns', 'exec', ns, cmd, ...a]);
-function cleanup() {
-  sh('ip', ['netns', 'del', NS_SRV]);
-  sh('ip', ['netns', 'del', NS_CLI]);
-}
 
 const SERVER = `
 const http = require('http');
@@ -80,49 +72,20 @@ Promise.all(Array.from({ length: ${CONC} }, worker)).then(() => {
   console.log(JSON.stringify({ requests: ${CONNS}, ok, status5xx, failed, seconds: (Date.now() - t0) / 1000 }));
 });`;
 
-cleanup();
 const tmp = out + '.tmp';
 let server = null;
 let tcpdump = null;
 try {
-  must('ip', ['netns', 'add', NS_SRV]);
-  must('ip', ['netns', 'add', NS_CLI]);
-  must('ip', ['link', 'add', 'tsSa', 'type', 'veth', 'peer', 'name', 'tsSb']);
-  must('ip', ['link', 'set', 'tsSa', 'netns', NS_SRV]);
-  must('ip', ['link', 'set', 'tsSb', 'netns', NS_CLI]);
-  inNs(NS_SRV, 'ip', ['addr', 'add', '10.79.0.1/24', 'dev', 'tsSa']);
-  for (const a of CLIENT_ADDRS) inNs(NS_CLI, 'ip', ['addr', 'add', `${a}/24`, 'dev', 'tsSb']);
-  for (const [ns, dev] of [[NS_SRV, 'tsSa'], [NS_CLI, 'tsSb']]) {
-    inNs(ns, 'ip', ['link', 'set', dev, 'up']);
-    inNs(ns, 'ip', ['link', 'set', 'lo', 'up']);
-    // Wire-sized frames: a TAP never sees 64 KB "packets".
-    sh('ip', ['netns', 'exec', ns, 'ethtool', '-K', dev, 'tso', 'off', 'gso', 'off', 'gro', 'off', 'tx', 'off']);
-  }
+  lab.makePair({ nsSrv: NS_SRV, nsCli: NS_CLI, devSrv: 'tsSa', devCli: 'tsSb', srvAddr: '10.79.0.1', cliAddrs: CLIENT_ADDRS });
   sh('ip', ['netns', 'exec', NS_SRV, 'sysctl', '-qw', 'net.core.somaxconn=4096', 'net.ipv4.tcp_max_syn_backlog=4096']);
-  server = spawn('ip', ['netns', 'exec', NS_SRV, process.execPath, '-e', SERVER], { stdio: ['ignore', 'pipe', 'inherit'] });
-  await new Promise((ok, fail) => { server.stdout.once('data', ok); server.once('exit', () => fail(new Error('HTTP server exited'))); });
-  tcpdump = spawn('ip', ['netns', 'exec', NS_SRV, 'tcpdump', '-i', 'tsSa', '-s', '0', '-B', '65536', '-n', '-w', tmp, 'tcp port 80'], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let tdErr = '';
-  tcpdump.stderr.on('data', (d) => { tdErr += d; });
-  await new Promise((ok, fail) => {
-    const t = setTimeout(() => fail(new Error('tcpdump did not start: ' + tdErr)), 10000);
-    const check = () => { if (/listening on/.test(tdErr)) { clearTimeout(t); ok(); } else setTimeout(check, 50); };
-    check();
-  });
+  server = await lab.startServer(NS_SRV, SERVER);
+  tcpdump = await lab.startTcpdump(NS_SRV, 'tsSa', tmp, ['tcp port 80']);
   log(`${CONNS} connections (${CONC} at a time) from ${CLIENT_ADDRS[0]}..${CLIENT_ADDRS[CLIENT_ADDRS.length - 1]} to 10.79.0.1:80, tcpdump on tsSa`);
-  const client = await new Promise((ok) => {
-    const p = spawn('ip', ['netns', 'exec', NS_CLI, process.execPath, '-e', CLIENT], { stdio: ['ignore', 'pipe', 'inherit'] });
-    let s = '';
-    const kill = setTimeout(() => p.kill('SIGKILL'), 30 * 60 * 1000);
-    p.stdout.on('data', (d) => (s += d));
-    p.on('close', (code) => { clearTimeout(kill); ok({ code, s }); });
-  });
-  if (client.code !== 0) throw new Error(`client exited with ${client.code}`);
-  const result = JSON.parse(client.s.trim());
-  log(`client: ${client.s.trim()}`);
+  const clientOut = await lab.runClient(NS_CLI, CLIENT);
+  const result = JSON.parse(clientOut);
+  log(`client: ${clientOut}`);
   await new Promise((r) => setTimeout(r, 1000)); // last FIN/ACKs
-  tcpdump.kill('SIGINT');
-  await new Promise((r) => tcpdump.once('exit', r));
+  const tdErr = await lab.stopTcpdump(tcpdump);
   tcpdump = null;
   const n = (re) => Number(re.exec(tdErr)?.[1] ?? NaN);
   const td = { captured: n(/(\d+) packets? captured/), receivedByFilter: n(/(\d+) packets? received by filter/), droppedByKernel: n(/(\d+) packets? dropped by kernel/) };
@@ -130,8 +93,8 @@ try {
   renameSync(tmp, out);
   writeFileSync(out + '.meta.json', JSON.stringify({ generator: 'bench/record-short-conns.mjs', conns: CONNS, concurrency: CONC, clientAddresses: CLIENT_ADDRS.length, client: result, tcpdump: td }, null, 1) + '\n');
 } finally {
-  if (tcpdump) tcpdump.kill('SIGINT');
+  if (tcpdump) tcpdump.proc.kill('SIGINT');
   if (server) server.kill('SIGKILL');
-  cleanup();
+  lab.deletePair(NS_SRV, NS_CLI);
   rmSync(tmp, { force: true });
 }

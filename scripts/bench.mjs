@@ -29,6 +29,7 @@ import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, ren
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
+import * as lab from '../bench/netns-lab.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 process.chdir(root);
@@ -54,16 +55,6 @@ const loadavg = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 
 // ---------------------------------------------------------------- bulk capture -----
 const NS_SRV = 'tsCsrv';
 const NS_CLI = 'tsCcli';
-
-function cleanupNamespaces() {
-  sh('ip', ['netns', 'del', NS_SRV]);
-  sh('ip', ['netns', 'del', NS_CLI]);
-}
-
-function must(cmd, a) {
-  const r = sh(cmd, a);
-  if (r.status !== 0) throw new Error(`${cmd} ${a.join(' ')}: ${r.stderr || r.error}`);
-}
 
 const SERVER = `
 const http = require('http');
@@ -98,56 +89,27 @@ async function worker() {
 Promise.all(Array.from({ length: 12 }, worker)).then(() => { console.log(JSON.stringify({ done, failed })); });`;
 
 async function bulkFromNamespaces(path) {
-  cleanupNamespaces();
   const tcpdumpOut = path + '.tmp';
   let tcpdump = null;
   let server = null;
   try {
-    must('ip', ['netns', 'add', NS_SRV]);
-    must('ip', ['netns', 'add', NS_CLI]);
-    must('ip', ['link', 'add', 'tsCa', 'type', 'veth', 'peer', 'name', 'tsCb']);
-    must('ip', ['link', 'set', 'tsCa', 'netns', NS_SRV]);
-    must('ip', ['link', 'set', 'tsCb', 'netns', NS_CLI]);
-    for (const [ns, dev, ip] of [[NS_SRV, 'tsCa', '10.77.0.1/24'], [NS_CLI, 'tsCb', '10.77.0.2/24']]) {
-      must('ip', ['netns', 'exec', ns, 'ip', 'addr', 'add', ip, 'dev', dev]);
-      must('ip', ['netns', 'exec', ns, 'ip', 'link', 'set', dev, 'up']);
-      must('ip', ['netns', 'exec', ns, 'ip', 'link', 'set', 'lo', 'up']);
-      // Wire-sized frames: no TSO/GSO/GRO (a TAP never sees 64 KB "packets").
-      sh('ip', ['netns', 'exec', ns, 'ethtool', '-K', dev, 'tso', 'off', 'gso', 'off', 'gro', 'off', 'tx', 'off']);
-    }
-    server = spawn('ip', ['netns', 'exec', NS_SRV, process.execPath, '-e', SERVER], { stdio: ['ignore', 'pipe', 'inherit'] });
-    await new Promise((ok, fail) => { server.stdout.once('data', ok); server.once('exit', () => fail(new Error('HTTP server exited'))); });
-    tcpdump = spawn('ip', ['netns', 'exec', NS_SRV, 'tcpdump', '-i', 'tsCa', '-s', '0', '-B', '65536', '-n', '-w', tcpdumpOut], { stdio: ['ignore', 'ignore', 'pipe'] });
-    let tdErr = '';
-    tcpdump.stderr.on('data', (d) => { tdErr += d; });
-    await new Promise((ok, fail) => {
-      const t = setTimeout(() => fail(new Error('tcpdump did not start: ' + tdErr)), 10000);
-      const check = () => { if (/listening on/.test(tdErr)) { clearTimeout(t); ok(); } else setTimeout(check, 50); };
-      check();
-    });
+    lab.makePair({ nsSrv: NS_SRV, nsCli: NS_CLI, devSrv: 'tsCa', devCli: 'tsCb', srvAddr: '10.77.0.1', cliAddrs: ['10.77.0.2'] });
+    server = await lab.startServer(NS_SRV, SERVER);
+    tcpdump = await lab.startTcpdump(NS_SRV, 'tsCa', tcpdumpOut);
     // ~535 KB of responses per session.
     const sessions = Math.max(10, Math.round((targetMB * 1e6) / 560000));
     log(`generating traffic: ${sessions} connections x 6 HTTP requests (10.77.0.2 -> 10.77.0.1:8080), tcpdump on veth tsCa`);
-    const client = await new Promise((ok) => {
-      const p = spawn('ip', ['netns', 'exec', NS_CLI, process.execPath, '-e', CLIENT(sessions)], { stdio: ['ignore', 'pipe', 'inherit'] });
-      let s = '';
-      const kill = setTimeout(() => p.kill('SIGKILL'), 30 * 60 * 1000);
-      p.stdout.on('data', (d) => (s += d));
-      p.on('close', (code) => { clearTimeout(kill); ok({ code, s }); });
-    });
-    if (client.code !== 0) throw new Error(`client exited with ${client.code}`);
-    log(`client: ${client.s.trim()}`);
+    log(`client: ${await lab.runClient(NS_CLI, CLIENT(sessions))}`);
     await new Promise((r) => setTimeout(r, 500));
-    tcpdump.kill('SIGINT');
-    await new Promise((r) => tcpdump.once('exit', r));
-    log(`tcpdump: ${tdErr.trim().split('\n').slice(-3).join('; ')}`);
+    const tdErr = await lab.stopTcpdump(tcpdump);
     tcpdump = null;
+    log(`tcpdump: ${tdErr.trim().split('\n').slice(-3).join('; ')}`);
     renameSync(tcpdumpOut, path);
     return `real HTTP traffic between network namespaces (${sessions} keep-alive connections x 6 GETs of 1-300 KB)`;
   } finally {
-    if (tcpdump) tcpdump.kill('SIGINT');
+    if (tcpdump) tcpdump.proc.kill('SIGINT');
     if (server) server.kill('SIGKILL');
-    cleanupNamespaces();
+    lab.deletePair(NS_SRV, NS_CLI);
     rmSync(tcpdumpOut, { force: true });
   }
 }
@@ -267,7 +229,17 @@ function runOnce(cmd) {
       const kids = sh('pgrep', ['-P', String(p.pid)]).stdout.trim().split('\n').filter(Boolean).map(Number);
       for (const k of [p.pid, ...kids]) peak = Math.max(peak, procPeakKb(k));
     }, 50);
-    p.stdout.on('data', (d) => { if (out.length < 1 << 20) out += d; });
+    // Only the first MB of output is kept; tshark's conversation lines ("<->") are counted
+    // as they stream, so a 200k-connection table is counted whole.
+    let partial = '';
+    let arrowLines = 0;
+    p.stdout.on('data', (d) => {
+      const text = partial + d;
+      const lines = text.split('\n');
+      partial = lines.pop();
+      for (const l of lines) if (l.includes('<->')) arrowLines++;
+      if (out.length < 1 << 20) out += d;
+    });
     p.stderr.on('data', (d) => { err += d; if (err.length > 1 << 16) err = err.slice(-(1 << 15)); });
     p.on('close', (code) => {
       const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
@@ -276,6 +248,7 @@ function runOnce(cmd) {
       const failed = code !== 0 && code !== 2;
       resolve({
         seconds, cpu: m ? Number(m[2]) + Number(m[3]) : null, rssMB: (m ? Number(m[1]) : peak || NaN) / 1024, stdout: out,
+        arrowLines: arrowLines + (partial.includes('<->') ? 1 : 0),
         error: failed ? `exit ${code}: ${err.replace(/__RSS_KB.*/, '').trim().split('\n').slice(-2).join(' ').slice(0, 200)}` : null,
       });
     });
@@ -354,7 +327,6 @@ function countPcap(path) {
 }
 
 /** TCP conversations tshark's conv,tcp table lists (its definition of a connection). */
-const tsharkConversations = (stdout) => stdout.split('\n').filter((l) => l.includes('<->')).length;
 
 const cliHasFlows = () => /\btapscope flows\b/.test(sh(process.execPath, [join(outDir, 'tapscope.mjs'), '--help']).stdout);
 
@@ -401,7 +373,7 @@ async function benchCapture(name, cap, baseRssMB, results) {
     if (!r.error) wb = { ...r, ...JSON.parse(r.stdout.trim().split('\n').pop()) };
     add('workbench: `openFile` through the service + worker', r);
   }
-  const connections = tshark && !tshark.error ? tsharkConversations(tshark.stdout) : wb?.connections ?? null;
+  const connections = tshark && !tshark.error ? tshark.arrowLines : wb?.connections ?? null;
   const loadAfter = loadavg();
 
   const ratio = (other, mine, key) => (other && mine && !other.error && !mine.error && other[key] && mine[key] ? `${(other[key] / mine[key]).toFixed(1)}×` : '-');
