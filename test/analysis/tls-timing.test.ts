@@ -8,7 +8,7 @@ import { analyzeFile } from '../../main/engine/analyze-file.js';
 import { TurnTracker, newTurns, MAX_TURN_SAMPLES } from '../../main/analysis/tls-timing.js';
 import type { Finding } from '../../main/analysis/findings.js';
 import { tsharkFields } from '../helpers/captures.js';
-import { canCaptureLoopback, captureLoopback, selfSignedCert } from '../decrypt/loopback-capture.js';
+import { canCaptureLoopback, captureLoopback, recordInOrder, selfSignedCert } from '../decrypt/loopback-capture.js';
 import { analyzeWithKeys, expectHttpLikeTshark } from '../decrypt/tls-oracle.js';
 
 /*
@@ -77,25 +77,31 @@ describe.skipIf(!canCaptureLoopback())('multi-backend site over TLS, no keys (No
       servers.push(s);
     }
     const pcap = join(dir, 'site.pcap');
-    const dump = await captureLoopback(pcap, port);
-    try {
-      // Round robin over the three addresses, as DNS would hand them out: 4 connections per
-      // backend, 3 keep-alive requests each.
-      for (let c = 0; c < 12; c++) {
-        const b = BACKENDS[c % 3];
-        const agent = new https.Agent({ keepAlive: true, maxSockets: 1, rejectUnauthorized: false, servername: 'www.example.org' });
-        for (let q = 0; q < 3; q++) {
-          await new Promise<void>((resolve, reject) => {
-            https.get({ host: b.ip, port, path: `/item/${c}/${q}`, agent, headers: { host: 'www.example.org' } }, (res) => {
-              res.resume();
-              res.on('end', () => resolve());
-            }).on('error', reject);
-          });
+    const record = async () => {
+      const dump = await captureLoopback(pcap, port);
+      try {
+        // Round robin over the three addresses, as DNS would hand them out: 4 connections per
+        // backend, 3 keep-alive requests each.
+        for (let c = 0; c < 12; c++) {
+          const b = BACKENDS[c % 3];
+          const agent = new https.Agent({ keepAlive: true, maxSockets: 1, rejectUnauthorized: false, servername: 'www.example.org' });
+          for (let q = 0; q < 3; q++) {
+            await new Promise<void>((resolve, reject) => {
+              https.get({ host: b.ip, port, path: `/item/${c}/${q}`, agent, headers: { host: 'www.example.org' } }, (res) => {
+                res.resume();
+                res.on('end', () => resolve());
+              }).on('error', reject);
+            });
+          }
+          agent.destroy();
         }
-        agent.destroy();
+      } finally {
+        await dump.stop();
       }
+    };
+    try {
+      await recordInOrder(record, () => pcap);
     } finally {
-      await dump.stop();
       for (const s of servers) await new Promise((r) => s.close(r));
     }
     const r = analyzeFile(pcap);
@@ -155,5 +161,5 @@ describe.skipIf(!canCaptureLoopback())('multi-backend site over TLS, no keys (No
     const kinds = (d.report.findings as Finding[]).map((f) => `${f.kind} ${f.server}`);
     expect(kinds).toContain('http.5xx 127.0.0.3:' + port);
     expect(kinds.filter((k) => k.startsWith('tls.slow-server'))).toEqual([]);
-  }, 60_000);
+  }, 150_000);
 });

@@ -1,10 +1,10 @@
 import { execFile, execFileSync } from 'node:child_process';
 import { promisify } from 'node:util';
-import { existsSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { canCaptureLoopback, captureLoopback, startTestHttpsServer } from './loopback-capture.js';
+import { canCaptureLoopback, captureLoopback, recordInOrder, startTestHttpsServer } from './loopback-capture.js';
 import { analyzeWithKeys, expectHttpLikeTshark } from './tls-oracle.js';
 
 /*
@@ -31,22 +31,26 @@ const RUNS = [
 describe.skipIf(!canCaptureLoopback() || !hasCurl)('TLS decryption of curl traffic (SSLKEYLOGFILE) vs tshark', () => {
   it('decrypts curl\'s TLS 1.2 and 1.3 ChaCha20 and AES-GCM connections', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'tapscope-tls-curl-'));
-    const server = await startTestHttpsServer(dir);
     const pcap = join(dir, 'curl.pcap');
     const keys = join(dir, 'curl.keys');
-    const dump = await captureLoopback(pcap, server.port);
-    try {
-      for (const r of RUNS) {
-        const base = `https://127.0.0.1:${server.port}`;
-        // Asynchronously: the server runs in this process.
-        const { stdout: out } = await promisify(execFile)('curl', ['-sk', '--http1.1', ...r.args, '-w', '%{http_code}\\n',
-          ...['ok', 'fail', 'big'].flatMap((p) => ['-o', '/dev/null', `${base}/${p}/${r.name}`])], { env: { ...process.env, SSLKEYLOGFILE: keys }, encoding: 'utf8', timeout: 20_000 });
-        expect(out.trim().split('\n')).toEqual(['200', '503', '200']);
+    const record = async () => {
+      rmSync(keys, { force: true });
+      const server = await startTestHttpsServer(dir);
+      const dump = await captureLoopback(pcap, server.port);
+      try {
+        for (const r of RUNS) {
+          const base = `https://127.0.0.1:${server.port}`;
+          // Asynchronously: the server runs in this process.
+          const { stdout: out } = await promisify(execFile)('curl', ['-sk', '--http1.1', ...r.args, '-w', '%{http_code}\\n',
+            ...['ok', 'fail', 'big'].flatMap((p) => ['-o', '/dev/null', `${base}/${p}/${r.name}`])], { env: { ...process.env, SSLKEYLOGFILE: keys }, encoding: 'utf8', timeout: 20_000 });
+          expect(out.trim().split('\n')).toEqual(['200', '503', '200']);
+        }
+      } finally {
+        await dump.stop();
+        await server.close();
       }
-    } finally {
-      await dump.stop();
-      await server.close();
-    }
+    };
+    await recordInOrder(record, () => pcap);
     expect(existsSync(keys)).toBe(true);
     const a = analyzeWithKeys(pcap, [keys]);
     expect(expectHttpLikeTshark(pcap, keys, a)).toEqual({ requests: RUNS.length * 3, responses: RUNS.length * 3 });
@@ -54,5 +58,5 @@ describe.skipIf(!canCaptureLoopback() || !hasCurl)('TLS decryption of curl traff
     expect(hs.map((h) => h.cipher)).toEqual(RUNS.map((r) => r.suite));
     expect(hs.every((h) => h.decrypted)).toBe(true);
     expect(a.session.app.http.exchanges.filter((x) => x.status === 503).length).toBe(RUNS.length);
-  }, 60_000);
+  }, 150_000);
 });

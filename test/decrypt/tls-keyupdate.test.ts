@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { tsharkFields } from '../helpers/captures.js';
-import { canCaptureLoopback, captureLoopback, selfSignedCert } from './loopback-capture.js';
+import { canCaptureLoopback, captureLoopback, recordInOrder, selfSignedCert } from './loopback-capture.js';
 import { analyzeWithKeys, expectHttpLikeTshark } from './tls-oracle.js';
 
 /*
@@ -34,29 +34,35 @@ describe.skipIf(!canRun)('TLS 1.3 KeyUpdate on real traffic (openssl s_client ->
     const port = (server.address() as AddressInfo).port;
     const pcap = join(dir, 'keyupdate.pcap');
     const keys = join(dir, 'client.keys');
-    const dump = await captureLoopback(pcap, port);
+    const record = async () => {
+      const dump = await captureLoopback(pcap, port);
+      try {
+        const client = spawn('openssl', ['s_client', '-connect', `127.0.0.1:${port}`, '-tls1_3', '-crlf', '-keylogfile', keys], { stdio: ['pipe', 'pipe', 'pipe'] });
+        let out = '';
+        client.stdout!.on('data', (d) => (out += d));
+        const exited = new Promise((r) => client.once('exit', r));
+        const send = async (s: string) => {
+          client.stdin!.write(s);
+          await sleep(250);
+        };
+        await sleep(500);
+        await send('GET /before HTTP/1.1\nHost: ku.test\n\n');
+        await send('k\n');
+        await send('GET /after-client-update HTTP/1.1\nHost: ku.test\n\n');
+        await send('K\n');
+        await send('GET /fail/after-both-updates HTTP/1.1\nHost: ku.test\n\n');
+        await send('K\n');
+        await send('GET /after-second-update HTTP/1.1\nHost: ku.test\n\n');
+        client.stdin!.end();
+        await Promise.race([exited, sleep(5000).then(() => client.kill('SIGKILL'))]);
+        expect(out.match(/HTTP\/1\.1 (200|502)/g)).toHaveLength(4);
+      } finally {
+        await dump.stop();
+      }
+    };
     try {
-      const client = spawn('openssl', ['s_client', '-connect', `127.0.0.1:${port}`, '-tls1_3', '-crlf', '-keylogfile', keys], { stdio: ['pipe', 'pipe', 'pipe'] });
-      let out = '';
-      client.stdout!.on('data', (d) => (out += d));
-      const exited = new Promise((r) => client.once('exit', r));
-      const send = async (s: string) => {
-        client.stdin!.write(s);
-        await sleep(250);
-      };
-      await sleep(500);
-      await send('GET /before HTTP/1.1\nHost: ku.test\n\n');
-      await send('k\n');
-      await send('GET /after-client-update HTTP/1.1\nHost: ku.test\n\n');
-      await send('K\n');
-      await send('GET /fail/after-both-updates HTTP/1.1\nHost: ku.test\n\n');
-      await send('K\n');
-      await send('GET /after-second-update HTTP/1.1\nHost: ku.test\n\n');
-      client.stdin!.end();
-      await Promise.race([exited, sleep(5000).then(() => client.kill('SIGKILL'))]);
-      expect(out.match(/HTTP\/1\.1 (200|502)/g)).toHaveLength(4);
+      await recordInOrder(record, () => pcap);
     } finally {
-      await dump.stop();
       await new Promise((r) => server.close(r));
     }
     // The capture holds KeyUpdates from both sides (tshark decrypts them with the key log).
@@ -69,5 +75,5 @@ describe.skipIf(!canRun)('TLS 1.3 KeyUpdate on real traffic (openssl s_client ->
       '/before 200', '/after-client-update 200', '/fail/after-both-updates 502', '/after-second-update 200',
     ]);
     expect(r.report.warnings.filter((w) => /TLS|key log|decrypt/.test(w.message))).toEqual([]);
-  }, 60_000);
+  }, 150_000);
 });
