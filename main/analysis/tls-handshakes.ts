@@ -190,7 +190,13 @@ class TlsConnection implements AppStreams, TlsEvents, TlsDecryptorHost {
     const h = this.rec();
     h.version = s.version;
     h.cipher = s.cipher;
-    if (s.helloRetry) return; // HelloRetryRequest: the real ServerHello follows the second ClientHello
+    if (s.helloRetry) {
+      // HelloRetryRequest (RFC 8446 §4.1.4): the second ClientHello and the real ServerHello
+      // follow in clear text; the real one fixes the keys (the key log names the session by
+      // the client random, which the second ClientHello keeps).
+      this.client.awaitHelloAfterRetry();
+      return;
+    }
     if (h.serverHelloTs === null) h.serverHelloTs = ts;
     this.serverHelloInfo ??= s;
     this.decryptor?.serverHello({ version: s.versionNumber, cipherSuite: s.cipherSuite, random: s.random, alpn: s.alpn, encryptThenMac: s.encryptThenMac });

@@ -152,6 +152,12 @@ export class TlsStreamParser implements StreamSink {
   private alertBuf = new Uint8Array(2);
   private alertLen = 0;
   private encrypted = false;
+  /**
+   * After a HelloRetryRequest both sides may send their middlebox-compatibility
+   * ChangeCipherSpec (RFC 8446 D.4) before the second ClientHello / real ServerHello, which
+   * are still clear text: a CCS does not start protection until that hello is read.
+   */
+  private helloAfterRetry = false;
   private dead = false;
   /** Protected records are buffered and handed to the events (keys are known). */
   private collect = false;
@@ -166,6 +172,11 @@ export class TlsStreamParser implements StreamSink {
   /** The server chose TLS 1.3: its handshake after ServerHello is encrypted (RFC 8446 §2). */
   markEncrypted(): void {
     this.encrypted = true;
+  }
+
+  /** A HelloRetryRequest was sent: this side's next hello is in clear text, whatever CCS comes first. */
+  awaitHelloAfterRetry(): void {
+    this.helloAfterRetry = true;
   }
 
   /** Keys for this connection are known: hand over protected records (see TlsEvents.protectedRecord). */
@@ -241,7 +252,7 @@ export class TlsStreamParser implements StreamSink {
     if (this.type === TLS_APPLICATION_DATA) this.ev.applicationData(this.fromClient, ts, len);
     else if (this.type === TLS_HANDSHAKE && this.encrypted) this.ev.encryptedHandshake(this.fromClient, ts);
     else if (this.type === TLS_CHANGE_CIPHER_SPEC) {
-      this.encrypted = true;
+      if (!this.helloAfterRetry) this.encrypted = true;
       this.ev.changeCipherSpec(this.fromClient, ts);
     }
     if (len === 0) this.endRecord(ts);
@@ -324,6 +335,7 @@ export class TlsStreamParser implements StreamSink {
       o += 1 + b[o]; // compression methods
       if (o + 2 <= e) this.extensions(b, o + 2, Math.min(e, o + 2 + u16(b, o)), info, null);
       if (info.versions.length === 0) info.versions.push(tlsVersionName(legacy));
+      this.helloAfterRetry = false;
       this.ev.clientHello(info, ts);
     } else if (type === HS_SERVER_HELLO && !this.fromClient) {
       if (len < 38) return;
@@ -339,6 +351,7 @@ export class TlsStreamParser implements StreamSink {
       info.cipher = cipherName(info.cipherSuite);
       o += 3; // cipher suite, compression method
       if (o + 2 <= e) this.extensions(b, o + 2, Math.min(e, o + 2 + u16(b, o)), null, info);
+      this.helloAfterRetry = info.helloRetry;
       this.ev.serverHello(info, ts);
     } else if (type === HS_CERTIFICATE && !this.fromClient) {
       // TLS 1.2 (RFC 5246 §7.4.2): certificate_list<3> of ASN.1Cert<3>; the first is the server's.
