@@ -31,6 +31,46 @@ export interface DirectionMeter {
 
 const NONE = -1;
 
+// ---- per-packet facts of a flow record, shared with the live flow cache (flow-cache.ts) ----
+
+/** Exact epoch milliseconds (truncated) from the record's seconds and nanoseconds (no float rounding). */
+export function frameMs(f: Frame): number {
+  return f.tsSec * 1000 + Math.floor(f.tsNsec / 1e6);
+}
+
+/**
+ * IP-layer octets of a TCP/UDP packet (octetDeltaCount): what the IP header says the
+ * datagram is (the decoder already capped bogus lengths). The L4 header start is where
+ * the IP header plus extension headers end.
+ */
+export function ipOctets(f: Frame): number {
+  const l4Start = f.l4 === L4.Tcp ? f.payloadOff - f.tcpHdrLen : f.payloadOff - 8;
+  return l4Start - f.ipOff + f.ipPayloadLen;
+}
+
+/** Outermost 802.1Q VLAN id of the packet, or -1. */
+export function outerVlan(f: Frame): number {
+  for (let i = 0; i < f.tunnelCount; i++) {
+    const t = f.tunnels[i];
+    if (t.type === 'vlan' && t.id !== null) return t.id;
+  }
+  return NONE;
+}
+
+/** VNI bits of innerVni's value; a GENEVE VNI has VNI_GENEVE added. */
+export const VNI_MASK = 0xffffff;
+export const VNI_GENEVE = 0x1000000;
+
+/** The innermost VXLAN/GENEVE VNI (GENEVE + VNI_GENEVE), or -1 without one. */
+export function innerVni(f: Frame): number {
+  let v = NONE;
+  for (let i = 0; i < f.tunnelCount; i++) {
+    const t = f.tunnels[i];
+    if ((t.type === 'vxlan' || t.type === 'geneve') && t.id !== null) v = t.id + (t.type === 'geneve' ? VNI_GENEVE : 0);
+  }
+  return v;
+}
+
 export class FlowMeter implements FrameAnalyzer {
   private cap = 0;
   private packets = new Float64Array(0);
@@ -48,26 +88,17 @@ export class FlowMeter implements FrameAnalyzer {
     const slot = ctx.connId * 2 + (ctx.toServer ? 0 : 1);
     if (slot >= this.cap) this.grow(slot + 1);
     // Exact integer ms from the record's seconds and nanoseconds (no float rounding).
-    const ms = f.tsSec * 1000 + Math.floor(f.tsNsec / 1e6);
+    const ms = frameMs(f);
     if (this.packets[slot] === 0) {
       this.firstMs[slot] = ms;
-      this.vlan[slot] = NONE;
-      this.vni[slot] = NONE;
-      for (let i = 0; i < f.tunnelCount; i++) {
-        const t = f.tunnels[i];
-        if (t.type === 'vlan' && this.vlan[slot] === NONE && t.id !== null) this.vlan[slot] = t.id;
-        else if ((t.type === 'vxlan' || t.type === 'geneve') && t.id !== null) {
-          this.vni[slot] = t.id;
-          this.vniType[slot] = t.type === 'vxlan' ? 1 : 2;
-        }
-      }
+      this.vlan[slot] = outerVlan(f);
+      const v = innerVni(f);
+      this.vni[slot] = v < 0 ? NONE : v & VNI_MASK;
+      this.vniType[slot] = v < 0 ? 0 : v > VNI_MASK ? 2 : 1;
     }
     this.lastMs[slot] = ms;
     this.packets[slot]++;
-    // L4 header start: the IP header plus extension headers end there. Octets = what the
-    // IP header says the datagram is (the decoder already capped bogus lengths).
-    const l4Start = f.l4 === L4.Tcp ? f.payloadOff - f.tcpHdrLen : f.payloadOff - 8;
-    this.octets[slot] += l4Start - f.ipOff + f.ipPayloadLen;
+    this.octets[slot] += ipOctets(f);
     if (f.l4 === L4.Tcp) this.flags[slot] |= f.tcpFlags;
   }
 

@@ -405,13 +405,13 @@ function hashKey(net: number, isTcp: number, lo: number, hi: number, loPort: num
 }
 
 /** A SYN's sender is the client; a SYN-ACK's receiver is; otherwise decide by port. */
-function senderIsClientTcp(f: Frame): boolean {
+export function senderIsClientTcp(f: Frame): boolean {
   if (f.tcpFlags & TCP_SYN) return (f.tcpFlags & TCP_ACK) === 0;
   return senderIsClientByPort(f);
 }
 
 /** The side on a service port is the server; failing that, whoever spoke first is the client. */
-function senderIsClientByPort(f: Frame): boolean {
+export function senderIsClientByPort(f: Frame): boolean {
   const srcSvc = isServicePort(f.srcPort);
   const dstSvc = isServicePort(f.dstPort);
   if (dstSvc && !srcSvc) return true;
