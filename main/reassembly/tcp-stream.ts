@@ -61,6 +61,11 @@ export class TcpStreamReassembler {
     return this.ended;
   }
 
+  /** Next sequence number to deliver, or -1 before the first SYN or data segment. */
+  get nextSeq(): number {
+    return this.next;
+  }
+
   /** A SYN fixes the initial sequence number. */
   syn(seq: number): void {
     if (this.next === -1) this.next = (seq + 1) >>> 0;

@@ -2,6 +2,7 @@ import { L4, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, type Frame } from '../decode/fr
 import type { Connection, FrameAnalyzer, PacketContext } from '../analysis/types.js';
 import { grown, pow2AtLeast } from '../flows/columns.js';
 import { TcpStreamReassembler, type StreamSink } from './tcp-stream.js';
+import { CausalHold, type HeldSegment } from './causal-hold.js';
 
 /** The two sinks an application protocol attaches to a TCP connection. */
 export interface AppStreams {
@@ -20,6 +21,20 @@ export interface StreamProtocol {
 interface ConnStreams {
   c2s: TcpStreamReassembler;
   s2c: TcpStreamReassembler;
+  /** Segments of each direction waiting for the other's bytes they ACK (causal-hold.ts). */
+  c2sHeld: CausalHold;
+  s2cHeld: CausalHold;
+}
+
+/** Wrap-safe sequence difference a - b. */
+const seqDiff = (a: number, b: number): number => (a - b) | 0;
+
+/** The segment ACKs bytes of the peer's stream it has not delivered yet. */
+function acksUndelivered(ack: number, peer: TcpStreamReassembler): boolean {
+  const next = peer.nextSeq;
+  if (ack < 0 || next === -1 || peer.isEnded) return false;
+  const d = seqDiff(ack, next);
+  return d > 0 && d <= 0x40000000;
 }
 
 /** Payload packets looked at before a connection is declared "no protocol we parse". */
@@ -93,7 +108,7 @@ export class TcpStreamDispatcher implements FrameAnalyzer {
         if (++this.status[id] >= MAX_DETECT_TRIES) this.status[id] = IGNORED;
         return;
       }
-      st = { c2s: new TcpStreamReassembler(app.client), s2c: new TcpStreamReassembler(app.server) };
+      st = { c2s: new TcpStreamReassembler(app.client), s2c: new TcpStreamReassembler(app.server), c2sHeld: new CausalHold(), s2cHeld: new CausalHold() };
       const ci = this.isn[id * 2];
       const si = this.isn[id * 2 + 1];
       if (ci !== 0) st.c2s.syn(ci - 1);
@@ -103,22 +118,54 @@ export class TcpStreamDispatcher implements FrameAnalyzer {
     }
     const mine = toServer ? st.c2s : st.s2c;
     const peer = toServer ? st.s2c : st.c2s;
+    const mineHeld = toServer ? st.c2sHeld : st.s2cHeld;
+    const peerHeld = toServer ? st.s2cHeld : st.c2sHeld;
     if (flags & TCP_RST) {
       // Bytes of a RST segment are not stream data (RFC 9293 §3.5.3 diagnostic text).
+      this.release(mineHeld, mine, peer, false);
+      this.release(peerHeld, peer, mine, false);
       mine.close(f.ts, 'reset');
       peer.close(f.ts, 'reset');
     } else {
       // Data on a SYN (TCP Fast Open, RFC 7413) starts after the SYN's sequence number.
       const seq = flags & TCP_SYN ? (f.tcpSeq + 1) >>> 0 : f.tcpSeq;
-      mine.segment(seq, f.data, f.payloadOff, f.payloadCapLen, f.payloadLen, (flags & TCP_FIN) !== 0, f.ts);
-      if (flags & TCP_ACK) peer.acked(f.tcpAck, f.ts);
+      const fin = (flags & TCP_FIN) !== 0;
+      const ack = flags & TCP_ACK ? f.tcpAck >>> 0 : -1;
+      // The peer waits for bytes of this direction; data starting past them means they were
+      // lost, not late: the peer stops waiting first.
+      if (!peerHeld.isEmpty && f.payloadLen > 0 && mine.nextSeq !== -1 && seqDiff(seq, mine.nextSeq) > 0) this.release(peerHeld, peer, mine, false);
+      if (!mineHeld.isEmpty || ((f.payloadLen > 0 || fin) && acksUndelivered(ack, peer))) {
+        mineHeld.hold(seq, f.data, f.payloadOff, f.payloadCapLen, f.payloadLen, fin, ack, f.ts);
+      } else {
+        mine.segment(seq, f.data, f.payloadOff, f.payloadCapLen, f.payloadLen, fin, f.ts);
+        if (ack >= 0) peer.acked(ack, f.ts);
+      }
+      if (!peerHeld.isEmpty) this.release(peerHeld, peer, mine, true);
+      if (mineHeld.tick()) this.release(mineHeld, mine, peer, false);
+      if (peerHeld.tick()) this.release(peerHeld, peer, mine, false);
     }
-    if (mine.isEnded && peer.isEnded) this.drop(id); // both directions done: drop the state
+    if (mine.isEnded && peer.isEnded && mineHeld.isEmpty && peerHeld.isEmpty) this.drop(id); // both directions done: drop the state
+  }
+
+  /**
+   * Feeds `held`'s segments to their direction `into` in order; with `onlyReady`, only while
+   * the first one's ACK is covered by what `other` has delivered.
+   */
+  private release(held: CausalHold, into: TcpStreamReassembler, other: TcpStreamReassembler, onlyReady: boolean): void {
+    let s: HeldSegment | undefined;
+    while ((s = held.segments[0]) !== undefined) {
+      if (onlyReady && acksUndelivered(s.ack, other)) return;
+      held.shift();
+      into.segment(s.seq, s.bytes, 0, s.bytes.length, s.wireLen, s.fin, s.ts);
+      if (s.ack >= 0) other.acked(s.ack, s.ts);
+    }
   }
 
   finish(lastTs: number): void {
     for (const [id, st] of this.conns) {
       try {
+        this.release(st.c2sHeld, st.c2s, st.s2c, false);
+        this.release(st.s2cHeld, st.s2c, st.c2s, false);
         st.c2s.close(lastTs, 'eof');
         st.s2c.close(lastTs, 'eof');
       } catch (e) {
