@@ -4,12 +4,8 @@ import type { StreamEnd } from '../reassembly/tcp-stream.js';
 import type { AppStreams } from '../reassembly/tcp-streams.js';
 import type { HttpExchange, NoResponse } from './http-exchanges.js';
 import type { Connection } from './types.js';
+import { HeaderLists } from './header-lists.js';
 
-/** Header lists kept per exchange: fields per list and octets per list (name + value). */
-export const MAX_HEADERS_PER_LIST = 64;
-export const MAX_HEADER_OCTETS_PER_LIST = 8 * 1024;
-/** Header octets kept per capture over all exchanges; beyond it lists are dropped and counted. */
-export const MAX_HEADER_OCTETS_TOTAL = 4 * 1024 * 1024;
 /** Open streams' exchanges followed per connection (twice the streams the framer tracks). */
 const MAX_FOLLOWED_EXCHANGES = 2 * MAX_OPEN_STREAMS;
 /** Connections named in the report's warnings; more are counted. */
@@ -52,13 +48,11 @@ export interface Http2ConnectionSummary {
  */
 export class Http2Exchanges {
   readonly connections: Http2ConnectionSummary[] = [];
-  /** Header octets kept so far, and header lists dropped once MAX_HEADER_OCTETS_TOTAL was reached. */
-  headerOctets = 0;
-  headerListsDropped = 0;
   /** Optional observer of every frame and header block (tests compare them with tshark). */
   observer: Http2Observer | null = null;
 
-  constructor(private readonly sink: (x: HttpExchange) => void) {}
+  /** Header lists are kept within the capture's bounds (shared with HTTP/1.x and HTTP/3). */
+  constructor(private readonly sink: (x: HttpExchange) => void, readonly headerLists = new HeaderLists()) {}
 
   /**
    * The sinks of one HTTP/2 connection. `client` takes the bytes the client sent, `server`
@@ -89,31 +83,15 @@ export class Http2Exchanges {
     this.sink(x);
   }
 
-  /** Report warnings: HTTP/2 connections with protocol or decoding problems, and dropped header lists. */
+  keepHeaders(fields: HeaderField[]): [string, string][] | null {
+    return this.headerLists.keep(fields.map((f) => [f.name, f.value] as const));
+  }
+
+  /** Report warnings: HTTP/2 connections with protocol or decoding problems. */
   warnings(): string[] {
     const bad = this.connections.filter((c) => c.errors.length > 0);
     const out = bad.slice(0, MAX_WARNED_CONNECTIONS).map((c) => `HTTP/2 connection ${c.connectionId}: ${c.errors[0]}${c.errors.length > 1 ? ` (and ${c.errors.length - 1} more problem(s))` : ''}`);
     if (bad.length > MAX_WARNED_CONNECTIONS) out.push(`${bad.length - MAX_WARNED_CONNECTIONS} more HTTP/2 connection(s) with problems not listed`);
-    if (this.headerListsDropped > 0) out.push(`HTTP/2 header lists of ${this.headerListsDropped} message(s) not kept: the ${MAX_HEADER_OCTETS_TOTAL / (1024 * 1024)} MiB kept per capture was reached`);
-    return out;
-  }
-
-  /** A header list kept within the per-list and per-capture bounds, or null when the budget is spent. */
-  keepHeaders(fields: HeaderField[]): [string, string][] | null {
-    if (this.headerOctets >= MAX_HEADER_OCTETS_TOTAL) {
-      this.headerListsDropped++;
-      return null;
-    }
-    const out: [string, string][] = [];
-    let octets = 0;
-    for (const f of fields) {
-      const n = f.name.length + f.value.length;
-      if (out.length >= MAX_HEADERS_PER_LIST) break;
-      if (octets + n > MAX_HEADER_OCTETS_PER_LIST) continue; // too long to keep: the later, shorter ones still fit
-      out.push([f.name, f.value]);
-      octets += n;
-    }
-    this.headerOctets += octets;
     return out;
   }
 }

@@ -2,6 +2,7 @@ import { h3ErrorName, Http3StreamParser, Http3UniStream, SETTINGS_QPACK_MAX_TABL
 import { QpackTable, type QpackSection } from '../parsers/qpack.js';
 import { QuicStreamReassembly } from '../reassembly/quic-stream.js';
 import type { HttpExchange } from './http-exchanges.js';
+import { HeaderLists } from './header-lists.js';
 
 /*
  * HTTP/3 EXCHANGES (RFC 9114 §4.1): one per client-initiated bidirectional stream (id % 4 == 0):
@@ -33,7 +34,10 @@ export class Http3Connection {
   dropped = 0;
   errors: string[] = [];
 
-  constructor(private connectionId: number, private serverIp: string, private serverPort: number, private sink: (x: HttpExchange) => void) {}
+  constructor(
+    private connectionId: number, private serverIp: string, private serverPort: number, private sink: (x: HttpExchange) => void,
+    private headerLists = new HeaderLists(),
+  ) {}
 
   streamData(streamId: number, fromClient: boolean, offset: number, b: Uint8Array, off: number, len: number, fin: boolean, ts: number): void {
     if (streamId % 4 === 2 || streamId % 4 === 3) {
@@ -119,6 +123,7 @@ export class Http3Connection {
             else if (n === ':authority') x.host = v;
             else if (n === ':path') x.uri = v;
           }
+          x.requestHeaders ??= this.headerLists.keep(h.fields);
         } else {
           x.responseHeaderBytes += bytes;
           x.responseFrames = (x.responseFrames ?? 0) + 1;
@@ -132,6 +137,7 @@ export class Http3Connection {
             x.status = status;
             x.responseTs = ts;
             for (const [n, v] of h.fields) if (n === 'content-type' && v !== null) x.contentType = v;
+            x.responseHeaders = this.headerLists.keep(h.fields);
           }
           if (h.error) this.note(`stream ${id}: ${h.error}`);
         }

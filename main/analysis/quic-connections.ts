@@ -7,6 +7,7 @@ import { Level, QuicSessionKeys } from '../decrypt/quic-session-keys.js';
 import { h3ErrorName } from '../parsers/http3.js';
 import type { HttpExchange } from './http-exchanges.js';
 import { Http3Connection } from './http3-exchanges.js';
+import { HeaderLists } from './header-lists.js';
 import { ALERT_NAMES, TlsStreamParser, type ClientHelloInfo, type ServerHelloInfo, type TlsEvents } from '../parsers/tls.js';
 import { QuicCryptoStream } from '../reassembly/quic-crypto.js';
 import type { FrameAnalyzer, PacketContext } from './types.js';
@@ -115,7 +116,11 @@ export class QuicConnections implements FrameAnalyzer {
    * keyLog: TLS secrets (key log files, DSBs) that open Handshake and 1-RTT packets; http: where
    * HTTP/3 exchanges go (the `http` array). Without them only Initials are read.
    */
-  constructor(readonly keyLog: KeyLog | null = null, readonly http: ((x: HttpExchange) => void) | null = null) {}
+  constructor(
+    readonly keyLog: KeyLog | null = null, readonly http: ((x: HttpExchange) => void) | null = null,
+    /** HTTP/3 header lists are kept within the capture's bounds shared with HTTP/1.x and HTTP/2. */
+    readonly headerLists = new HeaderLists(),
+  ) {}
 
   onFrame(f: Frame, ctx: PacketContext): void {
     if (f.l4 !== L4.Udp || f.payloadCapLen < 1) return;
@@ -455,7 +460,7 @@ class QuicTracker implements TlsEvents {
     if (this.h3) return this.h3;
     const sink = this.owner.http;
     if (!sink || !this.speaksH3()) return null;
-    this.h3 = new Http3Connection(this.q.connectionId, this.q.serverIp, this.q.serverPort, sink);
+    this.h3 = new Http3Connection(this.q.connectionId, this.q.serverIp, this.q.serverPort, sink, this.owner.headerLists);
     this.owner.http3.push(this.h3);
     return this.h3;
   }

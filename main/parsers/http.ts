@@ -36,6 +36,8 @@ export interface HttpHead {
   headTs: number;
   /** The header block was cut by a gap: only the lines before it were read. */
   truncated: boolean;
+  /** The header fields in order, names as sent, values trimmed (RFC 9112 §5). */
+  fields: [string, string][];
 }
 
 export interface HttpParserEvents {
@@ -457,7 +459,7 @@ export class Http1StreamParser implements StreamSink {
     const h: HttpHead = {
       isRequest: this.isRequest, method: null, uri: null, version: '', status: null, reason: null, host: null,
       contentType: null, contentLength: -1, chunked: false, connectionClose: false, upgrade: null, expectContinue: false,
-      headerBytes: len, startTs: this.startTs, headTs: ts, truncated,
+      headerBytes: len, startTs: this.startTs, headTs: ts, truncated, fields: [],
     };
     if (this.isRequest) {
       // Like Wireshark: the target ends at the next space, the version is the last word.
@@ -478,8 +480,10 @@ export class Http1StreamParser implements StreamSink {
     for (const line of lines) {
       const c = line.indexOf(':');
       if (c <= 0) continue;
-      const name = line.slice(0, c).trim().toLowerCase();
+      const sent = line.slice(0, c).trim();
+      const name = sent.toLowerCase();
       const value = line.slice(c + 1).trim();
+      h.fields.push([sent, value]);
       switch (name) {
         case 'host':
           if (h.host === null) h.host = value;

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { Http2Exchanges, MAX_HEADER_OCTETS_TOTAL } from '../../main/analysis/http2-exchanges.js';
+import { Http2Exchanges } from '../../main/analysis/http2-exchanges.js';
+import { MAX_HEADER_OCTETS_TOTAL } from '../../main/analysis/header-lists.js';
 import { HttpExchanges, type HttpExchange } from '../../main/analysis/http-exchanges.js';
 import { CLIENT_PREFACE, MAX_HEADER_BLOCK, MAX_OPEN_STREAMS } from '../../main/parsers/http2.js';
 import { capture, decodeAsFor } from '../helpers/captures.js';
@@ -259,9 +260,9 @@ describe('HTTP/2 streams from hand-built frames', () => {
     one.client(1, CLIENT_PREFACE, frame(T.HEADERS, F.END_HEADERS | F.END_STREAM, 1, Buffer.alloc(MAX_HEADER_BLOCK + 1000, 0x82)), frame(T.PING, 0, 0, Buffer.alloc(8)));
     expect([one.xs[0].method, one.summary.errors.some((e) => /header block over/.test(e)), one.summary.framesFromClient[T.PING]]).toEqual([null, true, 1]);
     // Per capture: once MAX_HEADER_OCTETS_TOTAL is kept, lists are dropped and counted.
-    h2.headerOctets = MAX_HEADER_OCTETS_TOTAL;
+    h2.headerLists.octets = MAX_HEADER_OCTETS_TOTAL;
     client(2, frame(T.HEADERS, F.END_HEADERS | F.END_STREAM, 2 * MAX_OPEN_STREAMS + 5, req('/late')));
-    expect([xs[xs.length - 1].uri, xs[xs.length - 1].requestHeaders, h2.headerListsDropped]).toEqual(['/late', null, 1]);
+    expect([xs[xs.length - 1].uri, xs[xs.length - 1].requestHeaders, h2.headerLists.dropped]).toEqual(['/late', null, 1]);
     // Per exchange: 64 fields.
     const many = connection();
     const fields: [string, string][] = [[':method', 'GET'], [':path', '/m']];
