@@ -1,0 +1,158 @@
+/// <reference lib="dom" />
+import { test, expect, type Locator, type Page } from '@playwright/test';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { openCaptureWriter } from '../../main/pcap/writer';
+import { REPO_ROOT } from '../helpers/captures';
+import { ACK, FIN, PSH, SYN, tcp } from './craft';
+import { SHOTS, openPath } from './helpers';
+
+/*
+ * The workbench's Wireshark-hand interactions (issue 14): charts that zoom, resizable and
+ * chosen columns, the display-filter bar, the I/O graph, and the close confirmation.
+ */
+
+mkdirSync(SHOTS, { recursive: true });
+const WORK = join(REPO_ROOT, 'test-results', 'workbench-ui');
+mkdirSync(WORK, { recursive: true });
+
+const C = '10.1.0.1', S = '10.1.0.2', CP = 40000, SP = 80;
+
+/** The issue's example: all data in the first 0.5 s, the FIN after 65 s. */
+function writeLongTail(path: string): void {
+  const t0 = 1_700_000_000;
+  const pkts: [number, Uint8Array][] = [
+    [0, tcp(C, CP, S, SP, 1000, 0, SYN)],
+    [0.01, tcp(S, SP, C, CP, 5000, 1001, SYN | ACK)],
+    [0.02, tcp(C, CP, S, SP, 1001, 5001, ACK)],
+  ];
+  let seq = 1001;
+  for (let k = 0; k < 20; k++) {
+    const t = 0.03 + k * 0.022;
+    const data = 'x'.repeat(100);
+    pkts.push([t, tcp(C, CP, S, SP, seq, 5001, PSH | ACK, data)]);
+    seq += data.length;
+    pkts.push([t + 0.005, tcp(S, SP, C, CP, 5001, seq, ACK)]);
+  }
+  pkts.push([65, tcp(C, CP, S, SP, seq, 5001, FIN | ACK)]);
+  pkts.push([65.01, tcp(S, SP, C, CP, 5001, seq + 1, FIN | ACK)]);
+  pkts.push([65.02, tcp(C, CP, S, SP, seq + 1, 5002, ACK)]);
+  const w = openCaptureWriter(path, { format: 'pcap', interfaces: [{ id: 0, linkType: 1, snaplen: 65535, name: null, description: null, tsUnitsPerSec: 1e6 }] });
+  for (const [t, b] of pkts) {
+    const us = Math.round(t * 1e6);
+    w.write({ tsSec: t0 + Math.floor(us / 1e6), tsNsec: (us % 1e6) * 1000, caplen: b.length, origLen: b.length, data: b, offset: 0, interfaceId: 0, comment: null });
+  }
+  w.close();
+}
+
+async function xrange(chart: Locator): Promise<{ min: number; max: number; left: number; right: number }> {
+  return chart.evaluate((el) => ({
+    min: Number(el.getAttribute('data-xmin')), max: Number(el.getAttribute('data-xmax')),
+    left: Number(el.getAttribute('data-left')), right: Number(el.getAttribute('data-right')),
+  }));
+}
+
+/** Page x of a value on a chart's x axis (linear scale). */
+async function pageX(chart: Locator, v: number): Promise<number> {
+  const r = await xrange(chart);
+  const box = (await chart.boundingBox())!;
+  return box.x + r.left + ((v - r.min) / (r.max - r.min)) * (r.right - r.left);
+}
+
+async function dragBox(page: Page, chart: Locator, from: number, to: number): Promise<void> {
+  const box = (await chart.boundingBox())!;
+  const y1 = box.y + box.height * 0.25;
+  const y2 = box.y + box.height * 0.75;
+  await page.mouse.move(await pageX(chart, from), y1);
+  await page.mouse.down();
+  await page.mouse.move(await pageX(chart, to), y2, { steps: 8 });
+  await page.mouse.up();
+}
+
+test('zoom: the Stevens and RTT charts zoom to a connection\'s first half second and reset; the timeline wheel-zooms', async ({ page }) => {
+  const file = join(WORK, 'long-tail-fin-after-65s.pcap');
+  writeLongTail(file);
+  await openPath(page, file);
+
+  // Timeline: the wheel over the plot narrows the x axis; a double-click gives it back.
+  const tl = page.getByTestId('timeline');
+  await expect.poll(async () => (await xrange(tl)).max).toBeGreaterThan(64);
+  const full = await xrange(tl);
+  const tb = (await tl.boundingBox())!;
+  await page.mouse.move(tb.x + full.left + 20, tb.y + 100);
+  for (let i = 0; i < 5; i++) await page.mouse.wheel(0, -100);
+  await expect.poll(async () => (await xrange(tl)).max - (await xrange(tl)).min).toBeLessThan((full.max - full.min) / 2);
+  await expect(tl).toHaveAttribute('data-zoomed', 'true');
+  await page.screenshot({ path: join(SHOTS, 'ui-timeline-zoomed.png') });
+  await page.mouse.dblclick(tb.x + full.left + 20, tb.y + 100);
+  await expect.poll(async () => (await xrange(tl)).max).toBeCloseTo(full.max, 6);
+  await expect(tl).toHaveAttribute('data-zoomed', 'false');
+
+  // Connection detail: the Stevens chart spans 65 s; a box over [0, 0.5] s shows only that.
+  await page.getByTestId('tab-connections').click();
+  await page.locator('[data-testid=connections-table] .vrow').first().click();
+  const seq = page.getByTestId('seq-chart');
+  await expect.poll(async () => (await xrange(seq)).max).toBeGreaterThanOrEqual(65);
+  await page.screenshot({ path: join(SHOTS, 'ui-stevens-unzoomed.png'), fullPage: true });
+  await dragBox(page, seq, 0.001, 0.5);
+  const z = await xrange(seq);
+  expect(z.max).toBeLessThan(0.6);
+  expect(z.max).toBeGreaterThan(0.4);
+  expect(z.min).toBeLessThan(0.05);
+  await expect(seq).toHaveAttribute('data-zoomed', 'true');
+  await page.screenshot({ path: join(SHOTS, 'ui-stevens-zoomed.png'), fullPage: true });
+  // The RTT chart zooms by the wheel too, independently.
+  const rtt = page.getByTestId('rtt-chart');
+  const rFull = await xrange(rtt);
+  const rb = (await rtt.boundingBox())!;
+  await page.mouse.move(await pageX(rtt, 0.2), rb.y + rb.height / 2);
+  for (let i = 0; i < 6; i++) await page.mouse.wheel(0, -100);
+  await expect.poll(async () => (await xrange(rtt)).max - (await xrange(rtt)).min).toBeLessThan((rFull.max - rFull.min) / 2);
+  // Double-click resets the Stevens chart to the whole connection.
+  await seq.locator('canvas').dblclick();
+  await expect.poll(async () => (await xrange(seq)).max).toBeGreaterThanOrEqual(65);
+  await expect(seq).toHaveAttribute('data-zoomed', 'false');
+});
+
+test('tables: headers are never cut, a dragged column width persists, the Connections column chooser hides a column', async ({ page }) => {
+  const file = join(REPO_ROOT, '..', 'shared', 'captures', 'many-conns-loopback-echo.pcap');
+  await openPath(page, file);
+  await page.getByTestId('tab-connections').click();
+  const head = page.locator('[data-testid=connections-table] .vhead');
+  await expect(head.locator('.vth')).toHaveCount(15);
+  // Every header shows its whole label (no ellipsis) and names the column in full on hover.
+  const cut = await head.locator('.vth').evaluateAll((els) => els.filter((e) => e.scrollWidth > e.clientWidth + 1).map((e) => e.textContent));
+  expect(cut).toEqual([]);
+  await expect(head.locator('[data-sort=handshakeRtt]')).toHaveAttribute('title', /Handshake RTT/);
+  await page.screenshot({ path: join(SHOTS, 'ui-connections-headers.png') });
+
+  // Drag the Site column's edge 120 px to the right: it widens by that much, and stays so after a reload.
+  const cell = head.locator('.vth-cell[data-col=site]');
+  const w0 = (await cell.boundingBox())!.width;
+  const h = (await head.locator('[data-resize=site]').boundingBox())!;
+  await page.mouse.move(h.x + h.width / 2, h.y + h.height / 2);
+  await page.mouse.down();
+  await page.mouse.move(h.x + h.width / 2 + 120, h.y + h.height / 2, { steps: 6 });
+  await page.mouse.up();
+  const w1 = (await cell.boundingBox())!.width;
+  expect(Math.abs(w1 - (w0 + 120))).toBeLessThan(3);
+  // Rows follow the header.
+  const td = page.locator('[data-testid=connections-table] .vrow').first().locator('.vtd').nth(4);
+  expect(Math.abs((await td.boundingBox())!.width - w1)).toBeLessThan(2);
+
+  // Hide "Site" in the chooser: 14 headers and 14 cells a row.
+  await page.getByTestId('connections-table-columns').click();
+  await page.locator('[data-testid=connections-table-chooser] [data-choose=site]').uncheck();
+  await expect(head.locator('.vth')).toHaveCount(14);
+  await expect(page.locator('[data-testid=connections-table] .vrow').first().locator('.vtd')).toHaveCount(14);
+  await page.screenshot({ path: join(SHOTS, 'ui-column-chooser.png') });
+
+  await page.reload();
+  await openPath(page, file);
+  await page.getByTestId('tab-connections').click();
+  await expect(head.locator('.vth')).toHaveCount(14);
+  await page.getByTestId('connections-table-columns').click();
+  await page.locator('[data-testid=connections-table-chooser] [data-choose=site]').check();
+  await expect(head.locator('.vth')).toHaveCount(15);
+  expect(Math.abs((await cell.boundingBox())!.width - w1)).toBeLessThan(2);
+});
