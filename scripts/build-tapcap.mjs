@@ -4,6 +4,8 @@
 //                                should hold capture capabilities (docs/security.md)
 //   out/native/tapcap.node       the Node-API addon the JavaScript helper uses when the
 //                                program is not there (Node-API only: loads in Node and Electron)
+//   out/native/tapscope-receive  the cloud-TAP receive program (recvmmsg; no libpcap, no
+//                                privileges); without it `listen` uses Node's dgram sockets
 // Both are built from main/capture/native/capcore.c (the shared libpcap code).
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, statSync } from 'node:fs';
@@ -22,12 +24,12 @@ function fresh(out, sources) {
   return sources.every((s) => statSync(s).mtimeMs < t);
 }
 
-function compile(what, out, args) {
+function compile(what, out, args, fallback = 'live capture will use the `cap` package') {
   mkdirSync(dirname(out), { recursive: true });
   const cc = process.env.CC || 'cc';
   const r = spawnSync(cc, args, { stdio: ['ignore', 'inherit', 'pipe'], encoding: 'utf8' });
   if (r.status !== 0) {
-    console.warn(`${what}: could not compile (${(r.stderr || r.error?.message || '').trim().split('\n')[0]}); live capture will use the \`cap\` package`);
+    console.warn(`${what}: could not compile (${(r.stderr || r.error?.message || '').trim().split('\n')[0]}); ${fallback}`);
     return false;
   }
   return true;
@@ -41,8 +43,21 @@ export function buildCaptureBinary() {
   return compile('tapscope-capture', CAPTURE_BINARY, ['-O2', '-Wall', '-Wextra', '-D_FORTIFY_SOURCE=2', '-fstack-protector-strong', '-fPIE', '-pie', src, core[0], '-o', CAPTURE_BINARY, '-lpcap']);
 }
 
-/** The addon, and the capture program beside it. */
+export const RECEIVE_BINARY = join(root, 'out/native/tapscope-receive');
+
+/** The cloud-TAP receive program (Linux: recvmmsg); true when it is there and up to date. A
+ * compile failure only warns: `listen` then receives with Node's dgram sockets. */
+export function buildReceiveBinary(out = RECEIVE_BINARY) {
+  const src = join(native, 'tapscope-receive.c');
+  if (process.platform !== 'linux' || !existsSync(src)) return false;
+  if (fresh(out, [src])) return true;
+  return compile('tapscope-receive', out, ['-O2', '-Wall', '-Wextra', '-D_FORTIFY_SOURCE=2', '-fstack-protector-strong', '-fPIE', '-pie', src, '-o', out],
+    'tapscope listen will receive with Node\'s dgram sockets (slower: no batching, drops above some 50,000 datagrams/s)');
+}
+
+/** The addon, and the capture and receive programs beside it. */
 export function buildTapcap() {
+  buildReceiveBinary();
   const binary = buildCaptureBinary();
   const src = join(native, 'tapcap.c');
   if (process.platform === 'win32' || !existsSync(src)) return false;

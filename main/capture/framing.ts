@@ -5,6 +5,7 @@
  * PACKET bodies are written by the native addon straight from libpcap's buffer:
  *   u32 tsSec | u32 tsNsec | u32 caplen | u32 origLen | caplen bytes
  * STATS:  f64 received | f64 droppedByKernel | f64 droppedByInterface | f64 droppedByApp
+ *         [| f64 truncated: the receive program's datagrams cut at its snap length]
  * READY, ERROR, END: one UTF-8 JSON object (rare control messages; never per packet).
  */
 import type { PacketRecord } from '../pcap/record.js';
@@ -42,6 +43,8 @@ export interface HelperStats {
   droppedByKernel: number;
   droppedByInterface: number;
   droppedByApp: number;
+  /** Only from the receive program (tapscope-receive.c). */
+  truncated?: number;
 }
 
 export function encodeJsonMsg(type: number, obj: unknown): Buffer {
@@ -150,6 +153,7 @@ export class FrameParser {
           droppedByKernel: view.getFloat64(p + 16, true),
           droppedByInterface: view.getFloat64(p + 24, true),
           droppedByApp: view.getFloat64(p + 32, true),
+          ...(len >= MSG_HDR + 40 ? { truncated: view.getFloat64(p + 40, true) } : {}),
         });
       } else {
         let obj: unknown = null;

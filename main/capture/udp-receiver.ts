@@ -8,8 +8,17 @@
  * so the ordinary decoders unwrap it and the inner conversation carries the tunnel metadata
  * (VNI, outer source = the sender). The spool keeps either these packets ("received", what
  * Wireshark shows for a capture on the collector) or the inner frames alone ("inner": clean
- * traffic for Snort/Suricata/Wireshark users). Kernel drops are the socket's drop counter
- * (/proc/net/udp on Linux).
+ * traffic for Snort/Suricata/Wireshark users).
+ *
+ * Two receive paths (docs/flows.md "Receiver"):
+ *   tapscope-receive  the native program (receive-program.ts, native/tapscope-receive.c): its
+ *                     own process reads the sockets with recvmmsg, synthesises the headers,
+ *                     stamps kernel receive times and queues batches for this process in a
+ *                     bounded queue; kernel drops (SO_MEMINFO), app drops (queue full) and
+ *                     datagrams cut at the snap length are counted there.
+ *   dgram             Node's sockets, one callback per datagram, on this thread (when the
+ *                     program is not built, or TAPSCOPE_RECEIVER_BACKEND=dgram); kernel drops
+ *                     from /proc/net/udp.
  */
 import { createSocket, type Socket } from 'node:dgram';
 import { readFileSync } from 'node:fs';
@@ -21,6 +30,7 @@ import type { WriteRecord } from '../pcap/writer.js';
 import { CaptureError } from './errors.js';
 import type { CaptureEnd, SinkOptions } from './live-sink.js';
 import { LiveSourceBase } from './live-source.js';
+import { ReceiveProgram, receiveProgram } from './receive-program.js';
 
 export type TapEncap = 'vxlan' | 'geneve' | 'tzsp';
 
@@ -34,15 +44,23 @@ export interface ListenOptions extends SinkOptions {
   address?: string;
   /** What the spool keeps: the datagrams as received (default) or the inner frames. */
   save?: 'received' | 'inner';
-  /** SO_RCVBUF in bytes (default 8 MiB; the kernel caps it at net.core.rmem_max). */
+  /** Socket receive buffer asked for, bytes (default 64 MiB; without root the kernel caps it at net.core.rmem_max). */
   receiveBufferSize?: number;
+  /** Bytes the receive program may hold for the analysis before it drops datagrams (default 64 MiB). */
+  queueBytes?: number;
+  /** Bytes kept of each datagram (64 to 65535, default 65535); longer ones are cut and counted as truncated. */
+  snaplen?: number;
 }
+
+export type ReceiverBackend = 'tapscope-receive' | 'dgram';
+
+export const DEFAULT_RECEIVE_BUFFER = 64 << 20;
 
 const ETH_HDR = 14;
 const IP4_HDR = 20;
 const IP6_HDR = 40;
 const UDP_HDR = 8;
-const MAX_DGRAM = 65536;
+const MAX_DGRAM = 65535;
 const ETHERTYPE_IPV4 = 0x0800;
 const ETHERTYPE_IPV6 = 0x86dd;
 const ETHERTYPE_TEB = 0x6558;
@@ -127,7 +145,7 @@ function socketDrops(ports: Set<number>): number | null {
 interface Listener {
   encap: TapEncap;
   port: number;
-  socket: Socket;
+  socket: Socket | null;
   /** Spool interface for "received" mode. */
   ifaceId: number;
   localAddr: string;
@@ -139,8 +157,24 @@ export class UdpTapReceiver extends LiveSourceBase {
   private readonly rec: PacketRecord;
   private readonly save: WriteRecord;
   private innerIface: Record<number, number> = {};
-  /** Datagrams whose inner frame could not be found ("inner" mode saves nothing for them). */
+  private byPort = new Map<number, Listener>();
+  /** Datagrams whose inner frame could not be found (not the tunnel, damaged; "inner" mode saves nothing for them). */
   notTunnel = 0;
+  /** Datagrams longer than the snap length, saved cut (receive program only). */
+  truncated = 0;
+  backend: ReceiverBackend = 'dgram';
+  /** The socket buffer the kernel granted (SO_RCVBUF as read back), null when unknown. */
+  receiveBuffer: number | null = null;
+  /** The buffer was forced past net.core.rmem_max (SO_RCVBUFFORCE: root or CAP_NET_ADMIN). */
+  receiveBufferForced = false;
+  /** Why the slower dgram path is used, when it was not asked for. */
+  backendNote: string | null = null;
+  private program: ReceiveProgram | null = null;
+
+  /** The receive program's process id (null on the dgram path). */
+  get receiverPid(): number | null {
+    return this.program?.pid ?? null;
+  }
   private statsTimer: NodeJS.Timeout | null = null;
   private readonly t0ns = Date.now() * 1e6;
   private readonly h0 = process.hrtime.bigint();
@@ -170,14 +204,77 @@ export class UdpTapReceiver extends LiveSourceBase {
   /** Binds every port; rejects (and binds none) if one cannot be bound. */
   async start(): Promise<void> {
     const address = this.options.address ?? '0.0.0.0';
-    const v6 = isIPv6(address);
-    if (!v6 && !isIPv4(address)) {
-      this.finish('error', new CaptureError('EINVAL', `bad listening address "${address}"`));
-      throw new CaptureError('EINVAL', `bad listening address "${address}"`);
+    if (!isIPv6(address) && !isIPv4(address)) {
+      const err = new CaptureError('EINVAL', `bad listening address "${address}"`);
+      this.finish('error', err);
+      throw err;
     }
+    const program = receiveProgram();
+    if (!program && process.platform === 'linux' && process.env.TAPSCOPE_RECEIVER_BACKEND !== 'dgram') {
+      this.backendNote = 'the receive program out/native/tapscope-receive was not built (npm run build needs a C compiler): receiving with Node dgram sockets, one datagram at a time, which drops above some tens of thousands of datagrams/s';
+    }
+    if (program) await this.startProgram(program, address);
+    else await this.startDgram(address);
+  }
+
+  /** Sets up the spool interfaces and Decode As for the bound ports; runs before any packet. */
+  private bound(ports: { encap: TapEncap; port: number }[], address: string, sockets: Socket[] | null): void {
+    ports.forEach((p, i) => {
+      const l: Listener = { encap: p.encap, port: p.port, socket: sockets?.[i] ?? null, ifaceId: -1, localAddr: address };
+      if (this.options.save !== 'inner') {
+        l.ifaceId = this.sink.addInterface({ linkType: LINKTYPE_ETHERNET, snaplen: 65535, name: `udp:${p.port}`, description: `${p.encap} feed received on ${address}:${p.port} (outer headers synthesised by Tapscope)`, tsUnitsPerSec: 1e9 });
+      }
+      this.listeners.push(l);
+      this.byPort.set(p.port, l);
+    });
+    // Ports not registered for their tunnel (or picked by the system): tell the decoder, as
+    // Wireshark's Decode As would.
+    const decodeAs: DecodeAs[] = [...(this.options.decodeAs ?? [])];
+    for (const l of this.listeners) if (DEFAULT_TAP_PORTS[l.encap] !== l.port) decodeAs.push({ table: 'udp', port: l.port, proto: l.encap });
+    this.sink.setDecodeAs(decodeAs);
+  }
+
+  private async startProgram(exec: string, address: string): Promise<void> {
+    const pending = this.pending;
+    const rp = new ReceiveProgram(exec, {
+      ports: pending.map((p) => p.port), address, receiveBufferSize: this.options.receiveBufferSize ?? DEFAULT_RECEIVE_BUFFER,
+      queueBytes: this.options.queueBytes, snaplen: this.options.snaplen,
+    }, {
+      onReady: (ready) => {
+        this.backend = 'tapscope-receive';
+        this.receiveBuffer = ready.receiveBuffer;
+        this.receiveBufferForced = ready.receiveBufferForced;
+        this.bound(pending.map((p, i) => ({ encap: p.encap, port: ready.ports[i] })), address, null);
+      },
+      packet: (r) => {
+        const d = r.data;
+        const hdr = ETH_HDR + (d[r.offset + 12] === 0x86 ? IP6_HDR : IP4_HDR) + UDP_HDR;
+        const l = this.byPort.get((d[r.offset + hdr - 6] << 8) | d[r.offset + hdr - 5]);
+        if (l) this.deliver(l, r, hdr);
+      },
+      stats: (s) => {
+        this.truncated = s.truncated ?? 0;
+        this.sink.setKernelStats(s.received + s.droppedByKernel, s.droppedByKernel, null, s.droppedByApp);
+      },
+    });
+    this.program = rp;
+    try {
+      await rp.start();
+    } catch (e) {
+      const err = e instanceof CaptureError ? e : new CaptureError('EHELPER', (e as Error).message);
+      this.finish('error', err);
+      throw err;
+    }
+    void rp.exited.then((err) => this.finish(err ? 'error' : 'stopped', err));
+  }
+
+  private async startDgram(address: string): Promise<void> {
+    const v6 = isIPv6(address);
+    const sockets: Socket[] = [];
+    const ports: { encap: TapEncap; port: number }[] = [];
     try {
       for (const p of this.pending) {
-        const socket = createSocket({ type: v6 ? 'udp6' : 'udp4', recvBufferSize: this.options.receiveBufferSize ?? 8 << 20 });
+        const socket = createSocket({ type: v6 ? 'udp6' : 'udp4', recvBufferSize: this.options.receiveBufferSize ?? DEFAULT_RECEIVE_BUFFER });
         await new Promise<void>((resolve, reject) => {
           socket.once('error', reject);
           socket.bind(p.port, address, () => {
@@ -185,19 +282,13 @@ export class UdpTapReceiver extends LiveSourceBase {
             resolve();
           });
         });
-        const port = socket.address().port;
-        const l: Listener = { encap: p.encap, port, socket, ifaceId: -1, localAddr: address };
-        if (this.options.save !== 'inner') {
-          l.ifaceId = this.sink.addInterface({ linkType: LINKTYPE_ETHERNET, snaplen: 65535, name: `udp:${port}`, description: `${p.encap} feed received on ${address}:${port} (outer headers synthesised by Tapscope)`, tsUnitsPerSec: 1e9 });
-        }
-        socket.on('message', (msg, rinfo) => this.onDatagram(l, msg, rinfo.address, rinfo.port));
-        socket.on('error', () => {}); // a receive error must not kill the collector
-        this.listeners.push(l);
+        sockets.push(socket);
+        ports.push({ encap: p.encap, port: socket.address().port });
+        this.receiveBuffer = socket.getRecvBufferSize();
       }
     } catch (e) {
       const err = e as NodeJS.ErrnoException;
-      for (const l of this.listeners) l.socket.close();
-      this.listeners = [];
+      for (const s of sockets) s.close();
       const ce = err.code === 'EADDRINUSE'
         ? new CaptureError('EADDRINUSE', `UDP port ${err.message.match(/:(\d+)$/)?.[1] ?? ''} is already in use on ${address} (another collector running?)`)
         : err.code === 'EACCES'
@@ -206,14 +297,14 @@ export class UdpTapReceiver extends LiveSourceBase {
       this.finish('error', ce);
       throw ce;
     }
-    // Ports not registered for their tunnel (or picked by the system): tell the decoder, as
-    // Wireshark's Decode As would.
-    const decodeAs: DecodeAs[] = [...(this.options.decodeAs ?? [])];
-    for (const l of this.listeners) if (DEFAULT_TAP_PORTS[l.encap] !== l.port) decodeAs.push({ table: 'udp', port: l.port, proto: l.encap });
-    this.sink.setDecodeAs(decodeAs);
-    const ports = new Set(this.listeners.map((l) => l.port));
+    this.bound(ports, address, sockets);
+    for (const l of this.listeners) {
+      l.socket!.on('message', (msg, rinfo) => this.onDatagram(l, msg, rinfo.address, rinfo.port));
+      l.socket!.on('error', () => {}); // a receive error must not kill the collector
+    }
+    const bound = new Set(ports.map((p) => p.port));
     this.statsTimer = setInterval(() => {
-      const drops = socketDrops(ports);
+      const drops = socketDrops(bound);
       this.sink.setKernelStats(this.sink.counters.packets + (drops ?? 0), drops, null, 0);
     }, 500);
   }
@@ -223,14 +314,16 @@ export class UdpTapReceiver extends LiveSourceBase {
     const v6 = from.includes(':') && !/^::ffff:\d/.test(from);
     const ipHdr = v6 ? IP6_HDR : IP4_HDR;
     const hdr = ETH_HDR + ipHdr + UDP_HDR;
-    const len = Math.min(msg.length, MAX_DGRAM);
+    const len = msg.length;
+    const caplen = Math.min(len, this.options.snaplen ?? MAX_DGRAM);
+    if (caplen < len) this.truncated++;
     // Ethernet: zero MACs, EtherType.
     b.fill(0, 0, 12);
     b.writeUInt16BE(v6 ? ETHERTYPE_IPV6 : ETHERTYPE_IPV4, 12);
     const ip = ETH_HDR;
     if (v6) {
       b.writeUInt32BE(0x60000000, ip);
-      b.writeUInt16BE(UDP_HDR + len, ip + 4);
+      b.writeUInt16BE((UDP_HDR + len) & 0xffff, ip + 4);
       b[ip + 6] = 17;
       b[ip + 7] = 64;
       parseIPv6(from, b, ip + 8);
@@ -255,30 +348,37 @@ export class UdpTapReceiver extends LiveSourceBase {
     b.writeUInt16BE(l.port, u + 2);
     b.writeUInt16BE(Math.min(0xffff, UDP_HDR + len), u + 4);
     b.writeUInt16BE(0, u + 6);
-    msg.copy(b, hdr, 0, len);
+    msg.copy(b, hdr, 0, caplen);
 
     const ns = this.t0ns + Number(process.hrtime.bigint() - this.h0);
     const r = this.rec;
     r.tsSec = Math.floor(ns / 1e9);
     r.tsNsec = ns - r.tsSec * 1e9;
     r.ts = r.tsSec + r.tsNsec / 1e9;
-    r.caplen = r.origLen = hdr + len;
+    r.caplen = hdr + caplen;
+    r.origLen = hdr + len;
     r.offset = 0;
+    this.deliver(l, r, hdr);
+  }
+
+  /** One received datagram, outer headers (hdr bytes) synthesised, to the spool and the analysis. */
+  private deliver(l: Listener, r: PacketRecord, hdr: number): void {
     r.interfaceId = l.ifaceId;
     r.index = this.sink.counters.packets;
-
+    const inner = innerFrame(l.encap, r.data.subarray(r.offset + hdr, r.offset + r.caplen));
+    if (!inner) this.notTunnel++;
     let save: WriteRecord | null = r;
     if (this.options.save === 'inner') {
-      const inner = innerFrame(l.encap, msg.subarray(0, len));
       if (!inner) {
-        this.notTunnel++;
         save = null;
       } else {
         const s = this.save;
         s.tsSec = r.tsSec;
         s.tsNsec = r.tsNsec;
-        s.offset = hdr + inner.offset;
-        s.caplen = s.origLen = len - inner.offset;
+        s.data = r.data;
+        s.offset = r.offset + hdr + inner.offset;
+        s.caplen = r.caplen - hdr - inner.offset;
+        s.origLen = r.origLen - hdr - inner.offset;
         s.interfaceId = this.innerIface[inner.linkType] ??= this.sink.addInterface({
           linkType: inner.linkType, snaplen: 65535, name: `inner-${inner.linkType === LINKTYPE_RAW ? 'ip' : 'ethernet'}`,
           description: 'inner frames of a cloud-TAP feed (tunnel headers removed by Tapscope)', tsUnitsPerSec: 1e9,
@@ -292,18 +392,21 @@ export class UdpTapReceiver extends LiveSourceBase {
   private finish(reason: CaptureEnd['reason'], err: CaptureError | null): CaptureEnd {
     if (this.result) return this.result;
     if (this.statsTimer) clearInterval(this.statsTimer);
-    const ports = new Set(this.listeners.map((l) => l.port));
-    const drops = ports.size ? socketDrops(ports) : null;
-    if (ports.size) this.sink.setKernelStats(this.sink.counters.packets + (drops ?? 0), drops, null, 0);
-    for (const l of this.listeners) try { l.socket.close(); } catch { /* closed */ }
-    this.listeners = [];
+    if (this.backend === 'dgram') {
+      const ports = new Set(this.listeners.map((l) => l.port));
+      const drops = ports.size ? socketDrops(ports) : null;
+      if (ports.size) this.sink.setKernelStats(this.sink.counters.packets + (drops ?? 0), drops, null, 0);
+      for (const l of this.listeners) try { l.socket?.close(); } catch { /* closed */ }
+    }
     const e = this.sink.finish(reason, err ? { code: err.code, message: err.summary } : null);
     return this.settle(e);
   }
 
   stop(): Promise<CaptureEnd> {
-    // Let datagrams already queued in the sockets be delivered first.
-    setImmediate(() => this.finish('stopped', null));
+    // The program reads what its sockets hold before it exits (then finish() runs); the dgram
+    // sockets deliver the datagrams already queued first.
+    if (this.program) void this.program.stop();
+    else setImmediate(() => this.finish('stopped', null));
     return this.ended;
   }
 }
