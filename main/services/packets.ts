@@ -1,5 +1,8 @@
 import { Decoder, parseDecodeAs } from '../decode/decoder.js';
-import { L4, TCP_ACK, TCP_CWR, TCP_ECE, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN, TCP_URG, type Frame } from '../decode/frame.js';
+import { L4, TCP_SYN, type Frame } from '../decode/frame.js';
+import { looksLikeQuicLong } from '../decode/quic.js';
+import { infoOf, NO_CONTEXT, protocolOf, tcpFlagText, type RowContext } from './columns/packet-columns.js';
+import { TcpConnectionLabels } from './columns/tcp-app-labels.js';
 import { linkTypeName } from '../pcap/link-types.js';
 import type { PacketRecord } from '../pcap/record.js';
 import { TcpA, tcpFlagLabels } from '../analysis/tcp-flags.js';
@@ -16,45 +19,13 @@ import type { SessionData } from './session-data.js';
  * packets from the file by offset and decode them again with the engine's decoders.
  */
 
-const TCP_FLAG_NAMES: [number, string][] = [
-  [TCP_SYN, 'SYN'], [TCP_FIN, 'FIN'], [TCP_RST, 'RST'], [TCP_PSH, 'PSH'], [TCP_ACK, 'ACK'], [TCP_URG, 'URG'], [TCP_ECE, 'ECE'], [TCP_CWR, 'CWR'],
-];
-
-function tcpFlagText(flags: number): string {
-  return TCP_FLAG_NAMES.filter(([b]) => flags & b).map(([, n]) => n).join(', ');
-}
-
 function addr(ip: string, port: number | null): string {
   if (port === null) return ip;
   return ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`;
 }
 
-function protocolOf(f: Frame): string {
-  if (f.l4 === L4.Tcp) return 'TCP';
-  if (f.l4 === L4.Udp) return 'UDP';
-  if (f.l4 === L4.Icmp) return 'ICMP';
-  if (f.l4 === L4.Icmpv6) return 'ICMPv6';
-  if (f.arpOp) return 'ARP';
-  if (f.ipVersion) return `IPv${f.ipVersion}`;
-  return linkTypeName(f.linkType);
-}
-
-function infoOf(f: Frame, bases: [number | null, number | null] | null = null, d = 0): string {
-  if (f.l4 === L4.Tcp) {
-    // Relative numbers as tshark prints them when the bases are known; raw otherwise.
-    const seqBase = bases?.[d] ?? 0;
-    const ackBase = bases?.[1 - d] ?? 0;
-    const seq = ((f.tcpSeq >>> 0) - seqBase) >>> 0;
-    const ack = f.tcpFlags & TCP_ACK ? ((f.tcpAck >>> 0) - ackBase) >>> 0 : 0;
-    return `${f.srcPort} \u2192 ${f.dstPort} [${tcpFlagText(f.tcpFlags)}] Seq=${seq}${f.tcpFlags & TCP_ACK ? ` Ack=${ack}` : ''} Win=${f.tcpWindow} Len=${f.payloadLen}`;
-  }
-  if (f.l4 === L4.Udp) return `${f.srcPort} \u2192 ${f.dstPort} Len=${f.payloadLen}`;
-  if (f.l4 === L4.Icmp || f.l4 === L4.Icmpv6) {
-    return `type ${f.icmpType} code ${f.icmpCode}${f.icmpInner ? ` (about ${f.innerSrc}:${f.innerSrcPort} \u2192 ${f.innerDst}:${f.innerDstPort})` : ''}`;
-  }
-  if (f.arpOp) return f.arpOp === 1 ? `Who has ${f.arpTargetIp}? Tell ${f.arpSenderIp}` : `${f.arpSenderIp} is at …`;
-  return f.malformed ?? '';
-}
+/** Packets of one connection replayed for a page's application labels, at most. */
+const MAX_REPLAY = 20_000;
 
 /** Re-reads packets of one session. Keep one per session; close with the session. */
 export class PacketReader {
@@ -116,6 +87,62 @@ export class PacketReader {
   }
 
   row(i: number): PacketRow {
+    return this.rows([i])[0];
+  }
+
+  /** Rows of a page of packets (0-based indices), with the application labels of their connections. */
+  rows(indices: readonly number[]): PacketRow[] {
+    const ctx = this.pageContext(indices);
+    return indices.map((i) => this.rowWith(i, ctx.get(i) ?? NO_CONTEXT));
+  }
+
+  /*
+   * PAGE CONTEXT. A TCP packet's application label depends on the bytes before it (which
+   * segment completes an HTTP message or a TLS record), so the page's connections are
+   * replayed from their first packet to the page's last one through the reassembly
+   * (columns/tcp-app-labels.ts), found by one scan of the index; at most MAX_REPLAY packets
+   * per connection (further in, the replay starts mid-stream and the framers resynchronise
+   * or give up: those packets stay "TCP"). Nothing is kept once the page is built.
+   */
+  private pageContext(indices: readonly number[]): Map<number, RowContext> {
+    const ix = this.data.index;
+    const out = new Map<number, RowContext>();
+    if (indices.length === 0) return out;
+    const wanted = new Set(indices);
+    const byConn = new Map<number, number[]>();
+    let last = 0;
+    for (const i of indices) {
+      if (i > last) last = i;
+      const c = ix.connId[i];
+      if (c >= 0 && !byConn.has(c)) byConn.set(c, []);
+    }
+    for (let i = 0; i <= last && i < ix.length; i++) {
+      const list = byConn.get(ix.connId[i]);
+      if (!list) continue;
+      list.push(i);
+      if (list.length > 2 * MAX_REPLAY) list.splice(0, list.length - MAX_REPLAY);
+    }
+    for (const [, list0] of byConn) {
+      const list = list0.length > MAX_REPLAY ? list0.slice(list0.length - MAX_REPLAY) : list0;
+      const first = this.decode(list[0]);
+      if (first.l4 === L4.Udp) {
+        const quicFlow = first.payloadCapLen > 0 && looksLikeQuicLong(first.data, first.payloadOff, first.payloadCapLen);
+        for (const i of list) if (wanted.has(i)) out.set(i, { app: null, quicFlow });
+        continue;
+      }
+      if (first.l4 !== L4.Tcp) continue;
+      const c2s = ix.dir[list[0]] !== 2;
+      const labels = new TcpConnectionLabels(c2s ? first.dstPort : first.srcPort, c2s ? first.srcPort : first.dstPort, (i) => wanted.has(i), (i) => (ix.flags[i] & TcpA.FastRetransmission) !== 0);
+      for (const i of list) {
+        const f = this.decode(i);
+        if (f.l4 === L4.Tcp) labels.feed(f, ix.dir[i] !== 2, i);
+      }
+      for (const i of list) if (wanted.has(i)) out.set(i, { app: labels.label(i), quicFlow: false });
+    }
+    return out;
+  }
+
+  private rowWith(i: number, ctx: RowContext): PacketRow {
     const ix = this.data.index;
     const c0 = ix.connId[i];
     const bases = c0 >= 0 && this.data.state !== 'opening' ? this.seqBases(c0) : null;
@@ -130,8 +157,8 @@ export class PacketReader {
       length: ix.wireLen[i],
       src: f.ipVersion ? addr(f.src, hasPorts ? f.srcPort : null) : '',
       dst: f.ipVersion ? addr(f.dst, hasPorts ? f.dstPort : null) : '',
-      protocol: protocolOf(f),
-      info: infoOf(f, bases, ix.dir[i] === 2 ? 1 : 0),
+      protocol: protocolOf(f, ctx),
+      info: infoOf(f, ctx, bases, ix.dir[i] === 2 ? 1 : 0),
       flags: tcpFlagLabels(ix.flags[i]),
     };
   }

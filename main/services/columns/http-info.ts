@@ -1,0 +1,142 @@
+import { Http1StreamParser, type HttpHead, type HttpParserEvents } from '../../parsers/http.js';
+import type { StreamSink } from '../../reassembly/tcp-stream.js';
+import { FRAME_TYPE_NAMES } from '../../parsers/http2.js';
+
+export type Label = (packet: number, protocol: string, info: string) => void;
+
+/*
+ * HTTP/1.x in the packet list, as tshark labels it: the packet that completes a message
+ * (head and body, the body reassembled by Content-Length or chunks) gets the protocol HTTP
+ * and the start line, a space, then what the body's dissector adds:
+ *   "GET /index.html HTTP/1.1 ", "HTTP/1.1 200 OK  (text/html)" (media type without
+ *   parameters), "(PNG)", "(GIF89a)", "(JPEG JFIF image)" for images; XML bodies make the
+ *   protocol HTTP/XML and add nothing; JSON bodies make it HTTP/JSON and add
+ *   ", JavaScript Object Notation (application/json)". A message without a body adds nothing.
+ * `ts` of the stream calls is the packet index that delivered the bytes (see tcp-app-labels).
+ */
+
+function mediaType(h: HttpHead): string | null {
+  return h.contentType ? h.contentType.split(';')[0].trim().toLowerCase() : null;
+}
+
+export function httpLabel(h: HttpHead, bodyBytes: number): { protocol: string; info: string } {
+  const line = h.isRequest ? `${h.method} ${h.uri} ${h.version}` : `${h.version} ${h.status} ${h.reason}`;
+  const mt = mediaType(h);
+  if (bodyBytes === 0 || mt === null) return { protocol: 'HTTP', info: `${line} ` };
+  if (/[/+]xml$/.test(mt)) return { protocol: 'HTTP/XML', info: `${line} ` };
+  if (/[/+]json$/.test(mt)) return { protocol: 'HTTP/JSON', info: `${line} , JavaScript Object Notation (${mt})` };
+  const image = mt === 'image/png' ? 'PNG' : mt === 'image/gif' ? 'GIF89a' : mt === 'image/jpeg' ? 'JPEG JFIF image' : mt;
+  return { protocol: 'HTTP', info: `${line}  (${image})` };
+}
+
+/** Both directions of an HTTP/1.x connection, labelling the packets that complete messages. */
+export function httpLabels(label: Label, onH2: () => void): { client: StreamSink; server: StreamSink } {
+  let reqHead: HttpHead | null = null;
+  let respHead: HttpHead | null = null;
+  let headRequests = 0;
+  let lastWasHead = false;
+  const events = (isRequest: boolean): HttpParserEvents => ({
+    head(h) {
+      if (isRequest) {
+        reqHead = h;
+        if (h.method === 'HEAD') headRequests++;
+      } else {
+        respHead = h;
+        lastWasHead = headRequests > 0;
+        if (lastWasHead) headRequests--;
+      }
+    },
+    messageEnd(packet, body) {
+      const h = isRequest ? reqHead : respHead;
+      // A head cut by the snaplen cannot be reassembled: tshark leaves the packet TCP.
+      if (!h || h.truncated) return;
+      const l = httpLabel(h, body);
+      label(packet, l.protocol, l.info);
+      if (isRequest) reqHead = null;
+      else respHead = null;
+    },
+    messageAbort(packet, body) {
+      const h = isRequest ? reqHead : respHead;
+      if (h && !h.truncated && h.headTs === packet && body === 0) label(packet, 'HTTP', httpLabel(h, 0).info);
+      if (isRequest) reqHead = null;
+      else respHead = null;
+    },
+    http2Preface() { onH2(); },
+    requestWasHead: () => lastWasHead,
+    end() {},
+  });
+  return { client: new Http1StreamParser(true, events(true)), server: new Http1StreamParser(false, events(false)) };
+}
+
+const PREFACE_LEN = 24;
+const MAX_FRAMES_LISTED = 64;
+
+/**
+ * HTTP/2 frames (cleartext h2c): each packet completing frames is HTTP2 with "TYPE[stream]"
+ * per frame, and "Magic" for the client preface. Header blocks are not decoded here (tshark
+ * adds ": GET /path" and ": 200 OK" after HEADERS; docs/packet-columns.md).
+ */
+export class Http2FrameLabels implements StreamSink {
+  private hdr = new Uint8Array(9);
+  private hdrLen = 0;
+  private remaining = 0;
+  private preface: number;
+  private dead = false;
+  private listed = 0;
+  private lastPacket = -1;
+
+  constructor(client: boolean, private label: Label) {
+    this.preface = client ? PREFACE_LEN : 0;
+  }
+
+  data(b: Uint8Array, off: number, len: number, packet: number): void {
+    let i = off;
+    const end = off + len;
+    if (packet !== this.lastPacket) {
+      this.lastPacket = packet;
+      this.listed = 0;
+    }
+    while (i < end && !this.dead) {
+      if (this.preface > 0) {
+        const n = Math.min(this.preface, end - i);
+        this.preface -= n;
+        i += n;
+        if (this.preface === 0) this.add(packet, 'Magic');
+        continue;
+      }
+      if (this.remaining === 0 && this.hdrLen < 9) {
+        const n = Math.min(9 - this.hdrLen, end - i);
+        this.hdr.set(b.subarray(i, i + n), this.hdrLen);
+        this.hdrLen += n;
+        i += n;
+        if (this.hdrLen < 9) return;
+        this.remaining = (this.hdr[0] << 16) | (this.hdr[1] << 8) | this.hdr[2];
+        if (this.remaining === 0) this.frameDone(packet);
+        continue;
+      }
+      const n = Math.min(this.remaining, end - i);
+      this.remaining -= n;
+      i += n;
+      if (this.remaining === 0) this.frameDone(packet);
+    }
+  }
+
+  private frameDone(packet: number): void {
+    const h = this.hdr;
+    const stream = ((h[5] & 0x7f) << 24 | (h[6] << 16) | (h[7] << 8) | h[8]) >>> 0;
+    this.add(packet, `${FRAME_TYPE_NAMES[h[3]] ?? `Unknown type (${h[3]})`}[${stream}]`);
+    this.hdrLen = 0;
+  }
+
+  private add(packet: number, text: string): void {
+    if (++this.listed <= MAX_FRAMES_LISTED) this.label(packet, 'HTTP2', text);
+  }
+
+  gap(): void {
+    this.dead = true;
+  }
+
+  end(): void {
+    this.dead = true;
+  }
+}
