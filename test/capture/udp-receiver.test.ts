@@ -1,7 +1,7 @@
 // The cloud-TAP receiver on loopback (no privileges needed): the tunnel datagrams of real
 // captures are sent to it again, and what it saves and analyses is compared with tshark's
 // reading of the original capture.
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { createSocket } from 'node:dgram';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -37,17 +37,23 @@ async function until(cond: () => boolean, ms = 5000): Promise<void> {
   for (const end = Date.now() + ms; !cond() && Date.now() < end;) await new Promise((r) => setTimeout(r, 20));
 }
 
+// Both receive paths: the native program (when built; CI builds it) and Node's dgram sockets.
+const BACKENDS = ['tapscope-receive', 'dgram'] as const;
+afterEach(() => void delete process.env.TAPSCOPE_RECEIVER_BACKEND);
+
 describe.skipIf(!hasTshark)('cloud-TAP UDP receiver', () => {
   for (const c of CASES) {
     let orig: string[][] | null = null;
-    for (const save of ['received', 'inner'] as const) {
-      it(`${c.encap} (${c.file}), saving ${save}`, async () => {
+    for (const [save, backend] of [['received', 'tapscope-receive'], ['inner', 'tapscope-receive'], ['received', 'dgram'], ['inner', 'dgram']] as const) {
+      it(`${c.encap} (${c.file}), saving ${save}, ${backend}`, async () => {
+        if (backend === 'dgram') process.env.TAPSCOPE_RECEIVER_BACKEND = 'dgram';
         // Original: payload, VNI, inner fields, TCP stream (one tshark run per capture).
         orig ??= tsharkFields(capture(c.file), ['udp.payload', c.vniField ?? 'frame.number', ...INNER, 'tcp.stream'], [...c.tsharkDecode, '-Y', `udp.port == ${c.port}`]);
         expect(orig.length).toBeGreaterThan(0);
         const payloads = orig.map((r) => Buffer.from(last(r[0]).replace(/:/g, ''), 'hex'));
-        const out = join(dir, `${c.encap}-${save}.pcapng`);
+        const out = join(dir, `${c.encap}-${save}-${backend}.pcapng`);
         const rx = await new CaptureService().listen({ [c.encap]: [0], address: '127.0.0.1', save, output: out });
+        expect(rx.backend).toBe(backend);
         const port = rx.ports[0].port;
         await replay(payloads, port);
         await until(() => rx.counters.packets >= payloads.length);
@@ -83,10 +89,12 @@ describe.skipIf(!hasTshark)('cloud-TAP UDP receiver', () => {
     }
   }
 
-  it('listens on IPv6: outer IPv6 headers from the sender to the listening address', async () => {
+  for (const backend of BACKENDS) it(`listens on IPv6: outer IPv6 headers from the sender to the listening address, ${backend}`, async () => {
+    if (backend === 'dgram') process.env.TAPSCOPE_RECEIVER_BACKEND = 'dgram';
     const orig = tsharkFields(capture('vxlan-http.pcap'), ['udp.payload', 'vxlan.vni'], ['-Y', 'udp.port == 4789']);
-    const out = join(dir, 'v6.pcapng');
+    const out = join(dir, `v6-${backend}.pcapng`);
     const rx = await new CaptureService().listen({ vxlan: [0], address: '::1', output: out });
+    expect(rx.backend).toBe(backend);
     const port = rx.ports[0].port;
     const s = createSocket('udp6');
     try {
@@ -108,7 +116,8 @@ describe.skipIf(!hasTshark)('cloud-TAP UDP receiver', () => {
     expect(innerFrame('tzsp', Buffer.from('01000001000000', 'hex'))).toBeNull(); // no END tag
   });
 
-  it('refuses a port that is already taken, with a message', async () => {
+  for (const backend of BACKENDS) it(`refuses a port that is already taken, with a message, ${backend}`, async () => {
+    if (backend === 'dgram') process.env.TAPSCOPE_RECEIVER_BACKEND = 'dgram';
     const a = await new CaptureService().listen({ vxlan: [0], address: '127.0.0.1', output: join(dir, 'a.pcapng') });
     try {
       const err = await new CaptureService().listen({ vxlan: [a.ports[0].port], address: '127.0.0.1', output: join(dir, 'b.pcapng') }).catch((e) => e);
