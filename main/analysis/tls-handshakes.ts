@@ -30,6 +30,8 @@ export interface TlsHandshake {
   certificate: CertificateInfo | null;
   /** Records of this connection were decrypted with keys from a key log or the capture's DSBs (absent: no). */
   decrypted?: boolean;
+  /** Why it was not decrypted when it was not (the first reason met); see undecryptedReason(). */
+  undecrypted?: string;
   /** Request/response turns from record timing, without keys (analysis/tls-timing.ts); absent before the handshake. */
   turns?: TlsTurns;
 }
@@ -99,9 +101,22 @@ export class TlsHandshakes implements StreamProtocol {
       alert: h.alert,
       certificate: h.certificate,
       decrypted: h.decrypted === true,
+      undecryptedReason: undecryptedReason(h, this.decryption?.keys.size ?? 0),
       turns: turnsJson(h.turns),
     }));
   }
+}
+
+/**
+ * `tls[].undecryptedReason`: null when decrypted, else why not: no keys at all, none for this
+ * session's client random, the decryptor's own reason (unsupported cipher, keys that do not
+ * open the records), no ClientHello seen, or no protected record after the handshake.
+ */
+export function undecryptedReason(h: TlsHandshake, sessionsWithKeys: number): string | null {
+  if (h.decrypted) return null;
+  if (h.clientHelloTs === null) return 'no ClientHello in the capture (it started mid-connection)';
+  if (sessionsWithKeys === 0) return 'no key log or Decryption Secrets Block with TLS secrets';
+  return h.undecrypted ?? 'no protected record could be decrypted';
 }
 
 /** `tls[].turns`: null before any answered turn. */
@@ -159,7 +174,10 @@ class TlsConnection implements AppStreams, TlsEvents, TlsDecryptorHost {
     const log = this.owner.decryption?.keys;
     const keys = log?.lookup(c.random);
     if (keys) this.startDecryption(keys, c.random, c.earlyData);
-    else if (log?.growing) this.pendingKeys = { random: c.random, hex: randomKey(c.random), earlyData: c.earlyData };
+    else {
+      h.undecrypted = `the key log has no secrets for this session (client random ${randomKey(c.random).slice(0, 16)}...)`;
+      if (log?.growing) this.pendingKeys = { random: c.random, hex: randomKey(c.random), earlyData: c.earlyData };
+    }
   }
 
   private startDecryption(keys: TlsSessionSecrets, random: Uint8Array, earlyData: boolean): void {
@@ -179,6 +197,7 @@ class TlsConnection implements AppStreams, TlsEvents, TlsDecryptorHost {
     const keys = this.owner.decryption?.keys.lookupHex(p.hex);
     if (!keys) return;
     this.pendingKeys = null;
+    if (this.h) delete this.h.undecrypted;
     this.startDecryption(keys, p.random, p.earlyData);
     const s = this.serverHelloInfo;
     if (s) this.decryptor!.serverHello({ version: s.versionNumber, cipherSuite: s.cipherSuite, random: s.random, alpn: s.alpn, encryptThenMac: s.encryptThenMac });
@@ -230,6 +249,8 @@ class TlsConnection implements AppStreams, TlsEvents, TlsDecryptorHost {
 
   warn(message: string): void {
     this.owner.warn(message);
+    const h = this.rec();
+    h.undecrypted ??= message.replace(/^TLS connection \d+: (not decrypted: )?/, '');
   }
 
   /** A TLS 1.3 server certificate is visible once its handshake is decrypted. */
