@@ -15,6 +15,7 @@ import { AnalysisSession, type SessionOptions } from '../engine/session.js';
 import { KeyLogFollower } from '../decrypt/key-log-follower.js';
 import { openCaptureWriter, type CaptureWriter, type WriteRecord } from '../pcap/writer.js';
 import type { CaptureInterface, PacketRecord } from '../pcap/record.js';
+import { LiveFlowExport, type LiveFlowOptions, type LiveFlowStats } from '../flows/live-export.js';
 
 export interface StopConditions {
   /** Seconds after the start. */
@@ -44,6 +45,23 @@ export interface SinkOptions extends SessionOptions {
   label?: string;
   /** An NSS key log to follow while capturing (re-read as it grows, as Wireshark does; docs/tls-decryption.md). */
   keyLogPath?: string;
+  /** Meter flows with idle/active expiry and export them live (docs/flows.md "Live export"). */
+  flows?: LiveFlowOptions | null;
+  /**
+   * Connections the analysis holds before it starts afresh (a 24/7 sensor's memory bound;
+   * docs/flows.md): the connections, HTTP/DNS/TLS and findings so far are dropped, their
+   * totals kept in `rotated`. Unset: one analysis for the whole capture (the app, files).
+   */
+  analysisBudget?: number;
+}
+
+/** Totals of the analyses a budgeted live capture has started afresh from (SinkOptions.analysisBudget). */
+export interface RotatedAnalyses {
+  /** Times the analysis started afresh. */
+  rotations: number;
+  /** Packets and connections of the analyses dropped. */
+  packets: number;
+  connections: number;
 }
 
 export interface CaptureCounters {
@@ -83,6 +101,10 @@ export interface CaptureEnd {
   /** Why it stopped: 'stopped' (asked), 'duration' | 'packets' | 'bytes' (a stop condition), 'error'. */
   reason: 'stopped' | 'duration' | 'packets' | 'bytes' | 'error';
   error: { code: string; message: string; remedy?: string } | null;
+  /** Live flow expiry and export (SinkOptions.flows), else null. */
+  flows?: LiveFlowStats | null;
+  /** Set when the analysis has a budget (SinkOptions.analysisBudget). */
+  rotated?: RotatedAnalyses | null;
 }
 
 interface Marker {
@@ -234,9 +256,16 @@ export class LiveSink {
 
   /** Follows the capture's key log (SinkOptions.keyLogPath), polled with every flush. */
   private keyLog: KeyLogFollower | null = null;
+  /** Flow expiry and live export (SinkOptions.flows). */
+  readonly flowExport: LiveFlowExport | null;
+  readonly rotated: RotatedAnalyses | null;
+  private decodeAs: SessionOptions['decodeAs'];
 
   constructor(private readonly opts: SinkOptions) {
     this.session = new AnalysisSession({ decodeAs: opts.decodeAs, keepIndex: opts.keepIndex });
+    this.decodeAs = opts.decodeAs;
+    this.flowExport = opts.flows ? new LiveFlowExport(opts.flows) : null;
+    this.rotated = opts.analysisBudget ? { rotations: 0, packets: 0, connections: 0 } : null;
     if (opts.keyLogPath) {
       this.keyLog = new KeyLogFollower(opts.keyLogPath, this.session.app.keys);
       this.keyLog.poll();
@@ -261,8 +290,22 @@ export class LiveSink {
   setDecodeAs(decodeAs: SessionOptions['decodeAs']): void {
     if (this.counters.packets > 0) throw new Error('Decode As can only change before the first packet');
     this.session = new AnalysisSession({ decodeAs, keepIndex: this.opts.keepIndex });
+    this.decodeAs = decodeAs;
     this.keyLog?.retarget(this.session.app.keys);
     this.keyLog?.poll();
+  }
+
+  /**
+   * The analysis reached its connection budget: start afresh, keeping only totals. The
+   * flow cache is not touched (flows go on being metered and exported across the cut).
+   */
+  private rotateAnalysis(): void {
+    const r = this.rotated!;
+    r.rotations++;
+    r.packets += this.session.packets;
+    r.connections += this.session.connections.count;
+    this.session = new AnalysisSession({ decodeAs: this.decodeAs, keepIndex: this.opts.keepIndex });
+    this.keyLog?.retarget(this.session.app.keys);
   }
 
   /** Adds an interface (link type) to the spool; returns its id for PacketRecord.interfaceId. */
@@ -321,7 +364,9 @@ export class LiveSink {
     // The packet index points into the spool, so a detail view can re-read the packet.
     r.fileOffset = save && this.writer ? this.writer.bytesWritten : 0;
     try {
-      this.session.feed(r);
+      const f = this.session.feed(r);
+      this.flowExport?.observe(f);
+      if (this.rotated && this.session.connections.count >= this.opts.analysisBudget!) this.rotateAnalysis();
     } catch (e) {
       // An analyser failing on one packet must not end a capture: the packet is still saved.
       if (++this.analysisErrors <= 20) {
@@ -433,6 +478,7 @@ export class LiveSink {
   }
 
   private emitDelta(): void {
+    this.flowExport?.tick();
     this.flush(); // what a delta announces is on disk for readers of the spool
     const counters = this.snapshot();
     const newPackets = this.counters.packets - this.lastDeltaPackets;
@@ -458,13 +504,17 @@ export class LiveSink {
         this.writer = null;
       }
       this.keyLog?.poll();
+      this.flowExport?.finish();
       this.session.finish();
       if (this.keyLog?.problem) this.session.warnings.push({ packet: null, offset: null, message: this.keyLog.problem });
       try { unlinkSync(this.marker); } catch { /* none */ }
       this.emitDelta();
     }
     const err = error ?? (this.spoolError ? { code: this.spoolError.code, message: this.spoolError.message } : null);
-    return { counters: this.snapshot(), reason: this.spoolError ? 'error' : this.stopReason && this.stopReason !== 'error' ? this.stopReason : reason, error: err };
+    return {
+      counters: this.snapshot(), reason: this.spoolError ? 'error' : this.stopReason && this.stopReason !== 'error' ? this.stopReason : reason, error: err,
+      flows: this.flowExport?.stats() ?? null, rotated: this.rotated ? { ...this.rotated } : null,
+    };
   }
 
   get path(): string {

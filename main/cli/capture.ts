@@ -4,6 +4,7 @@ import { linkTypeName } from '../pcap/link-types.js';
 import { humanSummary } from './analyze.js';
 import { parseArgs, UsageError, type ParsedArgs } from './args.js';
 import { parseDecodeAs } from '../decode/decoder.js';
+import { liveFlowOptions, LIVE_FLOW_OPTIONS, LIVE_FLOW_USAGE, flowSummaryText, analysisBudget } from './live-flows.js';
 
 export const CAPTURE_USAGE = `tapscope capture -i IFACE [-f FILTER] [-w FILE] [-c COUNT] [-a duration:SEC|filesize:KB|packets:N]...
                  [-s SNAPLEN] [-B BUFFER_MB] [-p] [--ring FILES:MB] [--decode udp:PORT=PROTO] [--progress] [--json]
@@ -11,13 +12,15 @@ export const CAPTURE_USAGE = `tapscope capture -i IFACE [-f FILTER] [-w FILE] [-
   arrive and save them to a pcapng file (default: a new file in the spool directory).
   -i N: the Nth interface of tapscope interfaces. -p: not promiscuous.
   Ctrl-C / SIGTERM stop cleanly: the file is complete and a summary is printed.
+${LIVE_FLOW_USAGE}
   Exit status: 0 ok, 1 usage or the capture could not start, 2 stopped by an error (file kept).`;
 
 export const LISTEN_USAGE = `tapscope listen [--vxlan PORT]... [--geneve PORT]... [--tzsp PORT]... [--address ADDR] [-w FILE] [--inner]
                 [-c COUNT] [-a duration:SEC|filesize:KB|packets:N]... [--ring FILES:MB] [--progress] [--json]
   Cloud-TAP collector (no privileges needed): receive mirrored traffic over UDP (VXLAN 4789,
   GENEVE 6081, TZSP 37008), analyse the inner traffic and save the datagrams as received (outer
-  headers synthesised) or, with --inner, the inner frames only.`;
+  headers synthesised) or, with --inner, the inner frames only.
+${LIVE_FLOW_USAGE}`;
 
 export const INTERFACES_USAGE = `tapscope interfaces [--json]
   List the interfaces that can be captured, marking virtual-switch ports (bridges and their
@@ -105,12 +108,14 @@ async function runLive(src: LiveSource, io: Out, a: ParsedArgs, what: string, de
     process.off('SIGTERM', stop);
     process.off('SIGHUP', stop);
   }
+  await src.sink.flowExport?.closed();
   if (tty && !progress) io.err.write('\n');
   io.err.write(summaryText(end, what));
+  if (end.flows) io.err.write(flowSummaryText(end.flows));
   if (end.error) io.err.write(`tapscope: ${end.error.message}\n${end.error.remedy ? end.error.remedy + '\n' : ''}`);
   if (a.flags.has('json')) {
     const report = src.session.report({ path: end.counters.files[end.counters.files.length - 1] ?? '', format: 'pcapng', interfaces: [...src.sink.interfaces], comments: [] });
-    io.out.write(JSON.stringify({ capture: { ...describe(), reason: end.reason, error: end.error, counters: end.counters }, ...report }) + '\n');
+    io.out.write(JSON.stringify({ capture: { ...describe(), reason: end.reason, error: end.error, counters: end.counters, flows: end.flows ?? null, rotated: end.rotated ?? null }, ...report }) + '\n');
   } else if (a.flags.has('summary')) {
     io.out.write(humanSummary(src.session.report({ path: end.counters.files.join(', '), format: 'pcapng', interfaces: [...src.sink.interfaces], comments: [] })));
   }
@@ -126,7 +131,7 @@ function startError(io: Out, e: unknown): number {
 }
 
 export async function runCaptureCli(argv: string[], io: Out): Promise<number> {
-  const a = parseArgs(argv, ['i', 'f', 'w', 'c', 'a', 's', 'B', 'ring', 'decode']);
+  const a = parseArgs(argv, ['i', 'f', 'w', 'c', 'a', 's', 'B', 'ring', 'decode', ...LIVE_FLOW_OPTIONS]);
   if (a.flags.has('help') || a.flags.has('h')) {
     io.out.write(CAPTURE_USAGE + '\n');
     return 0;
@@ -152,6 +157,7 @@ export async function runCaptureCli(argv: string[], io: Out): Promise<number> {
       return 1;
     }
   }
+  const flows = await liveFlowOptions(a);
   const snap = one(a, 's');
   const bufMB = one(a, 'B');
   let src;
@@ -166,6 +172,8 @@ export async function runCaptureCli(argv: string[], io: Out): Promise<number> {
       stop: stopConditions(a),
       ring: ring(a),
       decodeAs: (a.options.get('decode') ?? []).map(parseDecodeAs),
+      flows,
+      analysisBudget: analysisBudget(a),
     });
   } catch (e) {
     return startError(io, e);
@@ -176,7 +184,7 @@ export async function runCaptureCli(argv: string[], io: Out): Promise<number> {
 }
 
 export async function runListenCli(argv: string[], io: Out): Promise<number> {
-  const a = parseArgs(argv, ['vxlan', 'geneve', 'tzsp', 'address', 'w', 'c', 'a', 'ring', 'decode']);
+  const a = parseArgs(argv, ['vxlan', 'geneve', 'tzsp', 'address', 'w', 'c', 'a', 'ring', 'decode', ...LIVE_FLOW_OPTIONS]);
   if (a.flags.has('help') || a.flags.has('h')) {
     io.out.write(LISTEN_USAGE + '\n');
     return 0;
@@ -191,6 +199,7 @@ export async function runListenCli(argv: string[], io: Out): Promise<number> {
   const geneve = ports('geneve');
   const tzsp = ports('tzsp');
   if (!vxlan.length && !geneve.length && !tzsp.length) throw new UsageError('listen needs at least one feed: --vxlan 4789, --geneve 6081 or --tzsp 37008');
+  const flows = await liveFlowOptions(a);
   const svc = new CaptureService();
   let src;
   try {
@@ -202,6 +211,8 @@ export async function runListenCli(argv: string[], io: Out): Promise<number> {
       stop: stopConditions(a),
       ring: ring(a),
       decodeAs: (a.options.get('decode') ?? []).map(parseDecodeAs),
+      flows,
+      analysisBudget: analysisBudget(a),
     });
   } catch (e) {
     return startError(io, e);

@@ -42,43 +42,111 @@ export function parseCollector(text: string, option: string): Collector {
 const BURST = 32;
 
 /**
+ * One UDP socket to a collector with a paced send queue (BURST datagrams per ms). The
+ * queue holds at most `maxQueue` datagrams: a live exporter never blocks on, nor grows
+ * with, a collector that cannot keep up; what does not fit is counted in `dropped`.
+ * The first socket error (unresolvable host, no route) is kept in `error` and stops sending.
+ */
+export class DatagramSender {
+  sent = 0;
+  dropped = 0;
+  error: Error | null = null;
+  private readonly sock;
+  private queue: Buffer[] = [];
+  private head = 0;
+  private pumping = false;
+  /** Handed to the socket, not yet confirmed sent. */
+  private inFlight = 0;
+  private waiters: (() => void)[] = [];
+  private closed = false;
+
+  constructor(private readonly to: Collector, private readonly maxQueue = Infinity) {
+    this.sock = createSocket(isIP(to.host) === 6 ? 'udp6' : 'udp4');
+    this.sock.on('error', (e) => this.fail(e));
+  }
+
+  /** Datagrams waiting to be sent. */
+  get queued(): number {
+    return this.queue.length - this.head;
+  }
+
+  enqueue(messages: Buffer[]): void {
+    for (const m of messages) {
+      if (this.error || this.queued >= this.maxQueue) this.dropped++;
+      else this.queue.push(m);
+    }
+    if (!this.pumping) this.pump();
+  }
+
+  /** Resolves once the queue is empty (or sending failed). */
+  drained(): Promise<void> {
+    if ((this.queued === 0 && this.inFlight === 0) || this.error) return Promise.resolve();
+    return new Promise((r) => this.waiters.push(r));
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    try { this.sock.close(); } catch { /* closed */ }
+  }
+
+  private fail(e: Error): void {
+    if (this.error) return;
+    this.error = e;
+    this.dropped += this.queued;
+    this.queue = [];
+    this.head = 0;
+    this.wake();
+  }
+
+  private wake(): void {
+    const w = this.waiters;
+    this.waiters = [];
+    for (const r of w) r();
+  }
+
+  private pump(): void {
+    if (this.error || this.closed) return;
+    if (this.queued === 0) {
+      this.pumping = false;
+      this.queue = [];
+      this.head = 0;
+      this.wake();
+      return;
+    }
+    this.pumping = true;
+    const end = Math.min(this.queue.length, this.head + BURST);
+    this.inFlight = end - this.head;
+    for (; this.head < end; this.head++) {
+      const m = this.queue[this.head];
+      this.queue[this.head] = EMPTY;
+      this.sock.send(m, this.to.port, this.to.host, (e) => {
+        if (e) this.fail(e);
+        else {
+          this.sent++;
+          if (--this.inFlight === 0) setTimeout(() => this.pump(), 1);
+        }
+      });
+    }
+  }
+}
+
+const EMPTY = Buffer.alloc(0);
+
+/**
  * Sends messages as one datagram each, paced (BURST per ms). Resolves with the count sent;
  * rejects on a socket error (unresolvable host, no route).
  */
-export function sendDatagrams(messages: Buffer[], to: Collector): Promise<number> {
-  const family = isIP(to.host) === 6 ? 'udp6' : 'udp4';
-  const sock = createSocket(family);
-  return new Promise<number>((resolve, reject) => {
-    let sent = 0;
-    let failed = false;
-    sock.on('error', (e) => {
-      failed = true;
-      sock.close();
-      reject(e);
-    });
-    const next = (): void => {
-      if (failed) return;
-      if (sent >= messages.length) {
-        sock.close();
-        resolve(sent);
-        return;
-      }
-      const end = Math.min(messages.length, sent + BURST);
-      let pending = end - sent;
-      for (; sent < end; sent++) {
-        sock.send(messages[sent], to.port, to.host, (e) => {
-          if (e) {
-            if (!failed) {
-              failed = true;
-              sock.close();
-              reject(e);
-            }
-          } else if (--pending === 0) setTimeout(next, 1);
-        });
-      }
-    };
-    next();
-  });
+export async function sendDatagrams(messages: Buffer[], to: Collector): Promise<number> {
+  const s = new DatagramSender(to);
+  try {
+    s.enqueue(messages);
+    await s.drained();
+    if (s.error) throw s.error;
+    return s.sent;
+  } finally {
+    s.close();
+  }
 }
 
 /** Writes messages to an IPFIX file (RFC 5655 §6: a serialised message stream). */

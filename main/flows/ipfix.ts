@@ -172,6 +172,11 @@ export class IpfixEncoder {
     this.templateRefresh = opts.templateRefresh ?? 16;
   }
 
+  /** The next message carries the templates again (a live exporter's time-based refresh, §8.4). */
+  resendTemplates(): void {
+    this.sinceTemplates = Infinity;
+  }
+
   /** The template set for both address families (§3.4.1). */
   templateSet(): Buffer {
     const parts: Buffer[] = [];

@@ -69,6 +69,11 @@ export class Netflow9Encoder {
     this.templateRefresh = opts.templateRefresh ?? 16;
   }
 
+  /** The next packet carries the templates again (a live exporter's time-based refresh). */
+  resendTemplates(): void {
+    this.sinceTemplates = Infinity;
+  }
+
   private templateFlowSet(): Buffer {
     const body: number[] = [];
     for (const [id, fs] of [[NF9_TEMPLATE_V4, V4], [NF9_TEMPLATE_V6, V6]] as const) {

@@ -1,0 +1,131 @@
+import type { Frame } from '../decode/frame.js';
+import { FlowCache, type FlowCacheOptions, type FlowCacheStats } from './flow-cache.js';
+import { DatagramSender, type Collector } from './flow-export.js';
+import type { FlowRecord } from './flow-records.js';
+import { IpfixEncoder } from './ipfix.js';
+import { Netflow9Encoder } from './netflow9.js';
+
+/*
+ * Live flow export for `tapscope capture|listen` (and the app's live capture): the flow
+ * cache meters every packet; flows that expire are encoded with the same encoders as
+ * `tapscope flows` (ipfix.ts, netflow9.ts: one sequence number per exporter, kept across
+ * messages) and sent over UDP on one socket per collector, paced, through a bounded queue.
+ *
+ * Templates go in the first message, every 16 messages, and at least every
+ * TEMPLATE_REFRESH_MS (RFC 7011 §8.4 / §10.3.6: over UDP templates are resent
+ * periodically, so a collector that restarts learns them again). Nothing waits on the
+ * collector: records are batched at most BATCH at a time and a datagram that does not fit
+ * the queue is dropped and counted.
+ */
+
+export interface LiveFlowOptions extends FlowCacheOptions {
+  ipfix?: Collector | null;
+  netflow9?: Collector | null;
+}
+
+/** Records encoded in one go (bounds the batch held between ticks). */
+const BATCH = 512;
+/** Datagrams queued per collector before new ones are dropped (about 5.6 MB). */
+const MAX_QUEUE = 4096;
+export const TEMPLATE_REFRESH_MS = 60_000;
+
+export interface LiveFlowStats extends FlowCacheStats {
+  idleSec: number;
+  activeSec: number;
+  /** Per collector: datagrams sent and dropped (queue full or socket error). */
+  exporters: { protocol: 'ipfix' | 'netflow9'; collector: string; messages: number; dropped: number; error: string | null }[];
+}
+
+interface Exporter {
+  protocol: 'ipfix' | 'netflow9';
+  to: Collector;
+  sender: DatagramSender;
+  encode(records: FlowRecord[]): Buffer[];
+  resendTemplates(): void;
+}
+
+export class LiveFlowExport {
+  readonly cache: FlowCache;
+  private batch: FlowRecord[] = [];
+  private readonly exporters: Exporter[] = [];
+  private lastTemplatesMs = Date.now();
+  /** Wall clock at the last packet: the cache's clock moves on with it when the traffic stops. */
+  private wallAtPacket = Date.now();
+  private finished = false;
+
+  constructor(private readonly opts: LiveFlowOptions) {
+    this.cache = new FlowCache(opts, (r) => {
+      this.batch.push(r);
+      if (this.batch.length >= BATCH) this.send();
+    });
+    if (opts.ipfix) {
+      const enc = new IpfixEncoder();
+      this.exporters.push({ protocol: 'ipfix', to: opts.ipfix, sender: new DatagramSender(opts.ipfix, MAX_QUEUE), encode: (rs) => enc.encode(rs, Math.floor(Date.now() / 1000)), resendTemplates: () => enc.resendTemplates() });
+    }
+    if (opts.netflow9) {
+      const enc = new Netflow9Encoder();
+      this.exporters.push({ protocol: 'netflow9', to: opts.netflow9, sender: new DatagramSender(opts.netflow9, MAX_QUEUE), encode: (rs) => enc.encode(rs), resendTemplates: () => enc.resendTemplates() });
+    }
+  }
+
+  observe(f: Frame): void {
+    this.cache.observe(f);
+    this.wallAtPacket = Date.now();
+  }
+
+  /** Timer tick: expires flows by the clock (packet time, moved on by the wall clock since the last packet) and sends. */
+  tick(): void {
+    if (this.finished) return;
+    const c = this.cache;
+    if (c.clockMs > 0) c.expire(c.clockMs + Math.max(0, Date.now() - this.wallAtPacket));
+    if (Date.now() - this.lastTemplatesMs >= TEMPLATE_REFRESH_MS) {
+      this.lastTemplatesMs = Date.now();
+      for (const e of this.exporters) e.resendTemplates();
+    }
+    this.send();
+  }
+
+  /** Exit: every flow still in the cache is reported (forced end) and sent. */
+  finish(): void {
+    if (this.finished) return;
+    this.cache.flushAll();
+    this.send();
+    this.finished = true;
+  }
+
+  /** Resolves when every queued datagram has left (after finish), then closes the sockets. */
+  async closed(): Promise<void> {
+    for (const e of this.exporters) {
+      await e.sender.drained();
+      e.sender.close();
+    }
+  }
+
+  stats(): LiveFlowStats {
+    return {
+      ...this.cache.stats,
+      ended: { ...this.cache.stats.ended },
+      idleSec: this.cache.idleMs / 1000,
+      activeSec: this.cache.activeMs / 1000,
+      exporters: this.exporters.map((e) => ({
+        protocol: e.protocol, collector: `${e.to.host}:${e.to.port}`, messages: e.sender.sent, dropped: e.sender.dropped, error: e.sender.error?.message ?? null,
+      })),
+    };
+  }
+
+  private send(): void {
+    if (this.batch.length === 0) return;
+    const rs = this.batch;
+    this.batch = [];
+    for (const e of this.exporters) {
+      let msgs: Buffer[];
+      try {
+        msgs = e.encode(rs);
+      } catch {
+        e.sender.dropped++; // NetFlow v9 cannot express a flow longer than 49.7 days: IPFIX can
+        continue;
+      }
+      e.sender.enqueue(msgs);
+    }
+  }
+}
