@@ -1,0 +1,168 @@
+import { L4, type Frame } from '../decode/frame.js';
+import { parseDns } from '../parsers/dns.js';
+import { looksLikeQuicLong } from '../decode/quic.js';
+import { TLS_ALERT, TLS_HANDSHAKE } from '../parsers/tls.js';
+
+/*
+ * Application-layer fields of ONE packet, read from its own payload (no reassembly): a DNS
+ * message in a UDP datagram (or a whole one in a TCP segment), an HTTP/1.x request or status
+ * line with the headers in the same segment, TLS records that start at the segment's start,
+ * QUIC long headers. tshark reassembles first, so a message split over segments shows its
+ * fields on the packet that completes it there and on none here (docs/display-filters.md).
+ */
+
+const DNS_PORTS = new Set([53, 5353, 5355]);
+const HTTP_METHODS = /^(GET|POST|HEAD|PUT|DELETE|OPTIONS|PATCH|TRACE|CONNECT|PROPFIND|PROPPATCH|MKCOL|COPY|MOVE|LOCK|UNLOCK|SEARCH|NOTIFY|SUBSCRIBE|UNSUBSCRIBE|M-SEARCH) (\S+) (HTTP\/\d\.\d)$/;
+const HTTP_STATUS = /^(HTTP\/\d\.\d) (\d{3})(?: (.*))?$/;
+const MAX_HEAD = 16384;
+
+export interface AppFields {
+  dns: { id: number; response: boolean; rcode: number; opcode: number; qname: string; qtype: number; a: number[]; aaaa: string[]; cname: string[]; answers: number } | null;
+  http: {
+    request: boolean; method: string | null; uri: string | null; version: string; code: number | null; phrase: string | null;
+    headers: Map<string, string[]>;
+  } | null;
+  tls: { contentTypes: number[]; versions: number[]; handshakeTypes: number[]; sni: string[]; alertLevels: number[]; alertDescs: number[] } | null;
+  quic: { versions: number[] } | null;
+}
+
+const NONE: AppFields = Object.freeze({ dns: null, http: null, tls: null, quic: null }) as AppFields;
+
+export function appFieldsOf(f: Frame): AppFields {
+  if ((f.l4 !== L4.Tcp && f.l4 !== L4.Udp) || f.payloadCapLen <= 0) return NONE;
+  const b = f.data;
+  const off = f.payloadOff;
+  const len = Math.min(f.payloadCapLen, f.payloadLen || f.payloadCapLen);
+  const out: AppFields = { dns: null, http: null, tls: null, quic: null };
+  if (DNS_PORTS.has(f.srcPort) || DNS_PORTS.has(f.dstPort)) {
+    if (f.l4 === L4.Udp) out.dns = dnsOf(b, off, len);
+    else if (len > 2 && ((b[off] << 8) | b[off + 1]) <= len - 2) out.dns = dnsOf(b, off + 2, (b[off] << 8) | b[off + 1]);
+    if (out.dns) return out;
+  }
+  if (f.l4 === L4.Udp) {
+    if (looksLikeQuicLong(b, off, len)) out.quic = { versions: [((b[off + 1] << 24) | (b[off + 2] << 16) | (b[off + 3] << 8) | b[off + 4]) >>> 0] };
+    return out;
+  }
+  out.http = httpOf(b, off, len);
+  if (!out.http) out.tls = tlsOf(b, off, len);
+  return out;
+}
+
+function dnsOf(b: Uint8Array, off: number, len: number): AppFields['dns'] {
+  const m = parseDns(b, off, len);
+  if (!m) return null;
+  const a: number[] = [];
+  const aaaa: string[] = [];
+  const cname: string[] = [];
+  for (const x of m.answers) {
+    const v4 = /^(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(x);
+    if (v4) a.push(((+v4[1] << 24) | (+v4[2] << 16) | (+v4[3] << 8) | +v4[4]) >>> 0);
+    else if (x.includes(':')) aaaa.push(x);
+    else cname.push(x);
+  }
+  return { id: m.id, response: m.isResponse, rcode: m.rcode, opcode: m.opcode, qname: m.qname, qtype: m.qtype, a, aaaa, cname, answers: m.answers.length };
+}
+
+function httpOf(b: Uint8Array, off: number, len: number): AppFields['http'] {
+  // A request or status line starts with a capital letter; cheap reject for everything else.
+  const c = b[off];
+  if (c < 0x41 || c > 0x5a) return null;
+  const end = off + Math.min(len, MAX_HEAD);
+  let eol = -1;
+  for (let k = off; k < end - 1; k++) if (b[k] === 0x0d && b[k + 1] === 0x0a) { eol = k; break; }
+  if (eol < 0) return null;
+  const first = latin1(b, off, eol);
+  const req = HTTP_METHODS.exec(first);
+  const st = req ? null : HTTP_STATUS.exec(first);
+  if (!req && !st) return null;
+  const headers = new Map<string, string[]>();
+  let k = eol + 2;
+  while (k < end - 1) {
+    let e = -1;
+    for (let j = k; j < end - 1; j++) if (b[j] === 0x0d && b[j + 1] === 0x0a) { e = j; break; }
+    if (e < 0 || e === k) break;
+    const line = latin1(b, k, e);
+    const colon = line.indexOf(':');
+    if (colon > 0) {
+      const name = line.slice(0, colon).trim().toLowerCase();
+      headers.set(name, [...(headers.get(name) ?? []), line.slice(colon + 1).trim()]);
+    }
+    k = e + 2;
+  }
+  if (req) return { request: true, method: req[1], uri: req[2], version: req[3], code: null, phrase: null, headers };
+  return { request: false, method: null, uri: null, version: st![1], code: Number(st![2]), phrase: st![3] ?? '', headers };
+}
+
+function latin1(b: Uint8Array, from: number, to: number): string {
+  let s = '';
+  for (let k = from; k < to; k++) s += String.fromCharCode(b[k]);
+  return s;
+}
+
+/**
+ * TLS records from the segment's start (RFC 8446 §5.1): type(8) version(16) length(16).
+ * A handshake record counts as plaintext only when its messages tile it exactly (an
+ * encrypted Finished after ChangeCipherSpec does not), as tshark's "Encrypted Handshake Message".
+ */
+function tlsOf(b: Uint8Array, off: number, len: number): AppFields['tls'] {
+  const end = off + len;
+  if (len < 5 || b[off] < 20 || b[off] > 24 || b[off + 1] !== 3 || b[off + 2] > 4) return null;
+  const t: NonNullable<AppFields['tls']> = { contentTypes: [], versions: [], handshakeTypes: [], sni: [], alertLevels: [], alertDescs: [] };
+  let o = off;
+  while (o + 5 <= end && b[o] >= 20 && b[o] <= 24 && b[o + 1] === 3) {
+    const type = b[o];
+    const rlen = (b[o + 3] << 8) | b[o + 4];
+    const body = o + 5;
+    if (body + rlen > end) break; // completed in a later segment: tshark shows it there
+    t.contentTypes.push(type);
+    t.versions.push((b[o + 1] << 8) | b[o + 2]);
+    if (type === TLS_HANDSHAKE) handshakes(b, body, body + rlen, t);
+    if (type === TLS_ALERT && rlen === 2) {
+      t.alertLevels.push(b[body]);
+      t.alertDescs.push(b[body + 1]);
+    }
+    o = body + rlen;
+  }
+  return t.contentTypes.length ? t : null;
+}
+
+function handshakes(b: Uint8Array, from: number, to: number, t: NonNullable<AppFields['tls']>): void {
+  const types: number[] = [];
+  let o = from;
+  while (o + 4 <= to) {
+    const mlen = (b[o + 1] << 16) | (b[o + 2] << 8) | b[o + 3];
+    if (o + 4 + mlen > to) return;
+    types.push(b[o]);
+    if (b[o] === 1) {
+      const sni = clientHelloSni(b, o + 4, o + 4 + mlen);
+      if (sni !== null) t.sni.push(sni);
+    }
+    o += 4 + mlen;
+  }
+  if (o === to) t.handshakeTypes.push(...types);
+}
+
+/** RFC 8446 §4.1.2 ClientHello, extension server_name (RFC 6066 §3). */
+function clientHelloSni(b: Uint8Array, from: number, to: number): string | null {
+  let o = from + 2 + 32;
+  if (o >= to) return null;
+  o += 1 + b[o];
+  if (o + 2 > to) return null;
+  o += 2 + ((b[o] << 8) | b[o + 1]);
+  if (o >= to) return null;
+  o += 1 + b[o];
+  if (o + 2 > to) return null;
+  const extEnd = Math.min(to, o + 2 + ((b[o] << 8) | b[o + 1]));
+  o += 2;
+  while (o + 4 <= extEnd) {
+    const type = (b[o] << 8) | b[o + 1];
+    const elen = (b[o + 2] << 8) | b[o + 3];
+    const body = o + 4;
+    if (type === 0 && body + 5 <= extEnd && b[body + 2] === 0) {
+      const nlen = (b[body + 3] << 8) | b[body + 4];
+      if (body + 5 + nlen <= extEnd) return latin1(b, body + 5, body + 5 + nlen);
+    }
+    o = body + elen;
+  }
+  return null;
+}
