@@ -1,11 +1,13 @@
 /// <reference lib="dom" />
 import { test, expect, type Locator, type Page } from '@playwright/test';
+import { createSocket } from 'node:dgram';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { openCaptureWriter } from '../../main/pcap/writer';
-import { REPO_ROOT } from '../helpers/captures';
+import { REPO_ROOT, capture } from '../helpers/captures';
+import { replay, vxlanPayloads } from '../services/live-feed';
 import { ACK, FIN, PSH, SYN, tcp } from './craft';
-import { SHOTS, openPath } from './helpers';
+import { SHOTS, home, openPath } from './helpers';
 
 /*
  * The workbench's Wireshark-hand interactions (issue 14): charts that zoom, resizable and
@@ -155,4 +157,67 @@ test('tables: headers are never cut, a dragged column width persists, the Connec
   await page.locator('[data-testid=connections-table-chooser] [data-choose=site]').check();
   await expect(head.locator('.vth')).toHaveCount(15);
   expect(Math.abs((await cell.boundingBox())!.width - w1)).toBeLessThan(2);
+});
+
+async function freeUdpPort(): Promise<number> {
+  const s = createSocket('udp4');
+  await new Promise<void>((r) => s.bind(0, '127.0.0.1', () => r()));
+  const port = s.address().port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
+test('closing asks first while a live capture runs or is unsaved; a file closes at once', async ({ page }) => {
+  // A file: the title closes it without a question.
+  await openPath(page, capture('http-get-basic.pcap'));
+  await page.getByTestId('brand').click();
+  await expect(page.getByTestId('start-screen')).toBeVisible();
+  await expect(page.getByTestId('confirm-dialog')).toHaveCount(0);
+
+  // A running live capture (a cloud-TAP feed on loopback): the title asks; "Keep it open" keeps it.
+  await home(page);
+  await page.getByTestId('capture-source').selectOption('listen');
+  const port = await freeUdpPort();
+  await page.getByTestId('listen-port').fill(String(port));
+  await page.getByTestId('start-listen').click();
+  const status = page.getByTestId('capture-status');
+  await expect(status).toContainText('(live): 0 packets');
+  const payloads = vxlanPayloads();
+  await replay(payloads, port);
+  await expect(status).toContainText(`: ${payloads.length} packets`);
+  await page.getByTestId('brand').click();
+  await expect(page.getByTestId('confirm-message')).toContainText('is still running');
+  await page.screenshot({ path: join(SHOTS, 'ui-close-confirm.png') });
+  await page.getByTestId('confirm-cancel').click();
+  await expect(page.getByTestId('confirm-dialog')).toHaveCount(0);
+  await expect(status).toBeVisible();
+  // Ctrl+O asks too; Esc answers "keep".
+  await page.keyboard.press('Control+o');
+  await expect(page.getByTestId('confirm-dialog')).toBeVisible();
+  await page.keyboard.press('Escape');
+  await expect(page.getByTestId('confirm-dialog')).toHaveCount(0);
+  await expect(page.getByTestId('session-name')).toBeVisible();
+
+  // Stopped but never saved: still asks.
+  await page.getByTestId('stop-capture').click();
+  await expect(status).toHaveCount(0, { timeout: 20_000 });
+  await page.getByTestId('brand').click();
+  await expect(page.getByTestId('confirm-message')).toContainText('has not been saved');
+  await page.getByTestId('confirm-cancel').click();
+  // Saved in full: closing loses nothing and no longer asks.
+  const [dl] = await Promise.all([page.waitForEvent('download'), page.getByTestId('save-pcapng').click()]);
+  await dl.saveAs(join(WORK, 'saved-live.pcapng'));
+  await expect(page.getByTestId('notice')).toContainText(`Saved ${payloads.length} packet(s)`);
+  await page.getByTestId('brand').click();
+  await expect(page.getByTestId('confirm-dialog')).toHaveCount(0);
+  await expect(page.getByTestId('start-screen')).toBeVisible();
+
+  // Confirming closes: a new live capture, the title, then the confirm button.
+  await page.getByTestId('capture-source').selectOption('listen');
+  await page.getByTestId('listen-port').fill(String(await freeUdpPort()));
+  await page.getByTestId('start-listen').click();
+  await expect(status).toContainText('(live): 0 packets');
+  await page.getByTestId('brand').click();
+  await page.getByTestId('confirm-yes').click();
+  await expect(page.getByTestId('start-screen')).toBeVisible();
 });

@@ -1,5 +1,6 @@
 import type { CaptureStats, Progress, SessionInfo, SessionSummary, ViewFilter, FindingRow } from '../../../preload/api';
 import type { Client } from '../api/client';
+import { keyLogRequest } from './keylog.svelte';
 
 export type Tab = 'overview' | 'connections' | 'http' | 'dns' | 'tls' | 'packets';
 export const TABS: { id: Tab; label: string; key: string }[] = [
@@ -37,6 +38,8 @@ export const app = $state({
   showHelp: false,
   /** Counters of the running (or last) live capture. */
   capture: null as CaptureStats | null,
+  /** The live session's packets were saved in full since it opened (closing loses nothing). */
+  liveSaved: false,
 });
 
 /** The filter as a plain object (a $state proxy cannot cross Electron IPC). */
@@ -95,6 +98,7 @@ export async function adoptSession(info: SessionInfo): Promise<void> {
     void app.api.closeSession(app.session.sessionId).catch(() => {});
   }
   app.session = info;
+  app.liveSaved = false;
   app.summary = null;
   app.progress = null;
   app.detailId = null;
@@ -108,9 +112,23 @@ export async function adoptSession(info: SessionInfo): Promise<void> {
 export async function openPath(path: string): Promise<void> {
   if (!app.api || !path.trim()) return;
   try {
-    await adoptSession(await app.api.openFile({ path: path.trim() }));
+    await adoptSession(await app.api.openFile({ path: path.trim(), ...keyLogRequest() }));
   } catch (e) {
     fail(e);
+  }
+}
+
+/** A file dropped on the window: uploaded (browser mode) or opened by its path (Electron). */
+export async function openDroppedFile(file: File, onProgress?: (fraction: number) => void): Promise<void> {
+  if (!app.api) return;
+  if (!/\.(pcapng|pcap|cap)$/i.test(file.name)) {
+    app.error = `${file.name} does not look like a capture (.pcap or .pcapng)`;
+    return;
+  }
+  try {
+    await openPath(await app.api.pathForDroppedFile(file, onProgress));
+  } catch (err) {
+    fail(err);
   }
 }
 
@@ -178,6 +196,7 @@ export async function saveCapture(format: 'pcap' | 'pcapng', connectionId: numbe
     if (api.transport === 'electron' && path === null) return;
     const r = await api.saveCapture({ sessionId: app.session.sessionId, format, connectionId, filter: connectionId === null ? viewFilter() : undefined, path });
     if (r.downloadId) download(api.downloadUrl(r.downloadId)!, r.fileName);
+    if (connectionId === null && !filterActive() && app.session.state !== 'opening') app.liveSaved = true;
     app.notice = `Saved ${r.packets} packet(s) to ${r.fileName}`;
   } catch (e) {
     fail(e);
