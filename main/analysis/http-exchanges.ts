@@ -4,6 +4,8 @@ import { CLIENT_PREFACE } from '../parsers/http2.js';
 import { Http2Exchanges } from './http2-exchanges.js';
 import type { AppStreams, StreamProtocol } from '../reassembly/tcp-streams.js';
 import type { Connection } from './types.js';
+import { HttpExchangeStore } from './http-exchange-store.js';
+import { HeaderLists } from './header-lists.js';
 
 /**
  * Why a request has no (complete) response: the connection was reset or closed before or
@@ -52,7 +54,7 @@ export interface HttpExchange {
   error?: string | null;
   /** Which side sent the RST_STREAM or GOAWAY behind `error`. */
   errorBy?: 'client' | 'server';
-  /** Header lists kept (bounded, http2-exchanges.ts), null when not kept. */
+  /** Header lists kept (bounded, header-lists.ts), null when not kept (the capture's budget was spent). */
   requestHeaders?: [string, string][] | null;
   responseHeaders?: [string, string][] | null;
   /** Frames of the stream each way, and flow-control stalls of its sender (RFC 9113 §6.9). */
@@ -76,11 +78,14 @@ const HTTP_PORTS = new Set([80, 591, 3128, 8000, 8008, 8080, 8081, 8888]);
  * why (reset, closed, capture ended). Timing definitions are in docs/protocols.md.
  */
 export class HttpExchanges implements StreamProtocol {
-  readonly exchanges: HttpExchange[] = [];
+  /** Every exchange, compact once its connection's parsers are released (http-exchange-store.ts). */
+  readonly store = new HttpExchangeStore();
   /** Connections whose client sent the HTTP/2 cleartext preface (h2c prior knowledge). */
   readonly http2Connections: { connectionId: number; ts: number }[] = [];
+  /** Request and response header lists of every protocol, within the capture's bounds. */
+  readonly headerLists = new HeaderLists();
   /** HTTP/2 connections: h2c here, h2 from TLS decryption (`h2.connection()`). */
-  readonly h2 = new Http2Exchanges((x) => this.add(x));
+  readonly h2 = new Http2Exchanges((x) => this.add(x), this.headerLists);
   dropped = 0;
 
   detect(conn: Connection, toServer: boolean, b: Uint8Array, off: number, len: number): AppStreams | null {
@@ -97,14 +102,25 @@ export class HttpExchanges implements StreamProtocol {
     return new HttpConnection(this, conn, midStream).sinks;
   }
 
-  add(x: HttpExchange): void {
-    if (this.exchanges.length < MAX_EXCHANGES) this.exchanges.push(x);
-    else this.dropped++;
+  /** Adds an exchange; returns its store slot, -1 when over MAX_EXCHANGES (counted in `dropped`). */
+  add(x: HttpExchange): number {
+    if (this.store.count < MAX_EXCHANGES) return this.store.add(x);
+    this.dropped++;
+    return -1;
+  }
+
+  /** Every exchange as an object, in the order they were added (builds an object per settled one). */
+  get exchanges(): HttpExchange[] {
+    const out: HttpExchange[] = [];
+    for (let i = 0; i < this.store.count; i++) out.push(this.store.at(i));
+    return out;
   }
 
   /** The `http` array of the JSON report (README "JSON output"). */
   json(): Record<string, unknown>[] {
-    return this.exchanges.map(exchangeJson);
+    const out: Record<string, unknown>[] = [];
+    for (let i = 0; i < this.store.count; i++) out.push(exchangeJson(this.store.at(i)));
+    return out;
   }
 }
 
@@ -148,6 +164,8 @@ export function exchangeJson(x: HttpExchange): Record<string, unknown> {
     protocol: x.protocol ?? 'http/1.1',
     streamId: x.streamId ?? null,
     error: x.error ?? null,
+    requestHeaders: x.requestHeaders ?? null,
+    responseHeaders: x.responseHeaders ?? null,
   };
 }
 
@@ -210,6 +228,9 @@ class HttpConnection implements AppStreams {
   headRequest = false;
   /** The server's direction lost bytes where responses may have been. */
   private serverLostSync = false;
+  /** Store slots of this connection's exchanges, settled once both directions have ended. */
+  private slots: number[] = [];
+  private directionsEnded = 0;
 
   constructor(private owner: HttpExchanges, private conn: Connection, midStream: boolean) {
     const self = this;
@@ -227,7 +248,7 @@ class HttpConnection implements AppStreams {
         self.req = null;
       },
       http2Preface(ts) { owner.http2Connections.push({ connectionId: conn.id, ts }); self.server.tunnel(); },
-      end() {},
+      end() { self.directionEnded(); },
     };
     const serverEvents: HttpParserEvents = {
       head(h) { self.responseHead(h); },
@@ -253,7 +274,10 @@ class HttpConnection implements AppStreams {
       tunnelData(b, off, len, ts) { self.h2Server?.data(b, off, len, ts); },
       lostSync() { self.serverLostSync = true; },
       requestWasHead() { return self.headRequest; },
-      end(_ts, how) { self.serverEnded(how); },
+      end(_ts, how) {
+        self.serverEnded(how);
+        self.directionEnded();
+      },
     };
     this.client = new Http1StreamParser(true, clientEvents, midStream);
     this.server = new Http1StreamParser(false, serverEvents, midStream);
@@ -283,9 +307,10 @@ class HttpConnection implements AppStreams {
     x.upgrade = h.upgrade;
     x.requestTs = h.startTs;
     x.requestHeaderBytes = h.headerBytes;
+    x.requestHeaders = this.owner.headerLists.keep(h.fields);
     this.req = x;
     this.queue.push(x);
-    this.owner.add(x);
+    this.keep(x);
     // messageEnd follows at once for a request without a body.
   }
 
@@ -312,7 +337,7 @@ class HttpConnection implements AppStreams {
       // A response whose request was not captured (capture started mid-connection).
       x = newExchange(this.conn);
       x.version = h.version;
-      this.owner.add(x);
+      this.keep(x);
     }
     x.status = status;
     x.reason = h.reason;
@@ -320,6 +345,7 @@ class HttpConnection implements AppStreams {
     x.responseHeaderBytes = h.headerBytes;
     x.responseHeadTruncated = h.truncated;
     x.contentType = h.contentType;
+    x.responseHeaders = this.owner.headerLists.keep(h.fields);
     if (h.upgrade) x.upgrade = h.upgrade;
     this.resp = x;
     if (status === 101 || (x.method === 'CONNECT' && status >= 200 && status < 300)) {
@@ -330,6 +356,18 @@ class HttpConnection implements AppStreams {
       this.server.tunnel();
       if (status === 101 && /^h2c$/i.test(x.upgrade ?? '')) this.upgradeToH2(x);
     }
+  }
+
+  private keep(x: HttpExchange): void {
+    const slot = this.owner.add(x);
+    if (slot >= 0) this.slots.push(slot);
+  }
+
+  /** After both directions' end (FIN, RST, end of capture) the exchanges are final: they go compact. */
+  private directionEnded(): void {
+    if (++this.directionsEnded < 2) return;
+    for (const slot of this.slots) this.owner.store.settle(slot);
+    this.slots = [];
   }
 
   private serverEnded(how: StreamEnd): void {
