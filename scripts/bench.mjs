@@ -10,7 +10,9 @@
 //   short-recorded     --conns N real short HTTP connections between namespaces (bench/record-short-conns.mjs)
 //   vxlan              the synthetic connections inside VXLAN, as a cloud traffic-mirroring feed sends them
 // Default: bulk, short-synthetic, short-recorded, vxlan. --only a,b picks captures; --all adds
-// short-synthetic-2m.
+// short-synthetic-2m. The row `receiver` (run by default after the live capture, or alone with
+// --only receiver) is the cloud-TAP receiver on loopback: scripts/bench-receiver.mjs, with
+// --count N --flows N --receiver-rates R,R (datagrams/s; 0 = as fast as the sender can).
 //
 // Per capture, each in its own process, same file, same run, page cache warm (the file is read
 // once first): `tapscope analyze FILE --json > /dev/null`, `tshark -q -z conv,tcp -r FILE`,
@@ -51,6 +53,19 @@ const sh = (cmd, a, o = {}) => spawnSync(cmd, a, { encoding: 'utf8', ...o });
 const log = (s) => process.stderr.write(`bench: ${s}\n`);
 const has = (cmd) => sh('sh', ['-c', `command -v ${cmd}`]).status === 0;
 const loadavg = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+
+// The receiver row: its own script (sender, receive program, listener), beside the interface capture.
+function receiverBench() {
+  const fwd = [];
+  for (const [from, to] of [['count', 'count'], ['flows', 'flows'], ['receiver-rates', 'rates']]) if (opt(from, null)) fwd.push(`--${to}`, opt(from, null));
+  if (args.includes('--worktree')) fwd.push('--worktree');
+  console.log(`\nCloud-TAP receiver (load average ${loadavg()}):`);
+  spawnSync(process.execPath, [join(root, 'scripts', 'bench-receiver.mjs'), ...fwd], { stdio: 'inherit' });
+}
+if (only.length === 1 && only[0] === 'receiver') {
+  receiverBench();
+  process.exit(0);
+}
 
 // ---------------------------------------------------------------- bulk capture -----
 const NS_SRV = 'tsCsrv';
@@ -427,6 +442,7 @@ if (has('softflowd')) {
 }
 const results = {};
 for (const name of only) {
+  if (name === 'receiver') continue; // after the live capture
   let cap;
   try {
     cap = await ensureCapture(name);
@@ -452,3 +468,4 @@ if (!args.includes('--no-live')) {
   console.log('');
   spawnSync(process.execPath, [join(root, 'scripts', 'bench-capture.mjs')], { stdio: 'inherit' });
 }
+if (only.includes('receiver') || !args.includes('--only')) receiverBench();

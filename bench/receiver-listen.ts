@@ -1,0 +1,79 @@
+// The listening side of the receiver bench (scripts/bench-receiver.mjs), as `tapscope listen`
+// runs it: CaptureService.listen (the receive program when built) -> spool + analysis in this
+// process. Prints one JSON line when listening, then every 500 ms
+//   {"t","packets","received","droppedByKernel","droppedByApp","truncated","notTunnel","connections","rss","programRss"}
+// and a last one with "end": true after SIGINT or "stop" on stdin. --receive-only runs the
+// receive program alone with a sink that only counts its frames (the receive path without
+// the analysis and the spool).
+//   node receiver-listen.mjs PORT SPOOL.pcapng [--inner] [--receive-only]
+import { readFileSync } from 'node:fs';
+import { CaptureService } from '../main/capture/service.js';
+import { ReceiveProgram, receiveProgram } from '../main/capture/receive-program.js';
+
+const [portArg, spool] = process.argv.slice(2);
+const cpuOf = (pid: number | null): number | null => {
+  if (!pid) return null;
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return (Number(f[11]) + Number(f[12])) / 100; // utime + stime, seconds (USER_HZ 100)
+  } catch {
+    return null;
+  }
+};
+const rssOf = (pid: number | null): number | null => {
+  if (!pid) return null;
+  try {
+    return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? NaN) * 1024;
+  } catch {
+    return null;
+  }
+};
+
+if (process.argv.includes('--receive-only')) await receiveOnly();
+
+async function receiveOnly(): Promise<never> {
+  const exec = receiveProgram();
+  if (!exec) throw new Error('out/native/tapscope-receive is not built');
+  const c = { packets: 0, received: 0, droppedByKernel: 0, droppedByApp: 0, truncated: 0 };
+  const rp = new ReceiveProgram(exec, { ports: [Number(portArg)], address: '127.0.0.1', receiveBufferSize: 64 << 20 }, {
+    onReady: () => {},
+    packet: () => void c.packets++,
+    stats: (s) => Object.assign(c, { received: s.received, droppedByKernel: s.droppedByKernel, droppedByApp: s.droppedByApp, truncated: s.truncated ?? 0 }),
+  });
+  const ready = await rp.start();
+  const t0 = Date.now();
+  const line = (end = false): string => JSON.stringify({
+    t: (Date.now() - t0) / 1000, ...c, received: c.received + c.droppedByKernel, notTunnel: null, connections: null,
+    rss: process.memoryUsage().rss, programRss: rssOf(rp.pid), cpu: cpuOf(process.pid), programCpu: cpuOf(rp.pid), ...(end ? { end: true } : {}),
+  }) + '\n';
+  process.stdout.write(JSON.stringify({ listening: true, backend: 'tapscope-receive (receive only)', receiveBuffer: ready.receiveBuffer, receiveBufferForced: ready.receiveBufferForced, pid: process.pid, programPid: rp.pid }) + '\n');
+  const timer = setInterval(() => process.stdout.write(line()), 500);
+  process.on('SIGINT', () => void rp.stop());
+  process.stdin.on('data', (d) => { if (String(d).includes('stop')) void rp.stop(); });
+  await rp.exited;
+  clearInterval(timer);
+  process.stdout.write(line(true));
+  process.exit(0);
+}
+
+const rx = await new CaptureService().listen({
+  vxlan: [Number(portArg)], address: '127.0.0.1', output: spool, save: process.argv.includes('--inner') ? 'inner' : 'received', deltaIntervalMs: 500,
+});
+const t0 = Date.now();
+const line = (end = false): string => {
+  const c = rx.counters;
+  return JSON.stringify({
+    t: (Date.now() - t0) / 1000, packets: c.packets, received: c.received, droppedByKernel: c.droppedByKernel, droppedByApp: c.droppedByApp,
+    truncated: rx.truncated, notTunnel: rx.notTunnel, connections: rx.session.connections.count,
+    rss: process.memoryUsage().rss, programRss: rssOf(rx.receiverPid), cpu: cpuOf(process.pid), programCpu: cpuOf(rx.receiverPid), ...(end ? { end: true } : {}),
+  }) + '\n';
+};
+process.stdout.write(JSON.stringify({ listening: true, backend: rx.backend, receiveBuffer: rx.receiveBuffer, receiveBufferForced: rx.receiveBufferForced, note: rx.backendNote, pid: process.pid, programPid: rx.receiverPid }) + '\n');
+const timer = setInterval(() => process.stdout.write(line()), 500);
+const stop = (): void => void rx.stop();
+process.on('SIGINT', stop);
+process.stdin.on('data', (d) => { if (String(d).includes('stop')) stop(); });
+await rx.ended;
+clearInterval(timer);
+process.stdout.write(line(true));
+process.exit(0);
