@@ -22,7 +22,7 @@ export class AppAnalysis implements FrameAnalyzer {
   readonly tls = new TlsHandshakes({ keys: this.keys, app: this.http });
   readonly icmp = new IcmpErrors();
   /** QUIC (Initials without keys; Handshake, 1-RTT and HTTP/3 with the same secrets as TLS). */
-  readonly quic = new QuicConnections(this.keys, (x) => this.http.add(x));
+  readonly quic = new QuicConnections(this.keys, (x) => this.http.add(x), this.http.headerLists);
   readonly streams = new TcpStreamDispatcher([this.dns, this.tls, this.http]);
 
   onFrame(f: Frame, ctx: PacketContext): void {
@@ -51,6 +51,8 @@ export class AppAnalysis implements FrameAnalyzer {
     for (const message of this.tls.decryptWarnings) out.push({ packet: null, offset: null, message });
     if (this.tls.decryptWarningsDropped > 0) out.push({ packet: null, offset: null, message: `${this.tls.decryptWarningsDropped} more TLS decryption warning(s) not listed` });
     for (const message of this.http.h2.warnings()) out.push({ packet: null, offset: null, message });
+    const headers = this.http.headerLists.warning();
+    if (headers) out.push({ packet: null, offset: null, message: headers });
     if (s.failures > 0) out.push({ packet: null, offset: null, message: `HTTP/DNS/TLS parsing failed on ${s.failures} connection(s) (left out of http/dns/tls); first: ${s.firstFailure}` });
     return out;
   }

@@ -10,9 +10,9 @@ import { REPO_ROOT, capture } from '../helpers/captures.js';
 
 /** The http/dns/tls/findings/quic objects carry exactly the fields README "JSON output" lists. */
 const CONTRACT = {
-  http: ['connectionId', 'method', 'host', 'uri', 'status', 'requestTs', 'responseTs', 'timeToFirstByte', 'duration', 'requestBytes', 'responseBytes', 'contentType', 'protocol', 'streamId', 'error'],
+  http: ['connectionId', 'method', 'host', 'uri', 'status', 'requestTs', 'responseTs', 'timeToFirstByte', 'duration', 'requestBytes', 'responseBytes', 'contentType', 'protocol', 'streamId', 'error', 'requestHeaders', 'responseHeaders'],
   dns: ['transport', 'client', 'server', 'id', 'qname', 'qtype', 'rcode', 'answers', 'queryTs', 'responseTime'],
-  tls: ['connectionId', 'sni', 'alpn', 'version', 'handshakeTime', 'alert', 'certificate', 'decrypted', 'turns'],
+  tls: ['connectionId', 'sni', 'alpn', 'version', 'handshakeTime', 'alert', 'certificate', 'decrypted', 'undecryptedReason', 'turns'],
   findings: ['id', 'severity', 'kind', 'summary', 'site', 'server', 'count', 'total', 'firstTs', 'lastTs', 'connectionIds'],
   quic: ['connectionId', 'version', 'sni', 'alpn', 'state', 'handshakeTime', 'closeError', 'spinRtt', 'tlsVersion', 'cipher', 'retry', 'zeroRtt', 'closedBy'],
 };
@@ -34,6 +34,11 @@ describe('JSON contract: http, dns, tls, findings', () => {
     expect(typeof h.requestTs).toBe('number');
     expect(['number', 'object']).toContain(typeof h.status);
     expect([h.protocol, h.streamId, h.error]).toEqual(['http/1.1', null, null]);
+    // Header lists: [name, value] pairs as sent (HTTP/1.x names keep their case, HTTP/2 ones are lower case).
+    expect((h.requestHeaders as [string, string][]).find(([n]) => n.toLowerCase() === 'host')?.[1]).toBe(h.host);
+    const h2first = h2.http[0] as { requestHeaders: [string, string][]; responseHeaders: [string, string][] };
+    expect(h2first.requestHeaders.slice(0, 1)).toEqual([[':authority', 'localhost:3000']]);
+    expect(h2first.responseHeaders[0]).toEqual([':status', '200']);
     expect((h2.http as Record<string, unknown>[]).map((x) => [x.protocol, x.streamId])).toEqual([1, 3, 5, 7, 9, 11].map((id) => ['h2', id]));
     const d = a.dns[0] as { client: { ip: string; port: number }; answers: unknown[]; qtype: string };
     expect(typeof d.client.ip).toBe('string');
