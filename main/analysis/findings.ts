@@ -274,8 +274,8 @@ class Facts {
     for (const c of inp.connections) this.conns.set(c.id, c);
 
     // SITES: a connection's own name (Host/SNI) first, then any name seen for its address.
-    for (const t of inp.tls) if (t.sni) this.connSite.set(t.connectionId, hostName(t.sni));
-    for (const x of inp.http) if (x.host && !this.connSite.has(x.connectionId)) this.connSite.set(x.connectionId, hostName(x.host));
+    for (const t of inp.tls) if (t.sni) this.connSite.set(t.connectionId, this.hostName(t.sni));
+    for (const x of inp.http) if (x.host && !this.connSite.has(x.connectionId)) this.connSite.set(x.connectionId, this.hostName(x.host));
     for (const [id, s] of this.connSite) {
       const c = this.conns.get(id);
       if (c && !this.ipSite.has(c.server.ip)) this.ipSite.set(c.server.ip, s);
@@ -286,15 +286,15 @@ class Facts {
     }
 
     this.tcp = inp.connections.filter((c) => c.transport === 'tcp');
-    this.byServer = groupBy(this.tcp, serverOfConn);
+    this.byServer = groupBy(this.tcp, (c) => this.endpoint(c.server.ip, c.server.port));
     for (const c of this.tcp) {
       const s = this.siteOf(c.id, c.server.ip);
-      if (s) addTo(this.siteServers, s, serverOfConn(c));
+      if (s) addTo(this.siteServers, s, this.endpoint(c.server.ip, c.server.port));
     }
 
     // HTTP, one pass: per (site, server) the exchanges sorted by what became of them.
     const exchanges = inp.http.filter((x) => x.method !== null || x.status !== null);
-    for (const xs of groupBy(exchanges, (x) => `${this.siteOf(x.connectionId, x.serverIp) ?? ''}|${serverOfExchange(x)}`).values()) {
+    for (const xs of groupBy(exchanges, (x) => `${this.siteOf(x.connectionId, x.serverIp) ?? ''}|${this.endpoint(x.serverIp, x.serverPort)}`).values()) {
       const g: HttpGroup = {
         site: this.siteOf(xs[0].connectionId, xs[0].serverIp), server: serverOfExchange(xs[0]), requests: 0,
         serverErrors: [], cut: [], notCaptured: [], pendingAtEnd: [], streamErrors: [], flowStalled: [],
@@ -321,7 +321,7 @@ class Facts {
 
     // Time to first byte per site (or server), with the site's median and the outlier limit.
     const timed = inp.http.filter((x) => timeToFirstByte(x) !== null && x.method !== null);
-    for (const [name, xs] of groupBy(timed, (x) => this.siteOf(x.connectionId, x.serverIp) ?? serverOfExchange(x))) {
+    for (const [name, xs] of groupBy(timed, (x) => this.siteOf(x.connectionId, x.serverIp) ?? this.endpoint(x.serverIp, x.serverPort))) {
       const ttfb = xs.map((x) => timeToFirstByte(x)!);
       const med = median(ttfb);
       const limit = Math.max(SLOW_TTFB_SECONDS, SLOW_TTFB_MEDIAN_FACTOR * med);
@@ -329,6 +329,26 @@ class Facts {
       this.ttfb.push({ name, site: this.siteOf(xs[0].connectionId, xs[0].serverIp), xs, ttfb, median: med, limit, slow });
     }
   }
+
+  /** `ip:port` text, one string per endpoint however many connections and exchanges use it. */
+  endpoint(ip: string, port: number): string {
+    let ports = this.endpointTexts.get(ip);
+    if (!ports) this.endpointTexts.set(ip, (ports = new Map()));
+    let text = ports.get(port);
+    if (text === undefined) ports.set(port, (text = ep(ip, port)));
+    return text;
+  }
+
+  private readonly endpointTexts = new Map<string, Map<number, string>>();
+
+  /** hostName(h), computed once per distinct Host header or SNI. */
+  private hostName(h: string): string {
+    let name = this.hostNames.get(h);
+    if (name === undefined) this.hostNames.set(h, (name = hostName(h)));
+    return name;
+  }
+
+  private readonly hostNames = new Map<string, string>();
 
   siteOf(connId: number | null, ip: string): string | null {
     return (connId !== null ? this.connSite.get(connId) : undefined) ?? this.ipSite.get(ip) ?? null;
@@ -479,7 +499,11 @@ interface SlowPathHit extends Hit {
   servers: string[];
 }
 
-const pathOf = (x: HttpExchange): string => `${x.method} ${(x.uri ?? '').split('?')[0]}`;
+const pathOf = (x: HttpExchange): string => {
+  const uri = x.uri ?? '';
+  const q = uri.indexOf('?');
+  return `${x.method} ${q < 0 ? uri : uri.slice(0, q)}`;
+};
 
 function slowPaths(f: Facts): SlowPathHit[] {
   const out: SlowPathHit[] = [];
@@ -653,17 +677,23 @@ interface IcmpHit extends Hit {
 const protoName = (p: number): string => (p === 6 ? 'tcp' : p === 17 ? 'udp' : `proto ${p}`);
 
 function unreachables(f: Facts): IcmpHit[] {
+  if (f.inp.icmp.length === 0) return [];
+  // Only the 5-tuples the quoted packets name are looked up (not a key per connection).
+  const tupleOf = (x: IcmpUnreachable): string => `${x.proto === 6 ? 'tcp' : 'udp'}|${x.src}|${x.srcPort}|${x.dst}|${x.dstPort}`;
+  const wanted = new Set(f.inp.icmp.map(tupleOf));
   const connByTuple = new Map<string, number>();
   for (const c of f.inp.connections) {
-    connByTuple.set(`${c.transport}|${c.client.ip}|${c.client.port}|${c.server.ip}|${c.server.port}`, c.id);
-    connByTuple.set(`${c.transport}|${c.server.ip}|${c.server.port}|${c.client.ip}|${c.client.port}`, c.id);
+    const there = `${c.transport}|${c.client.ip}|${c.client.port}|${c.server.ip}|${c.server.port}`;
+    if (wanted.has(there)) connByTuple.set(there, c.id);
+    const back = `${c.transport}|${c.server.ip}|${c.server.port}|${c.client.ip}|${c.client.port}`;
+    if (wanted.has(back)) connByTuple.set(back, c.id);
   }
   const out: IcmpHit[] = [];
   for (const us of groupBy(f.inp.icmp, (u) => `${u.dst}|${u.proto}|${u.dstPort}|${u.version}|${u.code}`).values()) {
     const u = us[0];
     const proto = protoName(u.proto);
     const dst = u.proto === 6 || u.proto === 17 ? `${ep(u.dst, u.dstPort)}/${proto}` : `${u.dst} (${proto})`;
-    const events = us.map((x) => ({ ts: x.ts, connId: connByTuple.get(`${x.proto === 6 ? 'tcp' : 'udp'}|${x.src}|${x.srcPort}|${x.dst}|${x.dstPort}`) ?? null }));
+    const events = us.map((x) => ({ ts: x.ts, connId: connByTuple.get(tupleOf(x)) ?? null }));
     out.push({ site: f.ipSite.get(u.dst) ?? null, server: ep(u.dst, u.dstPort), count: us.length, total: us.length, events, idKey: `${u.dst}|${proto}|${u.dstPort}|${u.code}`, us, dst });
   }
   return out;

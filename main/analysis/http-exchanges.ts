@@ -119,8 +119,13 @@ export class HttpExchanges implements StreamProtocol {
   /** The `http` array of the JSON report (README "JSON output"). */
   json(): Record<string, unknown>[] {
     const out: Record<string, unknown>[] = [];
-    for (let i = 0; i < this.store.count; i++) out.push(exchangeJson(this.store.at(i)));
+    for (let i = 0; i < this.store.count; i++) out.push(this.jsonAt(i));
     return out;
+  }
+
+  /** Element `i` of the `http` array. */
+  jsonAt(i: number): Record<string, unknown> {
+    return exchangeJson(this.store.at(i));
   }
 }
 

@@ -41,7 +41,8 @@ export function runAnalyze(argv: string[], out: NodeJS.WritableStream, err: Node
   let result;
   try {
     // --json streams the connections from the columns (engine/report-json.ts) unless a step below needs them as objects.
-    result = analyzeFile(path, { decodeAs, keyLogs, withConnections: !args.flags.has('json') || args.options.has('alerts') });
+    const asObjects = !args.flags.has('json') || args.options.has('alerts');
+    result = analyzeFile(path, { decodeAs, keyLogs, withConnections: asObjects, withHttp: asObjects });
   } catch (e) {
     err.write(`tapscope: cannot read ${path}: ${(e as Error).message}\n`);
     return 1;
@@ -50,7 +51,7 @@ export function runAnalyze(argv: string[], out: NodeJS.WritableStream, err: Node
   const eve = args.options.get('alerts')?.at(-1);
   if (!addAlerts(result.report, eve ?? null, err, result.session)) return 1;
   if (args.flags.has('json')) {
-    writeReportJson(result.report, result.session.connections, (text) => out.write(text), seed !== 0 ? (c) => reseedCommunityIds([c], seed) : undefined);
+    writeReportJson(result.report, result.session.connections, (text) => out.write(text), seed !== 0 ? (c) => reseedCommunityIds([c], seed) : undefined, result.session.app.http);
   } else out.write(humanSummary(result.report));
   if (result.error) {
     err.write(`tapscope: ${path} is damaged: ${result.error.message}; the results cover the ${result.report.file.packets} packet(s) before it\n`);

@@ -11,6 +11,8 @@ export interface AnalyzeFileOptions extends SessionOptions {
   signal?: AbortSignal;
   /** False: `report.connections` left empty, for a writer that streams them (engine/report-json.ts). */
   withConnections?: boolean;
+  /** False: `report.http` left empty, for a writer that streams it from the exchange store. */
+  withHttp?: boolean;
   /** NSS key logs (SSLKEYLOGFILE text) for TLS decryption; `source` names each in warnings. */
   keyLogs?: { text: string; source: string }[];
 }
@@ -50,7 +52,7 @@ export function analyzeFile(path: string, opts: AnalyzeFileOptions = {}): Analyz
     if (reader instanceof PcapngReader) for (const message of reader.badSecretsBlocks) session.warnings.push({ packet: null, offset: null, message });
     if (reader.error) session.warnings.push({ packet: reader.error.packet + 1, offset: reader.error.offset, message: reader.error.message });
     if (cancelled) session.warnings.push({ packet: null, offset: reader.bytesRead, message: 'reading was cancelled; results cover the part read' });
-    const report = session.report({ path, format: reader.format, interfaces: reader.interfaces, comments: reader.comments }, opts.withConnections ?? true);
+    const report = session.report({ path, format: reader.format, interfaces: reader.interfaces, comments: reader.comments }, opts.withConnections ?? true, opts.withHttp ?? true);
     return { report, session, error: reader.error, cancelled };
   } finally {
     reader.close();

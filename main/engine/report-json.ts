@@ -1,6 +1,7 @@
 import { connectionJson } from '../analysis/connection-json.js';
 import type { ConnectionTable } from '../analysis/connections.js';
 import type { AnalysisReport } from './report.js';
+import type { HttpExchanges } from '../analysis/http-exchanges.js';
 
 /** Bytes of JSON text gathered before one write. */
 const CHUNK = 1 << 20;
@@ -10,7 +11,8 @@ const CHUNK = 1 << 20;
  * top-level keys in the report's order, each array element by element, and, when
  * `report.connections` was left empty (AnalysisSession.report(file, false)), the
  * connections built one at a time from the connection table's columns (`eachConnection`
- * may change each before it is written). Text goes out in chunks of about 1 MB,
+ * may change each before it is written); likewise the `http` array from `http`'s exchange
+ * store when `report.http` was left empty. Text goes out in chunks of about 1 MB,
  * so no string of the whole document (hundreds of MB for 200,000 connections) is built.
  * The text is the same as JSON.stringify(report) with every connection in it.
  */
@@ -19,6 +21,7 @@ export function writeReportJson(
   table: ConnectionTable,
   write: (text: string) => void,
   eachConnection?: (json: Record<string, unknown>) => void,
+  http?: HttpExchanges,
 ): void {
   let buf = '';
   const put = (s: string): void => {
@@ -41,6 +44,10 @@ export function writeReportJson(
         eachConnection?.(c);
         put((i === 0 ? '' : ',') + JSON.stringify(c));
       }
+      put(']');
+    } else if (key === 'http' && http && Array.isArray(value) && value.length < http.store.count) {
+      put('[');
+      for (let i = 0; i < http.store.count; i++) put((i === 0 ? '' : ',') + JSON.stringify(http.jsonAt(i)));
       put(']');
     } else if (Array.isArray(value)) {
       put('[');

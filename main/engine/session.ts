@@ -97,9 +97,10 @@ export class AnalysisSession {
 
   /**
    * The report. `withConnections: false` leaves `connections` empty for a writer that
-   * streams them from the columns (engine/report-json.ts); findings read the columns either way.
+   * streams them from the columns (engine/report-json.ts), `withHttp: false` likewise `http`
+   * (streamed from the exchange store); findings read the columns and the store either way.
    */
-  report(file: { path: string; format: 'pcap' | 'pcapng'; interfaces: CaptureInterface[]; comments: CaptureComment[] }, withConnections = true): AnalysisReport {
+  report(file: { path: string; format: 'pcap' | 'pcapng'; interfaces: CaptureInterface[]; comments: CaptureComment[] }, withConnections = true, withHttp = true): AnalysisReport {
     const table = this.connections;
     const connections: unknown[] = [];
     if (withConnections) for (let i = 0; i < table.count; i++) connections.push(connectionJson(table.connection(i)));
@@ -118,7 +119,7 @@ export class AnalysisSession {
       warnings: this.warnings,
       tunnels: this.tunnels.summary(),
       connections,
-      http: this.app.http.json(),
+      http: withHttp ? this.app.http.json() : [],
       dns: this.app.dns.json(),
       tls: this.app.tls.json(),
       quic: this.app.quic.json(),

@@ -12,6 +12,7 @@ import { writeReportJson } from '../../main/engine/report-json.js';
 describe('streamed JSON report', () => {
   it('equals JSON.stringify of the full report on every corpus capture', () => {
     let connections = 0;
+    let httpCaptures = 0;
     for (const name of allCaptures()) {
       const decodeAs = decodeAsFor(name).tapscope.map((d) => parseDecodeAs(d));
       const full = analyzeFile(capture(name), { decodeAs });
@@ -21,6 +22,13 @@ describe('streamed JSON report', () => {
       const parts: string[] = [];
       writeReportJson(streamed.report, streamed.session.connections, (t) => parts.push(t));
       expect(parts.join(''), name).toBe(want);
+      // HTTP exchanges streamed from the exchange store too.
+      const both = analyzeFile(capture(name), { decodeAs, withConnections: false, withHttp: false });
+      expect(both.report.http, name).toEqual([]);
+      const bothParts: string[] = [];
+      writeReportJson(both.report, both.session.connections, (t) => bothParts.push(t), undefined, both.session.app.http);
+      expect(bothParts.join(''), name).toBe(want);
+      if (full.report.http.length > 0) httpCaptures++;
       // With the array present, it is written as it stands (steps such as an alert join may have changed it).
       const again: string[] = [];
       writeReportJson(full.report, full.session.connections, (t) => again.push(t));
@@ -28,6 +36,7 @@ describe('streamed JSON report', () => {
       connections += full.report.connections.length;
     }
     expect(connections).toBeGreaterThan(500);
+    expect(httpCaptures).toBeGreaterThan(10);
   });
 
   it('lets a hook change each connection streamed from the columns', () => {
