@@ -5,6 +5,7 @@ import { humanSummary } from './analyze.js';
 import { parseArgs, UsageError, type ParsedArgs } from './args.js';
 import { parseDecodeAs } from '../decode/decoder.js';
 import { liveFlowOptions, LIVE_FLOW_OPTIONS, LIVE_FLOW_USAGE, flowSummaryText, analysisBudget } from './live-flows.js';
+import { receiverJson, receiverOptions, receiverStartText, receiverSummaryText, RECEIVER_OPTIONS, RECEIVER_USAGE } from './listen-receiver.js';
 
 export const CAPTURE_USAGE = `tapscope capture -i IFACE [-f FILTER] [-w FILE] [-c COUNT] [-a duration:SEC|filesize:KB|packets:N]...
                  [-s SNAPLEN] [-B BUFFER_MB] [-p] [--ring FILES:MB] [--decode udp:PORT=PROTO] [--progress] [--json]
@@ -17,9 +18,11 @@ ${LIVE_FLOW_USAGE}
 
 export const LISTEN_USAGE = `tapscope listen [--vxlan PORT]... [--geneve PORT]... [--tzsp PORT]... [--address ADDR] [-w FILE] [--inner]
                 [-c COUNT] [-a duration:SEC|filesize:KB|packets:N]... [--ring FILES:MB] [--progress] [--json]
+                [-B MB] [--queue MB] [-s SNAPLEN]
   Cloud-TAP collector (no privileges needed): receive mirrored traffic over UDP (VXLAN 4789,
   GENEVE 6081, TZSP 37008), analyse the inner traffic and save the datagrams as received (outer
   headers synthesised) or, with --inner, the inner frames only.
+${RECEIVER_USAGE}
 ${LIVE_FLOW_USAGE}`;
 
 export const INTERFACES_USAGE = `tapscope interfaces [--json]
@@ -108,7 +111,10 @@ async function runLive(src: LiveSource, io: Out, a: ParsedArgs, what: string, de
     process.off('SIGTERM', stop);
     process.off('SIGHUP', stop);
   }
-  await src.sink.flowExport?.closed();
+  if (src.sink.flowExport) {
+    await src.sink.flowExport.closed();
+    end.flows = src.sink.flowExport.stats(); // what was sent once the queue drained
+  }
   if (tty && !progress) io.err.write('\n');
   io.err.write(summaryText(end, what));
   if (end.flows) io.err.write(flowSummaryText(end.flows));
@@ -184,7 +190,7 @@ export async function runCaptureCli(argv: string[], io: Out): Promise<number> {
 }
 
 export async function runListenCli(argv: string[], io: Out): Promise<number> {
-  const a = parseArgs(argv, ['vxlan', 'geneve', 'tzsp', 'address', 'w', 'c', 'a', 'ring', 'decode', ...LIVE_FLOW_OPTIONS]);
+  const a = parseArgs(argv, ['vxlan', 'geneve', 'tzsp', 'address', 'w', 'c', 'a', 'ring', 'decode', ...LIVE_FLOW_OPTIONS, ...RECEIVER_OPTIONS]);
   if (a.flags.has('help') || a.flags.has('h')) {
     io.out.write(LISTEN_USAGE + '\n');
     return 0;
@@ -213,13 +219,16 @@ export async function runListenCli(argv: string[], io: Out): Promise<number> {
       decodeAs: (a.options.get('decode') ?? []).map(parseDecodeAs),
       flows,
       analysisBudget: analysisBudget(a),
+      ...receiverOptions(a),
     });
   } catch (e) {
     return startError(io, e);
   }
   const desc = src.ports.map((p) => `${p.encap} on udp/${p.port}`).join(', ');
-  io.err.write(`tapscope: listening for ${desc}${a.flags.has('inner') ? ', saving inner frames' : ''} to ${src.path}\n`);
-  return runLive(src, io, a, ` from ${desc}`, () => ({ feeds: src.ports, save: a.flags.has('inner') ? 'inner' : 'received', notTunnel: src.notTunnel }));
+  io.err.write(`tapscope: listening for ${desc}${a.flags.has('inner') ? ', saving inner frames' : ''} to ${src.path}; ${receiverStartText(src)}\n`);
+  const status = await runLive(src, io, a, ` from ${desc}`, () => ({ feeds: src.ports, save: a.flags.has('inner') ? 'inner' : 'received', ...receiverJson(src) }));
+  io.err.write(receiverSummaryText(src));
+  return status;
 }
 
 export function runInterfacesCli(argv: string[], io: Out): number {
