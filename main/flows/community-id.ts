@@ -68,16 +68,24 @@ export function addressBytes(text: string): Uint8Array | null {
   return ipv4Bytes(text, new Uint8Array(4), 0);
 }
 
+/** Dotted quad to 4 octets at `at`; null unless exactly four decimal parts 0..255 (1-3 digits). Scans characters: it runs per exported flow. */
 function ipv4Bytes(text: string, out: Uint8Array, at: number): Uint8Array | null {
-  const parts = text.split('.');
-  if (parts.length !== 4) return null;
-  for (let i = 0; i < 4; i++) {
-    if (!/^\d{1,3}$/.test(parts[i])) return null;
-    const n = Number(parts[i]);
-    if (n > 255) return null;
-    out[at + i] = n;
+  let part = 0;
+  let digits = 0;
+  let n = 0;
+  for (let i = 0; i <= text.length; i++) {
+    const c = i < text.length ? text.charCodeAt(i) : 46; // end of text closes the last part
+    if (c === 46) {
+      if (digits === 0 || n > 255 || part > 3) return null;
+      out[at + part++] = n;
+      digits = 0;
+      n = 0;
+    } else if (c >= 48 && c <= 57 && digits < 3) {
+      n = n * 10 + (c - 48);
+      digits++;
+    } else return null;
   }
-  return out;
+  return part === 4 ? out : null;
 }
 
 function ipv6Bytes(text: string): Uint8Array | null {

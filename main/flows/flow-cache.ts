@@ -207,10 +207,16 @@ export class FlowCache {
 
   /** Ends every flow (exit): flowEndReason 4, or 3 for a TCP flow that had closed. */
   flushAll(): void {
-    while (this.startHead !== NIL) {
+    this.flushSome(Infinity);
+  }
+
+  /** Ends up to `max` flows, oldest first, as flushAll does; returns how many are left. */
+  flushSome(max: number): number {
+    for (let n = 0; n < max && this.startHead !== NIL; n++) {
       const s = this.startHead;
       this.end(s, this.state[s] & CLOSED ? END_OF_FLOW : END_FORCED);
     }
+    return this.used;
   }
 
   get activeFlows(): number {

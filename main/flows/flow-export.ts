@@ -115,6 +115,10 @@ export class DatagramSender {
       return;
     }
     this.pumping = true;
+    if (this.head >= 1024) {
+      this.queue = this.queue.slice(this.head); // a queue that never empties must not grow
+      this.head = 0;
+    }
     const end = Math.min(this.queue.length, this.head + BURST);
     this.inFlight = end - this.head;
     for (; this.head < end; this.head++) {

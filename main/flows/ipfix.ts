@@ -139,8 +139,11 @@ function addressText(b: Buffer, o: number, len: number): string {
  */
 export const MAX_STRING = 255;
 
+const NO_OCTETS = Buffer.alloc(0);
+
 /** The UTF-8 bytes of `s`, cut to at most `max` octets at a character boundary. */
 export function utf8Prefix(s: string, max: number): Buffer {
+  if (s === '') return NO_OCTETS;
   const b = Buffer.from(s, 'utf8');
   if (b.length <= max) return b;
   let n = max;
@@ -213,7 +216,7 @@ export class IpfixEncoder {
       n += (s.length < 255 ? 1 : 3) + s.length;
       return s;
     });
-    const b = Buffer.alloc(n);
+    const b = Buffer.allocUnsafe(n); // every octet is written below
     let o = 0;
     fields.forEach((f, i) => {
       const v = values[i];

@@ -28,6 +28,8 @@ const BATCH = 512;
 /** Datagrams queued per collector before new ones are dropped (about 5.6 MB). */
 const MAX_QUEUE = 4096;
 export const TEMPLATE_REFRESH_MS = 60_000;
+/** Flows flushed at a time at exit (their records fit the queue many times over). */
+const FLUSH_FLOWS = 2048;
 
 export interface LiveFlowStats extends FlowCacheStats {
   idleSec: number;
@@ -85,20 +87,32 @@ export class LiveFlowExport {
     this.send();
   }
 
-  /** Exit: every flow still in the cache is reported (forced end) and sent. */
+  /**
+   * Exit: every flow still in the cache is reported (forced end) and sent, FLUSH_FLOWS at a
+   * time with the queues drained in between, so a full cache leaves without overflowing
+   * them. closed() resolves when it is done.
+   */
   finish(): void {
     if (this.finished) return;
-    this.cache.flushAll();
-    this.send();
     this.finished = true;
+    this.closing = this.flushGradually();
   }
 
-  /** Resolves when every queued datagram has left (after finish), then closes the sockets. */
-  async closed(): Promise<void> {
-    for (const e of this.exporters) {
-      await e.sender.drained();
-      e.sender.close();
+  private closing: Promise<void> | null = null;
+
+  private async flushGradually(): Promise<void> {
+    for (;;) {
+      const left = this.cache.flushSome(FLUSH_FLOWS);
+      this.send();
+      for (const e of this.exporters) await e.sender.drained();
+      if (left === 0) break;
     }
+    for (const e of this.exporters) e.sender.close();
+  }
+
+  /** Resolves when finish() has sent everything and closed the sockets. */
+  closed(): Promise<void> {
+    return this.closing ?? Promise.resolve();
   }
 
   stats(): LiveFlowStats {

@@ -56,7 +56,10 @@ export class Nfcapd {
     for (let attempt = 0; attempt < 5; attempt++) {
       this.port = 30000 + Math.floor(Math.random() * 20000);
       this.log = '';
-      const p = spawn('nfcapd', ['-w', this.dir, '-p', String(this.port), '-b', '127.0.0.1', '-t', '3600'], { stdio: ['ignore', 'pipe', 'pipe'] });
+      // -B: a 4 MiB socket buffer (the default net.core.rmem_max here), as a collector taking a
+      // live sensor's export is set up; with the default 208 KiB, a collector starved of CPU
+      // on a loaded machine drops datagrams in its kernel socket.
+      const p = spawn('nfcapd', ['-w', this.dir, '-p', String(this.port), '-b', '127.0.0.1', '-t', '3600', '-B', String(4 << 20)], { stdio: ['ignore', 'pipe', 'pipe'] });
       this.proc = p;
       p.stdout!.on('data', (d) => (this.log += d));
       p.stderr!.on('data', (d) => (this.log += d));
@@ -69,14 +72,30 @@ export class Nfcapd {
 
   /** SIGTERM (it renames nfcapd.current to its final name), then nfdump -R reads everything. */
   async stop(): Promise<Record<string, unknown>[]> {
+    await this.terminate();
+    return this.read();
+  }
+
+  /** SIGTERM and wait for it to exit; its summary (flows, packets, bytes, sequence errors) is then in `output`. */
+  async terminate(): Promise<void> {
     const p = this.proc!;
     await new Promise((r) => setTimeout(r, 300)); // datagrams in flight on loopback
     const exited = new Promise((r) => p.once('exit', r));
     p.kill('SIGTERM');
     await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
     if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
-    const out = execFileSync('nfdump', ['-R', this.dir, '-o', 'json', '-N', '-6'], { encoding: 'utf8', env: { ...process.env, TZ: 'UTC' }, maxBuffer: 1 << 28 });
+  }
+
+  /** The records received (after terminate), optionally only those an nfdump filter selects. */
+  read(filter?: string): Record<string, unknown>[] {
+    const out = execFileSync('nfdump', ['-R', this.dir, '-o', 'json', '-N', '-6', ...(filter ? [filter] : [])], { encoding: 'utf8', env: { ...process.env, TZ: 'UTC' }, maxBuffer: 1 << 28 });
     return out.trim() === '' ? [] : (JSON.parse(out) as Record<string, unknown>[]);
+  }
+
+  /** nfcapd's own totals from its exit summary (after terminate). */
+  summary(): { flows: number; packets: number; bytes: number; sequenceErrors: number; badPackets: number } | null {
+    const m = /Flows: (\d+), Packets: (\d+), Bytes: (\d+), Sequence Errors: (\d+), Bad Packets: (\d+)/.exec(this.log);
+    return m ? { flows: +m[1], packets: +m[2], bytes: +m[3], sequenceErrors: +m[4], badPackets: +m[5] } : null;
   }
 
   /** What nfcapd said (its summary line names sequence errors). */
