@@ -37,6 +37,10 @@ export function httpLabels(label: Label, onH2: () => void): { client: StreamSink
   let lastWasHead = false;
   const events = (isRequest: boolean): HttpParserEvents => ({
     head(h) {
+      // A head cut by the snaplen: tshark shows its start line on that packet (when the line is
+      // whole) and the message's later bytes as "Continuation".
+      lost[isRequest ? 0 : 1] = h.truncated;
+      if (h.truncated && h.version !== '' && h.startTs === h.headTs) label(h.headTs, 'HTTP', httpLabel(h, 0).info);
       if (isRequest) {
         reqHead = h;
         if (h.method === 'HEAD') headRequests++;
@@ -46,18 +50,24 @@ export function httpLabels(label: Label, onH2: () => void): { client: StreamSink
         if (lastWasHead) headRequests--;
       }
     },
-    messageEnd(packet, body) {
+    messageEnd(packet, body, bodyGap) {
       const h = isRequest ? reqHead : respHead;
-      // A head cut by the snaplen cannot be reassembled: tshark leaves the packet TCP.
-      if (!h || h.truncated) return;
+      // A message with bytes the capture lost cannot be reassembled: tshark labels no packet of it.
+      if (!h || h.truncated || bodyGap > 0) {
+        if (isRequest) reqHead = null;
+        else respHead = null;
+        return;
+      }
       const l = httpLabel(h, body);
       label(packet, l.protocol, l.info);
       if (isRequest) reqHead = null;
       else respHead = null;
     },
-    messageAbort(packet, body) {
+    messageAbort(packet, _body, how) {
+      // Cut by a gap in the packet that carried the head: tshark shows that packet's head alone.
       const h = isRequest ? reqHead : respHead;
-      if (h && !h.truncated && h.headTs === packet && body === 0) label(packet, 'HTTP', httpLabel(h, 0).info);
+      if (h && !h.truncated && h.headTs === packet) label(packet, 'HTTP', httpLabel(h, 0).info);
+      if (how === undefined) lost[isRequest ? 0 : 1] = true;
       if (isRequest) reqHead = null;
       else respHead = null;
     },
@@ -65,7 +75,20 @@ export function httpLabels(label: Label, onH2: () => void): { client: StreamSink
     requestWasHead: () => lastWasHead,
     end() {},
   });
-  return { client: new Http1StreamParser(true, events(true)), server: new Http1StreamParser(false, events(false)) };
+  const lost = [false, false];
+  const sinkOf = (isRequest: boolean): StreamSink => {
+    const p = new Http1StreamParser(isRequest, events(isRequest));
+    const d = isRequest ? 0 : 1;
+    return {
+      data(b, off, len, packet) {
+        if (lost[d]) label(packet, 'HTTP', 'Continuation');
+        p.data(b, off, len, packet);
+      },
+      gap: (len, packet) => p.gap(len, packet),
+      end: (packet, how) => p.end(packet, how),
+    };
+  };
+  return { client: sinkOf(true), server: sinkOf(false) };
 }
 
 const PREFACE_LEN = 24;

@@ -61,6 +61,11 @@ function hasDhcpMessageType(f: Frame): boolean {
   return false;
 }
 
+/** IP protocols Tapscope does not decode that tshark names. */
+const IP_PROTO_NAMES = new Map<number, string>([
+  [2, 'IGMPv2'], [50, 'ESP'], [51, 'AH'], [89, 'OSPF'], [103, 'PIMv2'], [112, 'VRRP'], [115, 'L2TPv3'], [132, 'SCTP'],
+]);
+
 /** Context a row needs beyond its own packet: the TCP label, and whether its UDP flow is QUIC. */
 export interface RowContext {
   app: AppLabel | null;
@@ -83,7 +88,10 @@ export function protocolOf(f: Frame, ctx: RowContext = NO_CONTEXT): string {
   if (f.l4 === L4.Icmp) return 'ICMP';
   if (f.l4 === L4.Icmpv6) return 'ICMPv6';
   if (f.arpOp) return 'ARP';
-  if (f.ipVersion) return `IPv${f.ipVersion}`;
+  // A transport header too short or invalid: tshark names the transport (Malformed Packet).
+  const bad = f.malformed ? /^(tcp|udp|icmp|icmpv6):/.exec(f.malformed) : null;
+  if (bad) return bad[1] === 'icmpv6' ? 'ICMPv6' : bad[1].toUpperCase();
+  if (f.ipVersion) return (!f.isFragment && IP_PROTO_NAMES.get(f.ipProto)) || `IPv${f.ipVersion}`;
   return linkProtocolOf(f);
 }
 

@@ -173,6 +173,10 @@ export class TcpConnectionLabels {
       const d = toServer ? 0 : 1;
       const before = mine.delivered + mine.gapBytes;
       mine.segment(seq, f.data, f.payloadOff, f.payloadCapLen, f.payloadLen, (flags & TCP_FIN) !== 0, index);
+      // tshark does not wait for a hole to be filled (tcp.reassemble_out_of_order is off by
+      // default): a segment past a hole is dissected at once, the hole is lost. Acknowledging
+      // the segment's own start makes the reassembler give the hole up now.
+      if (f.payloadLen > 0) mine.acked(seq, index);
       if (flags & TCP_ACK) peer.acked(f.tcpAck >>> 0, index);
       const cur = this.current as { protocol: string; info: string[] } | null;
       if (f.payloadLen > 0 && mine.delivered + mine.gapBytes > before) {
