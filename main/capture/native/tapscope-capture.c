@@ -34,12 +34,12 @@
 #include <sys/syscall.h>
 #endif
 #include "capcore.h"
+#include "frame-msg.h"
 
-#define MSG_STATS 2
-#define MSG_READY 3
-#define MSG_ERROR 4
-#define MSG_END 5
-#define MSG_HDR 8
+#define MSG_READY FRAME_READY
+#define MSG_ERROR FRAME_ERROR
+#define MSG_END FRAME_END
+#define MSG_HDR FRAME_HDR
 #define MAX_SNAPLEN 262144
 #define BATCH (4 << 20)
 /* On stop, keep reading a little longer than the kernel's block timeout (20 ms): packets in
@@ -71,60 +71,28 @@ static void out_all(const void *b, size_t n) {
   }
 }
 
-static void put32(uint8_t *b, uint32_t v) {
-  b[0] = v & 0xff; b[1] = (v >> 8) & 0xff; b[2] = (v >> 16) & 0xff; b[3] = v >> 24;
-}
-
-/* Appends s to the JSON text j as a string literal (RFC 8259 §7). */
-static size_t json_str(char *j, size_t at, size_t cap, const char *s) {
-  static const char hex[] = "0123456789abcdef";
-  if (at < cap) j[at++] = '"';
-  for (; *s && at + 7 < cap; s++) {
-    unsigned char ch = (unsigned char)*s;
-    if (ch == '"' || ch == '\\') { j[at++] = '\\'; j[at++] = (char)ch; }
-    else if (ch < 0x20) { j[at++] = '\\'; j[at++] = 'u'; j[at++] = '0'; j[at++] = '0'; j[at++] = hex[ch >> 4]; j[at++] = hex[ch & 15]; }
-    else j[at++] = (char)ch;
-  }
-  if (at < cap) j[at++] = '"';
-  return at;
-}
-
 /* One control message whose body is the JSON text j. */
 static void send_json(int type, const char *j, size_t n) {
-  uint8_t h[MSG_HDR];
-  put32(h, (uint32_t)(MSG_HDR + n));
-  h[4] = (uint8_t)type; h[5] = 0; h[6] = 0; h[7] = 0;
-  out_all(h, MSG_HDR);
+  uint8_t h[FRAME_HDR];
+  frame_header(h, FRAME_HDR + n, type);
+  out_all(h, FRAME_HDR);
   out_all(j, n);
 }
 
 static void send_stats(const double st[3]) {
-  uint8_t b[MSG_HDR + 32];
+  uint8_t b[FRAME_HDR + 32];
   double v[4] = { st[0], st[1], st[2], 0 }; /* droppedByApp: writes block instead of dropping */
-  put32(b, sizeof b);
-  b[4] = MSG_STATS; b[5] = 0; b[6] = 0; b[7] = 0;
-  for (int i = 0; i < 4; i++) {
-    uint64_t u;
-    memcpy(&u, &v[i], 8);
-    for (int k = 0; k < 8; k++) b[MSG_HDR + i * 8 + k] = (uint8_t)(u >> (8 * k));
-  }
-  out_all(b, sizeof b);
+  out_all(b, frame_stats(b, v, 4));
 }
 
 static void send_error(const char *code, const char *message) {
   char j[CAPCORE_ERRLEN * 2 + 64];
-  size_t n = (size_t)snprintf(j, sizeof j, "{\"code\":");
-  n = json_str(j, n, sizeof j - 2, code);
-  n += (size_t)snprintf(j + n, sizeof j - n, ",\"message\":");
-  n = json_str(j, n, sizeof j - 2, message);
-  j[n++] = '}';
-  send_json(MSG_ERROR, j, n);
+  send_json(MSG_ERROR, j, frame_error_json(j, sizeof j, code, message));
 }
 
 static void send_end(const char *reason) {
   char j[64];
-  int n = snprintf(j, sizeof j, "{\"reason\":\"%s\"}", reason);
-  send_json(MSG_END, j, (size_t)n);
+  send_json(MSG_END, j, frame_end_json(j, sizeof j, reason));
 }
 
 static int usage(const char *why) {

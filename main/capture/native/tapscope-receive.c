@@ -43,13 +43,13 @@
 #ifdef __linux__
 #include <linux/sock_diag.h>
 #endif
+#include "frame-msg.h"
 
-#define MSG_PACKET 1
-#define MSG_STATS 2
-#define MSG_READY 3
-#define MSG_ERROR 4
-#define MSG_END 5
-#define MSG_HDR 8
+#define MSG_PACKET FRAME_PACKET
+#define MSG_READY FRAME_READY
+#define MSG_ERROR FRAME_ERROR
+#define MSG_END FRAME_END
+#define MSG_HDR FRAME_HDR
 #define PACKET_HDR 16
 #define ETH_HDR 14
 #define IP4_HDR 20
@@ -71,7 +71,7 @@ static long long now_ms(void) {
 }
 
 static void put16be(uint8_t *b, unsigned v) { b[0] = (uint8_t)(v >> 8); b[1] = (uint8_t)v; }
-static void put32(uint8_t *b, uint32_t v) { b[0] = v & 0xff; b[1] = (v >> 8) & 0xff; b[2] = (v >> 16) & 0xff; b[3] = v >> 24; }
+#define put32 frame_put32
 
 /* ---- the bounded output queue ---------------------------------------------------------- */
 
@@ -131,56 +131,27 @@ static void q_flush(void) {
 
 /* ---- control messages ------------------------------------------------------------------ */
 
-/* Appends s to the JSON text j as a string literal (RFC 8259 §7). */
-static size_t json_str(char *j, size_t at, size_t cap, const char *s) {
-  static const char hex[] = "0123456789abcdef";
-  if (at < cap) j[at++] = '"';
-  for (; *s && at + 7 < cap; s++) {
-    unsigned char ch = (unsigned char)*s;
-    if (ch == '"' || ch == '\\') { j[at++] = '\\'; j[at++] = (char)ch; }
-    else if (ch < 0x20) { j[at++] = '\\'; j[at++] = 'u'; j[at++] = '0'; j[at++] = '0'; j[at++] = hex[ch >> 4]; j[at++] = hex[ch & 15]; }
-    else j[at++] = (char)ch;
-  }
-  if (at < cap) j[at++] = '"';
-  return at;
-}
-
 static void send_json(int type, const char *j, size_t n) {
   uint8_t *b = q_reserve(MSG_HDR + n, 1);
   if (!b) return;
-  put32(b, (uint32_t)(MSG_HDR + n));
-  b[4] = (uint8_t)type; b[5] = 0; b[6] = 0; b[7] = 0;
+  frame_header(b, MSG_HDR + n, type);
   memcpy(b + MSG_HDR, j, n);
   q_commit(MSG_HDR + n);
 }
 
 static void send_stats(const double v[5]) {
   uint8_t *b = q_reserve(MSG_HDR + 40, 1);
-  if (!b) return;
-  put32(b, MSG_HDR + 40);
-  b[4] = MSG_STATS; b[5] = 0; b[6] = 0; b[7] = 0;
-  for (int i = 0; i < 5; i++) {
-    uint64_t u;
-    memcpy(&u, &v[i], 8);
-    for (int k = 0; k < 8; k++) b[MSG_HDR + i * 8 + k] = (uint8_t)(u >> (8 * k));
-  }
-  q_commit(MSG_HDR + 40);
+  if (b) q_commit(frame_stats(b, v, 5));
 }
 
 static void send_error(const char *code, const char *message) {
   char j[600];
-  size_t n = (size_t)snprintf(j, sizeof j, "{\"code\":");
-  n = json_str(j, n, sizeof j - 2, code);
-  n += (size_t)snprintf(j + n, sizeof j - n, ",\"message\":");
-  n = json_str(j, n, sizeof j - 2, message);
-  j[n++] = '}';
-  send_json(MSG_ERROR, j, n);
+  send_json(MSG_ERROR, j, frame_error_json(j, sizeof j, code, message));
 }
 
 static void send_end(const char *reason) {
   char j[64];
-  int n = snprintf(j, sizeof j, "{\"reason\":\"%s\"}", reason);
-  send_json(MSG_END, j, (size_t)n);
+  send_json(MSG_END, j, frame_end_json(j, sizeof j, reason));
 }
 
 /* ---- sockets --------------------------------------------------------------------------- */
