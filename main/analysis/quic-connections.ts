@@ -1,6 +1,6 @@
 import { L4, type Frame } from '../decode/frame.js';
 import { Proto } from '../decode/protocols.js';
-import { looksLikeQuicLong, parseQuicHeader, QuicHeader, QuicType, quicVersionName, readVarint, varintSize } from '../decode/quic.js';
+import { looksLikeQuicLong, parseQuicHeader, QUIC_TYPE_NAMES, QuicHeader, QuicType, quicVersionName, readVarint, varintSize } from '../decode/quic.js';
 import type { KeyLog } from '../decrypt/key-log.js';
 import { initialKeys, openPacket, retryIntegrityValid, type InitialKeys } from '../decrypt/quic-initial.js';
 import { Level, QuicSessionKeys } from '../decrypt/quic-session-keys.js';
@@ -13,6 +13,23 @@ import { QuicCryptoStream } from '../reassembly/quic-crypto.js';
 import type { FrameAnalyzer, PacketContext } from './types.js';
 
 export type QuicState = 'established' | 'closed' | 'handshake-unanswered' | 'handshake-failed' | 'version-negotiation';
+
+/**
+ * What became of one QUIC packet's protection: opened (Initial keys, or the key log's for
+ * Handshake, 0-RTT and 1-RTT), failed to open, not tried (no keys for its level, or beyond the
+ * Initials read), or not protected (Retry, Version Negotiation).
+ */
+export type QuicDecryption = 'decrypted' | 'failed' | 'no keys' | 'clear';
+
+/** One QUIC packet (a datagram may carry several), for the connection detail. */
+export interface QuicPacketEntry {
+  /** Index in `connections` of the QUIC connection it belongs to. */
+  quic: number;
+  fromClient: boolean;
+  type: (typeof QUIC_TYPE_NAMES)[number];
+  decryption: QuicDecryption;
+  ts: number;
+}
 
 /** One QUIC connection as seen without keys. Times are epoch seconds. */
 export interface QuicConnection {
@@ -111,6 +128,8 @@ export class QuicConnections implements FrameAnalyzer {
   private byConversation = new Map<number, QuicTracker>();
   private h = new QuicHeader();
   readonly http3: Http3Connection[] = [];
+  /** Sees every QUIC packet with its type and decryption (the connection detail sets it). */
+  packetLog: ((e: QuicPacketEntry) => void) | null = null;
 
   /**
    * keyLog: TLS secrets (key log files, DSBs) that open Handshake and 1-RTT packets; http: where
@@ -124,7 +143,7 @@ export class QuicConnections implements FrameAnalyzer {
 
   onFrame(f: Frame, ctx: PacketContext): void {
     if (f.l4 !== L4.Udp || f.payloadCapLen < 1) return;
-    const id = conversationId(ctx);
+    const id = ctx.connId;
     if (id < 0) return;
     const b = f.data;
     const off = f.payloadOff;
@@ -164,7 +183,7 @@ export class QuicConnections implements FrameAnalyzer {
       this.dropped++;
       return null;
     }
-    const t = new QuicTracker(id, clientToServer, f, sentByClient, this);
+    const t = new QuicTracker(id, clientToServer, f, sentByClient, this, this.connections.length);
     this.connections.push(t.q);
     return t;
   }
@@ -193,16 +212,6 @@ export class QuicConnections implements FrameAnalyzer {
       closedBy: q.close ? (q.close.fromClient ? 'client' : 'server') : null,
     }));
   }
-}
-
-/**
- * The packet's conversation number: PacketContext carries `connId` (flow-table columns) or,
- * before that change, a `conn` object. Read either, so this analyser needs nothing else.
- */
-function conversationId(ctx: PacketContext): number {
-  const c = ctx as unknown as { connId?: number; conn?: { id: number } | null };
-  if (typeof c.connId === 'number') return c.connId;
-  return c.conn ? c.conn.id : -1;
 }
 
 /** See QuicState; docs/quic.md "State". */
@@ -257,7 +266,7 @@ class QuicTracker implements TlsEvents {
   private h3: Http3Connection | null = null;
   private sessionSuite = -1;
 
-  constructor(connectionId: number, readonly clientToServer: boolean, f: Frame, sentByClient: boolean, private owner: QuicConnections) {
+  constructor(connectionId: number, readonly clientToServer: boolean, f: Frame, sentByClient: boolean, private owner: QuicConnections, private index: number) {
     const ts = f.ts;
     this.q = {
       connectionId, serverIp: sentByClient ? f.dst : f.src, serverPort: sentByClient ? f.dstPort : f.srcPort,
@@ -278,6 +287,12 @@ class QuicTracker implements TlsEvents {
   }
 
   packet(b: Uint8Array, h: QuicHeader, fromClient: boolean, ts: number): void {
+    const decryption = this.read(b, h, fromClient, ts);
+    const log = this.owner.packetLog;
+    if (log) log({ quic: this.index, fromClient, type: QUIC_TYPE_NAMES[h.long ? h.type : QuicType.OneRtt], decryption, ts });
+  }
+
+  private read(b: Uint8Array, h: QuicHeader, fromClient: boolean, ts: number): QuicDecryption {
     const q = this.q;
     this.ts = ts;
     q.lastTs = ts;
@@ -287,24 +302,23 @@ class QuicTracker implements TlsEvents {
       if (fromClient) q.clientPackets++;
       else q.serverPackets++;
       this.spin(dir, h.spin, ts);
-      this.openKeyed(Level.OneRtt, dir, b, h, ts);
-      return;
+      return this.openKeyed(Level.OneRtt, dir, b, h, ts);
     }
     if (h.type === QuicType.VersionNegotiation) {
-      if (fromClient) return;
+      if (fromClient) return 'clear';
       const v: number[] = [];
       for (let o = h.scidOff + h.scidLen; o + 4 <= h.end && v.length < 32; o += 4) v.push(((b[o] << 24) | (b[o + 1] << 16) | (b[o + 2] << 8) | b[o + 3]) >>> 0);
       q.versionNegotiation = v;
-      return;
+      return 'clear';
     }
     if (h.type === QuicType.Retry) {
-      if (fromClient || !this.keysDcid) return;
+      if (fromClient || !this.keysDcid) return 'clear';
       q.retry = retryIntegrityValid(h.version, this.keysDcid, b, h.start, h.end) === false ? 'invalid' : 'valid';
       this.retryScid = hexOf(b, h.scidOff, h.scidLen);
       // The client's next Initial goes to the Retry's SCID, and its keys come from that (RFC 9001 §5.2).
       this.keys = null;
       this.afterRetry = true;
-      return;
+      return 'clear';
     }
     if (fromClient) q.clientPackets++;
     else q.serverPackets++;
@@ -318,13 +332,11 @@ class QuicTracker implements TlsEvents {
     }
     if (h.type === QuicType.ZeroRtt) {
       if (fromClient) q.zeroRttPackets++;
-      this.openKeyed(Level.ZeroRtt, dir, b, h, ts);
-      return;
+      return this.openKeyed(Level.ZeroRtt, dir, b, h, ts);
     }
     if (h.type === QuicType.Handshake) {
       if (fromClient && q.clientHandshakeTs === null) q.clientHandshakeTs = ts;
-      this.openKeyed(Level.Handshake, dir, b, h, ts);
-      return;
+      return this.openKeyed(Level.Handshake, dir, b, h, ts);
     }
     // Initial
     if (fromClient && !this.keys && (this.keysDcid === null || this.afterRetry)) {
@@ -333,15 +345,16 @@ class QuicTracker implements TlsEvents {
       this.afterRetry = false;
       this.keys = initialKeys(h.version, this.keysDcid);
     }
-    if (!this.keys || this.decrypted >= MAX_INITIALS_DECRYPTED) return;
+    if (!this.keys || this.decrypted >= MAX_INITIALS_DECRYPTED) return 'no keys';
     this.decrypted++;
     const p = openPacket(b, h.start, h.pnOff, h.end, fromClient ? this.keys.client : this.keys.server, this.largestPn[dir]);
     if (!p) {
       q.undecryptable++;
-      return;
+      return 'failed';
     }
     if (p.packetNumber > this.largestPn[dir]) this.largestPn[dir] = p.packetNumber;
     this.frames(p.payload, dir, ts, -1);
+    return 'decrypted';
   }
 
   /**
@@ -365,20 +378,21 @@ class QuicTracker implements TlsEvents {
     return this.session;
   }
 
-  private openKeyed(level: Level, dir: number, b: Uint8Array, h: QuicHeader, ts: number): void {
+  private openKeyed(level: Level, dir: number, b: Uint8Array, h: QuicHeader, ts: number): QuicDecryption {
     const s = this.sessionKeys(level);
-    if (!s) return;
+    if (!s) return 'no keys';
     const largest = this.largestKeyed[level];
     const p = s.open(level, dir, b, h.start, h.pnOff, h.end, largest[dir]);
     const k = this.q.keyed!;
     k.keyUpdates = s.keyUpdates;
     if (!p) {
       k.failed++;
-      return;
+      return 'failed';
     }
     k.opened++;
     if (p.packetNumber > largest[dir]) largest[dir] = p.packetNumber;
     this.frames(p.payload, dir, ts, level);
+    return 'decrypted';
   }
 
   /**

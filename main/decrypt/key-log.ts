@@ -122,6 +122,11 @@ export class KeyLog {
     this.addText(new TextDecoder('utf-8', { fatal: false }).decode(data).replace(/\0+$/, ''), source);
   }
 
+  /** Adds every session of another key log (a re-read of some packets with the session's keys). */
+  addFrom(other: KeyLog): void {
+    for (const [k, v] of other.sessions) if (!this.sessions.has(k)) this.sessions.set(k, { ...v });
+  }
+
   /** The secrets of the session whose ClientHello carried `clientRandom` (32 bytes), or null. */
   lookup(clientRandom: Uint8Array): TlsSessionSecrets | null {
     return this.sessions.get(randomKey(clientRandom)) ?? null;
