@@ -19,6 +19,7 @@ export interface AppSnapshot {
   http: unknown[];
   dns: unknown[];
   tls: unknown[];
+  quic: unknown[];
 }
 
 export interface SessionDelta {
@@ -83,6 +84,6 @@ export class SessionDeltas {
    */
   app(): AppSnapshot {
     const s = this.session;
-    return { tunnels: s.tunnels.summary(), http: s.app.http.json(), dns: s.app.dns.json(), tls: s.app.tls.json() };
+    return { tunnels: s.tunnels.summary(), http: s.app.http.json(), dns: s.app.dns.json(), tls: s.app.tls.json(), quic: s.app.quic.json() };
   }
 }
