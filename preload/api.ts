@@ -105,13 +105,30 @@ export interface ConnectionQuery extends TableQuery {
   port?: number | null;
   state?: string | null;
   problemsOnly?: boolean;
-  transport?: 'tcp' | 'udp' | null;
+  transport?: 'tcp' | 'udp' | 'quic' | null;
 }
 
 export interface PacketQuery extends TableQuery {
   connectionId?: number | null;
   /** Only packets that earned at least one analysis flag. */
   flaggedOnly?: boolean;
+  /**
+   * A Wireshark display filter (`tcp.analysis.retransmission && ip.addr == 10.0.0.0/8`,
+   * docs/display-filters.md). A filter that does not compile rejects the call with an
+   * ApiError of code 'bad-filter' whose message is checkDisplayFilter's.
+   */
+  displayFilter?: string | null;
+}
+
+/** checkDisplayFilter's answer: ok, or one line saying what was expected and where. */
+export interface DisplayFilterCheck {
+  ok: boolean;
+  /** E.g. `"tcp.prot" is neither a field nor a protocol name.`; null when ok. */
+  message: string | null;
+  /** 1-based column where the error starts; null when ok. */
+  column: number | null;
+  /** Characters of the filter the error covers (at least 1); null when ok. */
+  length: number | null;
 }
 
 export interface Page<T> {
@@ -137,7 +154,8 @@ export interface TunnelRef {
 
 export interface ConnectionRow {
   id: number;
-  transport: 'tcp' | 'udp';
+  /** 'quic': a UDP conversation carrying a QUIC connection (its SNI is the site). */
+  transport: 'tcp' | 'udp' | 'quic';
   client: Endpoint;
   server: Endpoint;
   tunnel: TunnelRef[];
@@ -194,6 +212,9 @@ export interface HttpRow {
   protocol: 'http/1.1' | 'h2' | 'h3';
   streamId: number | null;
   error: string | null;
+  /** [name, value] in order as sent (bounded per exchange and per capture), null when not kept. */
+  requestHeaders: [string, string][] | null;
+  responseHeaders: [string, string][] | null;
 }
 
 export interface DnsRow {
@@ -219,6 +240,49 @@ export interface TlsRow {
   handshakeTime: number | null;
   alert: string | null;
   certificate: { subject: string; issuer: string; notBefore: string; notAfter: string } | null;
+  /** Records were decrypted (key log or DSB); else `undecryptedReason` says why not (as in the JSON). */
+  decrypted: boolean;
+  undecryptedReason: string | null;
+}
+
+/** One QUIC connection (the JSON's quic[] entry). */
+export interface QuicRow {
+  index: number;
+  connectionId: number;
+  version: string;
+  sni: string | null;
+  alpn: string[];
+  state: string;
+  handshakeTime: number | null;
+  closeError: string | null;
+  closedBy: 'client' | 'server' | null;
+  spinRtt: number | null;
+  tlsVersion: string | null;
+  cipher: string | null;
+  retry: 'valid' | 'invalid' | null;
+  zeroRtt: boolean;
+}
+
+/** One QUIC packet of a connection: its type (encryption level) and whether it was decrypted. */
+export interface QuicPacketRow {
+  /** 1-based packet (datagram) number; coalesced QUIC packets share it. */
+  number: number;
+  ts: number;
+  dir: 'c2s' | 's2c';
+  type: string;
+  decryption: 'decrypted' | 'failed' | 'no keys' | 'clear';
+  /** Which of the detail's QUIC connections (index in `connections`). */
+  quic: number;
+}
+
+/** The QUIC side of a connection's detail (its packets re-read with the session's keys). */
+export interface QuicDetail {
+  connections: QuicRow[];
+  packets: QuicPacketRow[];
+  /** The handshake's milestones in time order (client Initial, Retry, server Initial, ServerHello, handshake complete, first 1-RTT, close). */
+  timeline: { ts: number; label: string; quic: number }[];
+  /** More packets than listed (the list is bounded). */
+  truncated: boolean;
 }
 
 export interface FindingRow {
@@ -262,18 +326,56 @@ export interface Timeline {
   failures: number[];
 }
 
+/** Wireshark's I/O graph: counts per interval (not per second) over the capture. */
+export interface IoGraphQuery {
+  sessionId: string;
+  /** Seconds per bin (0.001 … 3600); null picks one giving at most 500 bins. */
+  interval: number | null;
+  filter?: ViewFilter;
+  /** Count only packets matching this display filter (as PacketQuery.displayFilter). */
+  displayFilter?: string | null;
+}
+
+export interface IoGraph {
+  /** Epoch seconds of the first packet: bin k starts at start + k * interval. */
+  start: number;
+  interval: number;
+  packets: number[];
+  /** Wire bytes (frame.len). */
+  bytes: number[];
+  /** Packets with tcp.analysis.retransmission. */
+  retransmissions: number[];
+  /** Set when the requested interval made too many bins and a wider one was used. */
+  adjusted: string | null;
+}
+
 export interface ConnectionDetail {
   connection: ConnectionRow;
   /** The JSON the engine produced for this connection (all analyser fields). */
   raw: Record<string, unknown>;
   /** ACK RTT samples: time of the ACK, RTT seconds, direction of the data acknowledged. */
   rtt: { ts: number; rtt: number; dir: 'c2s' | 's2c' }[];
+  /**
+   * Per packet of a TCP connection: the sender's window (tshark's tcp.window_size, scaled)
+   * and bytes in flight (tcp.analysis.bytes_in_flight; null where tshark has none).
+   */
+  flight: { packet: number; ts: number; dir: 'c2s' | 's2c'; window: number; inFlight: number | null }[];
   /** Stevens graph points per direction: relative sequence number of each data segment's end. */
   sequence: { ts: number; seq: number; dir: 'c2s' | 's2c'; retransmission: boolean }[];
   http: HttpRow[];
   tls: TlsRow[];
+  /** A QUIC connection's packets, timeline and summary; null for other connections. */
+  quic: QuicDetail | null;
   /** True when the series were cut to a bounded number of points. */
   truncated: boolean;
+}
+
+/** A decoded field; offset and length (bytes from the packet's first byte) when it has a place in the bytes. */
+export interface DecodedField {
+  name: string;
+  value: string;
+  offset?: number;
+  length?: number;
 }
 
 export interface DecodedPacket {
@@ -281,10 +383,41 @@ export interface DecodedPacket {
   ts: number;
   caplen: number;
   origLen: number;
-  layers: { name: string; fields: { name: string; value: string }[] }[];
-  /** Hex of the captured bytes (at most 4 KiB). */
+  layers: { name: string; offset?: number; length?: number; fields: DecodedField[] }[];
+  /** Hex of the captured bytes (at most 4 KiB), as a dump (offset, hex, ASCII lines). */
   hex: string;
+  /** The same bytes as plain hex digits, two per byte (the bytes pane highlights field ranges in them). */
+  bytesHex: string;
   flags: string[];
+}
+
+export interface FollowStreamQuery {
+  sessionId: string;
+  connectionId: number;
+  /** Payload bytes at most (both directions together); default 1 MiB, at most 16 MiB. */
+  maxBytes?: number;
+}
+
+/** One run of payload in one direction, as text: printable ASCII kept, other bytes escaped (\xNN, \r, \n kept as line ends). */
+export interface FollowChunk {
+  dir: 'c2s' | 's2c';
+  /** 1-based number of the packet that delivered these bytes. */
+  packet: number;
+  text: string;
+}
+
+export interface FollowStream {
+  connectionId: number;
+  transport: 'tcp' | 'udp';
+  client: string;
+  server: string;
+  chunks: FollowChunk[];
+  clientBytes: number;
+  serverBytes: number;
+  /** Bytes the capture lost (TCP gaps), shown as "[N bytes missing]" chunks. */
+  missingBytes: number;
+  /** True when maxBytes cut the stream: "first N bytes" only. */
+  truncated: boolean;
 }
 
 // ---- Saving and export ------------------------------------------------------------------
@@ -296,6 +429,8 @@ export interface SaveRequest {
   connectionId?: number | null;
   /** Save only packets matching the view filter. */
   filter?: ViewFilter;
+  /** Save only packets matching this display filter (as PacketQuery.displayFilter). */
+  displayFilter?: string | null;
   /** Where to write; without it the service writes into its export folder for download. */
   path?: string | null;
   /**
@@ -404,11 +539,17 @@ export interface TapscopeApi {
   http(q: TableQuery): Promise<Page<HttpRow>>;
   dns(q: TableQuery): Promise<Page<DnsRow>>;
   tls(q: TableQuery): Promise<Page<TlsRow>>;
+  quic(q: TableQuery): Promise<Page<QuicRow>>;
   findings(q: TableQuery): Promise<Page<FindingRow>>;
   tunnels(sessionId: string): Promise<TunnelRow[]>;
   timeline(q: TimelineQuery): Promise<Timeline>;
+  ioGraph(q: IoGraphQuery): Promise<IoGraph>;
   connectionDetail(sessionId: string, connectionId: number): Promise<ConnectionDetail>;
   decodePacket(sessionId: string, packetNumber: number): Promise<DecodedPacket>;
+  /** A TCP or UDP conversation's payload as text, both directions in order (bounded). */
+  followStream(q: FollowStreamQuery): Promise<FollowStream>;
+  /** Compiles a display filter without running it (the filter bar's red/green as you type). */
+  checkDisplayFilter(text: string): Promise<DisplayFilterCheck>;
 
   saveCapture(req: SaveRequest): Promise<SaveResult>;
   exportHar(req: HarRequest): Promise<SaveResult>;
@@ -435,7 +576,7 @@ export type ApiMethod = keyof TapscopeApi;
 
 export const API_METHODS = [
   'version', 'openFile', 'openSample', 'cancelOpen', 'closeSession', 'summary', 'recentFiles',
-  'connections', 'packets', 'http', 'dns', 'tls', 'findings', 'tunnels', 'timeline', 'connectionDetail', 'decodePacket',
+  'connections', 'packets', 'http', 'dns', 'tls', 'quic', 'findings', 'tunnels', 'timeline', 'ioGraph', 'connectionDetail', 'decodePacket', 'followStream', 'checkDisplayFilter',
   'saveCapture', 'exportHar', 'chooseSavePath', 'chooseOpenPath',
   'listInterfaces', 'validateFilter', 'startCapture', 'stopCapture',
   'startListen', 'unfinishedCaptures', 'openUnfinished', 'discardUnfinished',

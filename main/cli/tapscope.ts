@@ -2,6 +2,7 @@ import { runAnalyze, ANALYZE_USAGE } from './analyze.js';
 import { UsageError } from './args.js';
 import { runServe, SERVE_USAGE } from './serve.js';
 import { runFlows, FLOWS_USAGE } from './flows.js';
+import { runPackets, PACKETS_USAGE } from './packets.js';
 import { runCaptureCli, runListenCli, runInterfacesCli, CAPTURE_USAGE, LISTEN_USAGE, INTERFACES_USAGE } from './capture.js';
 
 type Command = (argv: string[]) => number | Promise<number>;
@@ -14,6 +15,7 @@ const COMMANDS: Record<string, { run: Command; usage: string }> = {
   listen: { run: (a) => runListenCli(a, { out: process.stdout, err: process.stderr }), usage: LISTEN_USAGE },
   interfaces: { run: (a) => runInterfacesCli(a, { out: process.stdout, err: process.stderr }), usage: INTERFACES_USAGE },
   flows: { run: (a) => runFlows(a, process.stdout, process.stderr), usage: FLOWS_USAGE },
+  packets: { run: (a) => runPackets(a, process.stdout, process.stderr), usage: PACKETS_USAGE },
 };
 
 function usage(): string {

@@ -1,6 +1,6 @@
 import { L4, type Frame } from '../decode/frame.js';
 import { parseDns } from '../parsers/dns.js';
-import { looksLikeQuicLong } from '../decode/quic.js';
+import { parseQuicHeader, QuicHeader } from '../decode/quic.js';
 import { TLS_ALERT, TLS_HANDSHAKE } from '../parsers/tls.js';
 
 /*
@@ -40,7 +40,8 @@ export function appFieldsOf(f: Frame): AppFields {
     if (out.dns) return out;
   }
   if (f.l4 === L4.Udp) {
-    if (looksLikeQuicLong(b, off, len)) out.quic = { versions: [((b[off + 1] << 24) | (b[off + 2] << 16) | (b[off + 3] << 8) | b[off + 4]) >>> 0] };
+    // Any long header of a known version (the fixed bit may be 0: RFC 9287 grease_quic_bit).
+    if (b[off] & 0x80 && len >= 7) out.quic = quicOf(b, off, off + len);
     return out;
   }
   out.http = httpOf(b, off, len);
@@ -48,8 +49,18 @@ export function appFieldsOf(f: Frame): AppFields {
   return out;
 }
 
+const quicHeader = new QuicHeader();
+
+/** RFC 9000 §12.2: long-header packets coalesced in one datagram, each with its version (a short header ends the run). */
+function quicOf(b: Uint8Array, off: number, end: number): AppFields['quic'] {
+  const versions: number[] = [];
+  const h = quicHeader;
+  for (let o = off; o < end && versions.length < 16 && parseQuicHeader(b, o, end, -1, h) && h.long; o = h.end) versions.push(h.version);
+  return versions.length ? { versions } : null;
+}
+
 function dnsOf(b: Uint8Array, off: number, len: number): AppFields['dns'] {
-  const m = parseDns(b, off, len);
+  const m = parseDns(b, off, len) ?? dnsHeader(b, off, len);
   if (!m) return null;
   const a: number[] = [];
   const aaaa: string[] = [];
@@ -61,6 +72,13 @@ function dnsOf(b: Uint8Array, off: number, len: number): AppFields['dns'] {
     else cname.push(x);
   }
   return { id: m.id, response: m.isResponse, rcode: m.rcode, opcode: m.opcode, qname: m.qname, qtype: m.qtype, a, aaaa, cname, answers: m.answers.length };
+}
+
+/** RFC 1035 §4.1.1 header only (a message without a readable question: mDNS announcements). */
+function dnsHeader(b: Uint8Array, off: number, len: number): ReturnType<typeof parseDns> {
+  if (len < 12 || off + 12 > b.length) return null;
+  const flags = (b[off + 2] << 8) | b[off + 3];
+  return { id: (b[off] << 8) | b[off + 1], isResponse: (flags & 0x8000) !== 0, opcode: (flags >> 11) & 0xf, rcode: flags & 0xf, truncated: (flags & 0x200) !== 0, qname: '', qtype: 0, answers: [] };
 }
 
 function httpOf(b: Uint8Array, off: number, len: number): AppFields['http'] {

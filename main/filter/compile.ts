@@ -10,9 +10,9 @@ import type { FilterContext } from './context.js';
  * `==`, `<`, `contains`, `matches`, `in` hold when ANY occurrence satisfies them; `!=` when the
  * field is present and ALL occurrences differ ("all not equal"); `===` all equal; `!==` any
  * not equal. A test on an absent field is false (so `!(tcp.port == 80)` and `tcp.port != 80`
- * differ on UDP packets). `matches` is a PCRE-style regular expression, case-sensitive as
- * tshark's is (write `(?i)` for case-insensitive); `contains` and string `==` are
- * case-sensitive too.
+ * differ on UDP packets). `matches` is a PCRE-style regular expression, case-INsensitive as
+ * tshark's is (`(?-i)` at the start makes it case-sensitive); `contains` and string `==` are
+ * case-sensitive.
  */
 
 export type Predicate = (c: FilterContext) => boolean;
@@ -231,15 +231,14 @@ function compileStringTest(kind: 'contains' | 'matches', left: Operand, right: O
     let re: RegExp;
     if (right.kind !== 'string') throw new SemanticError(`"matches" needs a quoted regular expression, not ${right.text}.`, right.pos, right.len);
     let src = right.text;
-    let flags = 's';
-    // PCRE's leading inline flags (?i) (?s) (?m): JavaScript takes them as flags.
-    const m = /^\(\?([ims]+)\)/.exec(src);
-    if (m) {
-      flags += m[1].replace(/s/g, '');
+    const flags = new Set(['s', 'i']);
+    // PCRE's leading inline flags, (?i) (?m) (?-i): JavaScript takes them as flags.
+    for (let m = /^\(\?(-?)([ims]+)\)/.exec(src); m; m = /^\(\?(-?)([ims]+)\)/.exec(src)) {
+      for (const x of m[2]) if (m[1]) flags.delete(x); else flags.add(x);
       src = src.slice(m[0].length);
     }
     try {
-      re = new RegExp(src, [...new Set(flags)].join(''));
+      re = new RegExp(src, [...flags].join(''));
     } catch (e) {
       throw new SemanticError(`"${right.text}" is not a valid regular expression: ${(e as Error).message.replace(/^Invalid regular expression: /, '')}.`, right.pos, right.len);
     }

@@ -1,4 +1,4 @@
-import { L4, TCP_SYN, type Frame } from '../decode/frame.js';
+import { L4, TCP_ACK, TCP_SYN, type Frame } from '../decode/frame.js';
 import type { PacketIndex } from '../engine/packet-index.js';
 import { appFieldsOf, type AppFields } from './app-fields.js';
 import { ipv4Number, ipv6Hex } from './values.js';
@@ -81,12 +81,20 @@ export class FilterContext {
     return this.appFields!;
   }
 
-  /** The connection facts of the current packet, or null (no connection). */
+  /** The connection facts of the current packet, or null (no connection). Call prepare() first. */
   conn(): ConnectionFacts | null {
     const c = this.index.connId[this.i];
-    if (c < 0) return null;
+    if (c < 0 || !this.facts) return null;
+    return this.facts[c] ?? null;
+  }
+
+  /**
+   * Builds the connection facts (before any packet is evaluated: building them decodes other
+   * packets into the decoder's one Frame, which a field reader may be holding).
+   */
+  prepare(): this {
     if (!this.facts) this.buildFacts();
-    return this.facts![c] ?? null;
+    return this;
   }
 
   /** Direction of the current packet: 0 client->server, 1 server->client. */
@@ -160,13 +168,18 @@ export class FilterContext {
       };
       if (f.l4 === L4.Tcp) {
         const syn: [number, number] = [-1, -1];
-        for (const [d, i] of [[0, d0], [1, d1]] as const) {
+        const firsts = d0 >= 0 && d1 >= 0 && d1 < d0 ? ([[1, d1], [0, d0]] as const) : ([[0, d0], [1, d1]] as const);
+        for (const [d, i] of firsts) {
           if (i < 0) continue;
           const g = this.src.decode(i);
           if (g.l4 !== L4.Tcp) continue;
           const isSyn = (g.tcpFlags & TCP_SYN) !== 0;
-          fc.seqBase[d] = isSyn ? g.tcpSeq >>> 0 : ((g.tcpSeq >>> 0) - 1) >>> 0;
+          // tshark: a direction first seen mid-stream starts one below its first sequence number,
+          // unless the other direction already acknowledged into it (its base is then that ACK - 1).
+          if (fc.seqBase[d] === null) fc.seqBase[d] = isSyn ? g.tcpSeq >>> 0 : ((g.tcpSeq >>> 0) - 1) >>> 0;
           if (isSyn) syn[d] = g.tcpWscale;
+          const o = 1 - d;
+          if (fc.seqBase[o] === null && g.tcpFlags & TCP_ACK && !isSyn) fc.seqBase[o] = ((g.tcpAck >>> 0) - 1) >>> 0;
         }
         // RFC 7323 §2.2: scaling applies only when both SYNs carried the option.
         if (syn[0] >= 0 && syn[1] >= 0) fc.wscale = [Math.min(syn[0], 14), Math.min(syn[1], 14)];

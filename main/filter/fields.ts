@@ -1,6 +1,5 @@
 import { L4, TCP_ACK, TCP_CWR, TCP_ECE, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN, TCP_URG, type Frame } from '../decode/frame.js';
 import { TCP_FLAG_INFO, TcpA, dupAckNumber } from '../analysis/tcp-flags.js';
-import { QTYPE_NAMES } from '../parsers/dns.js';
 import type { FilterContext } from './context.js';
 import type { FieldType, Value, ValueNames } from './values.js';
 
@@ -117,7 +116,12 @@ field('vxlan', 'protocol', 'packet', tunnelIds(['vxlan'], true));
 field('vxlan.vni', 'uint', 'packet', tunnelIds(['vxlan']));
 field('geneve', 'protocol', 'packet', tunnelIds(['geneve'], true));
 field('geneve.vni', 'uint', 'packet', tunnelIds(['geneve']));
-field('gre', 'protocol', 'packet', tunnelIds(['gre', 'erspan2', 'erspan3'], true));
+/** GRE: a tunnel layer, or the innermost IP payload itself (PPTP's enhanced GRE carrying PPP). */
+field('gre', 'protocol', 'packet', (c, o) => {
+  tunnelIds(['gre', 'erspan2', 'erspan3'], true)(c, o);
+  const f = c.frame();
+  if (!o.length && f.ipProto === 47 && f.l4 === L4.None) o.push(PRESENT);
+});
 field('gre.key', 'uint', 'packet', tunnelIds(['gre']));
 field('erspan', 'protocol', 'packet', tunnelIds(['erspan2', 'erspan3'], true));
 field('erspan.spanid', 'uint', 'packet', tunnelIds(['erspan2', 'erspan3']));
@@ -313,7 +317,7 @@ for (const x of TCP_FLAG_INFO) {
   });
 }
 field('tcp.analysis.flags', 'none', 'index', (c, o) => {
-  if (c.index.flags[c.i] & ANALYSIS_BITS & ~TcpA.WindowUpdate) o.push(PRESENT);
+  if (c.index.flags[c.i] & ANALYSIS_BITS) o.push(PRESENT);
 });
 field('tcp.analysis.duplicate_ack_num', 'uint', 'index', (c, o) => {
   const fl = c.index.flags[c.i];
@@ -363,20 +367,26 @@ function app<T>(pick: (c: FilterContext) => T | null | undefined, each: (x: T, o
 }
 
 const dns = (c: FilterContext) => c.app().dns;
-const QTYPE_BY_NAME: ValueNames = Object.fromEntries(Object.entries(QTYPE_NAMES).map(([n, name]) => [name, Number(n)]));
-field('dns', 'protocol', 'app', app(dns, (_d, o) => o.push(PRESENT)));
+/** tshark names the protocol by port (mdns 5353, llmnr 5355) but reads all three with the dns.* fields. */
+const dnsOnPort = (port: number): FieldDef['get'] => (c, o) => {
+  const f = c.frame();
+  if (c.app().dns && (port === 53 ? f.srcPort === 53 || f.dstPort === 53 : (f.srcPort === port || f.dstPort === port) && f.srcPort !== 53 && f.dstPort !== 53)) o.push(PRESENT);
+};
+field('dns', 'protocol', 'app', dnsOnPort(53));
+field('mdns', 'protocol', 'app', dnsOnPort(5353));
+field('llmnr', 'protocol', 'app', dnsOnPort(5355));
 field('dns.id', 'uint', 'app', app(dns, (d, o) => o.push(d.id)));
 field('dns.flags.response', 'bool', 'app', app(dns, (d, o) => o.push(d.response ? 1 : 0)));
 field('dns.flags.opcode', 'uint', 'app', app(dns, (d, o) => o.push(d.opcode)));
 field('dns.flags.rcode', 'uint', 'app', app(dns, (d, o) => {
   if (d.response) o.push(d.rcode);
-}), { names: { NOERROR: 0, FORMERR: 1, SERVFAIL: 2, NXDOMAIN: 3, NOTIMP: 4, REFUSED: 5 } });
+}));
 field('dns.qry.name', 'string', 'app', app(dns, (d, o) => {
   if (d.qname) o.push(d.qname);
 }));
 field('dns.qry.type', 'uint', 'app', app(dns, (d, o) => {
   if (d.qname) o.push(d.qtype);
-}), { names: QTYPE_BY_NAME });
+}));
 field('dns.a', 'ipv4', 'app', app(dns, (d, o) => o.push(...d.a)));
 field('dns.aaaa', 'ipv6', 'app', (c, o) => {
   const d = c.app().dns;

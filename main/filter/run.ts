@@ -16,6 +16,7 @@ const NO = 2;
 /** Indices (0-based, ascending) of the packets in `candidates` (default all) that match. */
 export function runFilter(filter: DisplayFilter, ctx: FilterContext, candidates?: ArrayLike<number>): number[] {
   const ix = ctx.index;
+  if (filter.cost !== 'index') ctx.prepare();
   const n = candidates ? candidates.length : ix.length;
   const out: number[] = [];
   const memo = filter.perConnection ? new Uint8Array(1024) : null;

@@ -9,8 +9,9 @@ import {
   type CaptureRequest, type ConnectionDetail, type ConnectionQuery, type ConnectionRow, type DecodedPacket, type DnsRow,
   type EventName, type FindingRow, type HarRequest, type HttpRow, type InterfaceList, type OpenFileRequest, type Page,
   type PacketQuery, type PacketRow, type RecentFile, type SaveRequest, type SaveResult, type SessionInfo, type SessionSummary,
-  type TableQuery, type TapscopeApi, type TapscopeEvents, type Timeline, type TimelineQuery, type TlsRow, type TunnelRow,
-  type ListenRequest, type TapFeed, type UnfinishedCaptureInfo,
+  type TableQuery, type TapscopeApi, type TapscopeEvents, type Timeline, type TimelineQuery, type TlsRow, type QuicRow, type TunnelRow,
+  type ListenRequest, type TapFeed, type FollowStream, type FollowStreamQuery, type UnfinishedCaptureInfo, type DisplayFilterCheck,
+  type IoGraph, type IoGraphQuery,
 } from '../../preload/api.js';
 import type { LiveJob, LiveWorkerEvent, LiveWorkerHandle } from '../capture/live-worker.js';
 import type { CaptureCounters } from '../capture/live-sink.js';
@@ -21,7 +22,11 @@ import { PacketReader } from './packets.js';
 import { buildHar } from './har.js';
 import { NotAvailableError, savePackets } from './save.js';
 import { secretsFor, sessionKeyLog } from '../decrypt/inject-secrets.js';
+import type { KeyLog } from '../decrypt/key-log.js';
+import { quicDetail } from './quic-detail.js';
 import { endpointText } from './rows.js';
+import { flightSeries } from './flight-series.js';
+import { PacketFilter } from './packet-filter.js';
 
 export interface ServiceOptions {
   /** Worker script for file analysis; null analyses in-process (tests, tiny files). */
@@ -87,6 +92,10 @@ interface Live {
   decodeAs: string[];
   /** The key log chosen for the session (openFile keylogPath), for embedding keys on save. */
   keyLogPaths?: string[];
+  /** Display-filter runs over this session (connection facts and the last results cached). */
+  filter: PacketFilter;
+  /** The session's keys for re-reads (QUIC detail), once read; null without any. */
+  keys?: KeyLog | null;
 }
 
 /**
@@ -138,7 +147,8 @@ export class TapscopeService implements TapscopeApi {
     const decodeAs = req.decodeAs ?? [];
     const cancel = new SharedArrayBuffer(4);
     const keyLogPaths = req.keylogPath ? [resolve(req.keylogPath)] : [];
-    const live: Live = { data, reader: new PacketReader(data, decodeAs), worker: null, cancel, done: Promise.resolve(), decodeAs, keyLogPaths };
+    const reader = new PacketReader(data, decodeAs);
+    const live: Live = { data, reader, worker: null, cancel, done: Promise.resolve(), decodeAs, keyLogPaths, filter: new PacketFilter(data, reader) };
     this.sessions.set(id, live);
     const hold = this.opts.holdForCancel ?? holdFromEnv(process.env.TAPSCOPE_TEST_HOLD);
     const job: AnalyzeJob = {
@@ -282,12 +292,12 @@ export class TapscopeService implements TapscopeApi {
   }
 
   async packets(q: PacketQuery): Promise<Page<PacketRow>> {
-    const { data, reader } = this.live(q.sessionId);
-    const ids = data.packetIndices(q);
+    const { data, reader, filter } = this.live(q.sessionId);
+    const ids = filter.apply(data.packetIndices(q), q.displayFilter);
     const page = q.sortDir === 'desc' ? ids.slice().reverse().slice(q.offset, q.offset + q.limit) : ids.slice(q.offset, q.offset + q.limit);
     // A connection's packet list counts against the connection, not the whole capture.
     const unfiltered = q.connectionId != null ? data.packetIndices({ connectionId: q.connectionId }).length : data.index.length;
-    return { offset: q.offset, total: ids.length, unfiltered, rows: page.map((i) => reader.row(i)) };
+    return { offset: q.offset, total: ids.length, unfiltered, rows: reader.rows(page) };
   }
 
   async http(q: TableQuery): Promise<Page<HttpRow>> {
@@ -302,6 +312,10 @@ export class TapscopeService implements TapscopeApi {
     return this.live(q.sessionId).data.queryTls(q);
   }
 
+  async quic(q: TableQuery): Promise<Page<QuicRow>> {
+    return this.live(q.sessionId).data.queryQuic(q);
+  }
+
   async findings(q: TableQuery): Promise<Page<FindingRow>> {
     return this.live(q.sessionId).data.queryFindings(q);
   }
@@ -314,27 +328,58 @@ export class TapscopeService implements TapscopeApi {
     return this.live(q.sessionId).data.timeline(q.buckets, q.filter);
   }
 
+  async ioGraph(q: IoGraphQuery): Promise<IoGraph> {
+    const { data, filter } = this.live(q.sessionId);
+    if (!q.displayFilter?.trim()) return data.ioGraph(q.interval, q.filter);
+    const ids = filter.apply(data.packetIndices({ filter: q.filter }), q.displayFilter);
+    return data.ioGraph(q.interval, undefined, ids);
+  }
+
   async connectionDetail(sessionId: string, connectionId: number): Promise<ConnectionDetail> {
     const { data, reader } = this.live(sessionId);
     const raw = data.rawConnection(connectionId);
     if (!raw) throw new ApiError(`no connection ${connectionId}`, 'not-found');
     const row = data.connectionRowById(connectionId)!;
     const s = reader.series(connectionId);
+    const f = row.transport === 'tcp' ? flightSeries(data, reader, connectionId) : { flight: [], truncated: false };
     return {
       connection: row,
       raw,
       rtt: s.rtt,
       sequence: s.sequence,
-      truncated: s.truncated,
+      flight: f.flight,
+      truncated: s.truncated || f.truncated,
       http: data.http().filter((h) => h.connectionId === connectionId),
       tls: data.tls().filter((t) => t.connectionId === connectionId),
+      quic: row.transport === 'quic' ? quicDetail(data.index, (i) => reader.record(i), connectionId, this.sessionKeys(sessionId), this.live(sessionId).decodeAs) : null,
     };
+  }
+
+  /** The keys a session decrypts with (key log files and the capture's DSBs), read once for the detail views. */
+  private sessionKeys(sessionId: string): KeyLog | null {
+    const live = this.live(sessionId);
+    if (live.keys === undefined) {
+      const pcapng = live.data.format === 'pcapng';
+      live.keys = pcapng || (live.keyLogPaths?.length ?? 0) > 0 ? sessionKeyLog(live.data.path, live.keyLogPaths ?? []).keys : null;
+    }
+    return live.keys;
+  }
+
+  async followStream(q: FollowStreamQuery): Promise<FollowStream> {
+    const { data, reader } = this.live(q.sessionId);
+    if (data.state === 'opening') throw new ApiError('the file is still being read', 'busy');
+    if (!data.rawConnection(q.connectionId)) throw new ApiError(`no connection ${q.connectionId}`, 'not-found');
+    return reader.follow(q.connectionId, q.maxBytes);
   }
 
   async decodePacket(sessionId: string, packetNumber: number): Promise<DecodedPacket> {
     const { data, reader } = this.live(sessionId);
     if (packetNumber < 1 || packetNumber > data.index.length) throw new ApiError(`no packet ${packetNumber}`, 'not-found');
     return reader.decodedPacket(packetNumber - 1);
+  }
+
+  async checkDisplayFilter(text: string): Promise<DisplayFilterCheck> {
+    return PacketFilter.check(text);
   }
 
   // ---- saving ---------------------------------------------------------------------------
@@ -385,7 +430,7 @@ export class TapscopeService implements TapscopeApi {
     if (data.state === 'opening') throw new ApiError('the file is still being read', 'busy');
     const stem = data.name.replace(/\.(pcapng|pcap|cap)$/i, '');
     const fileName = `${stem}${req.connectionId != null ? `-conn${req.connectionId}` : '-filtered'}.${req.format}`;
-    const indices = data.packetIndices({ connectionId: req.connectionId ?? null, filter: req.filter });
+    const indices = this.live(req.sessionId).filter.apply(data.packetIndices({ connectionId: req.connectionId ?? null, filter: req.filter }), req.displayFilter);
     const t = this.target(req.path, fileName);
     try {
       // Embedding keys (editcap --inject-secrets): the secrets of the TLS sessions saved.
@@ -519,8 +564,9 @@ export class TapscopeService implements TapscopeApi {
     }
     const sessionData = data ?? new SessionData(id, h.path);
     data = sessionData;
+    const liveReader = new PacketReader(sessionData, []);
     const entry: Live = {
-      data: sessionData, reader: new PacketReader(sessionData, []), worker: null, cancel: new SharedArrayBuffer(4), decodeAs: [],
+      data: sessionData, reader: liveReader, filter: new PacketFilter(sessionData, liveReader), worker: null, cancel: new SharedArrayBuffer(4), decodeAs: [],
       done: h.ended.then(() => undefined),
       stop: async () => {
         await h.stop();

@@ -10,6 +10,7 @@ import { API_METHODS, ApiError, type ApiMethod } from '../../preload/api.js';
 type Obj = Record<string, unknown>;
 
 const MAX_LIMIT = 5000;
+const MAX_DISPLAY_FILTER = 4000;
 
 function fail(where: string, what: string): never {
   throw new ApiError(`invalid argument ${where}: ${what}`, 'invalid-argument');
@@ -89,7 +90,7 @@ function connectionQuery(v: unknown): Obj {
   const q = obj(v, 'query');
   const state = optStr(q.state, 'state', 40);
   const transport = q.transport ?? null;
-  if (transport !== null && transport !== 'tcp' && transport !== 'udp') fail('transport', 'expected "tcp" or "udp"');
+  if (transport !== null && transport !== 'tcp' && transport !== 'udp' && transport !== 'quic') fail('transport', 'expected "tcp", "udp" or "quic"');
   return {
     ...table(q),
     host: optStr(q.host, 'host', 300),
@@ -106,6 +107,7 @@ function packetQuery(v: unknown): Obj {
     ...table(q),
     connectionId: q.connectionId === undefined || q.connectionId === null ? null : int(q.connectionId, 'connectionId', 0, 2 ** 31),
     flaggedOnly: optBool(q.flaggedOnly, 'flaggedOnly'),
+    displayFilter: optStr(q.displayFilter, 'displayFilter', MAX_DISPLAY_FILTER),
   };
 }
 
@@ -146,20 +148,33 @@ const VALIDATORS: Record<ApiMethod, (args: unknown[]) => unknown[]> = {
   http: ([q]) => [table(q)],
   dns: ([q]) => [table(q)],
   tls: ([q]) => [table(q)],
+  quic: ([q]) => [table(q)],
   findings: ([q]) => [table(q)],
   tunnels: sid,
   timeline: ([q]) => {
     const o = obj(q, 'query');
     return [{ sessionId: sessionId(o.sessionId), buckets: int(o.buckets, 'buckets', 1, 2000), filter: filter(o.filter) }];
   },
+  ioGraph: ([q]) => {
+    const o = obj(q, 'query');
+    const interval = optNum(o.interval, 'interval');
+    if (interval !== null && (interval < 0.001 || interval > 3600)) fail('interval', 'expected seconds from 0.001 to 3600, or null for auto');
+    return [{ sessionId: sessionId(o.sessionId), interval, filter: filter(o.filter), displayFilter: optStr(o.displayFilter, 'displayFilter', MAX_DISPLAY_FILTER) }];
+  },
   connectionDetail: ([s, c]) => [sessionId(s), int(c, 'connectionId', 0, 2 ** 31)],
+  followStream: ([v]) => {
+    const q = obj(v, 'query');
+    return [{ sessionId: sessionId(q.sessionId), connectionId: int(q.connectionId, 'connectionId', 0, 2 ** 31), maxBytes: q.maxBytes === undefined || q.maxBytes === null ? undefined : int(q.maxBytes, 'maxBytes', 1, 16 << 20) }];
+  },
   decodePacket: ([s, n]) => [sessionId(s), int(n, 'packetNumber', 1, 2 ** 40)],
+  checkDisplayFilter: ([t]) => [str(t, 'text', MAX_DISPLAY_FILTER)],
   saveCapture: ([r]) => {
     const o = obj(r, 'request');
     return [{
       sessionId: sessionId(o.sessionId), format: format(o.format),
       connectionId: o.connectionId === undefined || o.connectionId === null ? null : int(o.connectionId, 'connectionId', 0, 2 ** 31),
-      filter: filter(o.filter), path: optStr(o.path, 'path'), embedKeys: optBool(o.embedKeys, 'embedKeys'),
+      filter: filter(o.filter), displayFilter: optStr(o.displayFilter, 'displayFilter', MAX_DISPLAY_FILTER), path: optStr(o.path, 'path'),
+      embedKeys: optBool(o.embedKeys, 'embedKeys'),
     }];
   },
   exportHar: ([r]) => {
