@@ -11,12 +11,12 @@
  *   const ready = await rp.start();                 // bound ports, the socket buffer obtained
  *   await rp.stop();                                // resolves with the program's error or null
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CaptureError } from './errors.js';
-import { FrameParser, MSG_END, MSG_ERROR, MSG_READY, type FrameSink, type HelperError } from './framing.js';
+import { FramedProcess } from './framed-process.js';
+import { FrameParser, type FrameSink } from './framing.js';
 
 export interface ReceiveReady {
   backend: 'tapscope-receive';
@@ -45,8 +45,6 @@ export interface ReceiveSink extends Omit<FrameSink, 'control'> {
   onReady(ready: ReceiveReady): void;
 }
 
-const STOP_GRACE_MS = 5000;
-const STDERR_KEEP = 4096;
 
 function moduleDir(): string {
   try {
@@ -84,12 +82,7 @@ export function receiveProgramArgs(o: ReceiveProgramOptions): string[] {
 
 export class ReceiveProgram {
   ready: ReceiveReady | null = null;
-  private child: ChildProcess | null = null;
-  private error: HelperError | null = null;
-  private gotEnd = false;
-  private stopping = false;
-  private stderr = '';
-  private killTimer: NodeJS.Timeout | null = null;
+  private proc: FramedProcess | null = null;
   /** Resolves when the program has exited: null after a clean stop, else why it ended. */
   readonly exited: Promise<CaptureError | null>;
   private resolveExit!: (e: CaptureError | null) => void;
@@ -101,46 +94,21 @@ export class ReceiveProgram {
   /** Spawns the program; resolves once every port is bound, rejects with a CaptureError. */
   start(): Promise<ReceiveReady> {
     return new Promise((resolve, reject) => {
-      const parser = new FrameParser();
-      const child = spawn(this.exec, receiveProgramArgs(this.options), { stdio: ['pipe', 'pipe', 'pipe'], env: process.env.PATH ? { PATH: process.env.PATH } : {} });
-      this.child = child;
-      child.stdin!.on('error', () => {});
-      child.stderr!.on('data', (d: Buffer) => {
-        if (this.stderr.length < STDERR_KEEP) this.stderr += d.toString('utf8');
+      const env = process.env.PATH ? { PATH: process.env.PATH } : {};
+      const p = new FramedProcess('the receive program', this.exec, receiveProgramArgs(this.options), env, new FrameParser(), {
+        packet: this.sink.packet,
+        stats: this.sink.stats,
+        ready: (obj) => {
+          this.ready = obj as ReceiveReady;
+          this.sink.onReady(this.ready);
+          resolve(this.ready);
+        },
       });
-      child.stdout!.on('data', (chunk: Buffer) => {
-        parser.push(chunk, {
-          packet: this.sink.packet,
-          stats: this.sink.stats,
-          control: (type, obj) => {
-            if (type === MSG_READY) {
-              this.ready = obj as ReceiveReady;
-              this.sink.onReady(this.ready);
-              resolve(this.ready);
-            } else if (type === MSG_ERROR) {
-              this.error = obj as HelperError;
-            } else if (type === MSG_END) {
-              this.gotEnd = true;
-            }
-          },
-        });
-        if (parser.error && !this.error) {
-          this.error = { code: 'EHELPER', message: parser.error };
-          child.kill('SIGTERM');
-        }
-      });
-      child.on('error', (e) => {
-        this.error = { code: 'EHELPER', message: `cannot run the receive program (${this.exec}): ${e.message}` };
-      });
-      child.on('close', (code, signal) => {
-        if (this.killTimer) clearTimeout(this.killTimer);
-        let err: CaptureError | null = null;
-        if (this.error) err = new CaptureError(this.error.code, this.error.message);
-        else if (!this.gotEnd && !this.stopping) {
-          const why = signal ? `was killed by ${signal}` : `exited with status ${code}`;
-          err = new CaptureError('EHELPER', `the receive program ${why}: the feed is no longer received${this.stderr ? ` (${this.stderr.trim().split('\n').slice(-2).join(' | ')})` : ''}`);
-        }
-        if (!this.ready) reject(err ?? new CaptureError('EHELPER', `the receive program ended before listening${this.stderr ? `: ${this.stderr.trim()}` : ''}`));
+      this.proc = p;
+      void p.closed.then(({ code, signal }) => {
+        const f = p.failure(code, signal, ': the feed is no longer received');
+        const err = f ? new CaptureError(f.code, f.message) : null;
+        if (!this.ready) reject(err ?? new CaptureError('EHELPER', `the receive program ended before listening${p.stderr ? `: ${p.stderr.trim()}` : ''}`));
         this.resolveExit(err);
       });
     });
@@ -148,23 +116,11 @@ export class ReceiveProgram {
 
   /** Asks the program to stop (it reads what the sockets hold first); resolves when it has exited. */
   stop(): Promise<CaptureError | null> {
-    const c = this.child;
-    if (!this.stopping && c && c.exitCode === null && c.signalCode === null) {
-      this.stopping = true;
-      try {
-        c.stdin!.end('stop\n');
-      } catch {
-        // already closed
-      }
-      this.killTimer = setTimeout(() => {
-        c.kill('SIGTERM');
-        this.killTimer = setTimeout(() => c.kill('SIGKILL'), 2000);
-      }, STOP_GRACE_MS);
-    }
+    this.proc?.stop();
     return this.exited;
   }
 
   get pid(): number | null {
-    return this.child?.pid ?? null;
+    return this.proc?.child.pid ?? null;
   }
 }

@@ -39,7 +39,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, unlinkSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { FrameParser, MSG_END, MSG_ERROR, MSG_READY, type HelperError, type HelperReady } from './framing.js';
+import { FrameParser, type HelperReady } from './framing.js';
+import { FramedProcess } from './framed-process.js';
 import { CaptureError, captureErrorFrom, INSTALLED_PROGRAM, type CaptureTarget } from './errors.js';
 import { listInterfaces, type CaptureDevice } from './interfaces.js';
 import {
@@ -162,20 +163,17 @@ function remedyFor(cmd: HelperCommand): CaptureTarget {
   return { kind: 'runtime', source: process.versions.electron && !process.env.TAPSCOPE_CAPTURE_EXEC ? null : cmd.exec };
 }
 
-const STOP_GRACE_MS = 5000;
-const STDERR_KEEP = 8192;
-
 export class LiveCapture extends LiveSourceBase {
   ready: HelperReady | null = null;
-  private child: ChildProcess | null = null;
-  private helperError: HelperError | null = null;
-  private gotEnd = false;
-  private stderr = '';
-  private stopping = false;
-  private killTimer: NodeJS.Timeout | null = null;
+  private proc: FramedProcess | null = null;
 
   constructor(readonly options: CaptureOptions) {
     super({ ...options, label: options.label ?? options.device });
+  }
+
+  /** The helper's process (the bench reads its CPU time). */
+  get child(): ChildProcess | null {
+    return this.proc?.child ?? null;
   }
 
   /** Spawns the helper; resolves once the interface is open and capturing. */
@@ -204,70 +202,44 @@ export class LiveCapture extends LiveSourceBase {
       const sink = this.sink;
       let ifaceId = 0;
       let cap = true;
-      const child = spawn(exec, args, { env: cmd.env, stdio: ['pipe', 'pipe', 'pipe'] });
-      this.child = child;
-      child.stdin!.on('error', () => {});
-      child.stderr!.on('data', (d: Buffer) => {
-        if (this.stderr.length < STDERR_KEEP) this.stderr += d.toString('utf8');
+      const p = new FramedProcess('the capture helper', exec, args, cmd.env, parser, {
+        packet: (r) => {
+          r.interfaceId = ifaceId;
+          sink.packet(r);
+        },
+        stats: (s) => {
+          sink.setKernelStats(cap ? null : s.received, cap ? null : s.droppedByKernel, cap ? null : s.droppedByInterface, s.droppedByApp);
+        },
+        ready: (obj) => {
+          this.ready = obj as HelperReady;
+          cap = this.ready.backend === 'cap';
+          parser.linkType = this.ready.linkType;
+          ifaceId = sink.addInterface({
+            linkType: this.ready.linkType,
+            snaplen: this.ready.snaplen,
+            name: o.device,
+            description: o.filter ? `capture filter: ${o.filter}` : null,
+            tsUnitsPerSec: this.ready.nanoTs ? 1e9 : 1e6,
+          });
+          started = true;
+          resolve();
+        },
       });
-      child.stdout!.on('data', (chunk: Buffer) => {
-        parser.push(chunk, {
-          packet: (r) => {
-            r.interfaceId = ifaceId;
-            sink.packet(r);
-          },
-          stats: (s) => {
-            sink.setKernelStats(cap ? null : s.received, cap ? null : s.droppedByKernel, cap ? null : s.droppedByInterface, s.droppedByApp);
-          },
-          control: (type, obj) => {
-            if (type === MSG_READY) {
-              this.ready = obj as HelperReady;
-              cap = this.ready.backend === 'cap';
-              parser.linkType = this.ready.linkType;
-              ifaceId = sink.addInterface({
-                linkType: this.ready.linkType,
-                snaplen: this.ready.snaplen,
-                name: o.device,
-                description: o.filter ? `capture filter: ${o.filter}` : null,
-                tsUnitsPerSec: this.ready.nanoTs ? 1e9 : 1e6,
-              });
-              started = true;
-              resolve();
-            } else if (type === MSG_ERROR) {
-              this.helperError = obj as HelperError;
-            } else if (type === MSG_END) {
-              this.gotEnd = true;
-            }
-          },
-        });
-        if (parser.error && !this.helperError) {
-          this.helperError = { code: 'EHELPER', message: parser.error };
-          child.kill('SIGTERM');
-        }
-      });
-      child.on('error', (e) => {
-        this.helperError = { code: 'EHELPER', message: `cannot run the capture helper (${exec}): ${e.message}` };
-      });
-      child.on('close', (code, signal) => {
-        let err: CaptureError | null = null;
-        if (this.helperError) {
-          err = this.helperError.code === 'EHELPER'
-            ? new CaptureError('EHELPER', this.helperError.message)
-            : captureErrorFrom(this.helperError.code, this.helperError.message, o.device, remedyFor(cmd));
-        } else if (!this.gotEnd && !this.stopping) {
-          const why = signal ? `was killed by ${signal}` : `exited with status ${code}`;
-          err = new CaptureError('EHELPER', `the capture helper ${why}${this.stderr ? `: ${this.stderr.trim().split('\n').slice(-3).join(' | ')}` : ''}`);
-        }
-        const end = this.finalize(err ? 'error' : 'stopped', err);
-        if (!started) reject(err ?? new CaptureError('EHELPER', `the capture helper ended before capturing${this.stderr ? `: ${this.stderr.trim()}` : ''}`));
-        void end;
+      this.proc = p;
+      void p.closed.then(({ code, signal }) => {
+        const f = p.failure(code, signal);
+        const err = !f ? null
+          : f.code === 'EHELPER' ? new CaptureError('EHELPER', f.message)
+            : captureErrorFrom(f.code, f.message, o.device, remedyFor(cmd));
+        this.finalize(err ? 'error' : 'stopped', err);
+        if (!started) reject(err ?? new CaptureError('EHELPER', `the capture helper ended before capturing${p.stderr ? `: ${p.stderr.trim()}` : ''}`));
       });
     });
   }
 
   private finalize(reason: CaptureEnd['reason'], err: CaptureError | null): CaptureEnd {
     if (this.result) return this.result;
-    if (this.killTimer) clearTimeout(this.killTimer);
+    this.proc?.cancelKill();
     const e = this.sink.finish(reason, err ? { code: err.code, message: err.summary, remedy: err.remedy ?? undefined } : null);
     // A capture that never started leaves no empty spool behind.
     if (!this.ready && e.counters.savedPackets === 0) {
@@ -279,18 +251,7 @@ export class LiveCapture extends LiveSourceBase {
 
   /** Stops the capture; resolves when the helper has ended and the spool file is closed. */
   stop(): Promise<CaptureEnd> {
-    if (!this.stopping && this.child && this.child.exitCode === null && this.child.signalCode === null) {
-      this.stopping = true;
-      try {
-        this.child.stdin!.end('stop\n');
-      } catch {
-        // already closed
-      }
-      this.killTimer = setTimeout(() => {
-        this.child?.kill('SIGTERM');
-        this.killTimer = setTimeout(() => this.child?.kill('SIGKILL'), 2000);
-      }, STOP_GRACE_MS);
-    }
+    this.proc?.stop();
     return this.ended;
   }
 }
