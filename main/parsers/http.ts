@@ -30,6 +30,8 @@ export interface HttpHead {
   upgrade: string | null;
   expectContinue: boolean;
   headerBytes: number;
+  /** The request or status line as sent (latin-1, without CR LF). */
+  startLine: string;
   /** Timestamp of the packet carrying the message's first byte. */
   startTs: number;
   /** Timestamp of the packet that completed the header block. */
@@ -459,7 +461,7 @@ export class Http1StreamParser implements StreamSink {
     const h: HttpHead = {
       isRequest: this.isRequest, method: null, uri: null, version: '', status: null, reason: null, host: null,
       contentType: null, contentLength: -1, chunked: false, connectionClose: false, upgrade: null, expectContinue: false,
-      headerBytes: len, startTs: this.startTs, headTs: ts, truncated, fields: [],
+      headerBytes: len, startLine: first, startTs: this.startTs, headTs: ts, truncated, fields: [],
     };
     if (this.isRequest) {
       // Like Wireshark: the target ends at the next space, the version is the last word.

@@ -7,7 +7,7 @@ export type Label = (packet: number, protocol: string, info: string) => void;
 /*
  * HTTP/1.x in the packet list, as tshark labels it: the packet that completes a message
  * (head and body, the body reassembled by Content-Length or chunks) gets the protocol HTTP
- * and the start line, a space, then what the body's dissector adds:
+ * and the start line as sent, a space, then what the body's dissector adds:
  *   "GET /index.html HTTP/1.1 ", "HTTP/1.1 200 OK  (text/html)" (media type without
  *   parameters), "(PNG)", "(GIF89a)", "(JPEG JFIF image)" for images; XML bodies make the
  *   protocol HTTP/XML and add nothing; JSON bodies make it HTTP/JSON and add
@@ -20,9 +20,12 @@ function mediaType(h: HttpHead): string | null {
 }
 
 export function httpLabel(h: HttpHead, bodyBytes: number): { protocol: string; info: string } {
-  const line = h.isRequest ? `${h.method} ${h.uri} ${h.version}` : `${h.version} ${h.status} ${h.reason}`;
+  const line = h.startLine;
   const mt = mediaType(h);
-  if (bodyBytes === 0 || mt === null) return { protocol: 'HTTP', info: `${line} ` };
+  // No body: none, or a chunked body of only its last chunk ("0" CRLF CRLF). tshark hands
+  // neither a 206's range nor a multipart body to a dissector that writes to Info.
+  const empty = bodyBytes === 0 || (h.chunked && bodyBytes <= 5);
+  if (empty || mt === null || h.status === 206 || mt.startsWith('multipart/')) return { protocol: 'HTTP', info: `${line} ` };
   if (/[/+]xml$/.test(mt)) return { protocol: 'HTTP/XML', info: `${line} ` };
   if (/[/+]json$/.test(mt)) return { protocol: 'HTTP/JSON', info: `${line} , JavaScript Object Notation (${mt})` };
   const image = mt === 'image/png' ? 'PNG' : mt === 'image/gif' ? 'GIF89a' : mt === 'image/jpeg' ? 'JPEG JFIF image' : mt;
