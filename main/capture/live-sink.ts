@@ -16,6 +16,7 @@ import { KeyLogFollower } from '../decrypt/key-log-follower.js';
 import { openCaptureWriter, type CaptureWriter, type WriteRecord } from '../pcap/writer.js';
 import type { CaptureInterface, PacketRecord } from '../pcap/record.js';
 import { LiveFlowExport, type LiveFlowOptions, type LiveFlowStats } from '../flows/live-export.js';
+import { PcapDirFeed, PcapStreamFeed, filesOlderThan, type DirFeedOptions, type FeedStats, type PacketFeed } from './ids-feeds.js';
 
 export interface StopConditions {
   /** Seconds after the start. */
@@ -31,11 +32,18 @@ export interface RingOptions {
   files: number;
   /** Size of each file in MB (10^6 bytes). */
   fileMB: number;
+  /** Files older than this many hours (modification time) are deleted too. */
+  keepHours?: number;
 }
 
 export interface SinkOptions extends SessionOptions {
-  /** Spool file. Default: a new file in defaultSpoolDir(). With a ring, the base name. */
+  /**
+   * Spool file. Default: a new file in defaultSpoolDir(). With a ring, the base name.
+   * '-': no spool file; the saved packets go to stdout as a classic pcap stream (ids-feeds.ts).
+   */
   output?: string;
+  /** Also write the saved packets as rotating closed pcap files for an IDS (ids-feeds.ts). */
+  idsDir?: DirFeedOptions | null;
   ring?: RingOptions;
   stop?: StopConditions;
   flushIntervalMs?: number;
@@ -105,6 +113,8 @@ export interface CaptureEnd {
   flows?: LiveFlowStats | null;
   /** Set when the analysis has a budget (SinkOptions.analysisBudget). */
   rotated?: RotatedAnalyses | null;
+  /** The IDS feeds: the pcap stream on stdout (`-w -`) and the --ids-dir directory. */
+  feeds?: { stream: FeedStats | null; idsDir: FeedStats | null };
 }
 
 interface Marker {
@@ -260,6 +270,13 @@ export class LiveSink {
   readonly flowExport: LiveFlowExport | null;
   readonly rotated: RotatedAnalyses | null;
   private decodeAs: SessionOptions['decodeAs'];
+  /** `-w -`: the pcap stream on stdout instead of a spool file. */
+  private readonly stream: PcapStreamFeed | null;
+  private readonly idsDir: PcapDirFeed | null;
+  private readonly feeds: PacketFeed[] = [];
+  /** App drops the source reported (setKernelStats); the feeds' drops are added to them. */
+  private sourceAppDrops = 0;
+  private lastAgeCheck = 0;
 
   constructor(private readonly opts: SinkOptions) {
     this.session = new AnalysisSession({ decodeAs: opts.decodeAs, keepIndex: opts.keepIndex });
@@ -273,11 +290,19 @@ export class LiveSink {
     this.basePath = opts.output ?? defaultSpoolPath(opts.label ?? 'capture');
     this.marker = this.basePath + MARKER_SUFFIX;
     if (!opts.output) mkdirSync(dirname(this.basePath), { recursive: true });
+    this.stream = opts.output === '-' ? new PcapStreamFeed() : null;
+    try {
+      this.idsDir = opts.idsDir ? new PcapDirFeed(opts.idsDir) : null;
+    } catch (e) {
+      throw new SpoolError(`cannot use the IDS directory ${opts.idsDir!.dir}: ${(e as Error).message}`, (e as { code?: string }).code ?? 'EIO');
+    }
+    if (this.stream) this.feeds.push(this.stream);
+    if (this.idsDir) this.feeds.push(this.idsDir);
     this.counters = {
       packets: 0, bytes: 0, received: null, droppedByKernel: null, droppedByInterface: null, droppedByApp: 0,
       savedPackets: 0, savedBytes: 0, flushedPackets: 0, files: [], elapsedSec: 0, pps: 0, bps: 0,
     };
-    this.openNext(); // fails early (bad directory, read-only) before any capture starts
+    if (!this.stream) this.openNext(); // fails early (bad directory, read-only) before any capture starts
     this.flushTimer = setInterval(() => this.flush(), opts.flushIntervalMs ?? 250);
     this.deltaTimer = setInterval(() => this.emitDelta(), opts.deltaIntervalMs ?? 250);
     if (opts.stop?.durationSec) {
@@ -344,6 +369,19 @@ export class LiveSink {
       try { unlinkSync(old); } catch { /* already gone */ }
     }
     this.writeMarker();
+    if (ring?.keepHours) this.dropOldRingFiles(true);
+  }
+
+  /** --keep-hours: ring files older than that go (checked once a minute and at each new file). */
+  private dropOldRingFiles(force = false): void {
+    const hours = this.opts.ring?.keepHours;
+    if (!hours || (!force && Date.now() - this.lastAgeCheck < 60_000)) return;
+    this.lastAgeCheck = Date.now();
+    const old = new Set(filesOlderThan(this.counters.files, hours));
+    if (old.size === 0) return;
+    for (const f of old) try { unlinkSync(f); } catch { /* already gone */ }
+    this.counters.files = this.counters.files.filter((f) => !old.has(f));
+    this.writeMarker();
   }
 
   private writeMarker(): void {
@@ -372,6 +410,11 @@ export class LiveSink {
       if (++this.analysisErrors <= 20) {
         this.session.warnings.push({ packet: c.packets, offset: null, message: `analysis failed on this packet (it is saved): ${(e as Error).message}` });
       }
+    }
+    if (save && this.feeds.length) {
+      const lt = this.ifaces[save.interfaceId]?.linkType ?? 1;
+      for (const f of this.feeds) f.write(save, lt);
+      if (this.stream) c.savedPackets = this.stream.stats.packets;
     }
     if (save && this.writer) {
       const before = this.writer.bytesWritten;
@@ -410,7 +453,15 @@ export class LiveSink {
     c.received = received;
     c.droppedByKernel = droppedByKernel;
     c.droppedByInterface = droppedByInterface;
-    c.droppedByApp = droppedByApp;
+    this.sourceAppDrops = droppedByApp;
+    c.droppedByApp = droppedByApp + this.feedDrops();
+  }
+
+  /** Packets the IDS feeds could not take (a slow reader on the pipe, a failing directory). */
+  private feedDrops(): number {
+    let n = 0;
+    for (const f of this.feeds) n += f.stats.dropped;
+    return n;
   }
 
   private requestStop(reason: CaptureEnd['reason']): void {
@@ -462,6 +513,7 @@ export class LiveSink {
 
   private snapshot(): CaptureCounters {
     const c = this.counters;
+    c.droppedByApp = this.sourceAppDrops + this.feedDrops();
     const now = Date.now();
     const dt = (now - this.lastDeltaMs) / 1000;
     c.elapsedSec = (now - this.startMs) / 1000;
@@ -479,6 +531,8 @@ export class LiveSink {
 
   private emitDelta(): void {
     this.flowExport?.tick();
+    for (const f of this.feeds) f.tick();
+    this.dropOldRingFiles();
     this.flush(); // what a delta announces is on disk for readers of the spool
     const counters = this.snapshot();
     const newPackets = this.counters.packets - this.lastDeltaPackets;
@@ -505,6 +559,7 @@ export class LiveSink {
       }
       this.keyLog?.poll();
       this.flowExport?.finish();
+      for (const f of this.feeds) f.close();
       this.session.finish();
       if (this.keyLog?.problem) this.session.warnings.push({ packet: null, offset: null, message: this.keyLog.problem });
       try { unlinkSync(this.marker); } catch { /* none */ }
@@ -514,6 +569,7 @@ export class LiveSink {
     return {
       counters: this.snapshot(), reason: this.spoolError ? 'error' : this.stopReason && this.stopReason !== 'error' ? this.stopReason : reason, error: err,
       flows: this.flowExport?.stats() ?? null, rotated: this.rotated ? { ...this.rotated } : null,
+      feeds: { stream: this.stream ? { ...this.stream.stats } : null, idsDir: this.idsDir ? { ...this.idsDir.stats, files: [...this.idsDir.stats.files!] } : null },
     };
   }
 

@@ -4,6 +4,7 @@ import { linkTypeName } from '../pcap/link-types.js';
 import { humanSummary } from './analyze.js';
 import { parseArgs, UsageError, type ParsedArgs } from './args.js';
 import { parseDecodeAs } from '../decode/decoder.js';
+import { IDS_OPTIONS, IDS_USAGE, checkStreamOutput, idsDirOptions, keepHours } from './ids-options.js';
 import { liveFlowOptions, LIVE_FLOW_OPTIONS, LIVE_FLOW_USAGE, flowSummaryText, analysisBudget } from './live-flows.js';
 import { receiverJson, receiverOptions, receiverStartText, receiverSummaryText, RECEIVER_OPTIONS, RECEIVER_USAGE } from './listen-receiver.js';
 
@@ -14,6 +15,7 @@ export const CAPTURE_USAGE = `tapscope capture -i IFACE [-f FILTER] [-w FILE] [-
   -i N: the Nth interface of tapscope interfaces. -p: not promiscuous.
   Ctrl-C / SIGTERM stop cleanly: the file is complete and a summary is printed.
 ${LIVE_FLOW_USAGE}
+${IDS_USAGE}
   Exit status: 0 ok, 1 usage or the capture could not start, 2 stopped by an error (file kept).`;
 
 export const LISTEN_USAGE = `tapscope listen [--vxlan PORT]... [--geneve PORT]... [--tzsp PORT]... [--address ADDR] [-w FILE] [--inner]
@@ -23,7 +25,8 @@ export const LISTEN_USAGE = `tapscope listen [--vxlan PORT]... [--geneve PORT]..
   GENEVE 6081, TZSP 37008), analyse the inner traffic and save the datagrams as received (outer
   headers synthesised) or, with --inner, the inner frames only.
 ${RECEIVER_USAGE}
-${LIVE_FLOW_USAGE}`;
+${LIVE_FLOW_USAGE}
+${IDS_USAGE}`;
 
 export const INTERFACES_USAGE = `tapscope interfaces [--json]
   List the interfaces that can be captured, marking virtual-switch ports (bridges and their
@@ -61,10 +64,13 @@ function stopConditions(a: ParsedArgs): StopConditions {
 
 function ring(a: ParsedArgs): RingOptions | undefined {
   const r = one(a, 'ring');
-  if (r === undefined) return undefined;
+  if (r === undefined) {
+    keepHours(a, false);
+    return undefined;
+  }
   const m = /^(\d+):(\d+(?:\.\d+)?)$/.exec(r);
   if (!m || Number(m[1]) < 1 || Number(m[2]) <= 0) throw new UsageError(`bad --ring "${r}": expected FILES:MB, e.g. 10:100`);
-  return { files: Number(m[1]), fileMB: Number(m[2]) };
+  return { files: Number(m[1]), fileMB: Number(m[2]), keepHours: keepHours(a, true) };
 }
 
 function checkFlags(a: ParsedArgs, allowed: string[]): void {
@@ -79,7 +85,11 @@ function summaryText(e: CaptureEnd, what: string): string {
   lines.push(`${c.droppedByKernel === null ? 'unknown number of' : c.droppedByKernel} packets dropped by kernel`);
   if (c.droppedByInterface) lines.push(`${c.droppedByInterface} packets dropped by interface`);
   lines.push(`${c.droppedByApp} packets dropped by app`);
-  lines.push(`${c.savedPackets} packets (${c.savedBytes} bytes) saved to ${c.files.join(', ') || '(no file)'}`);
+  const stream = e.feeds?.stream;
+  if (stream) lines.push(`${stream.packets} packets written to the pcap stream on stdout, ${stream.dropped} dropped (the reader was behind)${stream.skipped ? `, ${stream.skipped} not Ethernet or IP` : ''}${stream.error ? ` (${stream.error})` : ''}`);
+  else lines.push(`${c.savedPackets} packets (${c.savedBytes} bytes) saved to ${c.files.join(', ') || '(no file)'}`);
+  const dir = e.feeds?.idsDir;
+  if (dir) lines.push(`${dir.packets} packets written to IDS files, ${dir.files?.length ?? 0} closed files kept${dir.dropped ? `, ${dir.dropped} dropped` : ''}${dir.error ? ` (${dir.error})` : ''}`);
   return lines.join('\n') + '\n';
 }
 
@@ -121,7 +131,7 @@ async function runLive(src: LiveSource, io: Out, a: ParsedArgs, what: string, de
   if (end.error) io.err.write(`tapscope: ${end.error.message}\n${end.error.remedy ? end.error.remedy + '\n' : ''}`);
   if (a.flags.has('json')) {
     const report = src.session.report({ path: end.counters.files[end.counters.files.length - 1] ?? '', format: 'pcapng', interfaces: [...src.sink.interfaces], comments: [] });
-    io.out.write(JSON.stringify({ capture: { ...describe(), reason: end.reason, error: end.error, counters: end.counters, flows: end.flows ?? null, rotated: end.rotated ?? null }, ...report }) + '\n');
+    io.out.write(JSON.stringify({ capture: { ...describe(), reason: end.reason, error: end.error, counters: end.counters, flows: end.flows ?? null, rotated: end.rotated ?? null, feeds: end.feeds ?? null }, ...report }) + '\n');
   } else if (a.flags.has('summary')) {
     io.out.write(humanSummary(src.session.report({ path: end.counters.files.join(', '), format: 'pcapng', interfaces: [...src.sink.interfaces], comments: [] })));
   }
@@ -137,12 +147,13 @@ function startError(io: Out, e: unknown): number {
 }
 
 export async function runCaptureCli(argv: string[], io: Out): Promise<number> {
-  const a = parseArgs(argv, ['i', 'f', 'w', 'c', 'a', 's', 'B', 'ring', 'decode', ...LIVE_FLOW_OPTIONS]);
+  const a = parseArgs(argv, ['i', 'f', 'w', 'c', 'a', 's', 'B', 'ring', 'decode', ...LIVE_FLOW_OPTIONS, ...IDS_OPTIONS]);
   if (a.flags.has('help') || a.flags.has('h')) {
     io.out.write(CAPTURE_USAGE + '\n');
     return 0;
   }
   checkFlags(a, ['p', 'json', 'progress', 'summary']);
+  checkStreamOutput(a);
   let device = one(a, 'i');
   if (!device) throw new UsageError('capture needs an interface: -i IFACE (see tapscope interfaces)');
   const svc = new CaptureService();
@@ -180,6 +191,7 @@ export async function runCaptureCli(argv: string[], io: Out): Promise<number> {
       decodeAs: (a.options.get('decode') ?? []).map(parseDecodeAs),
       flows,
       analysisBudget: analysisBudget(a),
+      idsDir: idsDirOptions(a),
     });
   } catch (e) {
     return startError(io, e);
@@ -190,12 +202,13 @@ export async function runCaptureCli(argv: string[], io: Out): Promise<number> {
 }
 
 export async function runListenCli(argv: string[], io: Out): Promise<number> {
-  const a = parseArgs(argv, ['vxlan', 'geneve', 'tzsp', 'address', 'w', 'c', 'a', 'ring', 'decode', ...LIVE_FLOW_OPTIONS, ...RECEIVER_OPTIONS]);
+  const a = parseArgs(argv, ['vxlan', 'geneve', 'tzsp', 'address', 'w', 'c', 'a', 'ring', 'decode', ...LIVE_FLOW_OPTIONS, ...RECEIVER_OPTIONS, ...IDS_OPTIONS]);
   if (a.flags.has('help') || a.flags.has('h')) {
     io.out.write(LISTEN_USAGE + '\n');
     return 0;
   }
   checkFlags(a, ['inner', 'json', 'progress', 'summary']);
+  checkStreamOutput(a);
   const ports = (name: string) => (a.options.get(name) ?? []).map((v) => {
     const n = Number(v);
     if (!Number.isInteger(n) || n < 0 || n > 65535) throw new UsageError(`bad --${name} port "${v}"`);
@@ -219,13 +232,14 @@ export async function runListenCli(argv: string[], io: Out): Promise<number> {
       decodeAs: (a.options.get('decode') ?? []).map(parseDecodeAs),
       flows,
       analysisBudget: analysisBudget(a),
+      idsDir: idsDirOptions(a),
       ...receiverOptions(a),
     });
   } catch (e) {
     return startError(io, e);
   }
   const desc = src.ports.map((p) => `${p.encap} on udp/${p.port}`).join(', ');
-  io.err.write(`tapscope: listening for ${desc}${a.flags.has('inner') ? ', saving inner frames' : ''} to ${src.path}; ${receiverStartText(src)}\n`);
+  io.err.write(`tapscope: listening for ${desc}${a.flags.has('inner') ? ', saving inner frames' : ''} to ${src.path === '-' ? 'stdout (pcap stream)' : src.path}; ${receiverStartText(src)}\n`);
   const status = await runLive(src, io, a, ` from ${desc}`, () => ({ feeds: src.ports, save: a.flags.has('inner') ? 'inner' : 'received', ...receiverJson(src) }));
   io.err.write(receiverSummaryText(src));
   return status;
