@@ -3,13 +3,14 @@ import { L4, TCP_SYN, type Frame } from '../decode/frame.js';
 import { looksLikeQuicLong } from '../decode/quic.js';
 import { infoOf, NO_CONTEXT, protocolOf, tcpFlagText, type RowContext } from './columns/packet-columns.js';
 import { TcpConnectionLabels } from './columns/tcp-app-labels.js';
+import { followStream } from './follow-stream.js';
 import { linkTypeName } from '../pcap/link-types.js';
 import type { PacketRecord } from '../pcap/record.js';
 import { TcpA, tcpFlagLabels } from '../analysis/tcp-flags.js';
 import { tcpDetail, type TcpDetail } from '../analysis/tcp-report.js';
 import type { SeriesPoints } from '../analysis/rtt-stats.js';
 import { AnalysisSession } from '../engine/session.js';
-import type { ConnectionDetail, DecodedPacket, PacketRow } from '../../preload/api.js';
+import type { ConnectionDetail, DecodedField, DecodedPacket, FollowStream, PacketRow } from '../../preload/api.js';
 import { PacketFile } from './packet-file.js';
 import type { SessionData } from './session-data.js';
 
@@ -163,14 +164,22 @@ export class PacketReader {
     };
   }
 
+  /**
+   * The decoded layers of packet i. Fields carry their byte range (offset from the packet's
+   * first byte, length) so the bytes pane can highlight them.
+   */
   decodedPacket(i: number): DecodedPacket {
     const ix = this.data.index;
     const rec = this.open().read(ix.fileOffset[i], i);
     const bytes = rec.data.subarray(rec.offset, rec.offset + Math.min(rec.caplen, 4096));
     const hex = hexDump(bytes);
+    const bytesHex = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('hex');
     const f = this.decoder.decode(rec);
+    const base = f.frameOff;
+    /** A field at absolute offset o in the record buffer, n bytes long. */
+    const at = (name: string, value: string, o: number, n: number): DecodedField => ({ name, value, offset: o - base, length: n });
     const layers: DecodedPacket['layers'] = [];
-    layers.push({ name: 'Frame', fields: [
+    layers.push({ name: 'Frame', offset: 0, length: f.caplen, fields: [
       { name: 'Number', value: String(i + 1) },
       { name: 'Time', value: new Date(f.ts * 1000).toISOString() },
       { name: 'Epoch time', value: f.ts.toFixed(6) },
@@ -187,24 +196,28 @@ export class PacketReader {
       ] });
     }
     if (f.ipVersion) {
-      layers.push({ name: `Internet Protocol version ${f.ipVersion}`, fields: [
-        { name: 'Source', value: f.src },
-        { name: 'Destination', value: f.dst },
-        { name: 'Protocol', value: String(f.ipProto) },
-        { name: f.ipVersion === 4 ? 'TTL' : 'Hop limit', value: String(f.ttl) },
-        ...(f.ipVersion === 4 ? [{ name: 'Identification', value: `0x${f.ipId.toString(16).padStart(4, '0')}` }] : []),
+      const o = f.ipOff;
+      const v4 = f.ipVersion === 4;
+      const hdr = v4 ? (f.data[o] & 0x0f) * 4 : 40;
+      layers.push({ name: `Internet Protocol version ${f.ipVersion}`, offset: o - base, length: hdr, fields: [
+        at('Source', f.src, o + (v4 ? 12 : 8), v4 ? 4 : 16),
+        at('Destination', f.dst, o + (v4 ? 16 : 24), v4 ? 4 : 16),
+        at('Protocol', String(f.ipProto), o + (v4 ? 9 : 6), 1),
+        at(v4 ? 'TTL' : 'Hop limit', String(f.ttl), o + (v4 ? 8 : 7), 1),
+        ...(v4 ? [at('Identification', `0x${f.ipId.toString(16).padStart(4, '0')}`, o + 4, 2)] : []),
         ...(f.isFragment ? [{ name: 'Fragment offset', value: String(f.fragOffset) }] : []),
       ] });
     }
     if (f.l4 === L4.Tcp) {
-      layers.push({ name: 'Transmission Control Protocol', fields: [
-        { name: 'Source port', value: String(f.srcPort) },
-        { name: 'Destination port', value: String(f.dstPort) },
-        { name: 'Sequence number (raw)', value: String(f.tcpSeq >>> 0) },
-        { name: 'Acknowledgment number (raw)', value: String(f.tcpAck >>> 0) },
-        { name: 'Flags', value: tcpFlagText(f.tcpFlags) || '(none)' },
-        { name: 'Window', value: String(f.tcpWindow) },
-        { name: 'Header length', value: `${f.tcpHdrLen} bytes` },
+      const o = f.payloadOff - f.tcpHdrLen;
+      layers.push({ name: 'Transmission Control Protocol', offset: o - base, length: f.tcpHdrLen, fields: [
+        at('Source port', String(f.srcPort), o, 2),
+        at('Destination port', String(f.dstPort), o + 2, 2),
+        at('Sequence number (raw)', String(f.tcpSeq >>> 0), o + 4, 4),
+        at('Acknowledgment number (raw)', String(f.tcpAck >>> 0), o + 8, 4),
+        at('Flags', tcpFlagText(f.tcpFlags) || '(none)', o + 13, 1),
+        at('Window', String(f.tcpWindow), o + 14, 2),
+        at('Header length', `${f.tcpHdrLen} bytes`, o + 12, 1),
         { name: 'Segment length', value: String(f.payloadLen) },
         ...(f.tcpMss >= 0 ? [{ name: 'MSS', value: String(f.tcpMss) }] : []),
         ...(f.tcpWscale >= 0 ? [{ name: 'Window scale', value: String(f.tcpWscale) }] : []),
@@ -212,21 +225,31 @@ export class PacketReader {
         ...(f.tcpHasTs ? [{ name: 'Timestamps', value: `TSval ${f.tcpTsVal >>> 0} TSecr ${f.tcpTsEcr >>> 0}` }] : []),
       ] });
     } else if (f.l4 === L4.Udp) {
-      layers.push({ name: 'User Datagram Protocol', fields: [
-        { name: 'Source port', value: String(f.srcPort) },
-        { name: 'Destination port', value: String(f.dstPort) },
-        { name: 'Length', value: String(f.udpLen) },
+      const o = f.payloadOff - 8;
+      layers.push({ name: 'User Datagram Protocol', offset: o - base, length: 8, fields: [
+        at('Source port', String(f.srcPort), o, 2),
+        at('Destination port', String(f.dstPort), o + 2, 2),
+        at('Length', String(f.udpLen), o + 4, 2),
       ] });
     } else if (f.l4 === L4.Icmp || f.l4 === L4.Icmpv6) {
-      layers.push({ name: f.l4 === L4.Icmp ? 'ICMP' : 'ICMPv6', fields: [
-        { name: 'Type', value: String(f.icmpType) },
-        { name: 'Code', value: String(f.icmpCode) },
+      const o = f.payloadOff - 4;
+      layers.push({ name: f.l4 === L4.Icmp ? 'ICMP' : 'ICMPv6', offset: o - base, length: 4, fields: [
+        at('Type', String(f.icmpType), o, 1),
+        at('Code', String(f.icmpCode), o + 1, 1),
+      ] });
+    }
+    if ((f.l4 === L4.Tcp || f.l4 === L4.Udp) && f.payloadCapLen > 0) {
+      const row = this.rows([i])[0];
+      const f2 = this.decode(i); // rows() decoded other packets: decode this one again
+      layers.push({ name: `Payload (${row.protocol})`, offset: f2.payloadOff - f2.frameOff, length: f2.payloadCapLen, fields: [
+        { name: 'Info', value: row.info, offset: f2.payloadOff - f2.frameOff, length: f2.payloadCapLen },
+        { name: 'Length', value: `${f2.payloadLen} bytes${f2.payloadCapLen < f2.payloadLen ? ` (${f2.payloadCapLen} captured)` : ''}` },
       ] });
     }
     const flags = tcpFlagLabels(ix.flags[i]);
     if (flags.length) layers.push({ name: 'Analysis', fields: flags.map((x) => ({ name: 'Flag', value: x })) });
     if (f.malformed) layers.push({ name: 'Malformed', fields: [{ name: 'Reason', value: f.malformed }] });
-    return { number: i + 1, ts: f.ts, caplen: f.caplen, origLen: f.origLen, layers, hex, flags };
+    return { number: i + 1, ts: ix.ts[i], caplen: rec.caplen, origLen: rec.origLen, layers, hex, bytesHex, flags };
   }
 
   /**
@@ -271,6 +294,11 @@ export class PacketReader {
       truncated ||= (q.toServer?.stride ?? 1) > 1 || (q.toClient?.stride ?? 1) > 1;
     }
     return { rtt, sequence, truncated, tcp };
+  }
+
+  /** A connection's payload as text (follow-stream.ts). */
+  follow(connectionId: number, maxBytes?: number): FollowStream {
+    return followStream({ index: this.data.index, decode: (i) => this.decode(i) }, connectionId, maxBytes);
   }
 
   close(): void {

@@ -1,0 +1,121 @@
+import { L4, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN } from '../decode/frame.js';
+import { TcpStreamReassembler, type StreamSink } from '../reassembly/tcp-stream.js';
+import type { FollowChunk, FollowStream } from '../../preload/api.js';
+import type { PacketIndex } from '../engine/packet-index.js';
+import type { Frame } from '../decode/frame.js';
+
+/*
+ * FOLLOW STREAM. A connection's payload as text, both directions in the order the bytes were
+ * delivered: TCP through the engine's reassembler (retransmissions once, out-of-order data in
+ * sequence order, lost bytes as "[N bytes missing]"), UDP datagram by datagram. Captured bytes
+ * are hostile: the text keeps printable ASCII, tab and line feed; a backslash is doubled,
+ * carriage returns are left out, every other byte is written \xNN. The renderer shows the
+ * text as text (never HTML). Bounded by maxBytes of payload: the rest is "truncated".
+ */
+
+export const DEFAULT_FOLLOW_BYTES = 1 << 20;
+export const MAX_FOLLOW_BYTES = 16 << 20;
+/** Packets of one connection read at most. */
+const MAX_FOLLOW_PACKETS = 2_000_000;
+
+/** Payload bytes as safe text (see above). */
+export function escapePayload(b: Uint8Array, off: number, len: number): string {
+  let s = '';
+  for (let i = off; i < off + len; i++) {
+    const c = b[i];
+    if (c === 0x5c) s += '\\\\';
+    else if ((c >= 0x20 && c < 0x7f) || c === 0x0a || c === 0x09) s += String.fromCharCode(c);
+    else if (c === 0x0d) continue;
+    else s += `\\x${c.toString(16).padStart(2, '0')}`;
+  }
+  return s;
+}
+
+class Collector {
+  chunks: FollowChunk[] = [];
+  bytes = [0, 0];
+  missing = 0;
+  truncated = false;
+  constructor(private max: number) {}
+  get full(): boolean {
+    return this.truncated;
+  }
+  add(dir: 0 | 1, packet: number, b: Uint8Array, off: number, len: number): void {
+    if (this.truncated) return;
+    const room = this.max - this.bytes[0] - this.bytes[1];
+    if (len > room) {
+      len = room;
+      this.truncated = true;
+    }
+    if (len <= 0) return;
+    this.bytes[dir] += len;
+    const text = escapePayload(b, off, len);
+    const last = this.chunks[this.chunks.length - 1];
+    const d = dir === 0 ? 'c2s' : 's2c';
+    if (last && last.dir === d) last.text += text;
+    else this.chunks.push({ dir: d, packet: packet + 1, text });
+  }
+  gap(dir: 0 | 1, packet: number, len: number): void {
+    if (this.truncated) return;
+    this.missing += len;
+    this.chunks.push({ dir: dir === 0 ? 'c2s' : 's2c', packet: packet + 1, text: `[${len} bytes missing]` });
+  }
+}
+
+function sink(c: Collector, dir: 0 | 1): StreamSink {
+  return {
+    data: (b, off, len, packet) => c.add(dir, packet, b, off, len),
+    gap: (len, packet) => c.gap(dir, packet, len),
+    end: () => {},
+  };
+}
+
+export interface FollowSource {
+  index: PacketIndex;
+  decode(i: number): Frame;
+}
+
+export function followStream(src: FollowSource, connectionId: number, maxBytes = DEFAULT_FOLLOW_BYTES): FollowStream {
+  const ix = src.index;
+  const c = new Collector(Math.min(maxBytes, MAX_FOLLOW_BYTES));
+  const out: FollowStream = { connectionId, transport: 'tcp', client: '', server: '', chunks: c.chunks, clientBytes: 0, serverBytes: 0, missingBytes: 0, truncated: false };
+  const r = [new TcpStreamReassembler(sink(c, 0)), new TcpStreamReassembler(sink(c, 1))];
+  let seen = 0;
+  let last = 0;
+  for (let i = 0; i < ix.length && !c.full; i++) {
+    if (ix.connId[i] !== connectionId) continue;
+    if (++seen > MAX_FOLLOW_PACKETS) {
+      c.truncated = true;
+      break;
+    }
+    const f = src.decode(i);
+    const dir: 0 | 1 = ix.dir[i] === 2 ? 1 : 0;
+    if (seen === 1) {
+      const a = (ip: string, port: number): string => (ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`);
+      out.transport = f.l4 === L4.Udp ? 'udp' : 'tcp';
+      out.client = dir === 0 ? a(f.src, f.srcPort) : a(f.dst, f.dstPort);
+      out.server = dir === 0 ? a(f.dst, f.dstPort) : a(f.src, f.srcPort);
+    }
+    last = i;
+    if (f.l4 === L4.Udp) {
+      c.add(dir, i, f.data, f.payloadOff, f.payloadCapLen);
+      continue;
+    }
+    if (f.l4 !== L4.Tcp) continue;
+    const flags = f.tcpFlags;
+    if (flags & TCP_SYN) r[dir].syn(f.tcpSeq);
+    if (flags & TCP_RST) continue;
+    const seq = flags & TCP_SYN ? (f.tcpSeq + 1) >>> 0 : f.tcpSeq >>> 0;
+    r[dir].segment(seq, f.data, f.payloadOff, f.payloadCapLen, f.payloadLen, (flags & TCP_FIN) !== 0, i);
+    if (flags & TCP_ACK) r[1 - dir].acked(f.tcpAck >>> 0, i);
+  }
+  if (!c.full) {
+    r[0].close(last, 'eof');
+    r[1].close(last, 'eof');
+  }
+  out.clientBytes = c.bytes[0];
+  out.serverBytes = c.bytes[1];
+  out.missingBytes = c.missing;
+  out.truncated = c.truncated;
+  return out;
+}
