@@ -5,12 +5,14 @@
 // and a last one with "end": true after SIGINT or "stop" on stdin. --receive-only runs the
 // receive program alone with a sink that only counts its frames (the receive path without
 // the analysis and the spool).
-//   node receiver-listen.mjs PORT SPOOL.pcapng [--inner] [--receive-only]
+//   node receiver-listen.mjs PORT SPOOL.pcapng [--inner] [--receive-only] [--queue-mb N]
 import { readFileSync } from 'node:fs';
 import { CaptureService } from '../main/capture/service.js';
 import { ReceiveProgram, receiveProgram } from '../main/capture/receive-program.js';
 
 const [portArg, spool] = process.argv.slice(2);
+const qi = process.argv.indexOf('--queue-mb');
+const queueBytes = qi > 0 ? Number(process.argv[qi + 1]) * 1048576 : undefined;
 const cpuOf = (pid: number | null): number | null => {
   if (!pid) return null;
   try {
@@ -35,7 +37,7 @@ async function receiveOnly(): Promise<never> {
   const exec = receiveProgram();
   if (!exec) throw new Error('out/native/tapscope-receive is not built');
   const c = { packets: 0, received: 0, droppedByKernel: 0, droppedByApp: 0, truncated: 0 };
-  const rp = new ReceiveProgram(exec, { ports: [Number(portArg)], address: '127.0.0.1', receiveBufferSize: 64 << 20 }, {
+  const rp = new ReceiveProgram(exec, { ports: [Number(portArg)], address: '127.0.0.1', receiveBufferSize: 64 << 20, queueBytes }, {
     onReady: () => {},
     packet: () => void c.packets++,
     stats: (s) => Object.assign(c, { received: s.received, droppedByKernel: s.droppedByKernel, droppedByApp: s.droppedByApp, truncated: s.truncated ?? 0 }),
@@ -57,7 +59,7 @@ async function receiveOnly(): Promise<never> {
 }
 
 const rx = await new CaptureService().listen({
-  vxlan: [Number(portArg)], address: '127.0.0.1', output: spool, save: process.argv.includes('--inner') ? 'inner' : 'received', deltaIntervalMs: 500,
+  vxlan: [Number(portArg)], address: '127.0.0.1', output: spool, save: process.argv.includes('--inner') ? 'inner' : 'received', deltaIntervalMs: 500, queueBytes,
 });
 const t0 = Date.now();
 const line = (end = false): string => {

@@ -7,7 +7,9 @@
 // receive program, kernel drops, app drops, how long the analysis took to catch up after the
 // last datagram, connections analysed, and the RSS of the listening process and of the receive
 // program over time. The machine's load average is printed: other people share the 2 cores.
-//   node scripts/bench-receiver.mjs [--rates 200000,0] [--count N] [--flows N] [--worktree] [--json]
+// --queue-mb N sets the receive program's queue (default 64 MiB, as `listen --queue`).
+//   node scripts/bench-receiver.mjs [--rates 200000,0] [--count N] [--flows N] [--queue-mb N]
+//                                   [--receive-only | --full-only] [--worktree] [--json]
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -62,7 +64,7 @@ await build({
 async function round(rate, receiveOnly) {
   const tmp = mkdtempSync(join(tmpdir(), 'tsErxb-'));
   const load0 = loadavg();
-  const p = spawn(process.execPath, ['--max-old-space-size=6000', listener, String(PORT), join(tmp, 'spool.pcapng'), ...(receiveOnly ? ['--receive-only'] : [])], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const p = spawn(process.execPath, ['--max-old-space-size=6000', listener, String(PORT), join(tmp, 'spool.pcapng'), ...(receiveOnly ? ['--receive-only'] : []), ...(opt('queue-mb', null) ? ['--queue-mb', opt('queue-mb', null)] : [])], { stdio: ['pipe', 'pipe', 'inherit'] });
   const samples = [];
   let ready = null;
   let last = null;

@@ -57,7 +57,7 @@ const loadavg = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 
 // The receiver row: its own script (sender, receive program, listener), beside the interface capture.
 function receiverBench() {
   const fwd = [];
-  for (const [from, to] of [['count', 'count'], ['flows', 'flows'], ['receiver-rates', 'rates']]) if (opt(from, null)) fwd.push(`--${to}`, opt(from, null));
+  for (const [from, to] of [['count', 'count'], ['flows', 'flows'], ['receiver-rates', 'rates'], ['queue-mb', 'queue-mb']]) if (opt(from, null)) fwd.push(`--${to}`, opt(from, null));
   if (args.includes('--worktree')) fwd.push('--worktree');
   console.log(`\nCloud-TAP receiver (load average ${loadavg()}):`);
   spawnSync(process.execPath, [join(root, 'scripts', 'bench-receiver.mjs'), ...fwd], { stdio: 'inherit' });
