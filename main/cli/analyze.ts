@@ -7,9 +7,21 @@ import { parseArgs, UsageError } from './args.js';
 import { readFileSync } from 'node:fs';
 import { parseCommunityIdSeed, reseedCommunityIds } from '../flows/community-id.js';
 import { addAlerts } from '../ids/analyze-alerts.js';
+import { filterFile } from './filter-file.js';
 
-export const ANALYZE_USAGE = `tapscope analyze <file> [--json] [--decode udp:PORT=PROTO]...
+/** `-Y`: a mask of the records the filter keeps, or the exit status of a broken filter or unreadable file. */
+function matchingPackets(path: string, filterText: string, decodeAs: string[], err: NodeJS.WritableStream): Uint8Array | number {
+  const r = filterFile(path, filterText, decodeAs, err);
+  if (typeof r === 'number') return r;
+  r.reader.close();
+  const mask = new Uint8Array(r.packets);
+  for (const i of r.matches) mask[i] = 1;
+  return mask;
+}
+
+export const ANALYZE_USAGE = `tapscope analyze <file> [--json] [-Y FILTER] [--decode udp:PORT=PROTO]...
   Analyse a pcap/pcapng file. --json prints one JSON document on stdout.
+  -Y FILTER  analyse only the packets matching a Wireshark display filter (docs/display-filters.md).
   --decode udp:31337=tzsp decodes that UDP port as the protocol (vxlan, geneve, tzsp, none).
   --community-id-seed N  seed of connections[].communityId (Community ID v1; default 0).
   --alerts eve.json  join Suricata EVE alerts to the connections (JSON "alerts", findings ids.alert).
@@ -18,7 +30,7 @@ export const ANALYZE_USAGE = `tapscope analyze <file> [--json] [--decode udp:POR
 
 /** Runs `tapscope analyze`; returns the exit status. */
 export function runAnalyze(argv: string[], out: NodeJS.WritableStream, err: NodeJS.WritableStream): number {
-  const args = parseArgs(argv, ['decode', 'community-id-seed', 'keylog', 'alerts']);
+  const args = parseArgs(argv, ['decode', 'community-id-seed', 'keylog', 'alerts', 'Y']);
   for (const f of args.flags) if (f !== 'json' && f !== 'help' && f !== 'h') throw new UsageError(`unknown option --${f}`);
   if (args.flags.has('help') || args.flags.has('h')) {
     out.write(ANALYZE_USAGE + '\n');
@@ -38,11 +50,18 @@ export function runAnalyze(argv: string[], out: NodeJS.WritableStream, err: Node
       return 1;
     }
   }
+  const filterText = args.options.get('Y')?.at(-1) ?? null;
+  let keep: ((record: number) => boolean) | undefined;
+  if (filterText !== null) {
+    const m = matchingPackets(path, filterText, args.options.get('decode') ?? [], err);
+    if (typeof m === 'number') return m;
+    keep = (n) => n < m.length && m[n] === 1;
+  }
   let result;
   try {
     // --json streams the connections from the columns (engine/report-json.ts) unless a step below needs them as objects.
     const asObjects = !args.flags.has('json') || args.options.has('alerts');
-    result = analyzeFile(path, { decodeAs, keyLogs, withConnections: asObjects, withHttp: asObjects });
+    result = analyzeFile(path, { decodeAs, keyLogs, keep, withConnections: asObjects, withHttp: asObjects });
   } catch (e) {
     err.write(`tapscope: cannot read ${path}: ${(e as Error).message}\n`);
     return 1;

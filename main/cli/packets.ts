@@ -1,9 +1,5 @@
-import { runAnalysis } from '../engine/analyze-worker.js';
-import { SessionData } from '../services/session-data.js';
-import { PacketReader } from '../services/packets.js';
-import { PacketFilter } from '../services/packet-filter.js';
-import { compileDisplayFilter, describeFilterError } from '../filter/index.js';
 import { parseArgs, UsageError } from './args.js';
+import { filterFile } from './filter-file.js';
 
 export const PACKETS_USAGE = `tapscope packets <file> [-Y FILTER] [-c N] [--json] [--decode udp:PORT=PROTO]...
   One line per packet in tshark's default layout (number, time, source, destination, protocol, length, info).
@@ -36,30 +32,10 @@ export function runPackets(argv: string[], out: NodeJS.WritableStream, err: Node
   const countArg = args.options.get('c')?.at(-1);
   if (countArg !== undefined && !/^\d+$/.test(countArg)) throw new UsageError(`-c needs a packet count, not "${countArg}"`);
   const limit = countArg === undefined ? Infinity : Number(countArg);
-  if (filterText !== null) {
-    const r = compileDisplayFilter(filterText);
-    if (!r.ok) {
-      err.write(`tapscope: ${describeFilterError(filterText, r.error)}\n`);
-      return 2;
-    }
-  }
-  const decodeAs = args.options.get('decode') ?? [];
-  const data = new SessionData('cli', path);
+  const f = filterFile(path, filterText, args.options.get('decode') ?? [], err, limit);
+  if (typeof f === 'number') return f;
+  const { data, reader, matches: ids } = f;
   try {
-    runAnalysis({ kind: 'tapscope-analyze', path, decodeAs, cancel: new SharedArrayBuffer(4) }, (m) => data.apply(m));
-  } catch (e) {
-    err.write(`tapscope: cannot read ${path}: ${(e as Error).message}\n`);
-    return 1;
-  }
-  if (data.state === 'failed') {
-    err.write(`tapscope: cannot read ${path}: ${data.message}\n`);
-    return 1;
-  }
-  const reader = new PacketReader(data, decodeAs);
-  try {
-    const all: number[] = [];
-    for (let i = 0; i < Math.min(data.index.length, limit); i++) all.push(i);
-    const ids = new PacketFilter(data, reader).apply(all, filterText);
     const json = args.flags.has('json');
     const firstTs = data.index.length ? data.index.ts[0] : 0;
     if (json) out.write('[');

@@ -15,6 +15,8 @@ export interface AnalyzeFileOptions extends SessionOptions {
   withHttp?: boolean;
   /** NSS key logs (SSLKEYLOGFILE text) for TLS decryption; `source` names each in warnings. */
   keyLogs?: { text: string; source: string }[];
+  /** Analyse only the records (0-based, in file order) this keeps (`analyze -Y`); the others are read and skipped. */
+  keep?: (record: number) => boolean;
 }
 
 export interface AnalyzeFileResult {
@@ -37,8 +39,9 @@ export function analyzeFile(path: string, opts: AnalyzeFileOptions = {}): Analyz
   let cancelled = false;
   try {
     let n = 0;
+    const keep = opts.keep;
     for (let r = reader.next(); r; r = reader.next()) {
-      session.feed(r);
+      if (!keep || keep(n)) session.feed(r);
       if (++n % PROGRESS_EVERY === 0) {
         opts.onProgress?.(reader.bytesRead, reader.size);
         if (opts.signal?.aborted) {
