@@ -1,0 +1,102 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { capture, tshark } from '../helpers/captures';
+import { inProcess, openAndWait, type Transport } from './harness';
+import { escapePayload } from '../../main/services/follow-stream';
+import type { FollowChunk } from '../../preload/api';
+
+/*
+ * Follow Stream against tshark's `-z follow,PROTO,raw,N`: the same bytes per direction, in the
+ * same order, escaped the same way; and the escaping itself on hostile bytes.
+ */
+
+interface TsharkFollow { nodes: [string, string]; runs: { node: 0 | 1; hex: string }[] }
+
+function tsharkFollow(file: string, proto: 'tcp' | 'udp', stream: number): TsharkFollow {
+  const out = tshark(['-r', file, '-q', '-z', `follow,${proto},raw,${stream}`]);
+  const nodes: string[] = [];
+  const runs: TsharkFollow['runs'] = [];
+  for (const line of out.split('\n')) {
+    const m = /^Node ([01]): (.*)$/.exec(line);
+    if (m) nodes[Number(m[1])] = m[2];
+    else if (/^\t?[0-9a-f]+$/.test(line)) {
+      const node = line.startsWith('\t') ? 1 : 0;
+      const last = runs[runs.length - 1];
+      if (last && last.node === node) last.hex += line.trim();
+      else runs.push({ node, hex: line.trim() });
+    }
+  }
+  return { nodes: nodes as [string, string], runs };
+}
+
+let t: Transport;
+beforeAll(async () => { t = await inProcess(); });
+afterAll(async () => { await t.close(); });
+
+describe('followStream vs tshark -z follow', () => {
+  const cases: [string, 'tcp' | 'udp', number][] = [
+    ['http-get-basic.pcap', 'tcp', 0],
+    ['http-retx-fastretx-dupack-ooo.pcap', 'tcp', 0],
+    ['http-post-retx-dupack.pcap', 'tcp', 0],
+    ['dns-nxdomain.pcapng', 'udp', 0],
+  ];
+  for (const [name, proto, stream] of cases) {
+    it(`${name} ${proto} stream ${stream}`, async () => {
+      const ref = tsharkFollow(capture(name), proto, stream);
+      expect(ref.runs.length).toBeGreaterThan(1);
+      const { info } = await openAndWait(t.api, capture(name));
+      const conns = await t.api.connections({ sessionId: info.sessionId, offset: 0, limit: 1000 });
+      const text = (e: { ip: string; port: number | null }): string => (e.ip.includes(':') ? `[${e.ip}]:${e.port}` : `${e.ip}:${e.port}`);
+      const conn = conns.rows.find((c) => c.transport === proto && [text(c.client), text(c.server)].sort().join() === [...ref.nodes].sort().join());
+      expect(conn, `connection ${ref.nodes.join(' - ')}`).toBeDefined();
+      const f = await t.api.followStream({ sessionId: info.sessionId, connectionId: conn!.id });
+      const node0IsClient = f.client === ref.nodes[0];
+      const expected: Pick<FollowChunk, 'dir' | 'text'>[] = ref.runs.map((r) => {
+        const b = Buffer.from(r.hex, 'hex');
+        return { dir: (r.node === 0) === node0IsClient ? 'c2s' : 's2c', text: escapePayload(b, 0, b.length) };
+      });
+      expect(f.chunks.map(({ dir, text }) => ({ dir, text }))).toEqual(expected);
+      expect(f.clientBytes + f.serverBytes).toBe(ref.runs.reduce((s, r) => s + r.hex.length / 2, 0));
+      expect(f.truncated).toBe(false);
+      // Bounded: a limit below the stream's size cuts it and says so.
+      const cut = await t.api.followStream({ sessionId: info.sessionId, connectionId: conn!.id, maxBytes: 10 });
+      expect(cut.truncated).toBe(true);
+      expect(cut.clientBytes + cut.serverBytes).toBe(10);
+      await t.api.closeSession(info.sessionId);
+    });
+  }
+
+  it('escapes hostile payload bytes to plain text', () => {
+    const b = Buffer.from('<script>alert(1)</script>\\\x00\x1b[31m\r\n\xff', 'latin1');
+    const s = escapePayload(b, 0, b.length);
+    expect(s).toBe('<script>alert(1)</script>\\\\\\x00\\x1b[31m\n\\xff');
+    expect(/[\x00-\x08\x0b-\x1f\x7f-\uffff]/.test(s)).toBe(false);
+  });
+});
+
+describe('decodePacket byte ranges', () => {
+  it('each field range holds the bytes tshark decodes there', async () => {
+    const name = 'http-get-basic.pcap';
+    const ref = tshark(['-r', capture(name), '-T', 'fields', '-e', 'ip.src', '-e', 'ip.dst', '-e', 'tcp.srcport', '-e', 'tcp.dstport', '-e', 'tcp.seq_raw', '-e', 'tcp.window_size_value', '-e', 'ip.ttl'])
+      .trim().split('\n').map((l) => l.split('\t'));
+    const { info } = await openAndWait(t.api, capture(name));
+    for (let n = 1; n <= ref.length; n++) {
+      const d = await t.api.decodePacket(info.sessionId, n);
+      const bytes = Buffer.from(d.bytesHex, 'hex');
+      const field = (layer: string, fieldName: string): Buffer => {
+        const f = d.layers.find((l) => l.name.startsWith(layer))!.fields.find((x) => x.name === fieldName)!;
+        expect(f.offset, `${n} ${fieldName}`).toBeTypeOf('number');
+        return bytes.subarray(f.offset!, f.offset! + f.length!);
+      };
+      const [src, dst, sport, dport, seq, win, ttl] = ref[n - 1];
+      expect([...field('Internet', 'Source')].join('.')).toBe(src);
+      expect([...field('Internet', 'Destination')].join('.')).toBe(dst);
+      expect(field('Internet', 'TTL')[0]).toBe(Number(ttl));
+      expect(field('Transmission', 'Source port').readUInt16BE()).toBe(Number(sport));
+      expect(field('Transmission', 'Destination port').readUInt16BE()).toBe(Number(dport));
+      expect(field('Transmission', 'Sequence number (raw)').readUInt32BE()).toBe(Number(seq));
+      expect(field('Transmission', 'Window').readUInt16BE()).toBe(Number(win));
+      expect(d.bytesHex.length / 2).toBe(d.caplen);
+    }
+    await t.api.closeSession(info.sessionId);
+  });
+});
