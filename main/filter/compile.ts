@@ -240,7 +240,7 @@ function compileStringTest(kind: 'contains' | 'matches', left: Operand, right: O
     try {
       re = new RegExp(src, [...flags].join(''));
     } catch (e) {
-      throw new SemanticError(`"${right.text}" is not a valid regular expression: ${(e as Error).message.replace(/^Invalid regular expression: /, '')}.`, right.pos, right.len);
+      throw new SemanticError(`"${right.text}" is not a valid regular expression: ${(e as Error).message.replace(/^Invalid regular expression: \/.*\/[a-z]*: /s, '').replace(/\.$/, '')}.`, right.pos, right.len);
     }
   }
   return quantify(f, '==', check);
