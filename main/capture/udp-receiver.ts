@@ -46,7 +46,7 @@ export interface ListenOptions extends SinkOptions {
   save?: 'received' | 'inner';
   /** Socket receive buffer asked for, bytes (default 64 MiB; without root the kernel caps it at net.core.rmem_max). */
   receiveBufferSize?: number;
-  /** Bytes the receive program may hold for the analysis before it drops datagrams (default 64 MiB). */
+  /** Bytes the receive program may hold for the analysis before it drops datagrams (default 256 MiB). */
   queueBytes?: number;
   /** Bytes kept of each datagram (64 to 65535, default 65535); longer ones are cut and counted as truncated. */
   snaplen?: number;

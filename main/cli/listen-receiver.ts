@@ -8,7 +8,7 @@ export const RECEIVER_OPTIONS = ['B', 'queue', 's'];
 
 export const RECEIVER_USAGE = `  -B MB: socket receive buffer (default 64; beyond net.core.rmem_max only as root or with
   CAP_NET_ADMIN). --queue MB: what the receive program holds for the analysis before it drops
-  and counts app drops (default 64). -s SNAPLEN: bytes kept of each datagram (default 65535).`;
+  and counts app drops (default 256). -s SNAPLEN: bytes kept of each datagram (default 65535).`;
 
 function last(a: ParsedArgs, name: string): string | undefined {
   const v = a.options.get(name);

@@ -9,7 +9,8 @@
  * with CAP_NET_ADMIN) the socket buffer is forced beyond net.core.rmem_max (SO_RCVBUFFORCE).
  *
  * It is a process of its own so that reading the sockets never waits for the analysis: the
- * datagrams go into a bounded queue of 1 MiB blocks (-q BYTES) drained to the non-blocking
+ * datagrams go into a bounded queue of 1 MiB blocks (-q BYTES, default 256 MiB, taken only
+ * while the analysis lags and given back after) drained to the non-blocking
  * pipe whenever it can take more; when the queue is full a datagram is dropped and counted
  * (droppedByApp), never blocking the sockets.
  *
@@ -77,7 +78,10 @@ static void put16be(uint8_t *b, unsigned v) { b[0] = (uint8_t)(v >> 8); b[1] = (
 
 typedef struct block { struct block *next; size_t used, sent; uint8_t data[BLOCK]; } block_t;
 static block_t *q_head, *q_tail, *q_free;
-static size_t q_blocks, q_max_blocks;
+static size_t q_blocks, q_max_blocks, q_spare;
+/* Written blocks kept for reuse; beyond these they go back to the system, so the memory a
+ * burst took is returned once the analysis has caught up. */
+#define SPARE_BLOCKS 8
 
 /* Room for n contiguous bytes at the queue's tail, or NULL when the queue is full (force:
  * control messages, which are never dropped, may exceed the bound by a block). */
@@ -85,7 +89,7 @@ static uint8_t *q_reserve(size_t n, int force) {
   if (q_tail && BLOCK - q_tail->used >= n) return q_tail->data + q_tail->used;
   if (q_blocks >= q_max_blocks + (force ? 1 : 0)) return NULL;
   block_t *b = q_free;
-  if (b) q_free = b->next;
+  if (b) { q_free = b->next; q_spare--; }
   else if (!(b = malloc(sizeof *b))) return NULL;
   b->next = NULL;
   b->used = b->sent = 0;
@@ -116,9 +120,9 @@ static void q_drain(void) {
     }
     if (b == q_tail) { b->used = b->sent = 0; return; }
     q_head = b->next;
-    b->next = q_free;
-    q_free = b;
     q_blocks--;
+    if (q_spare < SPARE_BLOCKS) { b->next = q_free; q_free = b; q_spare++; }
+    else free(b);
   }
 }
 
@@ -358,7 +362,7 @@ static int read_socket(rx_t *r, size_t snaplen, double st[5]) {
 
 int main(int argc, char **argv) {
   const char *address = "0.0.0.0";
-  long rcvbuf = 64L << 20, queue = 64L << 20, snaplen = MAX_DGRAM, stats_ms = 250, v;
+  long rcvbuf = 64L << 20, queue = 256L << 20, snaplen = MAX_DGRAM, stats_ms = 250, v;
   rx_t rx[MAX_PORTS];
   int nrx = 0, opt;
   opterr = 0;
