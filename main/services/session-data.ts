@@ -1,14 +1,15 @@
 import { basename } from 'node:path';
 import type {
-  ConnectionQuery, ConnectionRow, DnsRow, FileSummary, FindingRow, HttpRow, Page, Progress, SessionState, TableQuery,
+  ConnectionQuery, ConnectionRow, DnsRow, FileSummary, FindingRow, HttpRow, Page, Progress, QuicRow, SessionState, TableQuery,
   Timeline, TlsRow, TunnelRow, ViewFilter,
 } from '../../preload/api.js';
 import type { AnalysisReport } from '../engine/report.js';
 import type { CaptureInterface } from '../pcap/record.js';
 import type { IndexSlice, WorkerMessage } from '../engine/analyze-worker.js';
 import { PacketIndex } from '../engine/packet-index.js';
+import { ioGraphBins, type IoBins } from './io-graph.js';
 import { TcpA } from '../analysis/tcp-flags.js';
-import { connectionRowOf, dnsRow, endpointText, findingRow, httpRow, tlsRow, tunnelKey } from './rows.js';
+import { connectionRowOf, dnsRow, endpointText, findingRow, httpRow, quicRow, tlsRow, tunnelKey } from './rows.js';
 import { connectionJson } from '../analysis/connection-json.js';
 import { ConnectionStore } from '../engine/connection-columns.js';
 
@@ -48,6 +49,7 @@ export class SessionData {
   private httpRows: HttpRow[] = [];
   private dnsRows: DnsRow[] = [];
   private tlsRows: TlsRow[] = [];
+  private quicRows: QuicRow[] = [];
   private findingRows: FindingRow[] = [];
   /** Tap sources of a live capture so far (the report's once it ends). */
   private liveTunnels: AnalysisReport['tunnels'] = [];
@@ -79,6 +81,7 @@ export class SessionData {
         this.httpRows = (m.app.http as Obj[]).map(httpRow);
         this.dnsRows = (m.app.dns as Obj[]).map(dnsRow);
         this.tlsRows = (m.app.tls as Obj[]).map(tlsRow);
+        this.quicRows = ((m.app.quic ?? []) as Obj[]).map(quicRow);
         this.rows = null; // sites (HTTP Host / TLS SNI) may have changed
       }
     } else if (m.type === 'done') {
@@ -107,6 +110,7 @@ export class SessionData {
       this.httpRows = (m.report.http as Obj[]).map(httpRow);
       this.dnsRows = (m.report.dns as Obj[]).map(dnsRow);
       this.tlsRows = (m.report.tls as Obj[]).map(tlsRow);
+      this.quicRows = ((m.report.quic ?? []) as Obj[]).map(quicRow);
       this.findingRows = (m.report.findings as Obj[]).map(findingRow);
       this.state = m.cancelled ? 'cancelled' : m.damaged ? 'damaged' : 'ready';
       this.message = m.cancelled ? 'Reading was cancelled: the results cover the part read.' : m.damaged ? `The file is damaged: ${m.damaged}. The results cover the packets before the damage.` : null;
@@ -156,11 +160,20 @@ export class SessionData {
     const sites = new Map<number, string>();
     for (const h of this.httpRows) if (h.host && !sites.has(h.connectionId)) sites.set(h.connectionId, h.host);
     for (const t of this.tlsRows) if (t.sni) sites.set(t.connectionId, t.sni);
+    // A UDP conversation carrying QUIC is shown as transport "quic" with its SNI as site.
+    const quic = new Set<number>();
+    for (const q of this.quicRows) {
+      quic.add(q.connectionId);
+      if (q.sni && !sites.has(q.connectionId)) sites.set(q.connectionId, q.sni);
+    }
     const rows: ConnectionRow[] = [];
     const store = this.connections;
     for (let i = 0; i < store.count; i++) {
       const c = store.connection(i);
-      if (c) rows.push(connectionRowOf(c, sites.get(i) ?? null));
+      if (!c) continue;
+      const row = connectionRowOf(c, sites.get(i) ?? null);
+      if (quic.has(i)) row.transport = 'quic';
+      rows.push(row);
     }
     this.rows = rows;
     return rows;
@@ -181,6 +194,7 @@ export class SessionData {
   http(): HttpRow[] { return this.httpRows; }
   dns(): DnsRow[] { return this.dnsRows; }
   tls(): TlsRow[] { return this.tlsRows; }
+  quic(): QuicRow[] { return this.quicRows; }
   findings(): FindingRow[] { return this.findingRows; }
 
   tunnels(): TunnelRow[] {
@@ -232,7 +246,8 @@ export class SessionData {
       for (const r of rows) {
         if (allowed && !allowed.has(r.id)) continue;
         if (!this.inTime(q.filter, r.firstTs, r.lastTs)) continue;
-        if (q.transport && r.transport !== q.transport) continue;
+        // QUIC conversations are UDP too: "udp" keeps them, "quic" keeps only them.
+        if (q.transport && r.transport !== q.transport && !(q.transport === 'udp' && r.transport === 'quic')) continue;
         if (q.problemsOnly && r.problems === 0) continue;
         if (q.state && r.state !== q.state) continue;
         if (q.port != null && r.client.port !== q.port && r.server.port !== q.port) continue;
@@ -277,6 +292,16 @@ export class SessionData {
     return m;
   }
 
+  queryQuic(q: TableQuery): Page<QuicRow> {
+    const rows = this.connectionRows();
+    return this.queryTable('q', this.quicRows, q,
+      (r, allowed) => {
+        const c = rows[r.connectionId];
+        return (!allowed || allowed.has(r.connectionId)) && (!c || this.inTime(q.filter, c.firstTs, c.lastTs));
+      },
+      (r) => `${r.sni ?? ''} ${r.alpn.join(' ')} ${r.version} ${r.state} ${r.closeError ?? ''} ${r.cipher ?? ''}`);
+  }
+
   queryTls(q: TableQuery): Page<TlsRow> {
     const rows = this.connectionRows();
     return this.queryTable('t', this.tlsRows, q,
@@ -315,6 +340,21 @@ export class SessionData {
       }
       return out;
     });
+  }
+
+  /**
+   * The I/O graph of the packets the view filter keeps (connections of the tap source or
+   * evidence, the time range), or of `indices` (already display-filtered), over the capture.
+   */
+  ioGraph(interval: number | null, f: ViewFilter | undefined, indices: ArrayLike<number> | null = null): IoBins {
+    const ix = this.index;
+    const file = this.file();
+    const allowed = this.allowedConnections(f);
+    const from = f?.timeFrom ?? -Infinity;
+    const to = f?.timeTo ?? Infinity;
+    const first = file.firstTs ?? 0;
+    return ioGraphBins(ix, first, file.lastTs ?? first, interval,
+      (i) => (!allowed || allowed.has(ix.connId[i])) && ix.ts[i] >= from && ix.ts[i] <= to, indices);
   }
 
   /** Packets/s, retransmissions/s and failures/s over the whole capture (the brush needs it all). */
