@@ -19,6 +19,8 @@ interface FilterState {
   connectionIds: number[] | null;
   /** What the evidence filter came from (a finding's summary). */
   evidenceLabel: string | null;
+  /** The applied display filter (Wireshark syntax; checked before it is applied), or null. */
+  display: string | null;
 }
 
 /** The workbench's state: one session at a time, the view filter every view applies. */
@@ -29,7 +31,7 @@ export const app = $state({
   summary: null as SessionSummary | null,
   progress: null as Progress | null,
   tab: 'overview' as Tab,
-  filter: { timeFrom: null, timeTo: null, tunnel: null, connectionIds: null, evidenceLabel: null } as FilterState,
+  filter: { timeFrom: null, timeTo: null, tunnel: null, connectionIds: null, evidenceLabel: null, display: null } as FilterState,
   detailId: null as number | null,
   error: null as string | null,
   notice: null as string | null,
@@ -50,11 +52,16 @@ export function viewFilter(): ViewFilter {
 
 export function filterActive(): boolean {
   const f = app.filter;
-  return f.timeFrom !== null || f.timeTo !== null || f.tunnel !== null || f.connectionIds !== null;
+  return f.timeFrom !== null || f.timeTo !== null || f.tunnel !== null || f.connectionIds !== null || f.display !== null;
+}
+
+/** The display filter to send with packet queries, I/O graph and Save (null when none). */
+export function displayFilter(): string | null {
+  return app.filter.display;
 }
 
 export function clearFilters(): void {
-  app.filter = { timeFrom: null, timeTo: null, tunnel: null, connectionIds: null, evidenceLabel: null };
+  app.filter = { timeFrom: null, timeTo: null, tunnel: null, connectionIds: null, evidenceLabel: null, display: null };
 }
 
 export function setTimeRange(from: number | null, to: number | null): void {
@@ -194,7 +201,7 @@ export async function saveCapture(format: 'pcap' | 'pcapng', connectionId: numbe
     const stem = app.session.name.replace(/\.(pcapng|pcap|cap)$/i, '');
     const path = await api.chooseSavePath(`${stem}${connectionId !== null ? `-conn${connectionId}` : ''}.${format}`);
     if (api.transport === 'electron' && path === null) return;
-    const r = await api.saveCapture({ sessionId: app.session.sessionId, format, connectionId, filter: connectionId === null ? viewFilter() : undefined, path });
+    const r = await api.saveCapture({ sessionId: app.session.sessionId, format, connectionId, filter: connectionId === null ? viewFilter() : undefined, displayFilter: displayFilter(), path });
     if (r.downloadId) download(api.downloadUrl(r.downloadId)!, r.fileName);
     if (connectionId === null && !filterActive() && app.session.state !== 'opening') app.liveSaved = true;
     app.notice = `Saved ${r.packets} packet(s) to ${r.fileName}`;
