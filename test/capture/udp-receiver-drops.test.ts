@@ -159,6 +159,17 @@ describe.skipIf(!hasTshark)('receive path accounting', () => {
     expect(tsharkFields(end.counters.files[0], ['frame.number'], []).length).toBe(100);
   });
 
+  it.skipIf(!hasProgram)('tapscope-receive: bad arguments are a one-line usage error (64), an address not on the host a clear refusal', async () => {
+    for (const args of [[], ['-u', '70000'], ['-u', '1', '-a', 'bogus'], ['-u', '1', '-q', '5'], ['-u', '1', '-s', '10'], ['-u', '1', 'extra'], ['-x']]) {
+      const r = spawnSync(RECEIVE_BINARY, args, { encoding: 'utf8', input: '' });
+      expect(r.status, args.join(' ')).toBe(64);
+      expect(r.stdout).toBe('');
+      expect(r.stderr).toMatch(/^tapscope-receive: [^\n]+\(usage: [^\n]+\)\n$/);
+    }
+    const err = await new CaptureService().listen({ vxlan: [0], address: '192.0.2.77', output: join(dir, 'noaddr.pcapng') }).catch((e) => e);
+    expect((err as Error).message).toBe('cannot listen on 192.0.2.77: that address is not on any interface of this host');
+  });
+
   it('falls back to Node dgram sockets, saying why, when the program is not there', async () => {
     process.env.TAPSCOPE_RECEIVE_EXEC = join(dir, 'no-such-dir', 'tapscope-receive');
     const rx = await new CaptureService().listen({ vxlan: [0], address: '127.0.0.1', output: join(dir, 'fallback.pcapng') });
