@@ -53,6 +53,8 @@ export class AppAnalysis implements FrameAnalyzer {
     for (const message of this.http.h2.warnings()) out.push({ packet: null, offset: null, message });
     const headers = this.http.headerLists.warning();
     if (headers) out.push({ packet: null, offset: null, message: headers });
+    const exchanges = this.http.warning();
+    if (exchanges) out.push({ packet: null, offset: null, message: exchanges });
     if (s.failures > 0) out.push({ packet: null, offset: null, message: `HTTP/DNS/TLS parsing failed on ${s.failures} connection(s) (left out of http/dns/tls); first: ${s.firstFailure}` });
     return out;
   }
@@ -66,7 +68,7 @@ export class AppAnalysis implements FrameAnalyzer {
     const overTls = new Set(this.tls.handshakes.map((t) => t.connectionId));
     return buildFindings({
       connections: connections as ConnectionFacts[],
-      http: this.http.exchanges,
+      http: this.http.lean(),
       dns: this.dns.transactions,
       tls: this.tls.handshakes,
       icmp: this.icmp.unreachables,

@@ -6,6 +6,7 @@ const FIRST_ROWS = 1024;
 const NULL_AT = -1;
 const ABSENT_AT = -2;
 const ODD_AT = -3;
+const NO_INTERIM = Object.freeze([]) as unknown as number[];
 const NO_RESPONSE: (NoResponse | null)[] = [null, 'reset', 'closed', 'capture-ended', 'incomplete', 'not-captured'];
 
 /** Strings seen many times (methods, hosts, versions, reasons, content types) kept once, by id; -1 is null. */
@@ -115,34 +116,35 @@ class BytePool {
  * (about 130 bytes, plus the URI's and the kept header lists' octets in a byte pool) and
  * the object is dropped. HTTP/2 and HTTP/3 exchanges (their
  * extra fields, headers lists) are never settled and stay objects. `at(i)` gives an
- * exchange as an object either way (a new object for a settled one).
+ * exchange as an object either way (a new object for a settled one, or with `lean` a view
+ * of the columns). The columns are written only by `settle` (SettledExchange reads them).
  */
 export class HttpExchangeStore {
   count = 0;
   /** Exchanges not settled: slot -> object. */
   private readonly open = new Map<number, HttpExchange>();
-  private readonly strings = new StringPool();
-  private readonly pool = new BytePool();
+  readonly strings = new StringPool();
+  readonly pool = new BytePool();
   /** Per row: URI, request headers, response headers as pool offset (-1 null, -2 absent, -3 in `odd`) and, for the URI, its length. */
-  private uriAt = new Float64Array(FIRST_ROWS);
-  private uriLen = new Uint32Array(FIRST_ROWS);
-  private headersAt = new Float64Array(FIRST_ROWS * 2);
+  uriAt = new Float64Array(FIRST_ROWS);
+  uriLen = new Uint32Array(FIRST_ROWS);
+  headersAt = new Float64Array(FIRST_ROWS * 2);
   /** Values the pool cannot hold (a code unit above 255): row * 3 + field (0 URI, 1, 2 header lists). */
-  private readonly odd = new Map<number, unknown>();
-  private connectionId = new Int32Array(FIRST_ROWS);
-  private serverPort = new Uint16Array(FIRST_ROWS);
+  readonly odd = new Map<number, unknown>();
+  connectionId = new Int32Array(FIRST_ROWS);
+  serverPort = new Uint16Array(FIRST_ROWS);
   /** String ids: server address, method, host, version, reason, upgrade, content type (7 per row). */
-  private text = new Int32Array(FIRST_ROWS * 7);
+  text = new Int32Array(FIRST_ROWS * 7);
   /** -1 when no status. */
-  private status = new Int32Array(FIRST_ROWS);
+  status = new Int32Array(FIRST_ROWS);
   /** requestTs, requestEndTs, responseTs, responseEndTs (NaN: null). */
-  private times = new Float64Array(FIRST_ROWS * 4);
+  times = new Float64Array(FIRST_ROWS * 4);
   /** requestHeaderBytes, requestBodyBytes, responseHeaderBytes, responseBodyBytes, responseGapBytes. */
-  private sizes = new Float64Array(FIRST_ROWS * 5);
+  sizes = new Float64Array(FIRST_ROWS * 5);
   /** Bit 0: responseHeadTruncated; bits 1-3: noResponse (index in NO_RESPONSE). */
-  private bits = new Uint8Array(FIRST_ROWS);
+  bits = new Uint8Array(FIRST_ROWS);
   /** 1xx statuses of the few settled exchanges that had them. */
-  private readonly interim = new Map<number, number[]>();
+  readonly interim = new Map<number, number[]>();
 
   /** Adds an exchange (kept as the object until settled); returns its slot. */
   add(x: HttpExchange): number {
@@ -215,17 +217,22 @@ export class HttpExchangeStore {
     return this.pool.headers(at);
   }
 
-  private uriOf(slot: number): string | null {
+  uriOf(slot: number): string | null {
     const at = this.uriAt[slot];
     if (at === NULL_AT) return null;
     if (at === ODD_AT) return this.odd.get(slot * 3) as string;
     return this.pool.text(at, this.uriLen[slot]);
   }
 
-  /** The exchange in `slot` as an object (the live one, or one built from the columns). */
-  at(slot: number): HttpExchange {
+  /**
+   * The exchange in `slot` as an object (the live one, or one built from the columns).
+   * `lean`: a settled one as a read-only view of the columns (two fields; no header lists;
+   * a shared, frozen empty 1xx list when it had none), for readers such as the findings.
+   */
+  at(slot: number, lean = false): HttpExchange {
     const live = this.open.get(slot);
     if (live) return live;
+    if (lean) return new SettledExchange(this, slot);
     const s = this.strings;
     const t = slot * 7;
     const m = slot * 4;
@@ -235,7 +242,7 @@ export class HttpExchangeStore {
       connectionId: this.connectionId[slot], serverIp: s.value(this.text[t])!, serverPort: this.serverPort[slot],
       method: s.value(this.text[t + 1]), host: s.value(this.text[t + 2]), uri: this.uriOf(slot),
       version: s.value(this.text[t + 3]), status: status < 0 ? null : status, reason: s.value(this.text[t + 4]),
-      interim: [...(this.interim.get(slot) ?? [])], upgrade: s.value(this.text[t + 5]),
+      interim: this.interimOf(slot, false), upgrade: s.value(this.text[t + 5]),
       requestTs: orNull(this.times[m]), requestEndTs: orNull(this.times[m + 1]),
       responseTs: orNull(this.times[m + 2]), responseEndTs: orNull(this.times[m + 3]),
       requestHeaderBytes: this.sizes[z], requestBodyBytes: this.sizes[z + 1],
@@ -248,6 +255,11 @@ export class HttpExchangeStore {
     if (requestHeaders !== undefined) x.requestHeaders = requestHeaders;
     if (responseHeaders !== undefined) x.responseHeaders = responseHeaders;
     return x;
+  }
+
+  interimOf(slot: number, lean: boolean): number[] {
+    const v = this.interim.get(slot);
+    return v ? [...v] : lean ? NO_INTERIM : [];
   }
 
   private grow(n: number): void {
@@ -264,6 +276,34 @@ export class HttpExchangeStore {
     this.uriLen = grown(this.uriLen, rows);
     this.headersAt = grown(this.headersAt, rows * 2);
   }
+}
+
+/** A settled exchange read from the store's columns on each access (HttpExchangeStore.at lean). */
+class SettledExchange implements HttpExchange {
+  constructor(private readonly s: HttpExchangeStore, private readonly slot: number) {}
+  get connectionId(): number { return this.s.connectionId[this.slot]; }
+  get serverIp(): string { return this.s.strings.value(this.s.text[this.slot * 7])!; }
+  get serverPort(): number { return this.s.serverPort[this.slot]; }
+  get method(): string | null { return this.s.strings.value(this.s.text[this.slot * 7 + 1]); }
+  get host(): string | null { return this.s.strings.value(this.s.text[this.slot * 7 + 2]); }
+  get uri(): string | null { return this.s.uriOf(this.slot); }
+  get version(): string | null { return this.s.strings.value(this.s.text[this.slot * 7 + 3]); }
+  get status(): number | null { const v = this.s.status[this.slot]; return v < 0 ? null : v; }
+  get reason(): string | null { return this.s.strings.value(this.s.text[this.slot * 7 + 4]); }
+  get interim(): number[] { return this.s.interimOf(this.slot, true); }
+  get upgrade(): string | null { return this.s.strings.value(this.s.text[this.slot * 7 + 5]); }
+  get requestTs(): number | null { return orNull(this.s.times[this.slot * 4]); }
+  get requestEndTs(): number | null { return orNull(this.s.times[this.slot * 4 + 1]); }
+  get responseTs(): number | null { return orNull(this.s.times[this.slot * 4 + 2]); }
+  get responseEndTs(): number | null { return orNull(this.s.times[this.slot * 4 + 3]); }
+  get requestHeaderBytes(): number { return this.s.sizes[this.slot * 5]; }
+  get requestBodyBytes(): number { return this.s.sizes[this.slot * 5 + 1]; }
+  get responseHeaderBytes(): number { return this.s.sizes[this.slot * 5 + 2]; }
+  get responseBodyBytes(): number { return this.s.sizes[this.slot * 5 + 3]; }
+  get responseGapBytes(): number { return this.s.sizes[this.slot * 5 + 4]; }
+  get responseHeadTruncated(): boolean { return (this.s.bits[this.slot] & 1) !== 0; }
+  get contentType(): string | null { return this.s.strings.value(this.s.text[this.slot * 7 + 6]); }
+  get noResponse(): NoResponse | null { return NO_RESPONSE[this.s.bits[this.slot] >> 1]; }
 }
 
 function orNull(v: number): number | null {

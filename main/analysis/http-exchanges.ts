@@ -66,8 +66,11 @@ export interface HttpExchange {
   flowControlWaitBy?: 'client' | 'server';
 }
 
-/** Requests kept per capture; beyond it exchanges are counted, not stored. */
-const MAX_EXCHANGES = 1_000_000;
+/**
+ * Exchanges kept per capture; beyond it they are counted, not stored (one warning). Settled
+ * ones cost about 170 bytes each (http-exchange-store.ts), so the cap is about 700 MB.
+ */
+export const MAX_EXCHANGES = 4_000_000;
 const HTTP_PORTS = new Set([80, 591, 3128, 8000, 8008, 8080, 8081, 8888]);
 
 /*
@@ -113,6 +116,18 @@ export class HttpExchanges implements StreamProtocol {
   get exchanges(): HttpExchange[] {
     const out: HttpExchange[] = [];
     for (let i = 0; i < this.store.count; i++) out.push(this.store.at(i));
+    return out;
+  }
+
+  /** The report's warning when exchanges were over MAX_EXCHANGES, else null. */
+  warning(): string | null {
+    return this.dropped > 0 ? `${this.dropped} HTTP exchange(s) not kept: the capture has more than ${MAX_EXCHANGES.toLocaleString('en-US')}` : null;
+  }
+
+  /** Every exchange for reading only (the findings): settled ones without header lists (HttpExchangeStore.at lean). */
+  lean(): HttpExchange[] {
+    const out: HttpExchange[] = [];
+    for (let i = 0; i < this.store.count; i++) out.push(this.store.at(i, true));
     return out;
   }
 

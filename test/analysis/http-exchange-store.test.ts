@@ -12,7 +12,7 @@ import { allCaptures, capture, decodeAsFor } from '../helpers/captures.js';
 import { analyzeFile } from '../../main/engine/analyze-file.js';
 import { parseDecodeAs } from '../../main/decode/decoder.js';
 import { HttpExchangeStore } from '../../main/analysis/http-exchange-store.js';
-import type { HttpExchange } from '../../main/analysis/http-exchanges.js';
+import { HttpExchanges, MAX_EXCHANGES, type HttpExchange } from '../../main/analysis/http-exchanges.js';
 
 function exchange(over: Partial<HttpExchange>): HttpExchange {
   return {
@@ -81,6 +81,13 @@ describe('HTTP exchange store', () => {
     for (const slot of slots) s.settle(slot);
     for (let i = 0; i < xs.length; i++) expect(s.at(slots[i])).toEqual(copies[i]);
     expect('requestHeaders' in s.at(slots[3])).toBe(false);
+    // Lean (the findings' view of the columns): the same fields without the header lists.
+    for (let i = 0; i < xs.length; i++) {
+      const { requestHeaders: _q, responseHeaders: _r, ...rest } = copies[i];
+      const view = s.at(slots[i], true) as unknown as Record<string, unknown>;
+      expect(Object.fromEntries(Object.keys(rest).map((k) => [k, view[k]]))).toEqual(rest);
+      expect(view.requestHeaders).toBeUndefined();
+    }
     expect(s.count).toBe(4);
   });
 
@@ -91,6 +98,14 @@ describe('HTTP exchange store', () => {
     s.settle(slot);
     x.status = 404;
     expect(s.at(slot)).toBe(x);
+  });
+
+  it('says how many exchanges were over the cap (none on the corpus)', () => {
+    const h = new HttpExchanges();
+    expect(h.warning()).toBeNull();
+    h.dropped = 2;
+    expect(h.warning()).toBe(`2 HTTP exchange(s) not kept: the capture has more than ${MAX_EXCHANGES.toLocaleString('en-US')}`);
+    expect(MAX_EXCHANGES).toBeGreaterThanOrEqual(2_000_000); // the 2M-connection bench capture fits
   });
 
   it('grows past its first columns', () => {
