@@ -110,6 +110,22 @@ describe.skipIf(!hasTshark)('receive path accounting', () => {
       expect(strictlyIncreasing(rows.map((r) => r.seq))).toBe(true);
     });
 
+    it.skipIf(!available)(`${backend}: two ports, each datagram analysed as its port's tunnel`, async () => {
+      const rx = await listen({ geneve: [0] }, 'two');
+      expect(rx.ports.map((p) => p.encap)).toEqual(['vxlan', 'geneve']);
+      const [vx, gn] = rx.ports.map((p) => p.port);
+      await sendAsync(vx, { count: 100 });
+      await sendAsync(gn, { count: 50 }); // VXLAN headers on the GENEVE port: not GENEVE
+      const end = await settle(rx, 150);
+      expect(end.counters.packets).toBe(150);
+      expect(rx.notTunnel).toBe(50);
+      expect(rx.session.tunnels.summary().filter((t) => t.type === 'vxlan').map((t) => t.packets)).toEqual([100]);
+      // One spool interface per port, named for it.
+      expect(rx.sink.interfaces.map((i) => i.name)).toEqual([`udp:${vx}`, `udp:${gn}`]);
+      expect(tsharkFields(end.counters.files[0], ['frame.interface_name', 'udp.dstport'], []).map((r) => [r[0], r[1].split(',')[0]]))
+        .toEqual([...Array(100).fill([`udp:${vx}`, String(vx)]), ...Array(50).fill([`udp:${gn}`, String(gn)])]);
+    });
+
     it.skipIf(!available)(`${backend}: bad datagrams and datagrams longer than the snap length are counted`, async () => {
       const rx = await listen({ snaplen: 1000 }, 'bad');
       const port = rx.ports[0].port;
