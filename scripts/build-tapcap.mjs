@@ -29,7 +29,8 @@ function compile(what, out, args, fallback = 'live capture will use the `cap` pa
   const cc = process.env.CC || 'cc';
   const r = spawnSync(cc, args, { stdio: ['ignore', 'inherit', 'pipe'], encoding: 'utf8' });
   if (r.status !== 0) {
-    console.warn(`${what}: could not compile (${(r.stderr || r.error?.message || '').trim().split('\n')[0]}); ${fallback}`);
+    const why = (r.stderr || r.error?.message || '').trim().split('\n')[0] || `${cc} exited with status ${r.status}`;
+    console.warn(`${what}: could not compile (${why}); ${fallback}`);
     return false;
   }
   return true;
