@@ -16,6 +16,7 @@ import { KeyLogFollower } from '../decrypt/key-log-follower.js';
 import { openCaptureWriter, type CaptureWriter, type WriteRecord } from '../pcap/writer.js';
 import type { CaptureInterface, PacketRecord } from '../pcap/record.js';
 import { LiveFlowExport, type LiveFlowOptions, type LiveFlowStats } from '../flows/live-export.js';
+import { EveFollower } from '../ids/eve-follower.js';
 import { PcapDirFeed, PcapStreamFeed, filesOlderThan, type DirFeedOptions, type FeedStats, type PacketFeed } from './ids-feeds.js';
 
 export interface StopConditions {
@@ -44,6 +45,8 @@ export interface SinkOptions extends SessionOptions {
   output?: string;
   /** Also write the saved packets as rotating closed pcap files for an IDS (ids-feeds.ts). */
   idsDir?: DirFeedOptions | null;
+  /** A Suricata eve.json to follow while capturing; its alerts are joined at the end (ids/eve-follower.ts). */
+  alertsPath?: string | null;
   ring?: RingOptions;
   stop?: StopConditions;
   flushIntervalMs?: number;
@@ -268,6 +271,8 @@ export class LiveSink {
   private keyLog: KeyLogFollower | null = null;
   /** Flow expiry and live export (SinkOptions.flows). */
   readonly flowExport: LiveFlowExport | null;
+  /** The followed eve.json (SinkOptions.alertsPath), polled with every flush. */
+  readonly eve: EveFollower | null;
   readonly rotated: RotatedAnalyses | null;
   private decodeAs: SessionOptions['decodeAs'];
   /** `-w -`: the pcap stream on stdout instead of a spool file. */
@@ -282,6 +287,7 @@ export class LiveSink {
     this.session = new AnalysisSession({ decodeAs: opts.decodeAs, keepIndex: opts.keepIndex });
     this.decodeAs = opts.decodeAs;
     this.flowExport = opts.flows ? new LiveFlowExport(opts.flows) : null;
+    this.eve = opts.alertsPath ? new EveFollower(opts.alertsPath) : null;
     this.rotated = opts.analysisBudget ? { rotations: 0, packets: 0, connections: 0 } : null;
     if (opts.keyLogPath) {
       this.keyLog = new KeyLogFollower(opts.keyLogPath, this.session.app.keys);
@@ -501,6 +507,7 @@ export class LiveSink {
 
   flush(): void {
     this.keyLog?.poll();
+    this.eve?.poll();
     if (!this.writer) return;
     try {
       this.writer.flush();
@@ -560,6 +567,9 @@ export class LiveSink {
       this.keyLog?.poll();
       this.flowExport?.finish();
       for (const f of this.feeds) f.close();
+      this.eve?.end();
+      if (this.eve?.problem) this.session.warnings.push({ packet: null, offset: null, message: this.eve.problem });
+      if (this.eve?.droppedAlerts) this.session.warnings.push({ packet: null, offset: null, message: `${this.eve.path}: only the newest ${this.eve.result.alerts.length} alerts kept (${this.eve.droppedAlerts} older ones dropped)` });
       this.session.finish();
       if (this.keyLog?.problem) this.session.warnings.push({ packet: null, offset: null, message: this.keyLog.problem });
       try { unlinkSync(this.marker); } catch { /* none */ }

@@ -4,6 +4,8 @@ import { linkTypeName } from '../pcap/link-types.js';
 import { humanSummary } from './analyze.js';
 import { parseArgs, UsageError, type ParsedArgs } from './args.js';
 import { parseDecodeAs } from '../decode/decoder.js';
+import { applyAlerts } from '../ids/analyze-alerts.js';
+import type { AlertJson } from '../ids/eve.js';
 import { IDS_OPTIONS, IDS_USAGE, checkStreamOutput, idsDirOptions, keepHours } from './ids-options.js';
 import { liveFlowOptions, LIVE_FLOW_OPTIONS, LIVE_FLOW_USAGE, flowSummaryText, analysisBudget } from './live-flows.js';
 import { receiverJson, receiverOptions, receiverStartText, receiverSummaryText, RECEIVER_OPTIONS, RECEIVER_USAGE } from './listen-receiver.js';
@@ -129,11 +131,23 @@ async function runLive(src: LiveSource, io: Out, a: ParsedArgs, what: string, de
   io.err.write(summaryText(end, what));
   if (end.flows) io.err.write(flowSummaryText(end.flows));
   if (end.error) io.err.write(`tapscope: ${end.error.message}\n${end.error.remedy ? end.error.remedy + '\n' : ''}`);
-  if (a.flags.has('json')) {
-    const report = src.session.report({ path: end.counters.files[end.counters.files.length - 1] ?? '', format: 'pcapng', interfaces: [...src.sink.interfaces], comments: [] });
+  const eve = src.sink.eve;
+  const json = a.flags.has('json');
+  let report: ReturnType<typeof src.session.report> | null = null;
+  if (json || a.flags.has('summary') || eve) {
+    const files = end.counters.files;
+    report = src.session.report({ path: json ? files[files.length - 1] ?? '' : files.join(', '), format: 'pcapng', interfaces: [...src.sink.interfaces], comments: [] });
+    report.alerts = [];
+    if (eve) {
+      applyAlerts(report, eve.end(), eve.path, src.session);
+      const alerts = report.alerts as AlertJson[];
+      io.err.write(`${alerts.length} IDS alerts read from ${eve.path}, ${alerts.filter((x) => x.connectionId !== null).length} joined to a connection\n`);
+    }
+  }
+  if (json) {
     io.out.write(JSON.stringify({ capture: { ...describe(), reason: end.reason, error: end.error, counters: end.counters, flows: end.flows ?? null, rotated: end.rotated ?? null, feeds: end.feeds ?? null }, ...report }) + '\n');
   } else if (a.flags.has('summary')) {
-    io.out.write(humanSummary(src.session.report({ path: end.counters.files.join(', '), format: 'pcapng', interfaces: [...src.sink.interfaces], comments: [] })));
+    io.out.write(humanSummary(report!));
   }
   return end.error ? 2 : 0;
 }
@@ -147,7 +161,7 @@ function startError(io: Out, e: unknown): number {
 }
 
 export async function runCaptureCli(argv: string[], io: Out): Promise<number> {
-  const a = parseArgs(argv, ['i', 'f', 'w', 'c', 'a', 's', 'B', 'ring', 'decode', ...LIVE_FLOW_OPTIONS, ...IDS_OPTIONS]);
+  const a = parseArgs(argv, ['i', 'f', 'w', 'c', 'a', 's', 'B', 'ring', 'decode', ...LIVE_FLOW_OPTIONS, ...IDS_OPTIONS, 'alerts']);
   if (a.flags.has('help') || a.flags.has('h')) {
     io.out.write(CAPTURE_USAGE + '\n');
     return 0;
@@ -192,6 +206,7 @@ export async function runCaptureCli(argv: string[], io: Out): Promise<number> {
       flows,
       analysisBudget: analysisBudget(a),
       idsDir: idsDirOptions(a),
+      alertsPath: one(a, 'alerts') ?? null,
     });
   } catch (e) {
     return startError(io, e);
@@ -202,7 +217,7 @@ export async function runCaptureCli(argv: string[], io: Out): Promise<number> {
 }
 
 export async function runListenCli(argv: string[], io: Out): Promise<number> {
-  const a = parseArgs(argv, ['vxlan', 'geneve', 'tzsp', 'address', 'w', 'c', 'a', 'ring', 'decode', ...LIVE_FLOW_OPTIONS, ...RECEIVER_OPTIONS, ...IDS_OPTIONS]);
+  const a = parseArgs(argv, ['vxlan', 'geneve', 'tzsp', 'address', 'w', 'c', 'a', 'ring', 'decode', ...LIVE_FLOW_OPTIONS, ...RECEIVER_OPTIONS, ...IDS_OPTIONS, 'alerts']);
   if (a.flags.has('help') || a.flags.has('h')) {
     io.out.write(LISTEN_USAGE + '\n');
     return 0;
@@ -233,6 +248,7 @@ export async function runListenCli(argv: string[], io: Out): Promise<number> {
       flows,
       analysisBudget: analysisBudget(a),
       idsDir: idsDirOptions(a),
+      alertsPath: one(a, 'alerts') ?? null,
       ...receiverOptions(a),
     });
   } catch (e) {

@@ -11,7 +11,9 @@ export const IDS_USAGE = `  IDS feeds: -w - writes the saved packets (with liste
   removed) as a pcap stream on stdout (status on stderr); a slow reader costs app drops, never
   blocks. --ids-dir DIR: closed pcap files for suricata -r DIR --pcap-file-continuous, a new one
   every --ids-file-mb MB (default 100) or --ids-file-sec SEC (default 60), --ids-keep N files
-  kept (default 60). --keep-hours H with --ring: spool files older than H hours are deleted.`;
+  kept (default 60). --keep-hours H with --ring: spool files older than H hours are deleted.
+  --alerts eve.json: follow Suricata's growing eve.json; its alerts are joined to the connections
+  at the end as analyze --alerts does (JSON "alerts", findings ids.alert).`;
 
 const last = (a: ParsedArgs, k: string) => a.options.get(k)?.at(-1);
 

@@ -1,6 +1,6 @@
 import type { AnalysisReport } from '../engine/report.js';
 import type { AnalysisSession } from '../engine/session.js';
-import { joinAlerts, readEveFile, type JoinConnection, type JoinTunnel } from './eve.js';
+import { joinAlerts, readEveFile, type EveReadResult, type JoinConnection, type JoinTunnel } from './eve.js';
 
 /**
  * `analyze --alerts eve.json`: reads the EVE file, joins its alerts to the report's
@@ -19,6 +19,16 @@ export function addAlerts(report: AnalysisReport, evePath: string | null, err: N
     err.write(`tapscope: cannot read ${evePath}: ${(e as Error).message}\n`);
     return false;
   }
+  applyAlerts(report, eve, evePath, session);
+  return true;
+}
+
+/**
+ * Joins what an EVE reader found (a file read whole, or a followed eve.json at the end of
+ * a live capture) to the report: `alerts`, findings rebuilt with them, the reader's
+ * warnings under the file's name.
+ */
+export function applyAlerts(report: AnalysisReport, eve: EveReadResult, evePath: string, session: AnalysisSession): void {
   const alerts = joinAlerts(eve.alerts, report.connections as JoinConnection[], report.tunnels as JoinTunnel[]);
   report.alerts = alerts;
   for (const w of eve.warnings) report.warnings.push({ packet: null, offset: null, message: `${evePath} ${w}` });
@@ -30,5 +40,4 @@ export function addAlerts(report: AnalysisReport, evePath: string | null, err: N
   const unjoined = alerts.filter((a) => a.connectionId === null).length;
   if (unjoined) report.warnings.push({ packet: null, offset: null, message: `${evePath}: ${unjoined} of ${alerts.length} alert(s) match no connection of the capture` });
   if (alerts.length) report.findings = session.app.findings(session.connections.facts(), report.file.firstTs, report.file.lastTs, alerts);
-  return true;
 }
