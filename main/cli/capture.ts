@@ -255,7 +255,7 @@ export async function runListenCli(argv: string[], io: Out): Promise<number> {
     return startError(io, e);
   }
   const desc = src.ports.map((p) => `${p.encap} on udp/${p.port}`).join(', ');
-  io.err.write(`tapscope: listening for ${desc}${a.flags.has('inner') ? ', saving inner frames' : ''} to ${src.path === '-' ? 'stdout (pcap stream)' : src.path}; ${receiverStartText(src)}\n`);
+  io.err.write(`tapscope: listening for ${desc}${a.flags.has('inner') ? ', saving inner frames' : ''} to ${src.path === '-' ? 'stdout (pcap stream)' : src.path}\ntapscope: ${receiverStartText(src)}\n`);
   const status = await runLive(src, io, a, ` from ${desc}`, () => ({ feeds: src.ports, save: a.flags.has('inner') ? 'inner' : 'received', ...receiverJson(src) }));
   io.err.write(receiverSummaryText(src));
   return status;
