@@ -6,7 +6,7 @@ import { RCODE_NAMES } from '../parsers/dns.js';
 import type { TlsHandshake } from './tls-handshakes.js';
 import type { IcmpUnreachable } from './icmp-errors.js';
 import { unreachableText } from './icmp-errors.js';
-import { quicState, type QuicConnection } from './quic-connections.js';
+import { quicHandshakeTime, quicState, type QuicConnection } from './quic-connections.js';
 
 export type Severity = 'critical' | 'warning' | 'info';
 
@@ -44,6 +44,7 @@ export interface ConnectionFacts {
   ackedUnseen?: number;
   zeroWindows?: number;
   synRetries?: number;
+  handshakeRtt?: number | null;
 }
 
 export interface FindingInput {
@@ -732,6 +733,70 @@ function quicHits(bad: (q: QuicConnection) => boolean): (f: Facts) => QuicHit[] 
 }
 
 /*
+ * QUIC AND TCP TO ONE SITE. A browser that knows a site speaks HTTP/3 tries QUIC (UDP) and,
+ * when QUIC does not answer in time (or fails), connects over TCP instead. For each site
+ * (the QUIC SNI; TCP's SNI, Host or DNS name) with both QUIC and TCP connections:
+ * - QUIC attempts that were never answered or failed, each followed by a TCP connection to
+ *   the site: the FALLBACK DELAY is from the attempt's first Initial to the first TCP
+ *   connection to the site that started after it (a warning: users wait that long);
+ * - QUIC working and TCP used as well: the two are compared by setup time (QUIC handshake
+ *   time; TCP handshake RTT plus the TLS handshake) as information.
+ */
+interface FallbackHit extends Hit {
+  failed: QuicConnection[];
+  quic: QuicConnection[];
+  tcp: ConnectionFacts[];
+  /** Fallback delays (seconds) of the failed attempts that a TCP connection followed. */
+  delays: number[];
+  quicSetup: number[];
+  tcpSetup: number[];
+}
+
+function quicTcpComparison(f: Facts): FallbackHit[] {
+  const quic = f.inp.quic ?? [];
+  if (quic.length === 0) return [];
+  const tlsTime = new Map<number, number>();
+  for (const t of f.inp.tls) if (t.clientHelloTs !== null && t.doneTs !== null) tlsTime.set(t.connectionId, t.doneTs - t.clientHelloTs);
+  const out: FallbackHit[] = [];
+  for (const [site, qs] of groupBy(quic.filter((q) => q.sni), (q) => hostName(q.sni!))) {
+    const tcp = f.tcp.filter((c) => f.siteOf(c.id, c.server.ip) === site).sort((a, b) => a.firstTs - b.firstTs);
+    if (tcp.length === 0) continue;
+    const failed = qs.filter((q) => {
+      const st = quicState(q);
+      return (st === 'handshake-unanswered' || st === 'handshake-failed') && (q.clientPackets > 1 || f.lastTs - q.firstTs >= SYN_GRACE_SECONDS);
+    });
+    const delays: number[] = [];
+    for (const q of failed) {
+      const next = tcp.find((c) => c.firstTs >= q.firstTs);
+      if (next) delays.push(next.firstTs - q.firstTs);
+    }
+    const quicSetup = qs.map(quicHandshakeTime).filter((x): x is number => x !== null);
+    const tcpSetup = tcp.filter((c) => typeof c.handshakeRtt === 'number' && tlsTime.has(c.id)).map((c) => c.handshakeRtt! + tlsTime.get(c.id)!);
+    if (delays.length === 0 && (failed.length > 0 || quicSetup.length === 0)) continue;
+    const evidence = delays.length ? [...failed, ...tcp] : [...qs, ...tcp];
+    out.push({
+      site, server: ep((failed[0] ?? qs[0]).serverIp, (failed[0] ?? qs[0]).serverPort), count: delays.length ? failed.length : tcp.length, total: delays.length ? qs.length : qs.length + tcp.length,
+      events: evidence.map((c) => ({ ts: c.firstTs, connId: 'connectionId' in c ? c.connectionId : c.id })), idKey: site,
+      failed, quic: qs, tcp, delays, quicSetup, tcpSetup,
+    });
+  }
+  return out;
+}
+
+const msText = (s: number) => `${(s * 1000).toFixed(s < 0.01 ? 2 : 0)} ms`;
+
+function quicTcpText(h: FallbackHit, r: Range): string {
+  const tcpSetup = h.tcpSetup.length ? `TCP+TLS setup median ${msText(median(h.tcpSetup))}` : null;
+  if (h.delays.length) {
+    const unanswered = h.failed.filter((q) => quicState(q) === 'handshake-unanswered').length;
+    const what = unanswered === h.failed.length ? 'got no answer' : unanswered === 0 ? 'failed' : `failed (${unanswered} unanswered)`;
+    const port = h.failed[0].serverPort;
+    return `${h.site}: ${h.failed.length} of ${plural(h.quic.length, 'QUIC handshake')} ${what} ${span(r.firstTs, r.lastTs)}${unanswered ? ` (UDP ${port} blocked?)` : ''}; the browser fell back to TCP after ${msText(median(h.delays))}${h.delays.length > 1 ? ` (median of ${h.delays.length}, up to ${msText(maxOf(h.delays))})` : ''}${h.quicSetup.length ? `; working QUIC handshakes took ${msText(median(h.quicSetup))}` : ''}${tcpSetup ? `; ${tcpSetup}` : ''}`;
+  }
+  return `${h.site}: reached over QUIC (${plural(h.quic.length, 'connection')}, handshake median ${msText(median(h.quicSetup))}) and TCP (${plural(h.tcp.length, 'connection')}${tcpSetup ? `, ${tcpSetup}` : ''}) ${span(r.firstTs, r.lastTs)}`;
+}
+
+/*
  * IDS ALERTS (analyze --alerts): Suricata alerts per signature and site — the site of the
  * alerted connection, else the name DNS gave the alert's destination, else that endpoint.
  * `count` alerted connections of the `total` connections to that site (or server); an
@@ -954,6 +1019,10 @@ export const RULES: readonly Rule<Hit>[] = [
       return `${siteAndServer(h.site, h.server)}: ${h.count} of ${plural(h.total, 'QUIC handshake')} failed (${why}) ${span(r.firstTs, r.lastTs)}`;
     },
   }),
+  rule<FallbackHit>({
+    kind: 'quic.tcp-fallback', severity: (h) => (h.delays.length ? 'warning' : 'info'), group: 'quic',
+    detect: quicTcpComparison, text: quicTcpText,
+  }),
   rule<IcmpHit>({
     kind: 'icmp.unreachable', severity: (h) => (h.us[0].version === 4 && h.us[0].code === 4 ? 'info' : 'warning'), group: 'icmp',
     detect: unreachables,
@@ -971,7 +1040,7 @@ export const RULES: readonly Rule<Hit>[] = [
 export const FINDING_KINDS: readonly string[] = [
   'tcp.syn-unanswered', 'tcp.refused', 'http.5xx', 'http.no-response', 'http.response-not-captured', 'http.pending-at-end', 'http.slow-ttfb', 'http.slow-path', 'http.h2c', 'http.h2-stream-error', 'http.h2-flow-control',
   'tcp.reset-mid-exchange', 'tcp.analysis.retransmission', 'tcp.analysis.zero_window', 'tcp.analysis.ack_lost_segment',
-  'dns.nxdomain', 'dns.servfail', 'dns.error', 'dns.unanswered', 'tls.alert', 'tls.certificate-expired', 'tls.certificate-not-yet-valid', 'tls.slow-server', 'quic.handshake-unanswered', 'quic.handshake-failed', 'icmp.unreachable',
+  'dns.nxdomain', 'dns.servfail', 'dns.error', 'dns.unanswered', 'tls.alert', 'tls.certificate-expired', 'tls.certificate-not-yet-valid', 'tls.slow-server', 'quic.handshake-unanswered', 'quic.handshake-failed', 'quic.tcp-fallback', 'icmp.unreachable',
   'ids.alert',
 ];
 
