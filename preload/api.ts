@@ -418,6 +418,8 @@ export interface FollowStream {
   missingBytes: number;
   /** True when maxBytes cut the stream: "first N bytes" only. */
   truncated: boolean;
+  /** TLS application data decrypted with the session's keys (key log or DSB), not the records. */
+  decrypted: boolean;
 }
 
 // ---- Saving and export ------------------------------------------------------------------

@@ -3,6 +3,8 @@ import { TcpStreamReassembler, type StreamSink } from '../reassembly/tcp-stream.
 import type { FollowChunk, FollowStream } from '../../preload/api.js';
 import type { PacketIndex } from '../engine/packet-index.js';
 import type { Frame } from '../decode/frame.js';
+import type { KeyLog } from '../decrypt/key-log.js';
+import { TlsFollow, teeSink } from './follow-tls.js';
 
 /*
  * FOLLOW STREAM. A connection's payload as text, both directions in the order the bytes were
@@ -11,6 +13,8 @@ import type { Frame } from '../decode/frame.js';
  * are hostile: the text keeps printable ASCII, tab and line feed; a backslash is doubled,
  * carriage returns are left out, every other byte is written \xNN. The renderer shows the
  * text as text (never HTML). Bounded by maxBytes of payload: the rest is "truncated".
+ * With the session's keys a TLS connection is followed decrypted (follow-tls.ts): the
+ * application data instead of the records, `decrypted` true.
  */
 
 export const DEFAULT_FOLLOW_BYTES = 1 << 20;
@@ -75,14 +79,22 @@ export interface FollowSource {
   decode(i: number): Frame;
 }
 
-export function followStream(src: FollowSource, connectionId: number, maxBytes = DEFAULT_FOLLOW_BYTES): FollowStream {
+export function followStream(src: FollowSource, connectionId: number, maxBytes = DEFAULT_FOLLOW_BYTES, keys: KeyLog | null = null): FollowStream {
   const ix = src.index;
-  const c = new Collector(Math.min(maxBytes, MAX_FOLLOW_BYTES));
-  const out: FollowStream = { connectionId, transport: 'tcp', client: '', server: '', chunks: c.chunks, clientBytes: 0, serverBytes: 0, missingBytes: 0, truncated: false };
-  const r = [new TcpStreamReassembler(sink(c, 0)), new TcpStreamReassembler(sink(c, 1))];
+  const limit = Math.min(maxBytes, MAX_FOLLOW_BYTES);
+  const raw = new Collector(limit);
+  // With keys, the TLS parser and decryptor read the same stream beside the raw bytes.
+  const plain = keys ? new Collector(limit) : null;
+  const tls = keys && plain ? new TlsFollow(keys, { client: sink(plain, 0), server: sink(plain, 1) }) : null;
+  const r = [
+    new TcpStreamReassembler(tls ? teeSink(sink(raw, 0), tls.client) : sink(raw, 0)),
+    new TcpStreamReassembler(tls ? teeSink(sink(raw, 1), tls.server) : sink(raw, 1)),
+  ];
+  const c = raw;
   let seen = 0;
   let last = 0;
-  for (let i = 0; i < ix.length && !c.full; i++) {
+  const out: FollowStream = { connectionId, transport: 'tcp', client: '', server: '', chunks: [], clientBytes: 0, serverBytes: 0, missingBytes: 0, truncated: false, decrypted: false };
+  for (let i = 0; i < ix.length && !c.full && !plain?.full; i++) {
     if (ix.connId[i] !== connectionId) continue;
     if (++seen > MAX_FOLLOW_PACKETS) {
       c.truncated = true;
@@ -109,13 +121,14 @@ export function followStream(src: FollowSource, connectionId: number, maxBytes =
     r[dir].segment(seq, f.data, f.payloadOff, f.payloadCapLen, f.payloadLen, (flags & TCP_FIN) !== 0, i);
     if (flags & TCP_ACK) r[1 - dir].acked(f.tcpAck >>> 0, i);
   }
-  if (!c.full) {
-    r[0].close(last, 'eof');
-    r[1].close(last, 'eof');
-  }
-  out.clientBytes = c.bytes[0];
-  out.serverBytes = c.bytes[1];
-  out.missingBytes = c.missing;
-  out.truncated = c.truncated;
+  r[0].close(last, 'eof');
+  r[1].close(last, 'eof');
+  const shown = tls?.decrypted && plain ? plain : c;
+  out.decrypted = shown === plain;
+  out.chunks = shown.chunks;
+  out.clientBytes = shown.bytes[0];
+  out.serverBytes = shown.bytes[1];
+  out.missingBytes = shown.missing;
+  out.truncated = shown.truncated || c.truncated;
   return out;
 }

@@ -4,6 +4,7 @@ import { looksLikeQuicLong } from '../decode/quic.js';
 import { infoOf, NO_CONTEXT, protocolOf, tcpFlagText, type RowContext } from './columns/packet-columns.js';
 import { TcpConnectionLabels } from './columns/tcp-app-labels.js';
 import { followStream } from './follow-stream.js';
+import type { KeyLog } from '../decrypt/key-log.js';
 import { linkTypeName } from '../pcap/link-types.js';
 import type { PacketRecord } from '../pcap/record.js';
 import { TcpA, tcpFlagLabels } from '../analysis/tcp-flags.js';
@@ -297,8 +298,8 @@ export class PacketReader {
   }
 
   /** A connection's payload as text (follow-stream.ts). */
-  follow(connectionId: number, maxBytes?: number): FollowStream {
-    return followStream({ index: this.data.index, decode: (i) => this.decode(i) }, connectionId, maxBytes);
+  follow(connectionId: number, maxBytes?: number, keys: KeyLog | null = null): FollowStream {
+    return followStream({ index: this.data.index, decode: (i) => this.decode(i) }, connectionId, maxBytes, keys);
   }
 
   close(): void {

@@ -11,7 +11,7 @@ import type { FollowChunk } from '../../preload/api';
 
 interface TsharkFollow { nodes: [string, string]; runs: { node: 0 | 1; hex: string }[] }
 
-function tsharkFollow(file: string, proto: 'tcp' | 'udp', stream: number): TsharkFollow {
+function tsharkFollow(file: string, proto: 'tcp' | 'udp' | 'tls', stream: number): TsharkFollow {
   const out = tshark(['-r', file, '-q', '-z', `follow,${proto},raw,${stream}`]);
   const nodes: string[] = [];
   const runs: TsharkFollow['runs'] = [];
@@ -33,11 +33,14 @@ beforeAll(async () => { t = await inProcess(); });
 afterAll(async () => { await t.close(); });
 
 describe('followStream vs tshark -z follow', () => {
-  const cases: [string, 'tcp' | 'udp', number][] = [
+  const cases: [string, 'tcp' | 'udp' | 'tls', number][] = [
     ['http-get-basic.pcap', 'tcp', 0],
     ['http-retx-fastretx-dupack-ooo.pcap', 'tcp', 0],
     ['http-post-retx-dupack.pcap', 'tcp', 0],
     ['dns-nxdomain.pcapng', 'udp', 0],
+    // Decrypted with the capture's DSB: TLS 1.2 carrying HTTP/1.1, TLS 1.3 carrying HTTP/2.
+    ['tls12-http-keys-in-pcapng-dsb.pcapng', 'tls', 0],
+    ['quic-v1-chrome-cloudflare-keys-in-pcapng-dsb.pcapng', 'tls', 0],
   ];
   for (const [name, proto, stream] of cases) {
     it(`${name} ${proto} stream ${stream}`, async () => {
@@ -46,9 +49,13 @@ describe('followStream vs tshark -z follow', () => {
       const { info } = await openAndWait(t.api, capture(name));
       const conns = await t.api.connections({ sessionId: info.sessionId, offset: 0, limit: 1000 });
       const text = (e: { ip: string; port: number | null }): string => (e.ip.includes(':') ? `[${e.ip}]:${e.port}` : `${e.ip}:${e.port}`);
-      const conn = conns.rows.find((c) => c.transport === proto && [text(c.client), text(c.server)].sort().join() === [...ref.nodes].sort().join());
+      // tshark's TLS follow names one node only (the other is ":0").
+      const conn = proto === 'tls'
+        ? conns.rows.find((c) => c.transport === 'tcp' && [text(c.client), text(c.server)].includes(ref.nodes[0]))
+        : conns.rows.find((c) => c.transport === proto && [text(c.client), text(c.server)].sort().join() === [...ref.nodes].sort().join());
       expect(conn, `connection ${ref.nodes.join(' - ')}`).toBeDefined();
       const f = await t.api.followStream({ sessionId: info.sessionId, connectionId: conn!.id });
+      expect(f.decrypted).toBe(proto === 'tls');
       const node0IsClient = f.client === ref.nodes[0];
       const expected: Pick<FollowChunk, 'dir' | 'text'>[] = ref.runs.map((r) => {
         const b = Buffer.from(r.hex, 'hex');
