@@ -1,5 +1,6 @@
 import { TcpA } from '../analysis/tcp-flags.js';
 import type { PacketIndex } from '../engine/packet-index.js';
+import type { IoGraph } from '../../preload/api.js';
 
 /*
  * Wireshark's I/O graph: packets, bytes (wire lengths, frame.len) and retransmissions
@@ -21,15 +22,8 @@ export const IO_MAX_BINS = 10_000;
 export const IO_AUTO_BINS = 500;
 const EPS = 2.5e-7;
 
-export interface IoBins {
-  start: number;
-  interval: number;
-  packets: number[];
-  bytes: number[];
-  retransmissions: number[];
-  /** Set when the requested interval gave more than IO_MAX_BINS bins and was widened. */
-  adjusted: string | null;
-}
+/** The answer of the ioGraph API method (preload/api.ts). */
+export type IoBins = IoGraph;
 
 function chooseInterval(span: number, requested: number | null): { interval: number; adjusted: string | null } {
   const bins = (iv: number): number => Math.floor((span + EPS) / iv) + 1;

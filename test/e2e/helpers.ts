@@ -1,5 +1,6 @@
 /// <reference lib="dom" />
 import { execFileSync } from 'node:child_process';
+import { createSocket } from 'node:dgram';
 import { expect, type Page } from '@playwright/test';
 import { E2E_TOKEN } from '../../playwright.config';
 import { REPO_ROOT } from '../helpers/captures';
@@ -75,4 +76,13 @@ export async function pixelsOfColor(page: Page, selector: string, cssVar: string
 export async function footCount(page: Page, testid: string): Promise<number> {
   const t = (await page.getByTestId(`${testid}-count`).textContent()) ?? '';
   return Number(t.trim().split(' ')[0].replace(/,/g, ''));
+}
+
+/** A UDP port free on loopback right now (for a cloud-TAP feed the test replays to). */
+export async function freeUdpPort(): Promise<number> {
+  const s = createSocket('udp4');
+  await new Promise<void>((r) => s.bind(0, '127.0.0.1', () => r()));
+  const port = s.address().port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
 }

@@ -1,12 +1,11 @@
 /// <reference lib="dom" />
 import { test, expect } from '@playwright/test';
-import { createSocket } from 'node:dgram';
 import { existsSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { E2E_SPOOL_DIR } from '../../playwright.config';
 import { REPO_ROOT, capture, tsharkFields } from '../helpers/captures';
 import { FEED_FILE, leaveUnfinishedCapture, replay, vxlanPayloads } from '../services/live-feed';
-import { SHOTS, cliReport, home, waitReady } from './helpers';
+import { SHOTS, cliReport, freeUdpPort, home, waitReady } from './helpers';
 
 /*
  * Live sources beyond an interface, from the start screen: the unfinished capture a killed
@@ -53,13 +52,6 @@ test('an unfinished capture is offered on the start screen: Open and Discard', a
   await expect(page.getByTestId('unfinished-capture').filter({ hasText: basename(again.file) })).toHaveCount(0);
 });
 
-async function freeUdpPort(): Promise<number> {
-  const s = createSocket('udp4');
-  await new Promise<void>((r) => s.bind(0, '127.0.0.1', () => r()));
-  const port = s.address().port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 test('listen for a cloud-TAP feed: live counters, then the inner connections and the VXLAN tap source', async ({ page }) => {
   const payloads = vxlanPayloads();
