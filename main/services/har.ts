@@ -2,8 +2,9 @@ import type { HttpRow } from '../../preload/api.js';
 
 /*
  * HAR 1.2 (http://www.softwareishard.com/blog/har-12-spec/) from the HTTP exchanges, so
- * Chrome DevTools or any HAR viewer opens them. The engine keeps no headers or bodies
- * (bounded memory), so header lists are empty and sizes come from the byte counts;
+ * Chrome DevTools or any HAR viewer opens them. Header lists are the ones the engine kept
+ * (bounded: main/analysis/header-lists.ts; HTTP/2 and HTTP/3 pseudo-headers included, as
+ * Chrome writes them), empty when not kept; bodies are not kept, so sizes come from the byte counts;
  * timings: send 0, wait = time to first byte, receive = the rest of the response.
  * A request without a response gets status 0 and timings -1, as browsers write aborted
  * requests.
@@ -47,6 +48,10 @@ function queryString(uri: string): { name: string; value: string }[] {
   });
 }
 
+function harHeaders(list: [string, string][] | null | undefined): { name: string; value: string }[] {
+  return (list ?? []).map(([name, value]) => ({ name, value }));
+}
+
 export function buildHar(rows: HttpRow[], serverOf: (connectionId: number) => string | null, version: string): Har {
   const entries = rows.map((h): HarEntry => {
     const answered = h.status !== null;
@@ -61,11 +66,11 @@ export function buildHar(rows: HttpRow[], serverOf: (connectionId: number) => st
       startedDateTime: new Date(h.requestTs * 1000).toISOString(),
       time: Math.max(0, total),
       request: {
-        method: h.method, url, httpVersion, cookies: [], headers: [],
+        method: h.method, url, httpVersion, cookies: [], headers: harHeaders(h.requestHeaders),
         queryString: queryString(h.uri), headersSize: -1, bodySize: h.requestBytes,
       },
       response: {
-        status: h.status ?? 0, statusText: '', httpVersion, cookies: [], headers: [],
+        status: h.status ?? 0, statusText: '', httpVersion, cookies: [], headers: harHeaders(h.responseHeaders),
         content: { size: h.responseBytes, mimeType: h.contentType ?? 'x-unknown' }, redirectURL: '', headersSize: -1, bodySize: answered ? h.responseBytes : -1,
       },
       cache: {},

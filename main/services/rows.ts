@@ -1,4 +1,4 @@
-import type { ConnectionRow, DnsRow, FindingRow, HttpRow, TlsRow, TunnelRef } from '../../preload/api.js';
+import type { ConnectionRow, DnsRow, FindingRow, HttpRow, QuicRow, TlsRow, TunnelRef } from '../../preload/api.js';
 import type { Connection } from '../analysis/types.js';
 import type { TcpCounters } from '../analysis/tcp-report.js';
 
@@ -78,6 +78,12 @@ export function connectionRowOf(c: Connection, site: string | null): ConnectionR
   };
 }
 
+/** A header list from the JSON: [name, value] string pairs, null when not kept. */
+function headerList(v: unknown): [string, string][] | null {
+  if (!Array.isArray(v)) return null;
+  return v.filter((f): f is [string, string] => Array.isArray(f) && typeof f[0] === 'string' && typeof f[1] === 'string').map(([n, x]) => [n, x]);
+}
+
 export function httpRow(raw: Obj, index: number): HttpRow {
   return {
     index,
@@ -96,6 +102,8 @@ export function httpRow(raw: Obj, index: number): HttpRow {
     protocol: raw.protocol === 'h2' || raw.protocol === 'h3' ? raw.protocol : 'http/1.1',
     streamId: raw.streamId === null || raw.streamId === undefined ? null : int(raw.streamId),
     error: str(raw.error),
+    requestHeaders: headerList(raw.requestHeaders),
+    responseHeaders: headerList(raw.responseHeaders),
   };
 }
 
@@ -126,6 +134,27 @@ export function tlsRow(raw: Obj, index: number): TlsRow {
     handshakeTime: num(raw.handshakeTime),
     alert: str(raw.alert),
     certificate: c ? { subject: String(c.subject ?? ''), issuer: String(c.issuer ?? ''), notBefore: String(c.notBefore ?? ''), notAfter: String(c.notAfter ?? '') } : null,
+    decrypted: raw.decrypted === true,
+    undecryptedReason: str(raw.undecryptedReason),
+  };
+}
+
+export function quicRow(raw: Obj, index: number): QuicRow {
+  return {
+    index,
+    connectionId: int(raw.connectionId),
+    version: String(raw.version ?? ''),
+    sni: str(raw.sni),
+    alpn: Array.isArray(raw.alpn) ? raw.alpn.map((a) => String(a)) : [],
+    state: String(raw.state ?? ''),
+    handshakeTime: num(raw.handshakeTime),
+    closeError: str(raw.closeError),
+    closedBy: raw.closedBy === 'client' || raw.closedBy === 'server' ? raw.closedBy : null,
+    spinRtt: num(raw.spinRtt),
+    tlsVersion: str(raw.tlsVersion),
+    cipher: str(raw.cipher),
+    retry: raw.retry === 'valid' || raw.retry === 'invalid' ? raw.retry : null,
+    zeroRtt: raw.zeroRtt === true,
   };
 }
 
