@@ -160,7 +160,7 @@ export class UdpTapReceiver extends LiveSourceBase {
   private byPort = new Map<number, Listener>();
   /** Datagrams whose inner frame could not be found (not the tunnel, damaged; "inner" mode saves nothing for them). */
   notTunnel = 0;
-  /** Datagrams longer than the snap length, saved cut (receive program only). */
+  /** Datagrams longer than the snap length (ListenOptions.snaplen), saved cut. */
   truncated = 0;
   backend: ReceiverBackend = 'dgram';
   /** The socket buffer the kernel granted (SO_RCVBUF as read back), null when unknown. */
@@ -170,11 +170,6 @@ export class UdpTapReceiver extends LiveSourceBase {
   /** Why the slower dgram path is used, when it was not asked for. */
   backendNote: string | null = null;
   private program: ReceiveProgram | null = null;
-
-  /** The receive program's process id (null on the dgram path). */
-  get receiverPid(): number | null {
-    return this.program?.pid ?? null;
-  }
   private statsTimer: NodeJS.Timeout | null = null;
   private readonly t0ns = Date.now() * 1e6;
   private readonly h0 = process.hrtime.bigint();
@@ -195,11 +190,15 @@ export class UdpTapReceiver extends LiveSourceBase {
 
   private pending: { encap: TapEncap; port: number }[];
 
+  /** The receive program's process id (null on the dgram path). */
+  get receiverPid(): number | null {
+    return this.program?.pid ?? null;
+  }
+
   /** Bound ports (useful with port 0 in tests). */
   get ports(): { encap: TapEncap; port: number }[] {
     return this.listeners.map((l) => ({ encap: l.encap, port: l.port }));
   }
-
 
   /** Binds every port; rejects (and binds none) if one cannot be bound. */
   async start(): Promise<void> {
