@@ -1,6 +1,7 @@
-// The listening side of the receiver bench (scripts/bench-receiver.mjs), as `tapscope listen`
-// runs it: CaptureService.listen (the receive program when built) -> spool + analysis in this
-// process. Prints one JSON line when listening, then every 500 ms
+// The listening side of the receiver bench's receive-only rounds (scripts/bench-receiver.mjs;
+// its full rounds run `tapscope listen` itself); without --receive-only, CaptureService.listen
+// (the receive program when built) -> spool + analysis in this process, without the CLI's
+// flow expiry and analysis budget. Prints one JSON line when listening, then every 500 ms
 //   {"t","packets","received","droppedByKernel","droppedByApp","truncated","notTunnel","connections","rss","programRss"}
 // and a last one with "end": true after SIGINT or "stop" on stdin. --receive-only runs the
 // receive program alone with a sink that only counts its frames (the receive path without
