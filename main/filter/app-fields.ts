@@ -1,33 +1,38 @@
 import { L4, type Frame } from '../decode/frame.js';
 import { parseDns } from '../parsers/dns.js';
 import { parseQuicHeader, QuicHeader } from '../decode/quic.js';
-import { TLS_ALERT, TLS_HANDSHAKE } from '../parsers/tls.js';
 
 /*
- * Application-layer fields of ONE packet, read from its own payload (no reassembly): a DNS
- * message in a UDP datagram (or a whole one in a TCP segment), an HTTP/1.x request or status
- * line with the headers in the same segment, TLS records that start at the segment's start,
- * QUIC long headers. tshark reassembles first, so a message split over segments shows its
- * fields on the packet that completes it there and on none here (docs/display-filters.md).
+ * Application-layer fields of one packet: a DNS message in a UDP datagram (or a whole one in
+ * a TCP segment) and QUIC long headers are read from the packet's own payload; HTTP/1.x
+ * messages and TLS records over TCP come from the connection's reassembled stream
+ * (tcp-app-replay.ts), on the packet that completes them, as tshark shows them.
  */
 
 const DNS_PORTS = new Set([53, 5353, 5355]);
-const HTTP_METHODS = /^(GET|POST|HEAD|PUT|DELETE|OPTIONS|PATCH|TRACE|CONNECT|PROPFIND|PROPPATCH|MKCOL|COPY|MOVE|LOCK|UNLOCK|SEARCH|NOTIFY|SUBSCRIBE|UNSUBSCRIBE|M-SEARCH) (\S+) (HTTP\/\d\.\d)$/;
+const HTTP_METHODS = /^(GET|POST|HEAD|PUT|DELETE|OPTIONS|PATCH|TRACE|CONNECT|PROPFIND|PROPPATCH|MKCOL|COPY|MOVE|LOCK|UNLOCK|SEARCH|NOTIFY|SUBSCRIBE|UNSUBSCRIBE|M-SEARCH) (.+) (HTTP\/\d\.\d)$/;
 const HTTP_STATUS = /^(HTTP\/\d\.\d) (\d{3})(?: (.*))?$/;
-const MAX_HEAD = 16384;
+
+export interface HttpMessage {
+  request: boolean; method: string | null; uri: string | null; version: string; code: number | null; phrase: string | null;
+  headers: Map<string, string[]>;
+}
+
+export interface TlsRecords {
+  contentTypes: number[]; versions: number[]; handshakeTypes: number[]; sni: string[]; alerts: number; alertLevels: number[]; alertDescs: number[];
+}
 
 export interface AppFields {
   dns: { id: number; response: boolean; rcode: number; opcode: number; qname: string; qtype: number; a: number[]; aaaa: string[]; cname: string[]; answers: number } | null;
-  http: {
-    request: boolean; method: string | null; uri: string | null; version: string; code: number | null; phrase: string | null;
-    headers: Map<string, string[]>;
-  } | null;
-  tls: { contentTypes: number[]; versions: number[]; handshakeTypes: number[]; sni: string[]; alertLevels: number[]; alertDescs: number[] } | null;
+  /** HTTP/1.x messages completed in this packet (pipelined ones: several). */
+  http: HttpMessage[] | null;
+  tls: TlsRecords | null;
   quic: { versions: number[] } | null;
 }
 
 const NONE: AppFields = Object.freeze({ dns: null, http: null, tls: null, quic: null }) as AppFields;
 
+/** The fields read from the packet's own payload (UDP; DNS over TCP in one segment). */
 export function appFieldsOf(f: Frame): AppFields {
   if ((f.l4 !== L4.Tcp && f.l4 !== L4.Udp) || f.payloadCapLen <= 0) return NONE;
   const b = f.data;
@@ -44,8 +49,6 @@ export function appFieldsOf(f: Frame): AppFields {
     if (b[off] & 0x80 && len >= 7) out.quic = quicOf(b, off, off + len);
     return out;
   }
-  out.http = httpOf(b, off, len);
-  if (!out.http) out.tls = tlsOf(b, off, len);
   return out;
 }
 
@@ -81,11 +84,12 @@ function dnsHeader(b: Uint8Array, off: number, len: number): ReturnType<typeof p
   return { id: (b[off] << 8) | b[off + 1], isResponse: (flags & 0x8000) !== 0, opcode: (flags >> 11) & 0xf, rcode: flags & 0xf, truncated: (flags & 0x200) !== 0, qname: '', qtype: 0, answers: [] };
 }
 
-function httpOf(b: Uint8Array, off: number, len: number): AppFields['http'] {
+/** An HTTP/1.x request or status line and its header fields (RFC 9112 §2-5) in b[off, off+len); null when it is not one. */
+export function httpHead(b: Uint8Array, off: number, len: number): HttpMessage | null {
   // A request or status line starts with a capital letter; cheap reject for everything else.
   const c = b[off];
   if (c < 0x41 || c > 0x5a) return null;
-  const end = off + Math.min(len, MAX_HEAD);
+  const end = off + len;
   let eol = -1;
   for (let k = off; k < end - 1; k++) if (b[k] === 0x0d && b[k + 1] === 0x0a) { eol = k; break; }
   if (eol < 0) return null;
@@ -117,51 +121,8 @@ function latin1(b: Uint8Array, from: number, to: number): string {
   return s;
 }
 
-/**
- * TLS records from the segment's start (RFC 8446 §5.1): type(8) version(16) length(16).
- * A handshake record counts as plaintext only when its messages tile it exactly (an
- * encrypted Finished after ChangeCipherSpec does not), as tshark's "Encrypted Handshake Message".
- */
-function tlsOf(b: Uint8Array, off: number, len: number): AppFields['tls'] {
-  const end = off + len;
-  if (len < 5 || b[off] < 20 || b[off] > 24 || b[off + 1] !== 3 || b[off + 2] > 4) return null;
-  const t: NonNullable<AppFields['tls']> = { contentTypes: [], versions: [], handshakeTypes: [], sni: [], alertLevels: [], alertDescs: [] };
-  let o = off;
-  while (o + 5 <= end && b[o] >= 20 && b[o] <= 24 && b[o + 1] === 3) {
-    const type = b[o];
-    const rlen = (b[o + 3] << 8) | b[o + 4];
-    const body = o + 5;
-    if (body + rlen > end) break; // completed in a later segment: tshark shows it there
-    t.contentTypes.push(type);
-    t.versions.push((b[o + 1] << 8) | b[o + 2]);
-    if (type === TLS_HANDSHAKE) handshakes(b, body, body + rlen, t);
-    if (type === TLS_ALERT && rlen === 2) {
-      t.alertLevels.push(b[body]);
-      t.alertDescs.push(b[body + 1]);
-    }
-    o = body + rlen;
-  }
-  return t.contentTypes.length ? t : null;
-}
-
-function handshakes(b: Uint8Array, from: number, to: number, t: NonNullable<AppFields['tls']>): void {
-  const types: number[] = [];
-  let o = from;
-  while (o + 4 <= to) {
-    const mlen = (b[o + 1] << 16) | (b[o + 2] << 8) | b[o + 3];
-    if (o + 4 + mlen > to) return;
-    types.push(b[o]);
-    if (b[o] === 1) {
-      const sni = clientHelloSni(b, o + 4, o + 4 + mlen);
-      if (sni !== null) t.sni.push(sni);
-    }
-    o += 4 + mlen;
-  }
-  if (o === to) t.handshakeTypes.push(...types);
-}
-
 /** RFC 8446 §4.1.2 ClientHello, extension server_name (RFC 6066 §3). */
-function clientHelloSni(b: Uint8Array, from: number, to: number): string | null {
+export function clientHelloSni(b: Uint8Array, from: number, to: number): string | null {
   let o = from + 2 + 32;
   if (o >= to) return null;
   o += 1 + b[o];

@@ -1,6 +1,7 @@
 import { L4, TCP_ACK, TCP_SYN, type Frame } from '../decode/frame.js';
 import type { PacketIndex } from '../engine/packet-index.js';
 import { appFieldsOf, type AppFields } from './app-fields.js';
+import { TcpAppFields } from './tcp-app-replay.js';
 import { ipv4Number, ipv6Hex } from './values.js';
 
 /*
@@ -48,6 +49,7 @@ export class FilterContext {
   private appFields: AppFields | null = null;
   private frameRef: Frame | null = null;
   private facts: (ConnectionFacts | null)[] | null = null;
+  private tcpApp: TcpAppFields | null = null;
   private readonly v4 = new Map<string, number>();
   private readonly v6 = new Map<string, string>();
   readonly firstTs: number;
@@ -73,9 +75,22 @@ export class FilterContext {
     return this.frameRef!;
   }
 
+  /**
+   * The packet's application-layer fields. For TCP the connection is replayed up to this
+   * packet first (tcp-app-replay.ts), which decodes other packets: call this before frame()
+   * in a field reader.
+   */
   app(): AppFields {
     if (this.appAt !== this.i) {
-      this.appFields = appFieldsOf(this.frame());
+      const f = this.frame();
+      let fields = appFieldsOf(f);
+      if (f.l4 === L4.Tcp && !fields.dns) {
+        this.tcpApp ??= new TcpAppFields(this.index, (i) => this.src.decode(i));
+        const r = this.tcpApp.at(this.i);
+        this.decodedAt = -1;
+        if (r && (r.http.length || r.tls)) fields = { dns: null, http: r.http.length ? r.http : null, tls: r.tls, quic: null };
+      }
+      this.appFields = fields;
       this.appAt = this.i;
     }
     return this.appFields!;

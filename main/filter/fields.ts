@@ -1,6 +1,7 @@
 import { L4, TCP_ACK, TCP_CWR, TCP_ECE, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN, TCP_URG, type Frame } from '../decode/frame.js';
 import { TCP_FLAG_INFO, TcpA, dupAckNumber } from '../analysis/tcp-flags.js';
 import type { FilterContext } from './context.js';
+import type { HttpMessage } from './app-fields.js';
 import type { FieldType, Value, ValueNames } from './values.js';
 
 /*
@@ -369,8 +370,9 @@ function app<T>(pick: (c: FilterContext) => T | null | undefined, each: (x: T, o
 const dns = (c: FilterContext) => c.app().dns;
 /** tshark names the protocol by port (mdns 5353, llmnr 5355) but reads all three with the dns.* fields. */
 const dnsOnPort = (port: number): FieldDef['get'] => (c, o) => {
+  const dns = c.app().dns;
   const f = c.frame();
-  if (c.app().dns && (port === 53 ? f.srcPort === 53 || f.dstPort === 53 : (f.srcPort === port || f.dstPort === port) && f.srcPort !== 53 && f.dstPort !== 53)) o.push(PRESENT);
+  if (dns && (port === 53 ? f.srcPort === 53 || f.dstPort === 53 : (f.srcPort === port || f.dstPort === port) && f.srcPort !== 53 && f.dstPort !== 53)) o.push(PRESENT);
 };
 field('dns', 'protocol', 'app', dnsOnPort(53));
 field('mdns', 'protocol', 'app', dnsOnPort(5353));
@@ -395,32 +397,40 @@ field('dns.aaaa', 'ipv6', 'app', (c, o) => {
 field('dns.cname', 'string', 'app', app(dns, (d, o) => o.push(...d.cname)));
 field('dns.count.answers', 'uint', 'app', app(dns, (d, o) => o.push(d.answers)));
 
-const http = (c: FilterContext) => c.app().http;
-const header = (name: string) => app(http, (h: NonNullable<ReturnType<typeof http>>, o) => o.push(...(h.headers.get(name) ?? [])));
-field('http', 'protocol', 'app', app(http, (_h, o) => o.push(PRESENT)));
-field('http.request', 'none', 'app', app(http, (h, o) => {
-  if (h.request) o.push(PRESENT);
+/** Each HTTP message the packet completes (tshark adds one http tree per message). */
+function http(each: (m: HttpMessage, o: Value[]) => void): FieldDef['get'] {
+  return (c, o) => {
+    const ms = c.app().http;
+    if (ms) for (const m of ms) each(m, o);
+  };
+}
+const header = (name: string) => http((m, o) => o.push(...(m.headers.get(name) ?? [])));
+field('http', 'protocol', 'app', (c, o) => {
+  if (c.app().http?.length) o.push(PRESENT);
+});
+field('http.request', 'none', 'app', http((m, o) => {
+  if (m.request) o.push(PRESENT);
 }));
-field('http.response', 'none', 'app', app(http, (h, o) => {
-  if (!h.request) o.push(PRESENT);
+field('http.response', 'none', 'app', http((m, o) => {
+  if (!m.request) o.push(PRESENT);
 }));
-field('http.request.method', 'string', 'app', app(http, (h, o) => {
-  if (h.method) o.push(h.method);
+field('http.request.method', 'string', 'app', http((m, o) => {
+  if (m.method) o.push(m.method);
 }));
-field('http.request.uri', 'string', 'app', app(http, (h, o) => {
-  if (h.uri) o.push(h.uri);
+field('http.request.uri', 'string', 'app', http((m, o) => {
+  if (m.uri) o.push(m.uri);
 }));
-field('http.request.version', 'string', 'app', app(http, (h, o) => {
-  if (h.request) o.push(h.version);
+field('http.request.version', 'string', 'app', http((m, o) => {
+  if (m.request) o.push(m.version);
 }));
-field('http.response.version', 'string', 'app', app(http, (h, o) => {
-  if (!h.request) o.push(h.version);
+field('http.response.version', 'string', 'app', http((m, o) => {
+  if (!m.request) o.push(m.version);
 }));
-field('http.response.code', 'uint', 'app', app(http, (h, o) => {
-  if (h.code !== null) o.push(h.code);
+field('http.response.code', 'uint', 'app', http((m, o) => {
+  if (m.code !== null) o.push(m.code);
 }));
-field('http.response.phrase', 'string', 'app', app(http, (h, o) => {
-  if (h.phrase !== null) o.push(h.phrase);
+field('http.response.phrase', 'string', 'app', http((m, o) => {
+  if (m.phrase !== null) o.push(m.phrase);
 }));
 field('http.host', 'string', 'app', header('host'));
 field('http.content_type', 'string', 'app', header('content-type'));
@@ -437,7 +447,7 @@ field('tls.handshake', 'none', 'app', app(tls, (t, o) => {
 field('tls.handshake.type', 'uint', 'app', app(tls, (t, o) => o.push(...t.handshakeTypes)));
 field('tls.handshake.extensions_server_name', 'string', 'app', app(tls, (t, o) => o.push(...t.sni)));
 field('tls.alert_message', 'none', 'app', app(tls, (t, o) => {
-  if (t.alertDescs.length) o.push(PRESENT);
+  if (t.alerts) o.push(PRESENT);
 }));
 field('tls.alert_message.level', 'uint', 'app', app(tls, (t, o) => o.push(...t.alertLevels)));
 field('tls.alert_message.desc', 'uint', 'app', app(tls, (t, o) => o.push(...t.alertDescs)));
