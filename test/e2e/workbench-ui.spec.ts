@@ -1,13 +1,12 @@
 /// <reference lib="dom" />
 import { test, expect, type Locator, type Page } from '@playwright/test';
-import { createSocket } from 'node:dgram';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { openCaptureWriter } from '../../main/pcap/writer';
-import { REPO_ROOT, capture } from '../helpers/captures';
+import { REPO_ROOT, capture, tsharkFields } from '../helpers/captures';
 import { replay, vxlanPayloads } from '../services/live-feed';
 import { ACK, FIN, PSH, SYN, tcp } from './craft';
-import { SHOTS, home, openPath } from './helpers';
+import { SHOTS, footCount, freeUdpPort, home, openPath, pixelsOfColor } from './helpers';
 
 /*
  * The workbench's Wireshark-hand interactions (issue 14): charts that zoom, resizable and
@@ -95,6 +94,9 @@ test('zoom: the Stevens and RTT charts zoom to a connection\'s first half second
   await page.locator('[data-testid=connections-table] .vrow').first().click();
   const seq = page.getByTestId('seq-chart');
   await expect.poll(async () => (await xrange(seq)).max).toBeGreaterThanOrEqual(65);
+  // The window / bytes-in-flight chart is drawn (windows as lines, in-flight points).
+  await expect.poll(() => pixelsOfColor(page, '[data-testid=flight-chart]', '--chart-c2s')).toBeGreaterThan(10);
+  await expect.poll(() => pixelsOfColor(page, '[data-testid=flight-chart]', '--chart-retrans')).toBeGreaterThan(10);
   await page.screenshot({ path: join(SHOTS, 'ui-stevens-unzoomed.png'), fullPage: true });
   await dragBox(page, seq, 0.001, 0.5);
   const z = await xrange(seq);
@@ -159,13 +161,6 @@ test('tables: headers are never cut, a dragged column width persists, the Connec
   expect(Math.abs((await cell.boundingBox())!.width - w1)).toBeLessThan(2);
 });
 
-async function freeUdpPort(): Promise<number> {
-  const s = createSocket('udp4');
-  await new Promise<void>((r) => s.bind(0, '127.0.0.1', () => r()));
-  const port = s.address().port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 test('closing asks first while a live capture runs or is unsaved; a file closes at once', async ({ page }) => {
   // A file: the title closes it without a question.
@@ -220,4 +215,108 @@ test('closing asks first while a live capture runs or is unsaved; a file closes 
   await page.getByTestId('brand').click();
   await page.getByTestId('confirm-yes').click();
   await expect(page.getByTestId('start-screen')).toBeVisible();
+});
+
+test('display filter: red and green as you type, the error with its caret, Enter applies; history, saved filters, detail, I/O graph and Save follow it', async ({ page }) => {
+  const file = capture('http-retx-fastretx-dupack-ooo.pcap');
+  const tsharkNumbers = (filter: string): number[] =>
+    tsharkFields(file, ['frame.number'], ['-Y', filter]).map((r) => Number(r[0]));
+  await openPath(page, file);
+  await page.getByTestId('tab-packets').click();
+  const input = page.getByTestId('display-filter-input');
+  const all = tsharkFields(file, ['frame.number']).length;
+  await expect(page.getByTestId('packets-table-count')).toHaveText(`${all.toLocaleString('en-US')} rows`);
+
+  // A broken filter turns red and says where; an unknown field is named.
+  await input.fill('tcp.analysis.retransmission && ip.src ==');
+  await expect(input).toHaveAttribute('data-status', 'bad');
+  await expect(page.getByTestId('display-filter-message')).not.toBeEmpty();
+  await expect(page.getByTestId('display-filter-caret')).toContainText('^');
+  await page.screenshot({ path: join(SHOTS, 'ui-filter-error.png') });
+  await input.press('Enter');
+  await expect(page.getByTestId('packets-table-count')).toHaveText(`${all.toLocaleString('en-US')} rows`);
+  await input.fill('tcp.prot == 1');
+  await expect(input).toHaveAttribute('data-status', 'bad');
+  await expect(page.getByTestId('display-filter-message')).toContainText('tcp.prot');
+
+  // A good one turns green; Enter applies it: the rows are tshark -Y's packets, in order.
+  const f1 = 'tcp.analysis.retransmission || tcp.flags.syn == 1';
+  await input.fill(f1);
+  await expect(input).toHaveAttribute('data-status', 'ok');
+  await input.press('Enter');
+  const want = tsharkNumbers(f1);
+  expect(want.length).toBeGreaterThan(0);
+  expect(want.length).toBeLessThan(all);
+  await expect(page.getByTestId('packets-table-count')).toHaveText(`${want.length} of ${all.toLocaleString('en-US')} rows`);
+  const shown = await page.locator('[data-testid=packets-table] .vrow').evaluateAll((rows) => rows.map((r) => Number(r.getAttribute('data-row'))));
+  expect(shown).toEqual(want.slice(0, shown.length));
+  await expect(page.getByTestId('chip-display')).toContainText(f1);
+  await page.screenshot({ path: join(SHOTS, 'ui-filter-applied.png') });
+
+  // The saved default replaces the old "analysis flags" checkbox; the history keeps f1.
+  await page.getByTestId('display-filter-menu').click();
+  await expect(page.getByTestId('recent-filter').first()).toHaveText(f1);
+  await page.getByTestId('saved-filter').filter({ hasText: 'tcp.analysis.flags' }).click();
+  const flagged = tsharkNumbers('tcp.analysis.flags');
+  await expect(page.getByTestId('packets-table-count')).toHaveText(`${flagged.length} of ${all.toLocaleString('en-US')} rows`);
+  // Save a filter under a name: it is offered after a reload.
+  await input.fill(f1);
+  await expect(input).toHaveAttribute('data-status', 'ok');
+  await page.getByTestId('display-filter-save').click();
+  await page.getByTestId('display-filter-name').fill('retx or syn');
+  await page.getByTestId('display-filter-save-confirm').click();
+  await input.press('Enter');
+  await expect(page.getByTestId('packets-table-count')).toHaveText(`${want.length} of ${all.toLocaleString('en-US')} rows`);
+
+  // Save: the saved pcap holds exactly the filtered packets.
+  const [dl] = await Promise.all([page.waitForEvent('download'), page.getByTestId('save-pcap').click()]);
+  const saved = join(WORK, 'filtered.pcap');
+  await dl.saveAs(saved);
+  expect(tsharkFields(saved, ['frame.len']).map((r) => Number(r[0]))).toEqual(tsharkFields(file, ['frame.len'], ['-Y', f1]).map((r) => Number(r[0])));
+
+  // I/O graph on the overview counts the filtered packets.
+  await page.getByTestId('tab-overview').click();
+  await expect(page.getByTestId('io-graph')).toHaveAttribute('data-packets', String(want.length));
+
+  // The connection detail's packet list follows the filter too.
+  await page.getByTestId('tab-connections').click();
+  await page.locator('[data-testid=connections-table] .vrow').first().click();
+  await expect(page.getByTestId('detail-display-filter')).toContainText(f1);
+  const detailRows = await footCount(page, 'detail-packets');
+  const first = (await page.locator('[data-testid=detail-packets] .vrow').first().getAttribute('data-row'))!;
+  expect(want).toContain(Number(first));
+  expect(detailRows).toBeLessThanOrEqual(want.length);
+
+  // After a reload the saved filter is still offered.
+  await page.reload();
+  await openPath(page, file);
+  await page.getByTestId('tab-packets').click();
+  await page.getByTestId('display-filter-menu').click();
+  await expect(page.getByTestId('saved-filter').filter({ hasText: 'retx or syn' })).toHaveCount(1);
+});
+
+test('I/O graph: the interval changes the bins; every packet is counted', async ({ page }) => {
+  const file = capture('http-retx-fastretx-dupack-ooo.pcap');
+  const rel = tsharkFields(file, ['frame.time_relative']).map((r) => Number(r[0]));
+  const span = rel[rel.length - 1];
+  await openPath(page, file);
+  const g = page.getByTestId('io-graph');
+  await expect(g).toHaveAttribute('data-packets', String(rel.length));
+  for (const [label, iv] of [['10 ms', 0.01], ['100 ms', 0.1], ['1 s', 1]] as const) {
+    await page.getByTestId('io-interval').selectOption(label);
+    await expect(g).toHaveAttribute('data-interval', String(iv));
+    await expect(g).toHaveAttribute('data-bins', String(Math.floor(span / iv + 1e-9) + 1));
+    await expect(g).toHaveAttribute('data-packets', String(rel.length));
+  }
+  expect(await pixelsOfColor(page, '[data-testid=io-graph]', '--chart-packets')).toBeGreaterThan(20);
+  expect(await pixelsOfColor(page, '[data-testid=io-graph]', '--chart-retrans')).toBeGreaterThan(20);
+  await page.screenshot({ path: join(SHOTS, 'ui-io-graph.png'), fullPage: true });
+  // Wheel zoom on the I/O graph narrows its x axis; double-click resets.
+  const full = await xrange(g);
+  const b = (await g.boundingBox())!;
+  await page.mouse.move(b.x + b.width / 2, b.y + b.height / 2);
+  for (let i = 0; i < 4; i++) await page.mouse.wheel(0, -100);
+  await expect.poll(async () => (await xrange(g)).max - (await xrange(g)).min).toBeLessThan((full.max - full.min) * 0.8);
+  await g.locator('canvas').dblclick();
+  await expect.poll(async () => (await xrange(g)).max).toBeCloseTo(full.max, 6);
 });
