@@ -396,6 +396,8 @@ export interface FollowStreamQuery {
   connectionId: number;
   /** Payload bytes at most (both directions together); default 1 MiB, at most 16 MiB. */
   maxBytes?: number;
+  /** Follow this HTTP/2 stream (h2c, or TLS decrypted): its header blocks as lines and its DATA. */
+  h2Stream?: number | null;
 }
 
 /** One run of payload in one direction, as text: printable ASCII kept, other bytes escaped (\xNN, \r, \n kept as line ends). */
@@ -420,6 +422,8 @@ export interface FollowStream {
   truncated: boolean;
   /** TLS application data decrypted with the session's keys (key log or DSB), not the records. */
   decrypted: boolean;
+  /** HTTP/2 streams of the connection (ids that sent headers), for following one; [] when not HTTP/2. */
+  h2Streams: number[];
 }
 
 // ---- Saving and export ------------------------------------------------------------------

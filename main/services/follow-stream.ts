@@ -5,6 +5,7 @@ import type { PacketIndex } from '../engine/packet-index.js';
 import type { Frame } from '../decode/frame.js';
 import type { KeyLog } from '../decrypt/key-log.js';
 import { TlsFollow, teeSink } from './follow-tls.js';
+import { Http2Follow, startsHttp2 } from './follow-http2.js';
 
 /*
  * FOLLOW STREAM. A connection's payload as text, both directions in the order the bytes were
@@ -14,7 +15,8 @@ import { TlsFollow, teeSink } from './follow-tls.js';
  * carriage returns are left out, every other byte is written \xNN. The renderer shows the
  * text as text (never HTML). Bounded by maxBytes of payload: the rest is "truncated".
  * With the session's keys a TLS connection is followed decrypted (follow-tls.ts): the
- * application data instead of the records, `decrypted` true.
+ * application data instead of the records, `decrypted` true. An HTTP/2 connection lists its
+ * streams (`h2Streams`); with `h2Stream` one stream is followed: its headers and DATA (follow-http2.ts).
  */
 
 export const DEFAULT_FOLLOW_BYTES = 1 << 20;
@@ -74,26 +76,54 @@ function sink(c: Collector, dir: 0 | 1): StreamSink {
   };
 }
 
+/** Decides on the client's first bytes whether the stream is HTTP/2, then feeds an Http2Follow. */
+class Http2Tap {
+  follow: Http2Follow | null = null;
+  private decided = false;
+  readonly out: Collector;
+  constructor(private want: number | null, limit: number) {
+    this.out = new Collector(limit);
+  }
+  sink(dir: 0 | 1): StreamSink {
+    return {
+      data: (b, off, len, packet) => {
+        if (!this.decided && dir === 0) {
+          this.decided = true;
+          if (startsHttp2(b, off, len)) this.follow = new Http2Follow(this.want, (d, p, x, o, n) => this.out.add(d, p, x, o, n));
+        }
+        const f = this.follow;
+        if (f) (dir === 0 ? f.client : f.server).data(b, off, len, packet);
+      },
+      gap: (len, packet) => { const f = this.follow; if (f) (dir === 0 ? f.client : f.server).gap(len, packet); },
+      end: (packet, how) => { const f = this.follow; if (f) (dir === 0 ? f.client : f.server).end(packet, how); },
+    };
+  }
+}
+
 export interface FollowSource {
   index: PacketIndex;
   decode(i: number): Frame;
 }
 
-export function followStream(src: FollowSource, connectionId: number, maxBytes = DEFAULT_FOLLOW_BYTES, keys: KeyLog | null = null): FollowStream {
+export function followStream(src: FollowSource, connectionId: number, maxBytes = DEFAULT_FOLLOW_BYTES, keys: KeyLog | null = null, h2Stream: number | null = null): FollowStream {
   const ix = src.index;
   const limit = Math.min(maxBytes, MAX_FOLLOW_BYTES);
   const raw = new Collector(limit);
+  // HTTP/2 (h2c on the raw stream, or in the decrypted one): its streams, and one followed.
+  const rawH2 = new Http2Tap(h2Stream, limit);
+  const plainH2 = new Http2Tap(h2Stream, limit);
   // With keys, the TLS parser and decryptor read the same stream beside the raw bytes.
   const plain = keys ? new Collector(limit) : null;
-  const tls = keys && plain ? new TlsFollow(keys, { client: sink(plain, 0), server: sink(plain, 1) }) : null;
+  const tls = keys && plain ? new TlsFollow(keys, { client: teeSink(sink(plain, 0), plainH2.sink(0)), server: teeSink(sink(plain, 1), plainH2.sink(1)) }) : null;
+  const rawSink = (d: 0 | 1): StreamSink => teeSink(sink(raw, d), rawH2.sink(d));
   const r = [
-    new TcpStreamReassembler(tls ? teeSink(sink(raw, 0), tls.client) : sink(raw, 0)),
-    new TcpStreamReassembler(tls ? teeSink(sink(raw, 1), tls.server) : sink(raw, 1)),
+    new TcpStreamReassembler(tls ? teeSink(rawSink(0), tls.client) : rawSink(0)),
+    new TcpStreamReassembler(tls ? teeSink(rawSink(1), tls.server) : rawSink(1)),
   ];
   const c = raw;
   let seen = 0;
   let last = 0;
-  const out: FollowStream = { connectionId, transport: 'tcp', client: '', server: '', chunks: [], clientBytes: 0, serverBytes: 0, missingBytes: 0, truncated: false, decrypted: false };
+  const out: FollowStream = { connectionId, transport: 'tcp', client: '', server: '', chunks: [], clientBytes: 0, serverBytes: 0, missingBytes: 0, truncated: false, decrypted: false, h2Streams: [] };
   for (let i = 0; i < ix.length && !c.full && !plain?.full; i++) {
     if (ix.connId[i] !== connectionId) continue;
     if (++seen > MAX_FOLLOW_PACKETS) {
@@ -123,8 +153,11 @@ export function followStream(src: FollowSource, connectionId: number, maxBytes =
   }
   r[0].close(last, 'eof');
   r[1].close(last, 'eof');
-  const shown = tls?.decrypted && plain ? plain : c;
-  out.decrypted = shown === plain;
+  const decrypted = !!(tls?.decrypted && plain);
+  const h2 = decrypted ? plainH2 : rawH2;
+  out.h2Streams = h2.follow?.streams ?? [];
+  const shown = h2Stream !== null && h2.follow ? h2.out : decrypted ? plain! : c;
+  out.decrypted = decrypted;
   out.chunks = shown.chunks;
   out.clientBytes = shown.bytes[0];
   out.serverBytes = shown.bytes[1];

@@ -298,8 +298,8 @@ export class PacketReader {
   }
 
   /** A connection's payload as text (follow-stream.ts). */
-  follow(connectionId: number, maxBytes?: number, keys: KeyLog | null = null): FollowStream {
-    return followStream({ index: this.data.index, decode: (i) => this.decode(i) }, connectionId, maxBytes, keys);
+  follow(connectionId: number, maxBytes?: number, keys: KeyLog | null = null, h2Stream: number | null = null): FollowStream {
+    return followStream({ index: this.data.index, decode: (i) => this.decode(i) }, connectionId, maxBytes, keys, h2Stream);
   }
 
   close(): void {

@@ -107,3 +107,43 @@ describe('decodePacket byte ranges', () => {
     await t.api.closeSession(info.sessionId);
   });
 });
+
+describe('followStream of one HTTP/2 stream vs tshark', () => {
+  const cases: [string, string[]][] = [
+    ['http2-cleartext-hpack-headers-port3000.pcapng', ['-d', 'tcp.port==3000,http2']],
+    ['quic-v1-chrome-cloudflare-keys-in-pcapng-dsb.pcapng', []],
+  ];
+  for (const [name, decode] of cases) {
+    it(name, async () => {
+      // Per packet, per frame: stream id, type and length; and the packet's header fields.
+      const rows = tshark(['-r', capture(name), ...decode, '-Y', 'http2', '-T', 'fields', '-E', 'occurrence=a', '-E', 'aggregator=|',
+        '-e', 'http2.streamid', '-e', 'http2.type', '-e', 'http2.length', '-e', 'http2.header.name', '-e', 'http2.header.value', '-e', 'http2.pad_length'])
+        .trim().split('\n').map((l) => l.split('\t').map((x) => (x === '' ? [] : x.split('|'))));
+      const headerStreams = new Set<number>();
+      let dataBytes = 0;
+      const fields1: string[] = [];
+      for (const [ids, types, lens, names, values, pads] of rows) {
+        expect(pads.every((p) => p === '0')).toBe(true); // no padding in these captures: the DATA length is the content
+        const hdrIds = ids.filter((_, k) => types[k] === '1').map(Number);
+        hdrIds.forEach((s) => headerStreams.add(s));
+        ids.forEach((s, k) => { if (s === '1' && types[k] === '0') dataBytes += Number(lens[k]); });
+        if (hdrIds.length > 0 && hdrIds.every((s) => s === 1)) names.forEach((n, k) => fields1.push(`${n}: ${values[k]}`));
+      }
+      expect(fields1.length).toBeGreaterThan(3);
+      const { info } = await openAndWait(t.api, capture(name));
+      const conns = await t.api.connections({ sessionId: info.sessionId, offset: 0, limit: 100 });
+      const conn = conns.rows.find((c) => c.transport === 'tcp')!;
+      const all = await t.api.followStream({ sessionId: info.sessionId, connectionId: conn.id });
+      expect(all.h2Streams.slice().sort((a, b) => a - b)).toEqual([...headerStreams].sort((a, b) => a - b));
+      const one = await t.api.followStream({ sessionId: info.sessionId, connectionId: conn.id, h2Stream: 1 });
+      const text = one.chunks.map((c) => c.text).join('');
+      for (const f of fields1) expect(text).toContain(escapePayload(Buffer.from(f, 'latin1'), 0, f.length));
+      // DATA content: the stream's bytes minus the header lines we wrote.
+      const headerText = one.chunks.map((c) => c.text).join('').split('\n\n').length;
+      expect(headerText).toBeGreaterThan(1);
+      const headerBytes = fields1.reduce((s, f) => s + Buffer.byteLength(f, 'latin1') + 1, 0) + 2; // lines + a blank line per block (2 blocks)
+      expect(one.clientBytes + one.serverBytes - headerBytes).toBe(dataBytes);
+      await t.api.closeSession(info.sessionId);
+    });
+  }
+});
