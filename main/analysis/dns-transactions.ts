@@ -121,7 +121,13 @@ export class DnsTransactions implements FrameAnalyzer, StreamProtocol {
 
   /** The `dns` array of the JSON report (README "JSON output"). */
   json(): Record<string, unknown>[] {
-    return this.transactions.map((t) => ({
+    return this.transactions.map((_, i) => this.jsonAt(i));
+  }
+
+  /** Element `i` of the `dns` array. */
+  jsonAt(i: number): Record<string, unknown> {
+    const t = this.transactions[i];
+    return {
       transport: t.transport,
       client: t.client,
       server: t.server,
@@ -132,7 +138,12 @@ export class DnsTransactions implements FrameAnalyzer, StreamProtocol {
       answers: t.answers,
       queryTs: t.queryTs,
       responseTime: responseTime(t),
-    }));
+    };
+  }
+
+  /** The connection of element `i` (what makes it change), or null. */
+  connectionOf(i: number): number | null {
+    return this.transactions[i].connectionId;
   }
 }
 

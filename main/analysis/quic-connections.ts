@@ -196,7 +196,13 @@ export class QuicConnections implements FrameAnalyzer {
 
   /** The `quic` array of the JSON report (README "JSON output"). */
   json(): Record<string, unknown>[] {
-    return this.connections.map((q) => ({
+    return this.connections.map((_, i) => this.jsonAt(i));
+  }
+
+  /** Element `i` of the `quic` array. */
+  jsonAt(i: number): Record<string, unknown> {
+    const q = this.connections[i];
+    return ({
       connectionId: q.connectionId,
       version: quicVersionName(q.serverVersion ?? q.clientVersion),
       sni: q.sni,
@@ -210,7 +216,7 @@ export class QuicConnections implements FrameAnalyzer {
       retry: q.retry,
       zeroRtt: q.zeroRttPackets > 0,
       closedBy: q.close ? (q.close.fromClient ? 'client' : 'server') : null,
-    }));
+    });
   }
 }
 

@@ -92,7 +92,18 @@ export class TlsHandshakes implements StreamProtocol {
 
   /** The `tls` array of the JSON report (README "JSON output"). */
   json(): Record<string, unknown>[] {
-    return this.handshakes.map((h) => ({
+    return this.handshakes.map((_, i) => this.jsonAt(i));
+  }
+
+  /** The connection of element `i` (what makes it change). */
+  connectionOf(i: number): number {
+    return this.handshakes[i].connectionId;
+  }
+
+  /** Element `i` of the `tls` array. */
+  jsonAt(i: number): Record<string, unknown> {
+    const h = this.handshakes[i];
+    return ({
       connectionId: h.connectionId,
       sni: h.sni,
       alpn: h.alpn,
@@ -103,7 +114,7 @@ export class TlsHandshakes implements StreamProtocol {
       decrypted: h.decrypted === true,
       undecryptedReason: undecryptedReason(h, this.decryption?.keys.size ?? 0),
       turns: turnsJson(h.turns),
-    }));
+    });
   }
 }
 

@@ -13,13 +13,70 @@ export interface IndexSlice {
   dir: Uint8Array;
 }
 
-/** The application layer and tap sources of a session so far (a live capture's view while it runs). */
+/**
+ * What changed in one of the application-layer arrays (`http`, `dns`, `tls`, `quic` of the
+ * report): the elements added or changed since the previous delta, by index, and the
+ * array's length.
+ */
+export interface ItemsDelta {
+  length: number;
+  /** [index, element JSON]: new elements, and earlier ones whose connection got packets since. */
+  items: [number, unknown][];
+}
+
+/** The application layer and tap sources of a session while it is read, as deltas (applyItemsDelta). */
 export interface AppSnapshot {
   tunnels: AnalysisReport['tunnels'];
-  http: unknown[];
-  dns: unknown[];
-  tls: unknown[];
-  quic: unknown[];
+  http: ItemsDelta;
+  dns: ItemsDelta;
+  tls: ItemsDelta;
+  quic: ItemsDelta;
+}
+
+/** Applies an ItemsDelta to the receiver's copy of the array (rows built by `row`). */
+export function applyItemsDelta<T>(rows: T[], d: ItemsDelta, row: (json: Record<string, unknown>, index: number) => T): T[] {
+  rows.length = Math.min(rows.length, d.length);
+  for (const [i, json] of d.items) rows[i] = row(json as Record<string, unknown>, i);
+  return rows;
+}
+
+/** One application-layer array as SessionDeltas.app reads it. */
+interface AppArray {
+  count(): number;
+  jsonAt(i: number): Record<string, unknown>;
+  /** The connection whose packets change element `i` (default: its JSON's connectionId). */
+  connectionOf?(i: number): number | null;
+}
+
+/**
+ * Incremental sending of one array: new elements once; an element already sent again only
+ * when its connection got packets (an exchange's response, a handshake's end, a DNS answer
+ * change an element only on packets of its own connection). So a snapshot costs per new or
+ * changed element, not per element ever seen.
+ */
+class AppArrayDeltas {
+  private sent = 0;
+  /** Elements sent, by connection. */
+  private readonly byConn = new Map<number, number[]>();
+
+  constructor(private readonly a: AppArray) {}
+
+  next(changedConns: Set<number>): ItemsDelta {
+    const items: [number, unknown][] = [];
+    for (const c of changedConns) for (const i of this.byConn.get(c) ?? []) items.push([i, this.a.jsonAt(i)]);
+    const n = this.a.count();
+    for (let i = this.sent; i < n; i++) {
+      const json = this.a.jsonAt(i);
+      items.push([i, json]);
+      const c = this.a.connectionOf ? this.a.connectionOf(i) : json.connectionId;
+      if (typeof c !== 'number') continue;
+      const l = this.byConn.get(c);
+      if (l) l.push(i);
+      else this.byConn.set(c, [i]);
+    }
+    this.sent = n;
+    return { length: n, items };
+  }
 }
 
 export interface SessionDelta {
@@ -41,8 +98,20 @@ export class SessionDeltas {
   private sentPackets = new Uint32Array(1024);
   private sentAddrs = 0;
   private sentStacks = 0;
+  /** Connections that got packets since the last app() delta. */
+  private appChanged = new Set<number>();
+  private readonly http: AppArrayDeltas;
+  private readonly dns: AppArrayDeltas;
+  private readonly tls: AppArrayDeltas;
+  private readonly quic: AppArrayDeltas;
 
-  constructor(private session: AnalysisSession) {}
+  constructor(private session: AnalysisSession) {
+    const app = session.app;
+    this.http = new AppArrayDeltas({ count: () => app.http.store.count, jsonAt: (i) => app.http.jsonAt(i) });
+    this.dns = new AppArrayDeltas({ count: () => app.dns.transactions.length, jsonAt: (i) => app.dns.jsonAt(i), connectionOf: (i) => app.dns.connectionOf(i) });
+    this.tls = new AppArrayDeltas({ count: () => app.tls.handshakes.length, jsonAt: (i) => app.tls.jsonAt(i) });
+    this.quic = new AppArrayDeltas({ count: () => app.quic.connections.length, jsonAt: (i) => app.quic.jsonAt(i) });
+  }
 
   next(): SessionDelta {
     const table = this.session.connections;
@@ -56,6 +125,7 @@ export class SessionDeltas {
       if (this.sentPackets[i] !== p) {
         this.sentPackets[i] = p;
         changed.push(i);
+        this.appChanged.add(i);
       }
     }
     const connections = encodeConnectionRows(table, changed, this.sentAddrs, this.sentStacks);
@@ -78,12 +148,14 @@ export class SessionDeltas {
   }
 
   /**
-   * HTTP exchanges, DNS transactions, TLS handshakes and tap sources as they stand, for
-   * views that must fill while a capture runs. Findings wait for the end: mid-capture, an
-   * exchange in flight is not yet a request without a response.
+   * HTTP exchanges, DNS transactions, TLS handshakes, QUIC connections (as deltas:
+   * AppArrayDeltas) and tap sources, for views that must fill while a capture runs.
+   * Findings wait for the end: mid-capture, an exchange in flight is not yet a request
+   * without a response.
    */
   app(): AppSnapshot {
-    const s = this.session;
-    return { tunnels: s.tunnels.summary(), http: s.app.http.json(), dns: s.app.dns.json(), tls: s.app.tls.json(), quic: s.app.quic.json() };
+    const changed = this.appChanged;
+    this.appChanged = new Set();
+    return { tunnels: this.session.tunnels.summary(), http: this.http.next(changed), dns: this.dns.next(changed), tls: this.tls.next(changed), quic: this.quic.next(changed) };
   }
 }

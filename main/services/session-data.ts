@@ -12,6 +12,7 @@ import { TcpA } from '../analysis/tcp-flags.js';
 import { connectionRowOf, dnsRow, endpointText, findingRow, httpRow, quicRow, tlsRow, tunnelKey } from './rows.js';
 import { connectionJson } from '../analysis/connection-json.js';
 import { ConnectionStore } from '../engine/connection-columns.js';
+import { applyItemsDelta } from '../engine/session-deltas.js';
 
 type Obj = Record<string, unknown>;
 
@@ -78,10 +79,11 @@ export class SessionData {
       if (m.connections.ids.length) this.rows = null;
       if (m.app) {
         this.liveTunnels = m.app.tunnels;
-        this.httpRows = (m.app.http as Obj[]).map(httpRow);
-        this.dnsRows = (m.app.dns as Obj[]).map(dnsRow);
-        this.tlsRows = (m.app.tls as Obj[]).map(tlsRow);
-        this.quicRows = ((m.app.quic ?? []) as Obj[]).map(quicRow);
+        // Deltas (engine/session-deltas.ts): only new elements and those whose connection moved.
+        applyItemsDelta(this.httpRows, m.app.http, httpRow);
+        applyItemsDelta(this.dnsRows, m.app.dns, dnsRow);
+        applyItemsDelta(this.tlsRows, m.app.tls, tlsRow);
+        applyItemsDelta(this.quicRows, m.app.quic, quicRow);
         this.rows = null; // sites (HTTP Host / TLS SNI) may have changed
       }
     } else if (m.type === 'done') {
