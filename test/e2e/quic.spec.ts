@@ -1,0 +1,49 @@
+/// <reference lib="dom" />
+import { test, expect } from '@playwright/test';
+import { capture } from '../helpers/captures';
+import { cliReport, openPath } from './helpers';
+
+/*
+ * QUIC in the workbench (browser mode) on the corpus capture of Chrome reaching
+ * cloudflare-quic.com over QUIC (keys in the capture's DSBs) and HTTP/2: the QUIC conversation
+ * is transport QUIC with its SNI as site in Connections, listed in the TLS view's QUIC
+ * section as the CLI's quic[] says, and its detail shows the packets with their type and
+ * decryption, the handshake timeline and the HTTP/3 exchange (the CLI's JSON is the oracle;
+ * test/services/quic-detail.test.ts checks the same detail against tshark frame by frame).
+ */
+
+const FILE = capture('quic-v1-chrome-cloudflare-keys-in-pcapng-dsb.pcapng');
+
+test('QUIC connection: Connections row, TLS view section, detail with packets, timeline and HTTP/3', async ({ page }) => {
+  const cli = cliReport(FILE);
+  const q = cli.quic[0];
+  expect(q.sni).toBe('cloudflare-quic.com');
+  const h3 = cli.http.filter((h: { connectionId: number; protocol: string }) => h.connectionId === q.connectionId && h.protocol === 'h3');
+  expect(h3.length).toBeGreaterThan(0);
+
+  await openPath(page, FILE);
+  await page.getByTestId('tab-connections').click();
+  const row = page.locator(`[data-testid=connections-table] .vrow[data-row="${q.connectionId}"]`);
+  await expect(row).toContainText('QUIC');
+  await expect(row).toContainText('cloudflare-quic.com');
+
+  await page.getByTestId('tab-tls').click();
+  const quicRows = page.locator('[data-testid=quic-table] .vrow');
+  await expect(quicRows).toHaveCount(cli.quic.length);
+  await expect(quicRows.first()).toContainText('cloudflare-quic.com');
+  await expect(quicRows.first()).toContainText(q.state);
+  await expect(quicRows.first()).toContainText(q.cipher);
+
+  await quicRows.first().click();
+  await expect(page.getByTestId('connection-detail')).toBeVisible();
+  await expect(page.getByTestId('quic-summary').first()).toContainText(`SNI ${q.sni}`);
+  const packets = page.locator('[data-testid=quic-packets] tbody tr');
+  await expect(packets.first()).toContainText('Initial');
+  await expect(page.getByTestId('quic-packets')).toContainText('Handshake');
+  await expect(page.getByTestId('quic-packets')).toContainText('1-RTT');
+  await expect(page.getByTestId('quic-packets')).toContainText('decrypted');
+  const timeline = page.getByTestId('quic-timeline');
+  await expect(timeline).toContainText('client Initial');
+  await expect(timeline).toContainText(`handshake complete after ${(q.handshakeTime * 1000).toFixed(1)} ms`);
+  for (const h of h3) await expect(page.getByTestId('detail-http')).toContainText(h.uri);
+});
