@@ -96,7 +96,29 @@ test('Follow Stream shows both directions in two colours, hostile bytes as escap
   const colours = await text.locator('span').evaluateAll((els) => els.map((e) => getComputedStyle(e).backgroundColor));
   expect(colours[0]).not.toBe(colours[1]);
   await page.screenshot({ path: join(SHOTS, 'follow-stream-hostile.png') });
+  // The same stream from the connection detail.
+  await page.getByTestId('close-follow').click();
+  await page.getByTestId('open-connection').click();
+  await expect(page.getByTestId('connection-detail')).toBeVisible();
+  await page.getByTestId('detail-follow-stream').click();
+  await expect(page.locator('[data-testid=connection-detail] [data-testid=follow-text] [data-dir=s2c]')).toContainText('<img src=x onerror=alert(2)>');
+  await page.screenshot({ path: join(SHOTS, 'follow-stream-detail.png') });
   expect(await page.evaluate(() => (window as any).__xss)).toBeUndefined();
   expect(dialogs).toEqual([]);
   expect(await page.locator('img[src=x], script:not([src])').count()).toBe(0);
+});
+
+test('Follow Stream decrypts TLS with the capture keys and follows one HTTP/2 stream', async ({ page }) => {
+  const file = capture('quic-v1-chrome-cloudflare-keys-in-pcapng-dsb.pcapng');
+  const path = tsharkFields(file, ['http2.header.value'], ['-Y', 'http2.type == 1 && http2.streamid == 1 && http2.header.name == ":path"'])[0][0].split(',').find((v) => v.startsWith('/'))!;
+  await openPath(page, file);
+  await page.getByTestId('tab-packets').click();
+  await page.locator('[data-testid=packets-table] .vrow[data-row="12"]').click();
+  await page.getByTestId('follow-stream-button').click();
+  await expect(page.getByTestId('follow-stream')).toContainText('TLS (decrypted)');
+  await expect(page.getByTestId('follow-text').locator('[data-dir=c2s]').first()).toContainText('PRI * HTTP/2.0');
+  await page.getByTestId('follow-h2-stream').selectOption('1');
+  await expect(page.getByTestId('follow-text').locator('[data-dir=c2s]').first()).toContainText(`:path: ${path}`);
+  await expect(page.getByTestId('follow-text').locator('[data-dir=s2c]').first()).toContainText(':status: 200');
+  await page.screenshot({ path: join(SHOTS, 'follow-http2-stream.png') });
 });
