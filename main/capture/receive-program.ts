@@ -29,6 +29,8 @@ export interface ReceiveReady {
   batch: number;
   queueBytes: number;
   snaplen: number;
+  /** The program's nice value: -10 when it could raise its priority (root or CAP_SYS_NICE), else inherited. */
+  nice: number;
 }
 
 export interface ReceiveProgramOptions {

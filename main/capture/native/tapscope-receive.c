@@ -6,7 +6,8 @@
  * receiver does (udp-receiver.ts):
  *   Ethernet(14, zero MACs) | IPv4 (or IPv6) sender -> listening address | UDP sender port -> our port | datagram
  * and the kernel's receive timestamp (SO_TIMESTAMPNS). No privileges needed; as root (or
- * with CAP_NET_ADMIN) the socket buffer is forced beyond net.core.rmem_max (SO_RCVBUFFORCE).
+ * with CAP_NET_ADMIN) the socket buffer is forced beyond net.core.rmem_max (SO_RCVBUFFORCE), and
+ * (root or CAP_SYS_NICE) the program runs at nice -10, ahead of the analysis.
  *
  * It is a process of its own so that reading the sockets never waits for the analysis: the
  * datagrams go into a bounded queue of 1 MiB blocks (-q BYTES, default 256 MiB, taken only
@@ -16,7 +17,7 @@
  *
  *   tapscope-receive -u PORT [-u PORT]... [-a ADDRESS] [-b RCVBUF] [-q QUEUE] [-s SNAPLEN] [-t STATS_MS]
  *
- * Messages: READY {"backend","address","ports":[...],"receiveBuffer","receiveBufferForced","batch"}
+ * Messages: READY {"backend","address","ports":[...],"receiveBuffer","receiveBufferForced","batch","queueBytes","snaplen","nice"}
  * once bound; PACKET per datagram; STATS every STATS_MS:
  *   f64 received (datagrams read) | f64 droppedByKernel (socket drops, SO_MEMINFO) | f64 0 |
  *   f64 droppedByApp (queue full) | f64 truncated (datagrams longer than SNAPLEN, cut)
@@ -38,6 +39,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -61,6 +63,7 @@
 #define ROUNDS 16         /* recvmmsg calls per socket before the pipe gets a turn */
 #define BLOCK (1 << 20)   /* queue block */
 #define MAX_DGRAM 65535
+#define RAISED_NICE -10
 
 static volatile sig_atomic_t stop_signal = 0;
 static void on_signal(int sig) { (void)sig; stop_signal = 1; }
@@ -415,6 +418,11 @@ int main(int argc, char **argv) {
     q_flush();
     return 2;
   }
+  /* Reading the sockets goes before the analysis (which has the queue to absorb a delay): ask
+   * for a higher priority; only root or CAP_SYS_NICE gets it, and without it nothing changes. */
+  errno = 0;
+  if (setpriority(PRIO_PROCESS, 0, RAISED_NICE) != 0) errno = 0;
+  int nice_now = getpriority(PRIO_PROCESS, 0);
   /* A specific address is watched: if its interface goes away the feed has ended. */
   int watch = !address_present() ? 0 : (v6 ? !IN6_IS_ADDR_UNSPECIFIED((struct in6_addr *)local6) : (local4[0] | local4[1] | local4[2] | local4[3]) != 0);
 
@@ -423,8 +431,8 @@ int main(int argc, char **argv) {
   n = json_str(j, n, 200, address);
   n += (size_t)snprintf(j + n, sizeof j - n, ",\"ports\":[");
   for (int i = 0; i < nrx; i++) n += (size_t)snprintf(j + n, sizeof j - n, "%s%u", i ? "," : "", rx[i].port);
-  n += (size_t)snprintf(j + n, sizeof j - n, "],\"receiveBuffer\":%d,\"receiveBufferForced\":%s,\"batch\":%d,\"queueBytes\":%ld,\"snaplen\":%ld}",
-                        obtained, forced ? "true" : "false", VLEN, queue, snaplen);
+  n += (size_t)snprintf(j + n, sizeof j - n, "],\"receiveBuffer\":%d,\"receiveBufferForced\":%s,\"batch\":%d,\"queueBytes\":%ld,\"snaplen\":%ld,\"nice\":%d}",
+                        obtained, forced ? "true" : "false", VLEN, queue, snaplen, nice_now);
   send_json(MSG_READY, j, n);
   q_drain();
 
