@@ -136,7 +136,9 @@ async function round(rate, receiveOnly) {
     if (l) samples.push({ t: (Date.now() - t0) / 1000, rss: l.rss, cpu: l.cpu, programRss: r?.rss ?? null, programCpu: r?.cpu ?? null, packets: c.packets, total: c.packets + c.droppedByApp + (c.droppedByKernel ?? 0) });
   };
   const timer = setInterval(sample, 500);
-  const s = spawn(sender, ['-p', String(PORT), '-n', String(count), '-f', String(flows), '-r', String(rate)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  // The sender stands for the network: at nice -15 (as root; else as it is) the feed keeps its
+  // rate whatever the collector's processes and the machine's other load take.
+  const s = spawn('nice', ['-n', '-15', sender, '-p', String(PORT), '-n', String(count), '-f', String(flows), '-r', String(rate)], { stdio: ['ignore', 'pipe', 'ignore'] });
   let sOut = '';
   s.stdout.on('data', (d) => (sOut += d));
   const sStatus = await new Promise((res) => s.on('close', res));
