@@ -106,6 +106,10 @@ export class PacketReader {
    * per connection (further in, the replay starts mid-stream and the framers resynchronise
    * or give up: those packets stay "TCP"). Nothing is kept once the page is built.
    */
+  /** Connections whose application labels stopped on an exception (a bug), and the first. */
+  labelFailures = 0;
+  firstLabelFailure: string | null = null;
+
   private pageContext(indices: readonly number[]): Map<number, RowContext> {
     const ix = this.data.index;
     const out = new Map<number, RowContext>();
@@ -135,9 +139,15 @@ export class PacketReader {
       if (first.l4 !== L4.Tcp) continue;
       const c2s = ix.dir[list[0]] !== 2;
       const labels = new TcpConnectionLabels(c2s ? first.dstPort : first.srcPort, c2s ? first.srcPort : first.dstPort, (i) => wanted.has(i), (i) => (ix.flags[i] & TcpA.FastRetransmission) !== 0);
-      for (const i of list) {
-        const f = this.decode(i);
-        if (f.l4 === L4.Tcp) labels.feed(f, ix.dir[i] !== 2, i);
+      try {
+        for (const i of list) {
+          const f = this.decode(i);
+          if (f.l4 === L4.Tcp) labels.feed(f, ix.dir[i] !== 2, i);
+        }
+      } catch (e) {
+        // A framer that fails on hostile bytes costs the labels after that point, not the page.
+        this.labelFailures++;
+        this.firstLabelFailure ??= `packet ${list[0] + 1}: ${(e as Error).message}`;
       }
       for (const i of list) if (wanted.has(i)) out.set(i, { app: labels.label(i), quicFlow: false });
     }
