@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { capture, tsharkFields } from '../helpers/captures';
-import { inProcess, openAndWait, type Transport } from './harness';
+import { inProcess, openAndWait, overWebSocket, type Transport } from './harness';
 
 /*
  * The I/O graph (ioGraph) against tshark: for corpus captures and intervals from 1 ms to
@@ -113,5 +113,18 @@ describe('ioGraph: bins equal tshark\'s per interval', () => {
     await expect(t.api.ioGraph({ sessionId: info.sessionId, interval: 0 })).rejects.toThrow(/interval/);
     await expect(t.api.ioGraph({ sessionId: info.sessionId, interval: Number.NaN })).rejects.toThrow(/interval/);
     await expect(t.api.ioGraph({ sessionId: info.sessionId, interval: 0.1, displayFilter: 'tcp.prot == 1' })).rejects.toThrow();
+  });
+
+  it('answers the same over the WebSocket transport', async () => {
+    const file = capture('http-post-retx-dupack.pcap');
+    const ws = await overWebSocket();
+    try {
+      const a = await openAndWait(t.api, file);
+      const b = await openAndWait(ws.api, file);
+      const q = { interval: 0.01, displayFilter: 'tcp.len > 0' };
+      expect(await ws.api.ioGraph({ sessionId: b.info.sessionId, ...q })).toEqual(await t.api.ioGraph({ sessionId: a.info.sessionId, ...q }));
+    } finally {
+      await ws.close();
+    }
   });
 });
