@@ -136,9 +136,11 @@ async function round(rate, receiveOnly) {
     if (l) samples.push({ t: (Date.now() - t0) / 1000, rss: l.rss, cpu: l.cpu, programRss: r?.rss ?? null, programCpu: r?.cpu ?? null, packets: c.packets, total: c.packets + c.droppedByApp + (c.droppedByKernel ?? 0) });
   };
   const timer = setInterval(sample, 500);
-  // The sender stands for the network: at nice -15 (as root; else as it is) the feed keeps its
-  // rate whatever the collector's processes and the machine's other load take.
-  const s = spawn('nice', ['-n', '-15', sender, '-p', String(PORT), '-n', String(count), '-f', String(flows), '-r', String(rate)], { stdio: ['ignore', 'pipe', 'ignore'] });
+  // A paced sender stands for the network: at nice -15 (as root; else as it is) the feed keeps
+  // its rate whatever the collector's processes and the machine's other load take. Unpaced
+  // (rate 0) it shares the CPU as any process, or it would starve the receiver of a 2-core VM.
+  const senderArgs = [sender, '-p', String(PORT), '-n', String(count), '-f', String(flows), '-r', String(rate)];
+  const s = rate > 0 ? spawn('nice', ['-n', '-15', ...senderArgs], { stdio: ['ignore', 'pipe', 'ignore'] }) : spawn(senderArgs[0], senderArgs.slice(1), { stdio: ['ignore', 'pipe', 'inherit'] });
   let sOut = '';
   s.stdout.on('data', (d) => (sOut += d));
   const sStatus = await new Promise((res) => s.on('close', res));
