@@ -22,6 +22,8 @@ export interface OpenFileRequest {
   decodeAs?: string[];
   /** An NSS key log (SSLKEYLOGFILE) to decrypt TLS with; keys in pcapng DSBs are always used. */
   keylogPath?: string;
+  /** A Suricata eve.json whose alerts are joined to the connections (docs/flows.md "IDS alerts"). */
+  alertsPath?: string;
 }
 
 export interface SessionInfo {
@@ -176,6 +178,24 @@ export interface ConnectionRow {
   problems: number;
   /** Short names of the problems, for the highlight tooltip. */
   problemKinds: string[];
+  /** Community ID v1 (seed 0) of the conversation, as IDSs compute it; null for non-IP. */
+  communityId: string | null;
+}
+
+/** A Suricata alert joined to the traffic (the report's `alerts[]`, README). */
+export interface AlertRow {
+  signatureId: number;
+  signature: string;
+  category: string;
+  /** Suricata's severity (1 highest), null when the record has none. */
+  severity: number | null;
+  ts: number;
+  src: { ip: string; port: number | null };
+  dst: { ip: string; port: number | null };
+  proto: string;
+  communityId: string | null;
+  /** The connection it joined, null when none matched. */
+  connectionId: number | null;
 }
 
 export interface PacketRow {
@@ -366,6 +386,8 @@ export interface ConnectionDetail {
   tls: TlsRow[];
   /** A QUIC connection's packets, timeline and summary; null for other connections. */
   quic: QuicDetail | null;
+  /** IDS alerts joined to this connection (openFile / capture alertsPath). */
+  alerts: AlertRow[];
   /** True when the series were cut to a bounded number of points. */
   truncated: boolean;
 }
@@ -487,6 +509,8 @@ export interface CaptureRequest {
   filter?: string | null;
   /** An NSS key log (SSLKEYLOGFILE) to follow while capturing: re-read as the browser appends to it. */
   keylogPath?: string | null;
+  /** A Suricata eve.json to follow while capturing; its alerts are joined at the end. */
+  alertsPath?: string | null;
 }
 
 /** A cloud-TAP feed: mirrored traffic arriving over UDP. */
@@ -502,6 +526,8 @@ export interface ListenRequest {
   address?: string | null;
   /** What the spool keeps: the datagrams as received (default) or only the inner frames. */
   save?: 'received' | 'inner';
+  /** A Suricata eve.json to follow while listening; its alerts are joined at the end. */
+  alertsPath?: string | null;
 }
 
 /** A capture that a crash (or kill, or power loss) left behind in the spool directory. */

@@ -10,6 +10,7 @@
  */
 import type { WorkerMessage } from '../engine/analyze-worker.js';
 import { SessionDeltas } from '../engine/session-deltas.js';
+import { addSessionAlerts } from '../ids/analyze-alerts.js';
 import type { LiveSource } from './service.js';
 
 const APP_SNAPSHOT_MS = 1000;
@@ -42,6 +43,9 @@ export function liveWorkerMessages(src: LiveSource, post: (m: WorkerMessage, tra
     batch();
     const file = e.counters.files[e.counters.files.length - 1] ?? src.path;
     const report = src.session.report({ path: file, format: 'pcapng', interfaces: [...src.sink.interfaces], comments: [] });
+    report.alerts = [];
+    const eve = src.sink.eve;
+    if (eve) addSessionAlerts(report, Object.assign(eve.end(), { path: eve.path }), src.session);
     if (e.error) report.warnings.push({ packet: null, offset: null, message: e.error.message });
     post({ type: 'done', report, cancelled: false, damaged: e.error ? e.error.message : null, interfaces: [...src.sink.interfaces] });
   });

@@ -1,4 +1,5 @@
 import { isMainThread, parentPort, workerData } from 'node:worker_threads';
+import { addSessionAlerts } from '../ids/analyze-alerts.js';
 import { openCapture } from '../pcap/reader.js';
 import { SessionDeltas, type AppSnapshot, type IndexSlice } from './session-deltas.js';
 import type { ConnectionRows } from './connection-columns.js';
@@ -30,6 +31,8 @@ export interface AnalyzeJob {
   batchMs?: number;
   /** NSS key log files to decrypt TLS with (read in the worker). */
   keyLogPaths?: string[];
+  /** A Suricata eve.json whose alerts are joined into the done report (read in the worker). */
+  alertsPath?: string;
   /**
    * Test hook (deterministic cancel and partial progress): post a batch at the first cancel
    * check whatever the time, then wait up to this many ms for the cancel flag (woken by
@@ -111,6 +114,8 @@ export function runAnalysis(job: AnalyzeJob, post: (m: WorkerMessage, transfer?:
     // gets a packet (finish() closes HTTP/DNS/TLS state, not connections);
     // test/services/worker.test.ts checks it on every corpus capture.
     const report = session.report({ path: job.path, format: reader.format, interfaces: reader.interfaces, comments: reader.comments }, false);
+    report.alerts = [];
+    if (job.alertsPath) addSessionAlerts(report, job.alertsPath, session);
     post({ type: 'done', report, cancelled, damaged: reader.error ? reader.error.message : null, interfaces: reader.interfaces, connectionsInBatches: true });
   } catch (e) {
     post({ type: 'failed', message: `analysis failed: ${(e as Error).message}` });

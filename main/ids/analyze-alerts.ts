@@ -1,5 +1,6 @@
 import type { AnalysisReport } from '../engine/report.js';
 import type { AnalysisSession } from '../engine/session.js';
+import { connectionJson } from '../analysis/connection-json.js';
 import { joinAlerts, readEveFile, type EveReadResult, type JoinConnection, type JoinTunnel } from './eve.js';
 
 /**
@@ -28,8 +29,8 @@ export function addAlerts(report: AnalysisReport, evePath: string | null, err: N
  * a live capture) to the report: `alerts`, findings rebuilt with them, the reader's
  * warnings under the file's name.
  */
-export function applyAlerts(report: AnalysisReport, eve: EveReadResult, evePath: string, session: AnalysisSession): void {
-  const alerts = joinAlerts(eve.alerts, report.connections as JoinConnection[], report.tunnels as JoinTunnel[]);
+export function applyAlerts(report: AnalysisReport, eve: EveReadResult, evePath: string, session: AnalysisSession, connections = report.connections): void {
+  const alerts = joinAlerts(eve.alerts, connections as JoinConnection[], report.tunnels as JoinTunnel[]);
   report.alerts = alerts;
   for (const w of eve.warnings) report.warnings.push({ packet: null, offset: null, message: `${evePath} ${w}` });
   const skipped = Object.entries(eve.skipped);
@@ -40,4 +41,20 @@ export function applyAlerts(report: AnalysisReport, eve: EveReadResult, evePath:
   const unjoined = alerts.filter((a) => a.connectionId === null).length;
   if (unjoined) report.warnings.push({ packet: null, offset: null, message: `${evePath}: ${unjoined} of ${alerts.length} alert(s) match no connection of the capture` });
   if (alerts.length) report.findings = session.app.findings(session.connections.facts(), report.file.firstTs, report.file.lastTs, alerts);
+}
+
+/**
+ * The app's reports (worker and live capture) leave `connections` out (they crossed in
+ * batches): the join reads them from the session. An unreadable file is a warning.
+ */
+export function addSessionAlerts(report: AnalysisReport, eve: string | EveReadResult & { path: string }, session: AnalysisSession): void {
+  const table = session.connections;
+  const connections: unknown[] = [];
+  for (let i = 0; i < table.count; i++) connections.push(connectionJson(table.connection(i)));
+  if (typeof eve !== 'string') return applyAlerts(report, eve, eve.path, session, connections);
+  try {
+    applyAlerts(report, readEveFile(eve), eve, session, connections);
+  } catch (e) {
+    report.warnings.push({ packet: null, offset: null, message: `cannot read ${eve}: ${(e as Error).message}` });
+  }
 }

@@ -39,7 +39,7 @@ const PROBLEM_COUNTERS: [string, string][] = [
 const BAD_STATES = new Set(['refused', 'syn-unanswered', 'reset']);
 
 /** A connection's table row, straight from the connection value (no JSON in between). */
-export function connectionRowOf(c: Connection, site: string | null): ConnectionRow {
+export function connectionRowOf(c: Connection, site: string | null, communityId: string | null = null): ConnectionRow {
   const t = c.tcp;
   const state = t ? t.state : 'open';
   let problems = 0;
@@ -75,6 +75,7 @@ export function connectionRowOf(c: Connection, site: string | null): ConnectionR
     resets: t ? t.counters.resets : 0,
     problems,
     problemKinds,
+    communityId,
   };
 }
 

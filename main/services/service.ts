@@ -148,11 +148,12 @@ export class TapscopeService implements TapscopeApi {
     const cancel = new SharedArrayBuffer(4);
     const keyLogPaths = req.keylogPath ? [resolve(req.keylogPath)] : [];
     const reader = new PacketReader(data, decodeAs);
+    reader.keys = () => this.sessionKeys(id);
     const live: Live = { data, reader, worker: null, cancel, done: Promise.resolve(), decodeAs, keyLogPaths, filter: new PacketFilter(data, reader) };
     this.sessions.set(id, live);
     const hold = this.opts.holdForCancel ?? holdFromEnv(process.env.TAPSCOPE_TEST_HOLD);
     const job: AnalyzeJob = {
-      kind: 'tapscope-analyze', path, decodeAs, cancel, batchMs: this.opts.batchMs, keyLogPaths,
+      kind: 'tapscope-analyze', path, decodeAs, cancel, batchMs: this.opts.batchMs, keyLogPaths, alertsPath: req.alertsPath ? resolve(req.alertsPath) : undefined,
       holdForCancelMs: hold && hold.file === basename(path) ? hold.ms : undefined,
     };
     let lastEmit = 0;
@@ -351,6 +352,7 @@ export class TapscopeService implements TapscopeApi {
       truncated: s.truncated || f.truncated,
       http: data.http().filter((h) => h.connectionId === connectionId),
       tls: data.tls().filter((t) => t.connectionId === connectionId),
+      alerts: data.alertsOf(connectionId),
       quic: row.transport === 'quic' ? quicDetail(data.index, (i) => reader.record(i), connectionId, this.sessionKeys(sessionId), this.live(sessionId).decodeAs) : null,
     };
   }
@@ -502,7 +504,7 @@ export class TapscopeService implements TapscopeApi {
     // The label names the interface in the spool marker, as `tapscope capture` does.
     const options = {
       device: req.interface, filter: req.filter ?? undefined, keepIndex: true, label: req.interface, output: this.spoolPath(req.interface),
-      keyLogPath: req.keylogPath ? resolve(req.keylogPath) : undefined,
+      keyLogPath: req.keylogPath ? resolve(req.keylogPath) : undefined, alertsPath: req.alertsPath ? resolve(req.alertsPath) : undefined,
     };
     return this.startLive({ mode: 'capture', options }, `${req.interface} (live)`);
   }
@@ -512,7 +514,7 @@ export class TapscopeService implements TapscopeApi {
     const label = req.feeds.map((f) => `${f.encap}-udp${f.port}`).join('+');
     const options = {
       vxlan: ports('vxlan'), geneve: ports('geneve'), tzsp: ports('tzsp'), address: req.address ?? undefined, save: req.save ?? 'received',
-      keepIndex: true, label, output: this.spoolPath(label),
+      keepIndex: true, label, output: this.spoolPath(label), alertsPath: req.alertsPath ? resolve(req.alertsPath) : undefined,
     };
     return this.startLive({ mode: 'listen', options }, 'cloud-TAP feed');
   }

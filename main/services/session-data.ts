@@ -1,6 +1,6 @@
 import { basename } from 'node:path';
 import type {
-  ConnectionQuery, ConnectionRow, DnsRow, FileSummary, FindingRow, HttpRow, Page, Progress, QuicRow, SessionState, TableQuery,
+  AlertRow, ConnectionQuery, ConnectionRow, DnsRow, FileSummary, FindingRow, HttpRow, Page, Progress, QuicRow, SessionState, TableQuery,
   Timeline, TlsRow, TunnelRow, ViewFilter,
 } from '../../preload/api.js';
 import type { AnalysisReport } from '../engine/report.js';
@@ -12,6 +12,7 @@ import { TcpA } from '../analysis/tcp-flags.js';
 import { connectionRowOf, dnsRow, endpointText, findingRow, httpRow, quicRow, tlsRow, tunnelKey } from './rows.js';
 import { connectionJson } from '../analysis/connection-json.js';
 import { ConnectionStore } from '../engine/connection-columns.js';
+import { connectionCommunityId } from '../flows/community-id.js';
 import { applyItemsDelta } from '../engine/session-deltas.js';
 
 type Obj = Record<string, unknown>;
@@ -51,6 +52,8 @@ export class SessionData {
   private dnsRows: DnsRow[] = [];
   private tlsRows: TlsRow[] = [];
   private quicRows: QuicRow[] = [];
+  /** Community IDs by connection id, computed once. */
+  private readonly communityIds: (string | null)[] = [];
   private findingRows: FindingRow[] = [];
   /** Tap sources of a live capture so far (the report's once it ends). */
   private liveTunnels: AnalysisReport['tunnels'] = [];
@@ -173,12 +176,19 @@ export class SessionData {
     for (let i = 0; i < store.count; i++) {
       const c = store.connection(i);
       if (!c) continue;
-      const row = connectionRowOf(c, sites.get(i) ?? null);
+      // Community ID (SHA-1) once per connection: rows are rebuilt at every live batch.
+      const cid = this.communityIds[i] ??= connectionCommunityId(c);
+      const row = connectionRowOf(c, sites.get(i) ?? null, cid);
       if (quic.has(i)) row.transport = 'quic';
       rows.push(row);
     }
     this.rows = rows;
     return rows;
+  }
+
+  /** IDS alerts joined to a connection (the report's `alerts`, once the analysis is done). */
+  alertsOf(connectionId: number): AlertRow[] {
+    return ((this.report?.alerts ?? []) as AlertRow[]).filter((a) => a.connectionId === connectionId);
   }
 
   /** A row by connection id (ids are dense from 0). */

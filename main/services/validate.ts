@@ -136,7 +136,8 @@ const VALIDATORS: Record<ApiMethod, (args: unknown[]) => unknown[]> = {
     const decodeAs = o.decodeAs ?? [];
     if (!Array.isArray(decodeAs) || decodeAs.length > 32) fail('decodeAs', 'expected an array of strings');
     const keylogPath = o.keylogPath === undefined ? {} : { keylogPath: str(o.keylogPath, 'keylogPath') };
-    return [{ path: str(o.path, 'path'), decodeAs: (decodeAs as unknown[]).map((d, i) => str(d, `decodeAs[${i}]`, 64)), ...keylogPath }];
+    const alertsPath = o.alertsPath === undefined ? {} : { alertsPath: str(o.alertsPath, 'alertsPath') };
+    return [{ path: str(o.path, 'path'), decodeAs: (decodeAs as unknown[]).map((d, i) => str(d, `decodeAs[${i}]`, 64)), ...keylogPath, ...alertsPath }];
   },
   openSample: none,
   cancelOpen: sid,
@@ -188,7 +189,7 @@ const VALIDATORS: Record<ApiMethod, (args: unknown[]) => unknown[]> = {
   validateFilter: ([f]) => [str(f, 'filter', 2000)],
   startCapture: ([r]) => {
     const o = obj(r, 'request');
-    return [{ interface: str(o.interface, 'interface', 256), filter: optStr(o.filter, 'filter', 2000), keylogPath: optStr(o.keylogPath, 'keylogPath') }];
+    return [{ interface: str(o.interface, 'interface', 256), filter: optStr(o.filter, 'filter', 2000), keylogPath: optStr(o.keylogPath, 'keylogPath'), alertsPath: optStr(o.alertsPath, 'alertsPath') }];
   },
   stopCapture: sid,
   startListen: ([r]) => {
@@ -203,7 +204,7 @@ const VALIDATORS: Record<ApiMethod, (args: unknown[]) => unknown[]> = {
     if (save !== 'received' && save !== 'inner') fail('save', 'expected "received" or "inner"');
     const address = optStr(o.address, 'address', 64);
     if (address !== null && !isIP(address)) fail('address', 'expected an IPv4 or IPv6 address');
-    return [{ feeds, save, address }];
+    return [{ feeds, save, address, alertsPath: optStr(o.alertsPath, 'alertsPath') }];
   },
   unfinishedCaptures: none,
   openUnfinished: ([i]) => [unfinishedId(i)],
