@@ -9,30 +9,19 @@
  * and tshark's HTTP statistics without and with it. Prints a Markdown
  * table: wall and CPU seconds, MB/s of capture, peak RSS, HTTP exchanges found.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { measureChild, TABLE_HEAD, tableRow, timed } from './session-measure.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
 
 if (args[0] === 'measure') {
   // Child: one Tapscope session over the file, optionally with a key log.
-  const { analyzeFile } = await import('../main/engine/analyze-file.js');
-  const { useNativeCiphers } = await import('../main/decrypt/ciphers.js');
-  const [, file, keys, ciphers] = args;
-  if (ciphers === 'noble') useNativeCiphers(false);
-  const t0 = process.hrtime.bigint();
-  const c0 = process.cpuUsage();
-  const r = analyzeFile(file, { keyLogs: keys ? [{ text: readFileSync(keys, 'utf8'), source: keys }] : [] });
-  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
-  const cpu = process.cpuUsage(c0);
-  process.stdout.write(JSON.stringify({
-    seconds, cpuSeconds: (cpu.user + cpu.system) / 1e6, maxRssMB: process.resourceUsage().maxRSS / 1024,
-    http: r.report.http.length, decrypted: r.report.tls.filter((t) => (t as { decrypted: boolean }).decrypted).length, tls: r.report.tls.length,
-  }) + '\n');
+  await measureChild(args[1], args[2], args[3]);
   process.exit(0);
 }
 
@@ -76,18 +65,11 @@ async function record(): Promise<void> {
   writeFileSync(keys, server.keyLogLines.join('\n') + '\n');
 }
 
-function timed(cmd: string, a: string[]): { seconds: number; cpuSeconds: number; maxRssMB: number; stdout: string } {
-  const r = spawnSync('/usr/bin/time', ['-f', '%e %U %S %M', cmd, ...a], { encoding: 'utf8', maxBuffer: 1 << 28 });
-  const last = r.stderr.trim().split('\n').pop()!.split(' ').map(Number);
-  return { seconds: last[0], cpuSeconds: last[1] + last[2], maxRssMB: last[3] / 1024, stdout: r.stdout };
-}
-
 if (args.includes('--regen') || !existsSync(pcap) || !existsSync(keys)) await record();
 const mb = statSync(pcap).size / 1e6;
 readFileSync(pcap); // page cache warm
 const rows: string[] = [];
-const row = (what: string, t: { seconds: number; cpuSeconds: number; maxRssMB: number }, http: number | string) =>
-  rows.push(`| ${what} | ${t.seconds.toFixed(2)} | ${t.cpuSeconds.toFixed(2)} | ${(mb / t.seconds).toFixed(1)} | ${t.maxRssMB.toFixed(0)} | ${http} |`);
+const row = (what: string, t: { seconds: number; cpuSeconds: number; maxRssMB: number }, http: string) => rows.push(tableRow(what, t, mb, http));
 for (const [label, extra] of [['', []], [' + key log', [keys]], [' + key log, @noble ciphers only', [keys, 'noble']]] as const) {
   const t = timed(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), 'measure', pcap, ...extra]);
   const j = JSON.parse(t.stdout.trim().split('\n').pop()!);
@@ -100,4 +82,4 @@ for (const withKeys of [false, true]) {
 }
 const load = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
 process.stdout.write(`TLS decryption, ${mb.toFixed(1)} MB capture (${execFileSync('capinfos', ['-c', '-M', pcap], { encoding: 'utf8' }).match(/Number of packets:\s+(\d+)/)?.[1] ?? '?'} packets), load ${load}\n\n`);
-process.stdout.write('| run | wall s | CPU s | MB/s | peak RSS MB | HTTP |\n|---|---|---|---|---|---|\n' + rows.join('\n') + '\n');
+process.stdout.write(TABLE_HEAD + rows.join('\n') + '\n');

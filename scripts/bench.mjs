@@ -13,6 +13,10 @@
 // short-synthetic-2m. The row `receiver` (run by default after the live capture, or alone with
 // --only receiver) is the cloud-TAP receiver on loopback: scripts/bench-receiver.mjs, with
 // --count N --flows N --receiver-rates R,R (datagrams/s; 0 = as fast as the sender can).
+// The rows `tls-decrypt` (real HTTPS from Node on loopback, with and without its key log:
+// bench/tls-decrypt-bench.ts) and `quic` (ngtcp2 HTTP/3 in a namespace, QUIC from the Initials
+// and decrypted with the key log: bench/quic-bench.ts) run by default at the end, or alone with
+// --only tls-decrypt / --only quic; --decrypt-mb N sets their capture size (--regen remakes them).
 //
 // Per capture, each in its own process, same file, same run, page cache warm (the file is read
 // once first): `tapscope analyze FILE --json > /dev/null`, `tshark -q -z conv,tcp -r FILE`,
@@ -62,8 +66,20 @@ function receiverBench() {
   console.log(`\nCloud-TAP receiver (load average ${loadavg()}):`);
   spawnSync(process.execPath, [join(root, 'scripts', 'bench-receiver.mjs'), ...fwd], { stdio: 'inherit' });
 }
-if (only.length === 1 && only[0] === 'receiver') {
-  receiverBench();
+// The decryption rows: their own scripts (each records its capture once, then times
+// Tapscope with and without keys beside tshark).
+const DECRYPT_ROWS = { 'tls-decrypt': ['tls-decrypt-bench.ts', 'TLS decryption (HTTPS with a key log)'], quic: ['quic-bench.ts', 'QUIC and HTTP/3 (with a key log)'] };
+function decryptBench(name) {
+  const [script, title] = DECRYPT_ROWS[name];
+  const fwd = [...(opt('decrypt-mb', null) ? ['--mb', opt('decrypt-mb', null)] : []), ...(regen ? ['--regen'] : [])];
+  console.log(`\n${title} (load average ${loadavg()}):`);
+  const r = spawnSync(process.execPath, ['--import', 'tsx', join(root, 'bench', script), ...fwd], { stdio: 'inherit' });
+  if (r.status !== 0) console.log(`${name}: not measured (exit ${r.status}; needs root, tcpdump${name === 'quic' ? ', network namespaces and ngtcp2' : ''})`);
+}
+const ownRows = only.filter((n) => n === 'receiver' || n in DECRYPT_ROWS);
+if (ownRows.length && ownRows.length === only.length) {
+  for (const n of only) if (n in DECRYPT_ROWS) decryptBench(n);
+  if (only.includes('receiver')) receiverBench();
   process.exit(0);
 }
 
@@ -442,7 +458,7 @@ if (has('softflowd')) {
 }
 const results = {};
 for (const name of only) {
-  if (name === 'receiver') continue; // after the live capture
+  if (name === 'receiver' || name in DECRYPT_ROWS) continue; // after the live capture
   let cap;
   try {
     cap = await ensureCapture(name);
@@ -469,3 +485,4 @@ if (!args.includes('--no-live')) {
   spawnSync(process.execPath, [join(root, 'scripts', 'bench-capture.mjs')], { stdio: 'inherit' });
 }
 if (only.includes('receiver') || !args.includes('--only')) receiverBench();
+for (const n of Object.keys(DECRYPT_ROWS)) if (only.includes(n) || !args.includes('--only')) decryptBench(n);
