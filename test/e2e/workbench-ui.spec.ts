@@ -1,6 +1,6 @@
 /// <reference lib="dom" />
 import { test, expect, type Locator, type Page } from '@playwright/test';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { openCaptureWriter } from '../../main/pcap/writer';
 import { REPO_ROOT, capture, tsharkFields } from '../helpers/captures';
@@ -164,6 +164,19 @@ test('tables: headers are never cut, a dragged column width persists, the Connec
 });
 
 
+/** Drops a file on the workbench (as the browser's drag and drop does). */
+async function dropFile(page: Page, file: string, name: string): Promise<void> {
+  const b64 = readFileSync(file).toString('base64');
+  const dt = await page.evaluateHandle(([data, n]) => {
+    const bytes = Uint8Array.from(atob(data), (c) => c.charCodeAt(0));
+    const t = new DataTransfer();
+    t.items.add(new File([bytes], n, { type: 'application/vnd.tcpdump.pcap' }));
+    return t;
+  }, [b64, name] as const);
+  await page.locator('.app').dispatchEvent('dragover', { dataTransfer: dt });
+  await page.locator('.app').dispatchEvent('drop', { dataTransfer: dt });
+}
+
 test('closing asks first while a live capture runs or is unsaved; a file closes at once', async ({ page }) => {
   // A file: the title closes it without a question.
   await openPath(page, capture('http-get-basic.pcap'));
@@ -201,12 +214,21 @@ test('closing asks first while a live capture runs or is unsaved; a file closes 
   await page.getByTestId('brand').click();
   await expect(page.getByTestId('confirm-message')).toContainText('has not been saved');
   await page.getByTestId('confirm-cancel').click();
+  // A file dropped on the workbench would replace it: asks too, and "keep" keeps it.
+  const liveName = (await page.getByTestId('session-name').textContent())!;
+  await dropFile(page, capture('http-get-basic.pcap'), 'dropped-http.pcap');
+  await expect(page.getByTestId('confirm-dialog')).toContainText('Open dropped-http.pcap?');
+  await page.getByTestId('confirm-cancel').click();
+  await expect(page.getByTestId('session-name')).toHaveText(liveName);
   // Saved in full: closing loses nothing and no longer asks.
   const [dl] = await Promise.all([page.waitForEvent('download'), page.getByTestId('save-pcapng').click()]);
   await dl.saveAs(join(WORK, 'saved-live.pcapng'));
   await expect(page.getByTestId('notice')).toContainText(`Saved ${payloads.length} packet(s)`);
-  await page.getByTestId('brand').click();
+  // Now a drop replaces the capture without a question.
+  await dropFile(page, capture('http-get-basic.pcap'), 'dropped-http.pcap');
+  await expect(page.getByTestId('session-name')).toHaveText('dropped-http.pcap');
   await expect(page.getByTestId('confirm-dialog')).toHaveCount(0);
+  await page.getByTestId('brand').click();
   await expect(page.getByTestId('start-screen')).toBeVisible();
 
   // Confirming closes: a new live capture, the title, then the confirm button.
