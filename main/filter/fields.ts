@@ -167,16 +167,22 @@ function addresses(version: 4 | 6, sides: Side[]): FieldDef['get'] {
   };
 }
 
-field('ip', 'protocol', 'connection', (c, o) => {
-  const k = c.conn();
-  if (k && k.plain) {
-    if (k.ipVersion === 4) o.push(PRESENT);
-    return;
-  }
-  const f = c.frame();
-  if (f.ipVersion === 4) o.push(PRESENT);
-  else for (let t = 0; t < f.tunnelCount; t++) if (f.tunnels[t].outerSrc?.includes('.')) return void o.push(PRESENT);
-}, { symmetric: true });
+/** An IP header of this version: the packet's own or a tunnel's outer one. */
+function ipPresent(version: 4 | 6): FieldDef['get'] {
+  const outer = version === 4 ? (a: string) => !a.includes(':') : (a: string) => a.includes(':');
+  return (c, o) => {
+    const k = c.conn();
+    if (k && k.plain) {
+      if (k.ipVersion === version) o.push(PRESENT);
+      return;
+    }
+    const f = c.frame();
+    if (f.ipVersion === version) return void o.push(PRESENT);
+    for (let t = 0; t < f.tunnelCount; t++) if (f.tunnels[t].outerSrc && outer(f.tunnels[t].outerSrc!)) return void o.push(PRESENT);
+  };
+}
+
+field('ip', 'protocol', 'connection', ipPresent(4), { symmetric: true });
 field('ip.src', 'ipv4', 'connection', addresses(4, ['src']));
 field('ip.dst', 'ipv4', 'connection', addresses(4, ['dst']));
 field('ip.addr', 'ipv4', 'connection', addresses(4, ['src', 'dst']), { symmetric: true });
@@ -202,16 +208,7 @@ field('ip.len', 'uint', 'packet', (c, o) => {
   if (f.ipVersion === 4 && f.ipOff + 4 <= f.data.length) o.push((f.data[f.ipOff + 2] << 8) | f.data[f.ipOff + 3]);
 });
 
-field('ipv6', 'protocol', 'connection', (c, o) => {
-  const k = c.conn();
-  if (k && k.plain) {
-    if (k.ipVersion === 6) o.push(PRESENT);
-    return;
-  }
-  const f = c.frame();
-  if (f.ipVersion === 6) o.push(PRESENT);
-  else for (let t = 0; t < f.tunnelCount; t++) if (f.tunnels[t].outerSrc?.includes(':')) return void o.push(PRESENT);
-}, { symmetric: true });
+field('ipv6', 'protocol', 'connection', ipPresent(6), { symmetric: true });
 field('ipv6.src', 'ipv6', 'connection', addresses(6, ['src']));
 field('ipv6.dst', 'ipv6', 'connection', addresses(6, ['dst']));
 field('ipv6.addr', 'ipv6', 'connection', addresses(6, ['src', 'dst']), { symmetric: true });
