@@ -171,7 +171,7 @@ async function round(rate, receiveOnly) {
   return {
     receiveOnly,
     targetRate: rate, sent: sent.sent, sendSeconds: sent.seconds, sendRate: sent.rate,
-    backend: ready.backend + (receiveOnly ? ' (receive only)' : ''), receiveBuffer: ready.receiveBuffer, receiveBufferForced: ready.receiveBufferForced,
+    backend: ready.backend, receiveBuffer: ready.receiveBuffer, receiveBufferForced: ready.receiveBufferForced,
     received: c.received, analysed: c.packets, droppedByKernel: c.droppedByKernel, droppedByApp: c.droppedByApp,
     flowsEnded: receiveOnly ? null : num(/(\d+) flows ended/, err), analysisCatchUpSeconds: Number(Math.max(0, doneAt - sentAt).toFixed(1)),
     peakRss: peak('rss'), peakProgramRss: peak('programRss'),
