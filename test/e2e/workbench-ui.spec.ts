@@ -280,6 +280,7 @@ test('display filter: red and green as you type, the error with its caret, Enter
   // The saved default replaces the old "analysis flags" checkbox; the history keeps f1.
   await page.getByTestId('display-filter-menu').click();
   await expect(page.getByTestId('recent-filter').first()).toHaveText(f1);
+  await page.screenshot({ path: join(SHOTS, 'ui-filter-menu.png') });
   await page.getByTestId('saved-filter').filter({ hasText: 'tcp.analysis.flags' }).click();
   const flagged = tsharkNumbers('tcp.analysis.flags');
   await expect(page.getByTestId('packets-table-count')).toHaveText(`${flagged.length} of ${all.toLocaleString('en-US')} rows`);
