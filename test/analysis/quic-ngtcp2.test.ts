@@ -168,6 +168,29 @@ describe.skipIf(skip !== null)(`QUIC with ngtcp2 in a namespace${skip ? ` (skipp
     for (const x of h3.filter((y) => y.status === 200)) expect(x.responseBytes).toBeGreaterThan(BODY.length);
   });
 
+  it('with the key log: the h3 header lists are the ones the client printed (response) and asked for (request)', () => {
+    type H = { connectionId: number; protocol: string; uri: string; streamId: number; requestHeaders: [string, string][] | null; responseHeaders: [string, string][] | null };
+    const report = analyzeFile(pcap, { keyLogs: [{ text: readFileSync(keyLog, 'utf8'), source: keyLog }] }).report as unknown as { quic: QuicJson[]; http: H[] };
+    const first = report.http.filter((x) => x.protocol === 'h3' && x.connectionId === report.quic[0].connectionId);
+    // gtlsclient prints each received header as "http: stream 0xN [name: value]" between "response headers started" and "headers ended".
+    const printed = new Map<number, [string, string][]>();
+    let current = -1;
+    for (const line of clientLogs[0].split('\n')) {
+      const m = /stream 0x([0-9a-f]+) (response headers started|headers ended|\[(:?[^:\]]+): ([^\]]*)\])/.exec(line);
+      if (!m) continue;
+      const id = parseInt(m[1], 16);
+      if (m[2] === 'response headers started') current = id;
+      else if (m[2] === 'headers ended') current = -1;
+      else if (current === id) printed.set(id, [...(printed.get(id) ?? []), [m[3], m[4]]]);
+    }
+    expect(printed.size).toBe(2);
+    expect(first.map((x) => [x.streamId, x.responseHeaders])).toEqual([...printed].sort((a, b) => a[0] - b[0]));
+    for (const x of first) {
+      const req = new Map(x.requestHeaders!);
+      expect([req.get(':method'), req.get(':scheme'), req.get(':authority'), req.get(':path')]).toEqual(['GET', 'https', 'localhost', x.uri]);
+    }
+  });
+
   it('states, Retry and ports match the scenario', () => {
     const report = analyzeFile(pcap).report as unknown as { quic: QuicJson[]; connections: ConnJson[] };
     const port = (q: QuicJson) => report.connections.find((c) => c.id === q.connectionId)!.server.port;
