@@ -405,7 +405,7 @@ export class SessionData {
 }
 
 function connectionText(r: ConnectionRow): string {
-  return `${r.client.ip}:${r.client.port} ${r.server.ip}:${r.server.port} ${r.site ?? ''} ${r.state ?? ''} ${r.transport} ${r.tunnel.map(tunnelKey).join(' ')}`.toLowerCase();
+  return `${r.client.ip}:${r.client.port} ${r.server.ip}:${r.server.port} ${r.site ?? ''} ${r.state ?? ''} ${r.transport} ${r.tunnel.map(tunnelKey).join(' ')} ${r.communityId ?? ''}`.toLowerCase();
 }
 
 function sortValue(r: object, key: string): unknown {
