@@ -13,6 +13,8 @@
 // short-synthetic-2m. The row `receiver` (run by default after the live capture, or alone with
 // --only receiver) is the cloud-TAP receiver on loopback: scripts/bench-receiver.mjs, with
 // --count N --flows N --receiver-rates R,R (datagrams/s; 0 = as fast as the sender can).
+// The row `sensor` (only with --only sensor: about a minute) is 1,000,000 flows through the
+// live path into nfcapd with RSS over time: scripts/bench-sensor.mjs (--sensor-flows N --sensor-rate R).
 // The rows `tls-decrypt` (real HTTPS from Node on loopback, with and without its key log:
 // bench/tls-decrypt-bench.ts) and `quic` (ngtcp2 HTTP/3 in a namespace, QUIC from the Initials
 // and decrypted with the key log: bench/quic-bench.ts) run by default at the end, or alone with
@@ -66,6 +68,12 @@ function receiverBench() {
   console.log(`\nCloud-TAP receiver (load average ${loadavg()}):`);
   spawnSync(process.execPath, [join(root, 'scripts', 'bench-receiver.mjs'), ...fwd], { stdio: 'inherit' });
 }
+// The sensor row: flow expiry, live export and memory over 1,000,000 flows.
+function sensorBench() {
+  const fwd = [...(opt('sensor-flows', null) ? ['--flows', opt('sensor-flows', null)] : []), ...(opt('sensor-rate', null) ? ['--rate', opt('sensor-rate', null)] : [])];
+  console.log(`\nSensor: flows through the live path into nfcapd (load average ${loadavg()}):`);
+  spawnSync(process.execPath, [join(root, 'scripts', 'bench-sensor.mjs'), ...fwd], { stdio: 'inherit' });
+}
 // The decryption rows: their own scripts (each records its capture once, then times
 // Tapscope with and without keys beside tshark).
 const DECRYPT_ROWS = { 'tls-decrypt': ['tls-decrypt-bench.ts', 'TLS decryption (HTTPS with a key log)'], quic: ['quic-bench.ts', 'QUIC and HTTP/3 (with a key log)'] };
@@ -76,10 +84,11 @@ function decryptBench(name) {
   const r = spawnSync(process.execPath, ['--import', 'tsx', join(root, 'bench', script), ...fwd], { stdio: 'inherit' });
   if (r.status !== 0) console.log(`${name}: not measured (exit ${r.status}; needs root, tcpdump${name === 'quic' ? ', network namespaces and ngtcp2' : ''})`);
 }
-const ownRows = only.filter((n) => n === 'receiver' || n in DECRYPT_ROWS);
+const ownRows = only.filter((n) => n === 'receiver' || n === 'sensor' || n in DECRYPT_ROWS);
 if (ownRows.length && ownRows.length === only.length) {
   for (const n of only) if (n in DECRYPT_ROWS) decryptBench(n);
   if (only.includes('receiver')) receiverBench();
+  if (only.includes('sensor')) sensorBench();
   process.exit(0);
 }
 
@@ -458,7 +467,7 @@ if (has('softflowd')) {
 }
 const results = {};
 for (const name of only) {
-  if (name === 'receiver' || name in DECRYPT_ROWS) continue; // after the live capture
+  if (name === 'receiver' || name === 'sensor' || name in DECRYPT_ROWS) continue; // after the live capture
   let cap;
   try {
     cap = await ensureCapture(name);
@@ -485,4 +494,5 @@ if (!args.includes('--no-live')) {
   spawnSync(process.execPath, [join(root, 'scripts', 'bench-capture.mjs')], { stdio: 'inherit' });
 }
 if (only.includes('receiver') || !args.includes('--only')) receiverBench();
+if (only.includes('sensor')) sensorBench();
 for (const n of Object.keys(DECRYPT_ROWS)) if (only.includes(n) || !args.includes('--only')) decryptBench(n);

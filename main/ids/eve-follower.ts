@@ -1,4 +1,4 @@
-import { closeSync, openSync, readSync, statSync } from 'node:fs';
+import { GrowingFile } from '../engine/growing-file.js';
 import { StringDecoder } from 'node:string_decoder';
 import { EveParser, type EveReadResult } from './eve.js';
 
@@ -15,7 +15,7 @@ const MAX_READ_PER_POLL = 4 << 20;
 export const MAX_ALERTS = 50_000;
 
 export class EveFollower {
-  private offset = 0;
+  private readonly file: GrowingFile;
   private decoder = new StringDecoder('utf8');
   private readonly parser = new EveParser();
   private ended: EveReadResult | null = null;
@@ -24,33 +24,24 @@ export class EveFollower {
   /** Why the file could not be read (missing, unreadable), else null. */
   problem: string | null = null;
 
-  constructor(readonly path: string) {}
+  constructor(readonly path: string) {
+    this.file = new GrowingFile(path, MAX_READ_PER_POLL);
+  }
 
   /** Reads what was appended; returns the bytes read. Never throws. */
   poll(): number {
     if (this.ended) return 0;
-    let fd = -1;
     try {
-      const size = statSync(this.path).size;
-      if (size < this.offset) {
-        this.offset = 0;
-        this.decoder = new StringDecoder('utf8');
-      }
-      if (size === this.offset) return 0;
-      const n = Math.min(size - this.offset, MAX_READ_PER_POLL);
-      const buf = Buffer.alloc(n);
-      fd = openSync(this.path, 'r');
-      const got = readSync(fd, buf, 0, n, this.offset);
-      this.offset += got;
-      this.parser.push(this.decoder.write(buf.subarray(0, got)));
+      const r = this.file.read();
+      if (!r) return 0;
+      if (r.restarted) this.decoder = new StringDecoder('utf8');
+      this.parser.push(this.decoder.write(r.bytes));
       this.bound();
       this.problem = null;
-      return got;
+      return r.bytes.length;
     } catch (e) {
       this.problem ??= `cannot read ${this.path}: ${(e as Error).message}`;
       return 0;
-    } finally {
-      if (fd >= 0) closeSync(fd);
     }
   }
 

@@ -1,4 +1,5 @@
 import { closeSync, openSync, readSync } from 'node:fs';
+import type { AlertRow } from '../../preload/api.js';
 import { StringDecoder } from 'node:string_decoder';
 import { addressBytes } from '../flows/community-id.js';
 import { ipv4Text, ipv6Text } from '../decode/addr.js';
@@ -294,19 +295,8 @@ export interface JoinTunnel {
   outerDst: string | null;
 }
 
-/** One entry of the report's `alerts` array (README). */
-export interface AlertJson {
-  signatureId: number;
-  signature: string;
-  category: string;
-  severity: number | null;
-  ts: number;
-  src: { ip: string; port: number | null };
-  dst: { ip: string; port: number | null };
-  proto: string;
-  communityId: string | null;
-  connectionId: number | null;
-}
+/** One entry of the report's `alerts` array (README); the API's AlertRow. */
+export type AlertJson = AlertRow;
 
 const tupleKey = (proto: string, a: string, ap: number, b: string, bp: number): string => {
   const aFirst = a < b || (a === b && ap <= bp);
