@@ -6,6 +6,7 @@ import { compileDisplayFilter, describeFilterError } from '../../main/filter/com
 import { ipv6Hex, readLiteral, inPrefix } from '../../main/filter/values.js';
 import { fieldNames } from '../../main/filter/fields.js';
 import { capture } from '../helpers/captures.js';
+import { rngUint32 } from '../helpers/rng.js';
 
 describe('lexer', () => {
   it('words keep addresses, CIDR and MACs whole; ".." splits a range; word operators become symbols', () => {
@@ -120,5 +121,28 @@ describe('broken filters: one line saying what was expected and where', () => {
     if (text === '') return; // tshark reads an empty filter as no filter
     const t = spawnSync('tshark', ['-r', capture('http-get-basic.pcap'), '-Y', text], { encoding: 'utf8' });
     expect(t.status, `tshark accepted ${text}`).not.toBe(0);
+  });
+});
+
+describe('hostile filter text', () => {
+  it('20,000 random filters from the language\'s pieces: never a throw, always one line and a column inside the text', () => {
+    const pieces = ['tcp.port', 'ip.addr', '==', '!=', '&&', '||', '!', '(', ')', '{', '}', ',', '..', '"x"', '"', '\\', '80', '10.0.0.0/8', 'in', 'not',
+      'contains', 'matches', '"(?i)a"', ' ', 'http.host', '0x', '::1', 'fe80::/10', '~', '===', '$', '[', 'tcp', 'a.b'];
+    const next = rngUint32(14);
+    let accepted = 0;
+    for (let k = 0; k < 20000; k++) {
+      let t = '';
+      for (let j = 0, n = 1 + (next() % 12); j < n; j++) t += pieces[next() % pieces.length] + (next() % 2 ? ' ' : '');
+      const r = compileDisplayFilter(t);
+      if (r.ok) {
+        accepted++;
+        continue;
+      }
+      expect(r.error.message).not.toContain('\n');
+      expect(r.error.column).toBeGreaterThanOrEqual(1);
+      expect(r.error.column).toBeLessThanOrEqual(t.length + 1);
+    }
+    expect(accepted).toBeGreaterThan(100);
+    expect(compileDisplayFilter('('.repeat(3000) + 'tcp' + ')'.repeat(3000)).ok).toBe(true);
   });
 });
