@@ -25,8 +25,8 @@ export interface LiveFlowOptions extends FlowCacheOptions {
 
 /** Records encoded in one go (bounds the batch held between ticks). */
 const BATCH = 512;
-/** Datagrams queued per collector before new ones are dropped (about 5.6 MB). */
-const MAX_QUEUE = 4096;
+/** Datagrams queued per collector before new ones are dropped (about 23 MB). */
+const MAX_QUEUE = 16384;
 export const TEMPLATE_REFRESH_MS = 60_000;
 /** Flows flushed at a time at exit (their records fit the queue many times over). */
 const FLUSH_FLOWS = 2048;

@@ -78,7 +78,8 @@ function* feed(from: number, to: number, vni: number): Generator<Uint8Array> {
 
 /** A UDP socket collecting every datagram (an IPFIX collector for readIpfix). */
 async function rawCollector(): Promise<{ sock: Socket; port: number; got: { at: number; msg: Buffer }[] }> {
-  const sock = createSocket('udp4');
+  // A 4 MiB socket buffer, as a collector of a live sensor's export is set up (nfcapd -B).
+  const sock = createSocket({ type: 'udp4', recvBufferSize: 4 << 20 });
   const got: { at: number; msg: Buffer }[] = [];
   sock.on('message', (m) => got.push({ at: Date.now(), msg: m }));
   await new Promise<void>((r) => sock.bind(0, '127.0.0.1', () => r()));
