@@ -34,6 +34,7 @@
 #include <sys/syscall.h>
 #endif
 #include "capcore.h"
+#include "args.h"
 #include "frame-msg.h"
 
 #define MSG_READY FRAME_READY
@@ -101,10 +102,8 @@ static int usage(const char *why) {
 }
 
 static int int_arg(const char *s, long lo, long hi, int *out) {
-  char *end;
-  errno = 0;
-  long v = strtol(s, &end, 10);
-  if (errno || end == s || *end || v < lo || v > hi) return -1;
+  long v;
+  if (long_arg(s, lo, hi, &v) < 0) return -1;
   *out = (int)v;
   return 0;
 }

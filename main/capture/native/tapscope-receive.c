@@ -46,6 +46,7 @@
 #ifdef __linux__
 #include <linux/sock_diag.h>
 #endif
+#include "args.h"
 #include "frame-msg.h"
 
 #define MSG_PACKET FRAME_PACKET
@@ -263,15 +264,6 @@ static int usage(const char *why) {
   return 64;
 }
 
-static int int_arg(const char *s, long lo, long hi, long *out) {
-  char *end;
-  errno = 0;
-  long v = strtol(s, &end, 10);
-  if (errno || end == s || *end || v < lo || v > hi) return -1;
-  *out = v;
-  return 0;
-}
-
 /* Binds one port with the buffer asked for; -1 with code/err set. */
 static int open_socket(rx_t *r, const char *address, long rcvbuf, int *forced, int *obtained, const char **code, char *err, size_t errlen) {
   struct sockaddr_storage ss;
@@ -373,14 +365,14 @@ int main(int argc, char **argv) {
     switch (opt) {
       case 'u':
         if (nrx >= MAX_PORTS) return usage("too many ports");
-        if (int_arg(optarg, 0, 65535, &v) < 0) return usage("bad port");
+        if (long_arg(optarg, 0, 65535, &v) < 0) return usage("bad port");
         rx[nrx].port = (unsigned)v; rx[nrx].ovfl = 0; rx[nrx].fd = -1; nrx++;
         break;
       case 'a': address = optarg; break;
-      case 'b': if (int_arg(optarg, 4096, 1L << 30, &rcvbuf) < 0) return usage("bad receive buffer (4096 to 2^30 bytes)"); break;
-      case 'q': if (int_arg(optarg, BLOCK, 1L << 34, &queue) < 0) return usage("bad queue size (1 MiB to 16 GiB)"); break;
-      case 's': if (int_arg(optarg, 64, MAX_DGRAM, &snaplen) < 0) return usage("bad snap length (64 to 65535)"); break;
-      case 't': if (int_arg(optarg, 10, 60000, &stats_ms) < 0) return usage("bad stats interval (10 to 60000 ms)"); break;
+      case 'b': if (long_arg(optarg, 4096, 1L << 30, &rcvbuf) < 0) return usage("bad receive buffer (4096 to 2^30 bytes)"); break;
+      case 'q': if (long_arg(optarg, BLOCK, 1L << 34, &queue) < 0) return usage("bad queue size (1 MiB to 16 GiB)"); break;
+      case 's': if (long_arg(optarg, 64, MAX_DGRAM, &snaplen) < 0) return usage("bad snap length (64 to 65535)"); break;
+      case 't': if (long_arg(optarg, 10, 60000, &stats_ms) < 0) return usage("bad stats interval (10 to 60000 ms)"); break;
       default: return usage("unknown option");
     }
   }
