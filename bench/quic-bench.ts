@@ -10,24 +10,11 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { measureChild, TABLE_HEAD, tableRow, timed } from './session-measure.js';
+import { benchStart, TABLE_HEAD, tableRow, timed } from './session-measure.js';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const args = process.argv.slice(2);
-if (args[0] === 'measure') {
-  await measureChild(args[1], args[2], args[3]);
-  process.exit(0);
-}
-const opt = (name: string, def: string) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? args[i + 1] : def;
-};
-const targetMB = Number(opt('mb', '50'));
-const dataDir = join(root, 'bench', 'data');
-const pcap = join(dataDir, 'quic.pcap');
-const keys = join(dataDir, 'quic.keys');
+const { args, targetMB, dataDir, pcap, keys } = await benchStart('quic', 50);
 const NS = 'tsQuicBench';
 const PER_CONNECTION = 8;
 

@@ -5,6 +5,23 @@
  */
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/**
+ * A bench script's start: a `measure FILE [KEYS] [noble]` child measures and exits; otherwise
+ * the capture's paths in bench/data/ and the size asked with --mb (default `defaultMB`).
+ */
+export async function benchStart(name: string, defaultMB: number): Promise<{ args: string[]; targetMB: number; dataDir: string; pcap: string; keys: string }> {
+  const args = process.argv.slice(2);
+  if (args[0] === 'measure') {
+    await measureChild(args[1], args[2], args[3]);
+    process.exit(0);
+  }
+  const i = args.indexOf('--mb');
+  const dataDir = join(dirname(fileURLToPath(import.meta.url)), 'data');
+  return { args, targetMB: Number(i >= 0 ? args[i + 1] : defaultMB), dataDir, pcap: join(dataDir, `${name}.pcap`), keys: join(dataDir, `${name}.keys`) };
+}
 
 export interface Timed {
   seconds: number;

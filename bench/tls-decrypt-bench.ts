@@ -12,27 +12,10 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
-import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { measureChild, TABLE_HEAD, tableRow, timed } from './session-measure.js';
+import { benchStart, TABLE_HEAD, tableRow, timed } from './session-measure.js';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const args = process.argv.slice(2);
-
-if (args[0] === 'measure') {
-  // Child: one Tapscope session over the file, optionally with a key log.
-  await measureChild(args[1], args[2], args[3]);
-  process.exit(0);
-}
-
-const opt = (name: string, def: string) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? args[i + 1] : def;
-};
-const targetMB = Number(opt('mb', '100'));
-const dataDir = join(root, 'bench', 'data');
-const pcap = join(dataDir, 'tls-decrypt.pcap');
-const keys = join(dataDir, 'tls-decrypt.keys');
+const { args, targetMB, dataDir, pcap, keys } = await benchStart('tls-decrypt', 100);
 
 async function record(): Promise<void> {
   const { startTestHttpsServer, captureLoopback } = await import('../test/decrypt/loopback-capture.js');

@@ -142,3 +142,20 @@ export function swapFrames(src: string, dst: string, pairs: [number, number][]):
   for (const [a, b] of pairs) [records[a - 1], records[b - 1]] = [records[b - 1], records[a - 1]];
   writeFileSync(dst, Buffer.concat([d.subarray(0, 24), ...records]));
 }
+
+/**
+ * Node's https server on 127.0.0.1 for the openssl s_client tests: /fail/... answers 502,
+ * anything else a 3-byte "ok" (content-length set). `tls` adds server options (ecdhCurve,
+ * minVersion).
+ */
+export async function startOkHttpsServer(dir: string, tls: https.ServerOptions = {}): Promise<{ port: number; close(): Promise<void> }> {
+  const { key, cert } = selfSignedCert(dir);
+  const server = https.createServer({ key: readFileSync(key), cert: readFileSync(cert), ...tls }, (req, res) => {
+    req.resume();
+    const fail = req.url?.startsWith('/fail');
+    res.writeHead(fail ? 502 : 200, { 'content-type': 'text/plain', 'content-length': '3' });
+    res.end('ok\n');
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return { port: (server.address() as AddressInfo).port, close: () => new Promise((r) => server.close(() => r())) };
+}

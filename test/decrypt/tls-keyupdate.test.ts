@@ -1,12 +1,10 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import https from 'node:https';
-import type { AddressInfo } from 'node:net';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { tsharkFields } from '../helpers/captures.js';
-import { canCaptureLoopback, captureLoopback, recordInOrder, selfSignedCert } from './loopback-capture.js';
+import { canCaptureLoopback, captureLoopback, recordInOrder, startOkHttpsServer } from './loopback-capture.js';
 import { analyzeWithKeys, expectHttpLikeTshark } from './tls-oracle.js';
 
 /*
@@ -23,15 +21,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 describe.skipIf(!canRun)('TLS 1.3 KeyUpdate on real traffic (openssl s_client -> Node https) vs tshark', () => {
   it('follows client and server key updates', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'tapscope-keyupdate-'));
-    const { key, cert } = selfSignedCert(dir);
-    const server = https.createServer({ key: readFileSync(key), cert: readFileSync(cert) }, (req, res) => {
-      req.resume();
-      const fail = req.url?.startsWith('/fail');
-      res.writeHead(fail ? 502 : 200, { 'content-type': 'text/plain', 'content-length': '3' });
-      res.end('ok\n');
-    });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    const port = (server.address() as AddressInfo).port;
+    const server = await startOkHttpsServer(dir);
+    const port = server.port;
     const pcap = join(dir, 'keyupdate.pcap');
     const keys = join(dir, 'client.keys');
     const record = async () => {
@@ -63,7 +54,7 @@ describe.skipIf(!canRun)('TLS 1.3 KeyUpdate on real traffic (openssl s_client ->
     try {
       await recordInOrder(record, () => pcap);
     } finally {
-      await new Promise((r) => server.close(r));
+      await server.close();
     }
     // The capture holds KeyUpdates from both sides (tshark decrypts them with the key log).
     const updates = tsharkFields(pcap, ['tcp.srcport'], ['-o', `tls.keylog_file:${keys}`, '-Y', 'tls.handshake.type == 24']).map((r) => r[0] === String(port) ? 'server' : 'client');
