@@ -27,10 +27,12 @@ export interface AppFields {
   /** HTTP/1.x messages completed in this packet (pipelined ones: several). */
   http: HttpMessage[] | null;
   tls: TlsRecords | null;
+  /** HTTP/2 frames completed in this packet (cleartext h2c): type and stream id of each. */
+  http2: { types: number[]; streams: number[] } | null;
   quic: { versions: number[] } | null;
 }
 
-const NONE: AppFields = Object.freeze({ dns: null, http: null, tls: null, quic: null }) as AppFields;
+const NONE: AppFields = Object.freeze({ dns: null, http: null, tls: null, http2: null, quic: null }) as AppFields;
 
 /** The fields read from the packet's own payload (UDP; DNS over TCP in one segment). */
 export function appFieldsOf(f: Frame): AppFields {
@@ -38,7 +40,7 @@ export function appFieldsOf(f: Frame): AppFields {
   const b = f.data;
   const off = f.payloadOff;
   const len = Math.min(f.payloadCapLen, f.payloadLen || f.payloadCapLen);
-  const out: AppFields = { dns: null, http: null, tls: null, quic: null };
+  const out: AppFields = { dns: null, http: null, tls: null, http2: null, quic: null };
   if (DNS_PORTS.has(f.srcPort) || DNS_PORTS.has(f.dstPort)) {
     if (f.l4 === L4.Udp) out.dns = dnsOf(b, off, len);
     else if (len > 2 && ((b[off] << 8) | b[off + 1]) <= len - 2) out.dns = dnsOf(b, off + 2, (b[off] << 8) | b[off + 1]);

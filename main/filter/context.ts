@@ -88,7 +88,7 @@ export class FilterContext {
         this.tcpApp ??= new TcpAppFields(this.index, (i) => this.src.decode(i));
         const r = this.tcpApp.at(this.i);
         this.decodedAt = -1;
-        if (r && (r.http.length || r.tls)) fields = { dns: null, http: r.http.length ? r.http : null, tls: r.tls, quic: null };
+        if (r && (r.http.length || r.tls || r.http2)) fields = { dns: null, http: r.http.length ? r.http : null, tls: r.tls, http2: r.http2, quic: null };
       }
       this.appFields = fields;
       this.appAt = this.i;

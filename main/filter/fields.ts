@@ -449,6 +449,11 @@ field('tls.alert_message', 'none', 'app', app(tls, (t, o) => {
 field('tls.alert_message.level', 'uint', 'app', app(tls, (t, o) => o.push(...t.alertLevels)));
 field('tls.alert_message.desc', 'uint', 'app', app(tls, (t, o) => o.push(...t.alertDescs)));
 
+const http2 = (c: FilterContext) => c.app().http2;
+field('http2', 'protocol', 'app', app(http2, (_h, o) => o.push(PRESENT)));
+field('http2.type', 'uint', 'app', app(http2, (h, o) => o.push(...h.types)));
+field('http2.streamid', 'uint', 'app', app(http2, (h, o) => o.push(...h.streams)));
+
 const quic = (c: FilterContext) => c.app().quic;
 field('quic', 'protocol', 'app', app(quic, (_q, o) => o.push(PRESENT)));
 field('quic.version', 'uint', 'app', app(quic, (q, o) => o.push(...q.versions)));

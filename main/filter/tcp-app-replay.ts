@@ -6,10 +6,10 @@ import { TcpA } from '../analysis/tcp-flags.js';
 import { clientHelloSni, httpHead, type HttpMessage, type TlsRecords } from './app-fields.js';
 
 /*
- * HTTP/1.x AND TLS FIELDS OVER TCP, AS TSHARK PLACES THEM. A connection's packets are replayed
+ * HTTP/1.x, HTTP/2 (h2c) AND TLS FIELDS OVER TCP, AS TSHARK PLACES THEM. A connection's packets are replayed
  * in capture order through the engine's reassembler (both directions); an HTTP message's
  * fields belong to the packet that completes it (head and body: Content-Length, chunked, or
- * up to the FIN), a TLS record's to the packet that completes the record, a handshake
+ * up to the FIN), an HTTP/2 frame's and a TLS record's to the packet that completes it, a handshake
  * message's to the record that completes it. The replay moves forward with the filter (the
  * filter visits packets in capture order), one replay per connection, dropped at the
  * connection's last packet; bodies are counted, never kept.
@@ -27,9 +27,65 @@ const MAX_STARTS = 4096;
 export interface TcpAppResult {
   http: HttpMessage[];
   tls: TlsRecords | null;
+  /** HTTP/2 frames completed here: type and stream id of each (RFC 9113 §4.1). */
+  http2: { types: number[]; streams: number[] } | null;
 }
 
-type Emit = { http(packet: number, m: HttpMessage): void; tls(packet: number): TlsRecords };
+type Emit = { http(packet: number, m: HttpMessage): void; tls(packet: number): TlsRecords; http2(type: number, stream: number): void };
+
+const H2_PREFACE = 'PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n';
+
+/** One direction of HTTP/2 (h2c): the client's connection preface, then frames: length(24) type(8) flags(8) R+stream id(32). */
+class Http2Direction implements StreamSink {
+  private hdr = new Uint8Array(9);
+  private hdrLen = 0;
+  private left = 0;
+  private preface: number;
+  private dead = false;
+
+  constructor(private emit: Emit, client: boolean) {
+    this.preface = client ? H2_PREFACE.length : 0;
+  }
+
+  data(b: Uint8Array, off: number, len: number): void {
+    let i = off;
+    const end = off + len;
+    while (i < end && !this.dead) {
+      if (this.preface > 0) {
+        if (b[i] !== H2_PREFACE.charCodeAt(H2_PREFACE.length - this.preface)) return void (this.dead = true);
+        this.preface--;
+        i++;
+        continue;
+      }
+      if (this.hdrLen < 9) {
+        this.hdr[this.hdrLen++] = b[i++];
+        if (this.hdrLen === 9) {
+          this.left = (this.hdr[0] << 16) | (this.hdr[1] << 8) | this.hdr[2];
+          if (this.left === 0) this.frame();
+        }
+        continue;
+      }
+      const k = Math.min(this.left, end - i);
+      this.left -= k;
+      i += k;
+      if (this.left === 0) this.frame();
+    }
+  }
+
+  private frame(): void {
+    const h = this.hdr;
+    this.emit.http2(h[3], ((h[5] & 0x7f) << 24 | (h[6] << 16) | (h[7] << 8) | h[8]) >>> 0);
+    this.hdrLen = 0;
+  }
+
+  gap(): void {
+    this.dead = true;
+  }
+
+  end(): void {
+    this.dead = true;
+  }
+}
 
 const latin1 = (b: Uint8Array, off: number, len: number): string => Buffer.from(b.buffer, b.byteOffset + off, len).toString('latin1');
 
@@ -244,7 +300,7 @@ class TlsDirection implements StreamSink {
   }
 }
 
-const enum App { Unknown, Http, Tls, None }
+const enum App { Unknown, Http, Tls, Http2, None }
 
 /** Picks HTTP or TLS on the first payload bytes of either direction. */
 class Detect implements StreamSink {
@@ -270,7 +326,7 @@ class TcpConnectionReplay {
   private readonly s2c: TcpStreamReassembler;
   private readonly sinks: [Detect, Detect];
   /** The packet fed last and what it completed. */
-  current: TcpAppResult = { http: [], tls: null };
+  current: TcpAppResult = { http: [], tls: null, http2: null };
   /** Per direction: what segments starting at a sequence number completed (for fast retransmissions). */
   private starts: [Map<number, TcpAppResult>, Map<number, TcpAppResult>] = [new Map(), new Map()];
   /** Per direction: the last new data ended a message, so the next segment starts one. */
@@ -284,18 +340,29 @@ class TcpConnectionReplay {
     this.emit = {
       http: (_p, m) => this.current.http.push(m),
       tls: () => (this.current.tls ??= { contentTypes: [], versions: [], handshakeTypes: [], sni: [], alerts: 0, alertLevels: [], alertDescs: [] }),
+      http2: (type, stream) => {
+        const h = (this.current.http2 ??= { types: [], streams: [] });
+        h.types.push(type);
+        h.streams.push(stream);
+      },
     };
   }
 
   detect(toServer: boolean, b: Uint8Array, off: number, len: number): void {
     if (this.app !== App.Unknown) return;
-    if (looksLikeTls(b, off, len)) this.app = App.Tls;
-    else if (HTTP_START.test(latin1(b, off, Math.min(len, 24)))) this.app = App.Http;
+    const head = latin1(b, off, Math.min(len, 24));
+    // h2c: the client's preface, or the server's SETTINGS frame (type 4 on stream 0) first.
+    if (head.startsWith('PRI * HTTP/2.0') || (!toServer && len >= 9 && b[off + 3] === 4 && (b[off + 5] | b[off + 6] | b[off + 7] | b[off + 8]) === 0)) this.app = App.Http2;
+    else if (looksLikeTls(b, off, len)) this.app = App.Tls;
+    else if (HTTP_START.test(head)) this.app = App.Http;
     else if (++this.tries >= MAX_DETECT) this.app = App.None;
     const [c, s] = this.sinks;
     if (this.app === App.Tls) {
       c.target = new TlsDirection(this.emit);
       s.target = new TlsDirection(this.emit);
+    } else if (this.app === App.Http2) {
+      c.target = new Http2Direction(this.emit, true);
+      s.target = new Http2Direction(this.emit, false);
     } else if (this.app === App.Http) {
       const methods: string[] = [];
       c.target = new HttpDirection(this.emit, methods, true);
@@ -309,7 +376,7 @@ class TcpConnectionReplay {
    * segment that completed messages shows them again.
    */
   feed(f: Frame, toServer: boolean, index: number, last: boolean, fastRetransmission: boolean): void {
-    this.current = { http: [], tls: null };
+    this.current = { http: [], tls: null, http2: null };
     const mine = toServer ? this.c2s : this.s2c;
     const peer = toServer ? this.s2c : this.c2s;
     const flags = f.tcpFlags;
@@ -323,7 +390,7 @@ class TcpConnectionReplay {
       if (flags & TCP_ACK) peer.acked(f.tcpAck >>> 0, index);
       const d = toServer ? 0 : 1;
       const starts = this.starts[d];
-      const got = this.current.http.length > 0 || this.current.tls !== null;
+      const got = this.current.http.length > 0 || this.current.tls !== null || this.current.http2 !== null;
       if (f.payloadLen > 0 && mine.delivered + mine.gapBytes > before) {
         // New bytes. Only a segment that starts a message (the previous one ended one) is remembered.
         if (got && this.aligned[d] && starts.size < MAX_STARTS) starts.set(seq, this.current);

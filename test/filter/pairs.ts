@@ -163,4 +163,7 @@ export const PAIRS_3: [string, string][] = [
   ["tls13-rfc8446-early-data-keylog.pcap", "tls.handshake.type"],
   ["http-ipv4-and-ipv6.pcapng", "http.response && ipv6"],
   ["vlan-qinq-http.pcap", "http.response"],
+  ["http2-cleartext-hpack-headers-port3000.pcapng", "http2"],
+  ["http2-cleartext-hpack-headers-port3000.pcapng", "http2.type == 1"],
+  ["http2-cleartext-hpack-headers-port3000.pcapng", "http2.streamid > 3 && http2.type == 1"],
 ];
