@@ -75,6 +75,11 @@ test('script and onerror payloads in HTTP, DNS and comments render as inert text
   await page.getByTestId('tab-http').click();
   await page.locator('[data-testid=http-table] .vrow').first().click();
   await expect(page.getByTestId('detail-http')).toContainText(URI);
+  // The header lists (User-Agent and Content-Type carry payloads) are shown as text.
+  const headers = page.getByTestId('exchange-headers').first();
+  await headers.locator('summary').click();
+  await expect(headers.getByTestId('request-headers')).toContainText('User-Agent<svg onload=window.__xss=6>');
+  await expect(headers.getByTestId('response-headers')).toContainText('Content-Typetext/html<img src=x onerror=window.__xss=4>');
   await page.locator('[data-testid=detail-packets] .vrow').nth(3).click();
   await expect(page.getByTestId('packet-decode')).toBeVisible();
 
