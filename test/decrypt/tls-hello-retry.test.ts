@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { tsharkFields } from '../helpers/captures.js';
 import { canCaptureLoopback, captureLoopback, recordInOrder, startOkHttpsServer } from './loopback-capture.js';
 import { analyzeWithKeys, expectHttpLikeTshark } from './tls-oracle.js';
+import { analyzeFile } from '../../main/engine/analyze-file.js';
 
 /*
  * TLS 1.3 HelloRetryRequest (RFC 8446 §4.1.4) on real traffic: Node's https server accepts
@@ -72,6 +73,10 @@ describe.skipIf(!canRun)('TLS 1.3 HelloRetryRequest on real traffic (openssl s_c
     const first = Number(frames[0][0]);
     const finished = Number(frames[frames.length - 1][0]);
     expect(tls[0].handshakeTime).toBeCloseTo(finished - first, 6);
+    // Without keys the clear-text analysis reads the same handshake (the second ClientHello and
+    // real ServerHello are not taken for protected records): same version and handshake time.
+    const plain = analyzeFile(pcap).report.tls as typeof tls;
+    expect(plain.map((t) => [t.version, t.handshakeTime, t.decrypted])).toEqual([['TLS 1.3', tls[0].handshakeTime, false]]);
     expect(r.report.warnings.filter((w) => /TLS|key log|decrypt/.test(w.message))).toEqual([]);
   }, 60_000);
 });
