@@ -48,6 +48,11 @@ describe('QUIC in the API (corpus captures vs tshark)', () => {
       const conns = (await t.api.connections({ sessionId: sid, offset: 0, limit: 1000 })).rows;
       const quicIds = new Set(report.quic.map((q) => q.connectionId));
       for (const c of conns) expect(c.transport === 'quic', `connection ${c.id}`).toBe(quicIds.has(c.id));
+      // The transport filter: "quic" keeps only them, "udp" keeps them with the other UDP conversations.
+      const only = (await t.api.connections({ sessionId: sid, offset: 0, limit: 1000, transport: 'quic' })).rows;
+      expect(only.map((c) => c.id).sort()).toEqual([...quicIds].sort());
+      const udp = (await t.api.connections({ sessionId: sid, offset: 0, limit: 1000, transport: 'udp' })).rows.map((c) => c.id);
+      for (const id of quicIds) expect(udp).toContain(id);
       const q0 = conns.find((c) => c.id === report.quic[0].connectionId)!;
       expect(q0.site).toBe(sni);
       const listed = (await t.api.quic({ sessionId: sid, offset: 0, limit: 100 })).rows;
