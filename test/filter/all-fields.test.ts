@@ -1,10 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { runAnalysis } from '../../main/engine/analyze-worker.js';
-import { SessionData } from '../../main/services/session-data.js';
-import { PacketReader } from '../../main/services/packets.js';
-import { FilterContext } from '../../main/filter/index.js';
 import { fieldDef, fieldNames } from '../../main/filter/fields.js';
-import { allCaptures, capture, decodeAsFor } from '../helpers/captures.js';
+import { allCaptures } from '../helpers/captures.js';
+import { openCorpus } from './filter-oracle.js';
 
 /*
  * Every field read on every packet of the corpus (malformed, truncated and fuzzed files
@@ -12,13 +9,8 @@ import { allCaptures, capture, decodeAsFor } from '../helpers/captures.js';
  */
 describe('every field on every corpus packet', () => {
   it.each(allCaptures())('%s', (name) => {
-    const path = capture(name);
-    const da = decodeAsFor(name);
-    const data = new SessionData(name, path);
-    runAnalysis({ kind: 'tapscope-analyze', path, decodeAs: da.tapscope, cancel: new SharedArrayBuffer(4) }, (m) => data.apply(m));
-    const reader = new PacketReader(data, da.tapscope);
+    const { data, reader, ctx } = openCorpus(name);
     try {
-      const ctx = new FilterContext({ index: data.index, decode: (i) => reader.decode(i), interfaceId: (i) => reader.record(i).interfaceId }).prepare();
       const defs = fieldNames().map((n) => fieldDef(n)!);
       const out: (number | string)[] = [];
       let present = 0;

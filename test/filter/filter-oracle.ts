@@ -4,22 +4,32 @@ import { SessionData } from '../../main/services/session-data.js';
 import { PacketReader } from '../../main/services/packets.js';
 import { PacketFilter } from '../../main/services/packet-filter.js';
 import { capture, decodeAsFor, tsharkOutput } from '../helpers/captures.js';
+import { FilterContext } from '../../main/filter/index.js';
 
 /*
  * Both sides of a display-filter comparison: the packet numbers tshark -Y prints, and the
  * ones Tapscope's filter keeps over the same capture (analysed once per file, in-process).
  */
 
+/** A corpus capture analysed in-process, with its reader and a prepared filter context (close the reader). */
+export function openCorpus(name: string): { data: SessionData; reader: PacketReader; ctx: FilterContext } {
+  const path = capture(name);
+  const decodeAs = decodeAsFor(name).tapscope;
+  const data = new SessionData(name, path);
+  runAnalysis({ kind: 'tapscope-analyze', path, decodeAs, cancel: new SharedArrayBuffer(4) }, (m) => data.apply(m));
+  const reader = new PacketReader(data, decodeAs);
+  const ctx = new FilterContext({
+    index: data.index, decode: (i) => reader.decode(i), interfaceId: (i) => (data.format === 'pcapng' ? reader.record(i).interfaceId : -1),
+  }).prepare();
+  return { data, reader, ctx };
+}
+
 const loaded = new Map<string, { data: SessionData; filter: PacketFilter; all: number[] }>();
 
 function load(name: string): { data: SessionData; filter: PacketFilter; all: number[] } {
   let l = loaded.get(name);
   if (!l) {
-    const path = capture(name);
-    const decodeAs = decodeAsFor(name).tapscope;
-    const data = new SessionData(name, path);
-    runAnalysis({ kind: 'tapscope-analyze', path, decodeAs, cancel: new SharedArrayBuffer(4) }, (m) => data.apply(m));
-    const reader = new PacketReader(data, decodeAs);
+    const { data, reader } = openCorpus(name);
     l = { data, filter: new PacketFilter(data, reader), all: Array.from({ length: data.index.length }, (_, i) => i) };
     loaded.set(name, l);
   }

@@ -1,9 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { runAnalysis } from '../../main/engine/analyze-worker.js';
-import { SessionData } from '../../main/services/session-data.js';
-import { PacketReader } from '../../main/services/packets.js';
-import { FilterContext } from '../../main/filter/index.js';
 import { fieldDef } from '../../main/filter/fields.js';
+import { openCorpus } from './filter-oracle.js';
 import { allCaptures, capture, decodeAsFor, tsharkFields } from '../helpers/captures.js';
 
 /*
@@ -16,14 +13,10 @@ import { allCaptures, capture, decodeAsFor, tsharkFields } from '../helpers/capt
  */
 describe('tcp.stream and udp.stream number conversations as tshark does', () => {
   it.each(allCaptures())('%s', (name) => {
-    const path = capture(name);
     const da = decodeAsFor(name);
-    const data = new SessionData(name, path);
-    runAnalysis({ kind: 'tapscope-analyze', path, decodeAs: da.tapscope, cancel: new SharedArrayBuffer(4) }, (m) => data.apply(m));
-    const reader = new PacketReader(data, da.tapscope);
+    const { data, reader, ctx } = openCorpus(name);
     try {
-      const ctx = new FilterContext({ index: data.index, decode: (i) => reader.decode(i), interfaceId: () => -1 }).prepare();
-      const rows = tsharkFields(path, ['frame.protocols', 'tcp.stream', 'udp.stream', 'ip.flags.mf', 'ip.frag_offset'], da.tshark).filter((r) => r[0] !== 'data');
+      const rows = tsharkFields(capture(name), ['frame.protocols', 'tcp.stream', 'udp.stream', 'ip.flags.mf', 'ip.frag_offset'], da.tshark).filter((r) => r[0] !== 'data');
       // A damaged file: tshark may show a record past the damage that the reader refuses.
       expect(rows.length).toBe(data.state === 'damaged' ? Math.max(rows.length, data.index.length) : data.index.length);
       rows.length = Math.min(rows.length, data.index.length);
