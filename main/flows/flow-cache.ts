@@ -97,14 +97,10 @@ export class FlowCache {
   private readonly flags: Uint16Array;
   private readonly vlan: Int32Array;
   // ---- lists: idle order (last activity) and start order; bucket chains; free slots ----
-  private readonly idlePrev: Int32Array;
-  private readonly idleNext: Int32Array;
-  private idleHead = NIL;
-  private idleTail = NIL;
-  private readonly startPrev: Int32Array;
-  private readonly startNext: Int32Array;
-  private startHead = NIL;
-  private startTail = NIL;
+  /** Slots by last activity, least recent first (idle expiry, eviction). */
+  private readonly idle: SlotList;
+  /** Slots by first packet, oldest first (active expiry, flush). */
+  private readonly started: SlotList;
   private readonly buckets: Int32Array;
   private readonly chain: Int32Array;
   private readonly mask: number;
@@ -139,10 +135,8 @@ export class FlowCache {
     this.flags = new Uint16Array(n * 2);
     this.vlan = new Int32Array(n * 2);
     this.lastAnyMs = new Float64Array(n);
-    this.idlePrev = new Int32Array(n);
-    this.idleNext = new Int32Array(n);
-    this.startPrev = new Int32Array(n);
-    this.startNext = new Int32Array(n);
+    this.idle = new SlotList(n);
+    this.started = new SlotList(n);
     const b = pow2AtLeast(n * 2);
     this.buckets = new Int32Array(b).fill(NIL);
     this.mask = b - 1;
@@ -168,9 +162,9 @@ export class FlowCache {
       s = NIL;
     }
     if (s < 0) s = this.create(h, proto, vni, f, ms);
-    else if (s !== this.idleTail) {
-      this.unlinkIdle(s);
-      this.appendIdle(s);
+    else if (s !== this.idle.tail) {
+      this.idle.unlink(s);
+      this.idle.append(s);
     }
     const toServer = this.clientIp[s] === f.src && this.clientPort[s] === f.srcPort;
     const d = s * 2 + (toServer ? 0 : 1);
@@ -198,11 +192,11 @@ export class FlowCache {
    * calls it from a timer, so idle flows end when the traffic stops).
    */
   expire(nowMs: number): void {
-    while (this.idleHead !== NIL && nowMs - this.lastAnyMs[this.idleHead] >= this.idleMs) {
-      const s = this.idleHead;
+    while (this.idle.head !== NIL && nowMs - this.lastAnyMs[this.idle.head] >= this.idleMs) {
+      const s = this.idle.head;
       this.end(s, this.state[s] & CLOSED ? END_OF_FLOW : END_IDLE);
     }
-    while (this.startHead !== NIL && nowMs - this.startMs(this.startHead) >= this.activeMs) this.end(this.startHead, END_ACTIVE);
+    while (this.started.head !== NIL && nowMs - this.startMs(this.started.head) >= this.activeMs) this.end(this.started.head, END_ACTIVE);
   }
 
   /** Ends every flow (exit): flowEndReason 4, or 3 for a TCP flow that had closed. */
@@ -212,8 +206,8 @@ export class FlowCache {
 
   /** Ends up to `max` flows, oldest first, as flushAll does; returns how many are left. */
   flushSome(max: number): number {
-    for (let n = 0; n < max && this.startHead !== NIL; n++) {
-      const s = this.startHead;
+    for (let n = 0; n < max && this.started.head !== NIL; n++) {
+      const s = this.started.head;
       this.end(s, this.state[s] & CLOSED ? END_OF_FLOW : END_FORCED);
     }
     return this.used;
@@ -241,7 +235,7 @@ export class FlowCache {
   }
 
   private create(h: number, proto: number, vni: number, f: Frame, ms: number): number {
-    if (this.freeCount === 0) this.end(this.idleHead, END_LACK_OF_RESOURCES);
+    if (this.freeCount === 0) this.end(this.idle.head, END_LACK_OF_RESOURCES);
     const s = this.free[--this.freeCount];
     const senderIsClient = proto === IPPROTO_TCP ? senderIsClientTcp(f) : senderIsClientByPort(f);
     // Client as for connections (README): the SYN's sender, else the side off a service port.
@@ -265,12 +259,8 @@ export class FlowCache {
     const b = h & this.mask;
     this.chain[s] = this.buckets[b];
     this.buckets[b] = s;
-    this.appendIdle(s);
-    this.startPrev[s] = this.startTail;
-    this.startNext[s] = NIL;
-    if (this.startTail !== NIL) this.startNext[this.startTail] = s;
-    else this.startHead = s;
-    this.startTail = s;
+    this.idle.append(s);
+    this.started.append(s);
     this.used++;
     this.stats.active = this.used;
     return s;
@@ -282,13 +272,8 @@ export class FlowCache {
     const b = this.hash[s] & this.mask;
     if (this.buckets[b] === s) this.buckets[b] = this.chain[s];
     else for (let p = this.buckets[b]; p !== NIL; p = this.chain[p]) if (this.chain[p] === s) { this.chain[p] = this.chain[s]; break; }
-    this.unlinkIdle(s);
-    const p = this.startPrev[s];
-    const n = this.startNext[s];
-    if (p !== NIL) this.startNext[p] = n;
-    else this.startHead = n;
-    if (n !== NIL) this.startPrev[n] = p;
-    else this.startTail = p;
+    this.idle.unlink(s);
+    this.started.unlink(s);
     this.clientIp[s] = '';
     this.serverIp[s] = '';
     this.free[this.freeCount++] = s;
@@ -327,22 +312,35 @@ export class FlowCache {
       });
     }
   }
+}
 
-  private appendIdle(s: number): void {
-    this.idlePrev[s] = this.idleTail;
-    this.idleNext[s] = NIL;
-    if (this.idleTail !== NIL) this.idleNext[this.idleTail] = s;
-    else this.idleHead = s;
-    this.idleTail = s;
+/** A doubly-linked list threaded through slot numbers (typed arrays: nothing allocated per flow). */
+class SlotList {
+  head = NIL;
+  tail = NIL;
+  private readonly prev: Int32Array;
+  private readonly next: Int32Array;
+
+  constructor(slots: number) {
+    this.prev = new Int32Array(slots);
+    this.next = new Int32Array(slots);
   }
 
-  private unlinkIdle(s: number): void {
-    const p = this.idlePrev[s];
-    const n = this.idleNext[s];
-    if (p !== NIL) this.idleNext[p] = n;
-    else this.idleHead = n;
-    if (n !== NIL) this.idlePrev[n] = p;
-    else this.idleTail = p;
+  append(s: number): void {
+    this.prev[s] = this.tail;
+    this.next[s] = NIL;
+    if (this.tail !== NIL) this.next[this.tail] = s;
+    else this.head = s;
+    this.tail = s;
+  }
+
+  unlink(s: number): void {
+    const p = this.prev[s];
+    const n = this.next[s];
+    if (p !== NIL) this.next[p] = n;
+    else this.head = n;
+    if (n !== NIL) this.prev[n] = p;
+    else this.tail = p;
   }
 }
 
