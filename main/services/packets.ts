@@ -106,6 +106,12 @@ export class PacketReader {
    * per connection (further in, the replay starts mid-stream and the framers resynchronise
    * or give up: those packets stay "TCP"). Nothing is kept once the page is built.
    */
+  /**
+   * The session's TLS keys (key log files, the capture's DSBs), asked for when a page holds a
+   * TLS connection: decrypted HTTP and HTTP/2 then label the packets, as in tshark.
+   */
+  keys: (() => KeyLog | null) | null = null;
+
   /** Connections whose application labels stopped on an exception (a bug), and the first. */
   labelFailures = 0;
   firstLabelFailure: string | null = null;
@@ -138,7 +144,7 @@ export class PacketReader {
       }
       if (first.l4 !== L4.Tcp) continue;
       const c2s = ix.dir[list[0]] !== 2;
-      const labels = new TcpConnectionLabels(c2s ? first.dstPort : first.srcPort, c2s ? first.srcPort : first.dstPort, (i) => wanted.has(i), (i) => (ix.flags[i] & TcpA.FastRetransmission) !== 0);
+      const labels = new TcpConnectionLabels(c2s ? first.dstPort : first.srcPort, c2s ? first.srcPort : first.dstPort, (i) => wanted.has(i), (i) => (ix.flags[i] & TcpA.FastRetransmission) !== 0, () => this.keys?.() ?? null);
       try {
         for (const i of list) {
           const f = this.decode(i);

@@ -43,13 +43,12 @@ export interface ProtocolRule {
   applies(capture: string, ts: TsharkRow, tp: PacketRow | undefined, state: string): boolean;
 }
 
-const TLS_VERSIONS = /^(TLSv1(\.[0-3])?|SSLv3)$/;
-
 export const PROTOCOL_RULES: ProtocolRule[] = [
   {
-    // tshark decrypts with the capture's Decryption Secrets Block and names the content.
-    id: 'decrypted-content',
-    applies: (c, ts, tp) => c.includes('keys-in-pcapng-dsb') && /^(HTTP|HTTP2|HTTP3)(\/\w+)?$/.test(ts.protocol) && !!tp && (TLS_VERSIONS.test(tp.protocol) || tp.protocol === 'QUIC'),
+    // tshark decrypts QUIC with the capture's Decryption Secrets Block and names HTTP/3 in it;
+    // Tapscope's packet list decrypts TLS (HTTP, HTTP2 labels) but not QUIC.
+    id: 'decrypted-quic',
+    applies: (c, ts, tp) => c.includes('keys-in-pcapng-dsb') && ts.protocol === 'HTTP3' && tp?.protocol === 'QUIC',
   },
   {
     // tshark reassembles outer IP fragments (a GRE mirror): the first fragments are "IPv4",

@@ -95,6 +95,8 @@ export function httpLabels(label: Label, onH2: () => void): { client: StreamSink
 }
 
 const PREFACE_LEN = 24;
+/** The protocol of a label that says "this packet also starts a message not complete here". */
+export const TLS_SEGMENT = 'TLS segment';
 const MAX_FRAMES_LISTED = 64;
 
 /**
@@ -110,14 +112,16 @@ export class Http2FrameLabels implements StreamSink {
   private dead = false;
   private listed = 0;
   private lastPacket = -1;
+  private completed = 0;
 
-  constructor(client: boolean, private label: Label) {
+  constructor(client: boolean, private label: Label, private markSegments = false) {
     this.preface = client ? PREFACE_LEN : 0;
   }
 
   data(b: Uint8Array, off: number, len: number, packet: number): void {
     let i = off;
     const end = off + len;
+    const completedBefore = this.completed;
     if (packet !== this.lastPacket) {
       this.lastPacket = packet;
       this.listed = 0;
@@ -135,7 +139,7 @@ export class Http2FrameLabels implements StreamSink {
         this.hdr.set(b.subarray(i, i + n), this.hdrLen);
         this.hdrLen += n;
         i += n;
-        if (this.hdrLen < 9) return;
+        if (this.hdrLen < 9) break;
         this.remaining = (this.hdr[0] << 16) | (this.hdr[1] << 8) | this.hdr[2];
         if (this.remaining === 0) this.frameDone(packet);
         continue;
@@ -145,9 +149,13 @@ export class Http2FrameLabels implements StreamSink {
       i += n;
       if (this.remaining === 0) this.frameDone(packet);
     }
+    // Inside decrypted TLS (one call per record) a record that completes no frame and leaves one
+    // incomplete is, for tshark, "[TLS segment of a reassembled PDU]" under the TLS record's protocol.
+    if (this.markSegments && !this.dead && this.completed === completedBefore && (this.hdrLen > 0 || this.remaining > 0)) this.label(packet, TLS_SEGMENT, '[TLS segment of a reassembled PDU]');
   }
 
   private frameDone(packet: number): void {
+    this.completed++;
     const h = this.hdr;
     const stream = ((h[5] & 0x7f) << 24 | (h[6] << 16) | (h[7] << 8) | h[8]) >>> 0;
     this.add(packet, `${FRAME_TYPE_NAMES[h[3]] ?? `Unknown type (${h[3]})`}[${stream}]`);

@@ -2,8 +2,10 @@ import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, type Frame } from '../../decode/fra
 import { TcpStreamReassembler, type StreamSink } from '../../reassembly/tcp-stream.js';
 import { looksLikeTls } from '../../parsers/tls.js';
 import { dnsInfo } from './dns-info.js';
-import { Http2FrameLabels, httpLabels, type Label } from './http-info.js';
+import { Http2FrameLabels, httpLabels, TLS_SEGMENT, type Label } from './http-info.js';
 import { TlsRecordLabels, TlsSessionState } from './tls-info.js';
+import { TlsFollow, teeSink } from '../follow-tls.js';
+import type { KeyLog } from '../../decrypt/key-log.js';
 
 /*
  * APPLICATION LABELS OF ONE TCP CONNECTION. Its packets are replayed in order through the
@@ -77,6 +79,28 @@ const dnsMessage = (m: Uint8Array, len: number): [string, string] => ['DNS', dns
 // PPTP header: length(16) message type(16) magic cookie(32) control message type(16)
 const pptpMessage = (m: Uint8Array, len: number): [string, string] => ['PPTP', len >= 10 ? PPTP_TYPES[(m[8] << 8) | m[9]] || `Unknown control type (${(m[8] << 8) | m[9]})` : 'Malformed'];
 
+/** Decrypted application data: HTTP/2 (the client preface) or HTTP/1.x labels, decided on the client's first bytes. */
+class DecryptedLabels {
+  private targets: [StreamSink, StreamSink] | null = null;
+  private decided = false;
+  constructor(private label: Label) {}
+  sink(dir: 0 | 1): StreamSink {
+    return {
+      data: (b, off, len, packet) => {
+        if (!this.decided && dir === 0) {
+          this.decided = true;
+          const head = Buffer.from(b.buffer, b.byteOffset + off, Math.min(len, 16)).toString('latin1');
+          if (head.startsWith(H2_PREFACE)) this.targets = [new Http2FrameLabels(true, this.label, true), new Http2FrameLabels(false, this.label, true)];
+          else if (METHOD.test(head)) { const h = httpLabels(this.label, () => {}); this.targets = [h.client, h.server]; }
+        }
+        this.targets?.[dir].data(b, off, len, packet);
+      },
+      gap: (len, packet) => this.targets?.[dir].gap(len, packet),
+      end: (packet, how) => this.targets?.[dir].end(packet, how),
+    };
+  }
+}
+
 /** Detects the protocol on the first payload bytes and forwards to its framer. */
 class DirectionSink implements StreamSink {
   target: StreamSink | null = null;
@@ -98,7 +122,7 @@ export class TcpConnectionLabels {
   /** Labels of wanted packets; others are not kept. */
   private parts = new Map<number, AppLabel>();
   /** Labels given while the current packet is fed (every label belongs to the packet fed). */
-  private current: { protocol: string; info: string[] } | null = null;
+  private current: { protocol: string; info: string[]; inner?: boolean; tls?: string; segment?: boolean } | null = null;
   /** Per direction: labels of segments that started a message, by sequence number. */
   private starts: [Map<number, AppLabel>, Map<number, AppLabel>] = [new Map(), new Map()];
   /** Per direction: the last data segment ended a message, so the next one starts one. */
@@ -110,6 +134,8 @@ export class TcpConnectionLabels {
     private wanted: (packet: number) => boolean,
     /** Retransmissions tshark dissects again (its fast retransmissions). */
     private redissected: (packet: number) => boolean = () => false,
+    /** The session's TLS keys, asked for only when the connection is TLS. */
+    private keys: () => KeyLog | null = () => null,
   ) {
     this.sinks = [new DirectionSink(this, true), new DirectionSink(this, false)];
     this.c2s = new TcpStreamReassembler(this.sinks[0]);
@@ -145,6 +171,15 @@ export class TcpConnectionLabels {
       const session = new TlsSessionState();
       c.target = new TlsRecordLabels(true, session, label);
       s.target = new TlsRecordLabels(false, session, label);
+      const keys = this.keys();
+      if (keys) {
+        // With keys, as tshark: a packet completing decrypted HTTP messages or HTTP/2 frames
+        // shows them instead of its TLS records.
+        const inner = new DecryptedLabels((packet, protocol, info) => this.add(packet, protocol, info, true));
+        const tls = new TlsFollow(keys, { client: inner.sink(0), server: inner.sink(1) });
+        c.target = teeSink(tls.client, c.target);
+        s.target = teeSink(tls.server, s.target);
+      }
     } else if (this.app === App.Http) {
       const h = httpLabels(label, () => {});
       c.target = h.client;
@@ -152,12 +187,25 @@ export class TcpConnectionLabels {
     }
   }
 
-  private add(_packet: number, protocol: string, info: string): void {
-    if (!this.current) this.current = { protocol, info: [info] };
-    else {
-      this.current.protocol = protocol;
-      this.current.info.push(info);
+  private add(_packet: number, protocol: string, info: string, inner = false): void {
+    if (protocol === TLS_SEGMENT) {
+      // A packet that completes decrypted content and starts a TLS record or frame it does not
+      // complete: tshark's row is the TLS record's, "[TLS segment of a reassembled PDU]" first.
+      const k = this.current;
+      if (!k) this.current = { protocol: 'TLS', info: [info], inner: true, segment: true };
+      else if (k.inner && !k.segment) {
+        k.info.unshift(info);
+        k.segment = true;
+      }
+      return;
     }
+    const c = this.current;
+    if (!c) this.current = inner ? { protocol, info: [info], inner: true } : { protocol, info: [info], tls: protocol };
+    else if (inner && !c.inner) this.current = { protocol, info: [info], inner: true, tls: c.tls };
+    else if (inner || !c.inner) {
+      c.protocol = protocol;
+      c.info.push(info);
+    } else c.tls = protocol; // a record's label under decrypted content: kept for its version
   }
 
   /** Feeds packet `index` (its Frame) of this connection, in capture order. */
@@ -188,8 +236,8 @@ export class TcpConnectionLabels {
         if (s) this.current = { protocol: s.protocol, info: [s.info] };
       }
     }
-    const c = this.current as { protocol: string; info: string[] } | null;
-    if (c && this.wanted(index)) this.parts.set(index, { protocol: c.protocol, info: c.info.join(', ') });
+    const c = this.current as { protocol: string; info: string[]; tls?: string; segment?: boolean } | null;
+    if (c && this.wanted(index)) this.parts.set(index, { protocol: c.segment ? c.tls ?? 'TLS' : c.protocol, info: c.info.join(', ') });
     this.current = null;
   }
 
