@@ -28,12 +28,16 @@ const BATCH = 512;
 /** Datagrams queued per collector before new ones are dropped (about 23 MB). */
 const MAX_QUEUE = 16384;
 export const TEMPLATE_REFRESH_MS = 60_000;
+/** Records of ended flows kept for the summary (a fixed budget: about 0.5 MB). */
+export const RECENT_FLOWS = 1000;
 /** Flows flushed at a time at exit (their records fit the queue many times over). */
 const FLUSH_FLOWS = 2048;
 
 export interface LiveFlowStats extends FlowCacheStats {
   idleSec: number;
   activeSec: number;
+  /** The newest RECENT_FLOWS records of ended flows (oldest first): what a view of a long run can list. */
+  recent: FlowRecord[];
   /** Per collector: datagrams sent and dropped (queue full or socket error). */
   exporters: { protocol: 'ipfix' | 'netflow9'; collector: string; messages: number; dropped: number; error: string | null }[];
 }
@@ -54,9 +58,17 @@ export class LiveFlowExport {
   /** Wall clock at the last packet: the cache's clock moves on with it when the traffic stops. */
   private wallAtPacket = Date.now();
   private finished = false;
+  /** Ring of the last RECENT_FLOWS records; `recentNext` is the oldest once full. */
+  private readonly recent: FlowRecord[] = [];
+  private recentNext = 0;
 
   constructor(private readonly opts: LiveFlowOptions) {
     this.cache = new FlowCache(opts, (r) => {
+      if (this.recent.length < RECENT_FLOWS) this.recent.push(r);
+      else {
+        this.recent[this.recentNext] = r;
+        this.recentNext = (this.recentNext + 1) % RECENT_FLOWS;
+      }
       this.batch.push(r);
       if (this.batch.length >= BATCH) this.send();
     });
@@ -121,6 +133,7 @@ export class LiveFlowExport {
       ended: { ...this.cache.stats.ended },
       idleSec: this.cache.idleMs / 1000,
       activeSec: this.cache.activeMs / 1000,
+      recent: [...this.recent.slice(this.recentNext), ...this.recent.slice(0, this.recentNext)],
       exporters: this.exporters.map((e) => ({
         protocol: e.protocol, collector: `${e.to.host}:${e.to.port}`, messages: e.sender.sent, dropped: e.sender.dropped, error: e.sender.error?.message ?? null,
       })),

@@ -132,8 +132,12 @@ describe.skipIf(tools !== null)('live flow export from tapscope listen', () => {
         seen.add(`${i} ${toServer}`);
       }
       expect(seen.size).toBe(4000);
-      const flows = (json.capture as { flows: { records: number; ended: Record<string, number>; exporters: { messages: number; dropped: number }[] } }).flows;
+      const flows = (json.capture as { flows: { records: number; ended: Record<string, number>; exporters: { messages: number; dropped: number }[]; recent: { srcPort: number; dstPort: number; connectionId: number }[] } }).flows;
       expect(flows.records).toBe(4000);
+      // The summary keeps the newest 1,000 records (a fixed budget): the last 500 flows' two directions.
+      expect(flows.recent).toHaveLength(1000);
+      expect(new Set(flows.recent.map((r) => (r.dstPort === 80 ? r.srcPort : r.dstPort))).size).toBe(500);
+      expect(Math.min(...flows.recent.map((r) => r.connectionId))).toBe(1500);
       expect(flows.ended.endOfFlow).toBe(2000);
       expect(flows.exporters[0]).toMatchObject({ messages: all.messages.length, dropped: 0 });
     } finally {
