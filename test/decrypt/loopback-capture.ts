@@ -159,3 +159,34 @@ export async function startOkHttpsServer(dir: string, tls: https.ServerOptions =
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   return { port: (server.address() as AddressInfo).port, close: () => new Promise((r) => server.close(() => r())) };
 }
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Records one `openssl s_client -connect 127.0.0.1:PORT -tls1_3 -crlf -keylogfile KEYS ARGS`
+ * session into `pcap` (tcpdump on lo; recorded again when the file order breaks causality):
+ * each input is written 250 ms apart, then stdin closes. The client must have printed
+ * `responses` HTTP/1.1 200 or 502 status lines.
+ */
+export async function recordSClient(pcap: string, port: number, keys: string, args: string[], inputs: string[], responses: number): Promise<void> {
+  await recordInOrder(async () => {
+    const dump = await captureLoopback(pcap, port);
+    try {
+      const client = spawn('openssl', ['s_client', '-connect', `127.0.0.1:${port}`, '-tls1_3', '-crlf', '-keylogfile', keys, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+      let out = '';
+      client.stdout!.on('data', (d) => (out += d));
+      const exited = new Promise((r) => client.once('exit', r));
+      await sleep(500);
+      for (const line of inputs) {
+        client.stdin!.write(line);
+        await sleep(250);
+      }
+      client.stdin!.end();
+      await Promise.race([exited, sleep(5000).then(() => client.kill('SIGKILL'))]);
+      const got = out.match(/HTTP\/1\.1 (200|502)/g)?.length ?? 0;
+      if (got !== responses) throw new Error(`openssl s_client printed ${got} responses, expected ${responses}`);
+    } finally {
+      await dump.stop();
+    }
+  }, () => pcap);
+}

@@ -1,10 +1,9 @@
-import { spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { tsharkFields } from '../helpers/captures.js';
-import { canCaptureLoopback, captureLoopback, recordInOrder, startOkHttpsServer } from './loopback-capture.js';
+import { canCaptureLoopback, recordSClient, startOkHttpsServer } from './loopback-capture.js';
 import { analyzeWithKeys, expectHttpLikeTshark } from './tls-oracle.js';
 import { analyzeFile } from '../../main/engine/analyze-file.js';
 
@@ -19,7 +18,6 @@ import { analyzeFile } from '../../main/engine/analyze-file.js';
  */
 
 const canRun = canCaptureLoopback();
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe.skipIf(!canRun)('TLS 1.3 HelloRetryRequest on real traffic (openssl s_client -> Node https) vs tshark', () => {
   it('decrypts the session after a HelloRetryRequest', async () => {
@@ -28,28 +26,8 @@ describe.skipIf(!canRun)('TLS 1.3 HelloRetryRequest on real traffic (openssl s_c
     const port = server.port;
     const pcap = join(dir, 'hrr.pcap');
     const keys = join(dir, 'client.keys');
-    const record = async () => {
-      const dump = await captureLoopback(pcap, port);
-      try {
-        const client = spawn('openssl', ['s_client', '-connect', `127.0.0.1:${port}`, '-tls1_3', '-groups', 'X25519:P-256', '-crlf', '-keylogfile', keys], { stdio: ['pipe', 'pipe', 'pipe'] });
-        let out = '';
-        client.stdout!.on('data', (d) => (out += d));
-        const exited = new Promise((r) => client.once('exit', r));
-        await sleep(500);
-        client.stdin!.write('GET /after-retry HTTP/1.1\nHost: hrr.test\n\n');
-        await sleep(250);
-        client.stdin!.write('GET /fail/after-retry HTTP/1.1\nHost: hrr.test\n\n');
-        await sleep(250);
-        client.stdin!.end();
-        await Promise.race([exited, sleep(5000).then(() => client.kill('SIGKILL'))]);
-        expect(out.match(/HTTP\/1\.1 (200|502)/g)).toHaveLength(2);
-      } finally {
-        await dump.stop();
-      }
-    };
     try {
-      // A capture whose file order breaks causality is recorded again (tshark is no oracle then).
-      await recordInOrder(record, () => pcap);
+      await recordSClient(pcap, port, keys, ['-groups', 'X25519:P-256'], ['GET /after-retry HTTP/1.1\nHost: hrr.test\n\n', 'GET /fail/after-retry HTTP/1.1\nHost: hrr.test\n\n'], 2);
     } finally {
       await server.close();
     }

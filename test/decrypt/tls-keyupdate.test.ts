@@ -1,10 +1,9 @@
-import { spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { tsharkFields } from '../helpers/captures.js';
-import { canCaptureLoopback, captureLoopback, recordInOrder, startOkHttpsServer } from './loopback-capture.js';
+import { canCaptureLoopback, recordSClient, startOkHttpsServer } from './loopback-capture.js';
 import { analyzeWithKeys, expectHttpLikeTshark } from './tls-oracle.js';
 
 /*
@@ -16,7 +15,6 @@ import { analyzeWithKeys, expectHttpLikeTshark } from './tls-oracle.js';
  */
 
 const canRun = canCaptureLoopback();
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe.skipIf(!canRun)('TLS 1.3 KeyUpdate on real traffic (openssl s_client -> Node https) vs tshark', () => {
   it('follows client and server key updates', async () => {
@@ -25,34 +23,11 @@ describe.skipIf(!canRun)('TLS 1.3 KeyUpdate on real traffic (openssl s_client ->
     const port = server.port;
     const pcap = join(dir, 'keyupdate.pcap');
     const keys = join(dir, 'client.keys');
-    const record = async () => {
-      const dump = await captureLoopback(pcap, port);
-      try {
-        const client = spawn('openssl', ['s_client', '-connect', `127.0.0.1:${port}`, '-tls1_3', '-crlf', '-keylogfile', keys], { stdio: ['pipe', 'pipe', 'pipe'] });
-        let out = '';
-        client.stdout!.on('data', (d) => (out += d));
-        const exited = new Promise((r) => client.once('exit', r));
-        const send = async (s: string) => {
-          client.stdin!.write(s);
-          await sleep(250);
-        };
-        await sleep(500);
-        await send('GET /before HTTP/1.1\nHost: ku.test\n\n');
-        await send('k\n');
-        await send('GET /after-client-update HTTP/1.1\nHost: ku.test\n\n');
-        await send('K\n');
-        await send('GET /fail/after-both-updates HTTP/1.1\nHost: ku.test\n\n');
-        await send('K\n');
-        await send('GET /after-second-update HTTP/1.1\nHost: ku.test\n\n');
-        client.stdin!.end();
-        await Promise.race([exited, sleep(5000).then(() => client.kill('SIGKILL'))]);
-        expect(out.match(/HTTP\/1\.1 (200|502)/g)).toHaveLength(4);
-      } finally {
-        await dump.stop();
-      }
-    };
     try {
-      await recordInOrder(record, () => pcap);
+      await recordSClient(pcap, port, keys, [], [
+        'GET /before HTTP/1.1\nHost: ku.test\n\n', 'k\n', 'GET /after-client-update HTTP/1.1\nHost: ku.test\n\n', 'K\n',
+        'GET /fail/after-both-updates HTTP/1.1\nHost: ku.test\n\n', 'K\n', 'GET /after-second-update HTTP/1.1\nHost: ku.test\n\n',
+      ], 4);
     } finally {
       await server.close();
     }
