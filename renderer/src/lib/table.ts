@@ -44,8 +44,16 @@ export function columnVisible(c: { key: string; hidden?: boolean }, p: TablePref
   return c.hidden ? p.shown.includes(c.key) : !p.hidden.includes(c.key);
 }
 
-/** Room a header needs beside its label: padding (6 + 8 px) and the sort arrow. */
-export const HEADER_EXTRA_PX = 6 + 8 + 14;
+/**
+ * Room a header needs beside its label: padding (6 + 8 px), its cell's border and rounding.
+ * Only the sorted column's header also makes room for the arrow (" ▼").
+ */
+export const HEADER_EXTRA_PX = 6 + 8 + 2;
+/**
+ * Narrowest track of an `address:port` column: the widest IPv4 endpoint,
+ * "255.255.255.255:65535", fits uncut (IPv6 ones show in full on hover).
+ */
+export const ENDPOINT_MIN_PX = 172;
 
 /**
  * The grid track of a column: the width the user dragged, else the declared track with its
