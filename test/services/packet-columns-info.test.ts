@@ -5,7 +5,7 @@ import { tapscopeRows, tsharkColumns, type TsharkRow } from './packet-columns-or
 import type { PacketRow } from '../../preload/api';
 
 /*
- * The Info column of the DNS (mDNS, LLMNR), HTTP and TLS packets of the corpus against
+ * The Info column of the DNS (mDNS, LLMNR), HTTP, HTTP/2 and TLS packets of the corpus against
  * tshark's _ws.col.Info, text for text, after the documented normalisation
  * (docs/packet-columns.md): tshark's TCP analysis notes ("[TCP Retransmission] ") and
  * "[Packet size limited during capture]" are left out (Tapscope has a Flags column), and
@@ -13,7 +13,7 @@ import type { PacketRow } from '../../preload/api';
  * Packets whose Protocol differs are the Protocol test's (packet-columns-protocol.test.ts).
  */
 
-const APP = /^(DNS|MDNS|LLMNR|HTTP(\/\w+)?|TLSv1(\.[0-3])?|SSLv3)$/;
+const APP = /^(DNS|MDNS|LLMNR|HTTP(\/\w+)?|HTTP2|TLSv1(\.[0-3])?|SSLv3)$/;
 const names = allCaptures().filter((n) => n !== 'many-conns-loopback-echo.pcap');
 
 function tsharkInfo(r: TsharkRow): string {

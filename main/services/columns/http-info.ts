@@ -1,6 +1,7 @@
 import { Http1StreamParser, type HttpHead, type HttpParserEvents } from '../../parsers/http.js';
 import type { StreamSink } from '../../reassembly/tcp-stream.js';
-import { FRAME_TYPE_NAMES } from '../../parsers/http2.js';
+import { STATUS_CODES } from 'node:http';
+import { FRAME_DATA, FRAME_HEADERS, FRAME_TYPE_NAMES, Http2Connection, type HeaderBlock } from '../../parsers/http2.js';
 
 export type Label = (packet: number, protocol: string, info: string) => void;
 
@@ -95,14 +96,66 @@ export function httpLabels(label: Label, onH2: () => void): { client: StreamSink
 }
 
 const PREFACE_LEN = 24;
+const FLAG_END_STREAM = 0x1;
 /** The protocol of a label that says "this packet also starts a message not complete here". */
 export const TLS_SEGMENT = 'TLS segment';
 const MAX_FRAMES_LISTED = 64;
 
+/** tshark's text after "HEADERS[n]: ": "GET /path" for a request, "200 OK" for a response. */
+function headersText(block: HeaderBlock): string | null {
+  const get = (n: string): string | undefined => block.fields.find((f) => f.name === n)?.value;
+  const method = get(':method');
+  if (method !== undefined) return `${method} ${get(':path') ?? ''}`;
+  const status = get(':status');
+  return status === undefined ? null : `${status} ${STATUS_CODES[Number(status)] ?? ''}`.trimEnd();
+}
+
 /**
- * HTTP/2 frames (cleartext h2c): each packet completing frames is HTTP2 with "TYPE[stream]"
- * per frame, and "Magic" for the client preface. Header blocks are not decoded here (tshark
- * adds ": GET /path" and ": 200 OK" after HEADERS; docs/packet-columns.md).
+ * Both directions of an HTTP/2 connection (h2c, or decrypted TLS): frame labels, the header
+ * blocks decoded by the engine's Http2Connection (HPACK, both ways) for the HEADERS text.
+ */
+export function http2Labels(label: Label, markSegments = false): { client: StreamSink; server: StreamSink } {
+  const texts = new Map<number, string[]>();
+  const media = new Map<number, string>();
+  const h2 = new Http2Connection({
+    headers: (fromClient, block) => {
+      const ct = block.fields.find((f) => f.name === 'content-type')?.value;
+      if (!fromClient && ct && media.size < 4096) media.set(block.streamId, ct.split(';')[0].trim().toLowerCase());
+      const t = headersText(block);
+      if (t === null) return;
+      const q = texts.get(block.streamId);
+      if (q) q.push(t);
+      else if (texts.size < 4096) texts.set(block.streamId, [t]);
+    },
+    data: () => {}, rstStream: () => {}, goaway: () => {}, error: () => {}, end: () => {},
+  }, { expectPreface: true });
+  const headerText = (stream: number): string | null => {
+    const q = texts.get(stream);
+    const t = q?.shift() ?? null;
+    if (q && q.length === 0) texts.delete(stream);
+    return t;
+  };
+  // The body's last DATA frame names its media type, as tshark's media dissector does.
+  const endText = (stream: number): string | null => {
+    const m = media.get(stream) ?? null;
+    media.delete(stream);
+    return m;
+  };
+  const side = (h2side: StreamSink, frames: Http2FrameLabels): StreamSink => ({
+    data: (b, off, len, packet) => { h2side.data(b, off, len, packet); frames.data(b, off, len, packet); },
+    gap: (len, packet) => { h2side.gap(len, packet); frames.gap(); },
+    end: (packet, how) => { h2side.end(packet, how); frames.end(); },
+  });
+  return {
+    client: side(h2.client, new Http2FrameLabels(true, label, markSegments, headerText)),
+    server: side(h2.server, new Http2FrameLabels(false, label, markSegments, headerText, endText)),
+  };
+}
+
+/**
+ * HTTP/2 frames: each packet completing frames is HTTP2 with "TYPE[stream]" per frame
+ * ("HEADERS[1]: GET /path", "HEADERS[1]: 200 OK" with the decoded block), and "Magic" for
+ * the client preface.
  */
 export class Http2FrameLabels implements StreamSink {
   private hdr = new Uint8Array(9);
@@ -114,7 +167,11 @@ export class Http2FrameLabels implements StreamSink {
   private lastPacket = -1;
   private completed = 0;
 
-  constructor(client: boolean, private label: Label, private markSegments = false) {
+  constructor(
+    client: boolean, private label: Label, private markSegments = false,
+    private headerText: (stream: number) => string | null = () => null,
+    private bodyEndText: (stream: number) => string | null = () => null,
+  ) {
     this.preface = client ? PREFACE_LEN : 0;
   }
 
@@ -158,7 +215,9 @@ export class Http2FrameLabels implements StreamSink {
     this.completed++;
     const h = this.hdr;
     const stream = ((h[5] & 0x7f) << 24 | (h[6] << 16) | (h[7] << 8) | h[8]) >>> 0;
-    this.add(packet, `${FRAME_TYPE_NAMES[h[3]] ?? `Unknown type (${h[3]})`}[${stream}]`);
+    const text = h[3] === FRAME_HEADERS ? this.headerText(stream) : null;
+    const media = h[3] === FRAME_DATA && h[4] & FLAG_END_STREAM ? this.bodyEndText(stream) : null;
+    this.add(packet, `${FRAME_TYPE_NAMES[h[3]] ?? `Unknown type (${h[3]})`}[${stream}]${text !== null ? `: ${text}` : ''}${media !== null ? ` (${media})` : ''}`);
     this.hdrLen = 0;
   }
 

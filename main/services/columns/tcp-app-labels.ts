@@ -2,7 +2,7 @@ import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, type Frame } from '../../decode/fra
 import { TcpStreamReassembler, type StreamSink } from '../../reassembly/tcp-stream.js';
 import { looksLikeTls } from '../../parsers/tls.js';
 import { dnsInfo } from './dns-info.js';
-import { Http2FrameLabels, httpLabels, TLS_SEGMENT, type Label } from './http-info.js';
+import { http2Labels, httpLabels, TLS_SEGMENT, type Label } from './http-info.js';
 import { TlsRecordLabels, TlsSessionState } from './tls-info.js';
 import { TlsFollow, teeSink } from '../follow-tls.js';
 import type { KeyLog } from '../../decrypt/key-log.js';
@@ -90,7 +90,7 @@ class DecryptedLabels {
         if (!this.decided && dir === 0) {
           this.decided = true;
           const head = Buffer.from(b.buffer, b.byteOffset + off, Math.min(len, 16)).toString('latin1');
-          if (head.startsWith(H2_PREFACE)) this.targets = [new Http2FrameLabels(true, this.label, true), new Http2FrameLabels(false, this.label, true)];
+          if (head.startsWith(H2_PREFACE)) { const h = http2Labels(this.label, true); this.targets = [h.client, h.server]; }
           else if (METHOD.test(head)) { const h = httpLabels(this.label, () => {}); this.targets = [h.client, h.server]; }
         }
         this.targets?.[dir].data(b, off, len, packet);
@@ -165,8 +165,9 @@ export class TcpConnectionLabels {
       c.target = new LengthPrefixedLabels(true, pptpMessage, label);
       s.target = new LengthPrefixedLabels(true, pptpMessage, label);
     } else if (this.app === App.Http2) {
-      c.target = new Http2FrameLabels(true, label);
-      s.target = new Http2FrameLabels(false, label);
+      const h = http2Labels(label);
+      c.target = h.client;
+      s.target = h.server;
     } else if (this.app === App.Tls) {
       const session = new TlsSessionState();
       c.target = new TlsRecordLabels(true, session, label);
