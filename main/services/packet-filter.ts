@@ -12,6 +12,13 @@ import type { SessionData } from './session-data.js';
 
 const MAX_CACHED = 8;
 
+/** FNV-1a over the candidate indices: two candidate lists of one length differ in the key. */
+function hashIndices(a: number[]): number {
+  let h = 0x811c9dc5;
+  for (let k = 0; k < a.length; k++) h = Math.imul(h ^ a[k], 0x01000193);
+  return h >>> 0;
+}
+
 export class PacketFilter {
   private ctx: FilterContext | null = null;
   private ctxVersion = -1;
@@ -39,7 +46,7 @@ export class PacketFilter {
       this.ctxVersion = this.data.version;
       this.results.clear();
     }
-    const key = `${candidates.length}:${candidates[0] ?? ''}:${candidates[candidates.length - 1] ?? ''}|${text}`;
+    const key = `${candidates.length}:${hashIndices(candidates)}|${text}`;
     const hit = this.results.get(key);
     if (hit) return hit;
     const out = runFilter(r.filter, this.ctx!, candidates);
