@@ -1,5 +1,5 @@
 import { Decoder, parseDecodeAs } from '../decode/decoder.js';
-import { L4, TCP_SYN, type Frame } from '../decode/frame.js';
+import { L4, TCP_ACK, TCP_SYN, type Frame } from '../decode/frame.js';
 import { looksLikeQuicLong } from '../decode/quic.js';
 import { infoOf, NO_CONTEXT, protocolOf, tcpFlagText, type RowContext } from './columns/packet-columns.js';
 import { TcpConnectionLabels } from './columns/tcp-app-labels.js';
@@ -65,8 +65,9 @@ export class PacketReader {
 
   /**
    * tshark's relative sequence numbers: per direction, the base is the SYN's sequence number
-   * (so the SYN is 0), or one below the first sequence number seen when the capture starts
-   * mid-stream (so that packet is 1).
+   * (so the SYN is 0), or, when the capture starts mid-stream, one below the first sequence
+   * number seen or the first ACK the peer sent for it, whichever comes first (so a receiver's
+   * ACKs before the sender's first captured segment read Ack=1 as in tshark).
    */
   private bases = new Map<number, [number | null, number | null]>();
 
@@ -78,10 +79,10 @@ export class PacketReader {
     for (let i = 0; i < ix.length && (b[0] === null || b[1] === null); i++) {
       if (ix.connId[i] !== connId) continue;
       const d = ix.dir[i] === 2 ? 1 : 0;
-      if (b[d] !== null) continue;
       const f = this.decode(i);
       if (f.l4 !== L4.Tcp) break;
-      b[d] = f.tcpFlags & TCP_SYN ? f.tcpSeq >>> 0 : ((f.tcpSeq >>> 0) - 1) >>> 0;
+      if (b[d] === null) b[d] = f.tcpFlags & TCP_SYN ? f.tcpSeq >>> 0 : ((f.tcpSeq >>> 0) - 1) >>> 0;
+      if (b[1 - d] === null && f.tcpFlags & TCP_ACK) b[1 - d] = ((f.tcpAck >>> 0) - 1) >>> 0;
     }
     if (this.bases.size > 10000) this.bases.clear();
     this.bases.set(connId, b);

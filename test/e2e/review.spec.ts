@@ -1,5 +1,6 @@
 /// <reference lib="dom" />
 import { test, expect, type Page } from '@playwright/test';
+import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { capture } from '../helpers/captures';
 import { SHOTS, cliReport, openPath } from './helpers';
@@ -102,4 +103,18 @@ test('finding summaries wrap inside their card', async ({ page }) => {
     expect(await findings.nth(i).evaluate((e) => e.scrollWidth - e.clientWidth)).toBeLessThanOrEqual(1);
   }
   await page.getByTestId('findings').screenshot({ path: join(SHOTS, 'review-findings.png') });
+});
+
+test('a capture starting mid-stream: Seq/Ack in the Packets view are tshark\'s relative numbers', async ({ page }) => {
+  const file = capture('tcp-zerowindow-recovery.pcapng');
+  // tshark's tcp.seq / tcp.ack (relative) per frame; the receiver ACKs before the sender's first captured segment.
+  const oracle = execFileSync('tshark', ['-r', file, '-T', 'fields', '-e', 'frame.number', '-e', 'tcp.seq', '-e', 'tcp.ack'], { encoding: 'utf8' })
+    .trim().split('\n').map((l) => l.split('\t'));
+  expect(oracle.length).toBe(7);
+  await openPath(page, file);
+  await page.getByTestId('tab-packets').click();
+  const info = page.locator('[data-testid=packets-table] .vtd[data-col=info]');
+  await expect(info).toHaveCount(oracle.length);
+  const texts = await info.allTextContents();
+  for (const [i, [, seq, ack]] of oracle.entries()) expect(texts[i]).toContain(`Seq=${seq} Ack=${ack} `);
 });
