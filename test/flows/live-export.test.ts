@@ -98,11 +98,14 @@ describe.skipIf(tools !== null)('live flow export from tapscope listen', () => {
     const l = await listen(['--ipfix', `127.0.0.1:${col.port}`, '--flow-idle', '1']);
     try {
       await send(l.port, feed(0, 1000, 42));
-      await sleep(2500); // > idle timeout + one tick: the first 1,000 flows are exported now
+      // Idle timeout (1 s) then the next tick: the first 1,000 flows' records arrive while
+      // listen runs. Waited for as a condition (bounded), then the second half is sent.
+      const records = (n: number) => readIpfix(Buffer.concat(col.got.slice(0, n).map((g) => g.msg))).messages.reduce((a, m) => a + m.records.length, 0);
+      for (let i = 0; i < 200 && records(col.got.length) < 2000; i++) await sleep(100);
       const beforeSecondHalf = col.got.length;
-      expect(beforeSecondHalf).toBeGreaterThan(0);
+      expect(records(beforeSecondHalf)).toBe(2000);
       await send(l.port, feed(1000, 2000, 42));
-      await sleep(2500);
+      for (let i = 0; i < 200 && records(col.got.length) < 4000; i++) await sleep(100);
       const { code, json } = await stop(l);
       expect(code, l.stderr()).toBe(0);
       await sleep(200);

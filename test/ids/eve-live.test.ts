@@ -85,15 +85,17 @@ describe.skipIf(!hasTshark)('tapscope listen --alerts', () => {
     const sock = createSocket('udp4');
     for (const p of payloads) await new Promise<void>((res, rej) => sock.send(p, port, '127.0.0.1', (e) => (e ? rej(e) : res())));
     sock.close();
+    // The listener stamps arrival times: the alerts are "now", as the last datagram left
+    // (within the ±1 s the join allows around the connection's span).
+    const at = nowTs();
     await sleep(300);
-    // The listener stamps arrival times: the alerts are "now", inside the connection's span.
     const lines = [
-      alert({ ts: nowTs(), src: s.client, dst: s.server, sid: 2001, sig: 'to_server by tuple', sev: 1 }),
-      alert({ ts: nowTs(), src: s.server, dst: s.client, sid: 2002, sig: 'to_client by tuple', direction: 'to_client' }),
-      alert({ ts: nowTs(), src: [s.client[0], 1], dst: s.server, sid: 2003, sig: 'by community_id', cid: s.cid }),
-      alert({ ts: nowTs(), src: s.client, dst: s.server, sid: 2004, sig: 'through the tunnel', tunnel: { src_ip: '127.0.0.1', dest_ip: '127.0.0.1', depth: 1 } }),
-      alert({ ts: nowTs(), src: s.client, dst: s.server, sid: 2005, sig: 'another tunnel', tunnel: { src_ip: '10.9.9.9', dest_ip: '10.9.9.8', depth: 1 } }),
-      alert({ ts: nowTs(), src: ['192.0.2.77', 5555], dst: s.server, sid: 2006, sig: 'not in the capture' }),
+      alert({ ts: at, src: s.client, dst: s.server, sid: 2001, sig: 'to_server by tuple', sev: 1 }),
+      alert({ ts: at, src: s.server, dst: s.client, sid: 2002, sig: 'to_client by tuple', direction: 'to_client' }),
+      alert({ ts: at, src: [s.client[0], 1], dst: s.server, sid: 2003, sig: 'by community_id', cid: s.cid }),
+      alert({ ts: at, src: s.client, dst: s.server, sid: 2004, sig: 'through the tunnel', tunnel: { src_ip: '127.0.0.1', dest_ip: '127.0.0.1', depth: 1 } }),
+      alert({ ts: at, src: s.client, dst: s.server, sid: 2005, sig: 'another tunnel', tunnel: { src_ip: '10.9.9.9', dest_ip: '10.9.9.8', depth: 1 } }),
+      alert({ ts: at, src: ['192.0.2.77', 5555], dst: s.server, sid: 2006, sig: 'not in the capture' }),
     ];
     for (const l of lines) expect(schemaErrors(JSON.parse(l), SCHEMA), l).toEqual([]);
     appendFileSync(eve, lines.slice(0, 3).join('\n') + '\n' + lines[3].slice(0, 40));
