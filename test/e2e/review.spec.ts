@@ -118,3 +118,28 @@ test('a capture starting mid-stream: Seq/Ack in the Packets view are tshark\'s r
   const texts = await info.allTextContents();
   for (const [i, [, seq, ack]] of oracle.entries()) expect(texts[i]).toContain(`Seq=${seq} Ack=${ack} `);
 });
+
+test('a connection detail chart without points says why instead of showing bare axes', async ({ page }) => {
+  const file = capture('tcp-zerowindow-recovery.pcapng');
+  const cli = cliReport(file);
+  expect(cli.connections).toHaveLength(1);
+  expect(cli.connections[0].rtt).toBeNull();
+  await openPath(page, file);
+  await page.getByTestId('tab-connections').click();
+  await page.locator('[data-testid=connections-table] .vrow').first().click();
+  await expect(page.getByTestId('connection-detail')).toBeVisible();
+  await expect(page.getByTestId('rtt-chart-empty')).toHaveText('No ACK RTT samples: no captured data segment was acknowledged.');
+  // The server's two data segments are drawn: no note there.
+  await expect(page.getByTestId('flight-chart')).toBeVisible();
+  await expect(page.getByTestId('seq-chart-empty')).toHaveCount(0);
+  await page.getByTestId('rtt-chart').screenshot({ path: join(SHOTS, 'review-rtt-empty.png') });
+
+  // A connection with RTT samples has no note.
+  const withRtt = capture('http-get-basic.pcap');
+  expect(cliReport(withRtt).connections[0].rtt.samples).toBeGreaterThan(0);
+  await openPath(page, withRtt);
+  await page.getByTestId('tab-connections').click();
+  await page.locator('[data-testid=connections-table] .vrow').first().click();
+  await expect(page.getByTestId('seq-chart')).toBeVisible();
+  await expect(page.getByTestId('rtt-chart-empty')).toHaveCount(0);
+});
