@@ -102,6 +102,9 @@ export class AnalysisSession {
    */
   report(file: { path: string; format: 'pcap' | 'pcapng'; interfaces: CaptureInterface[]; comments: CaptureComment[] }, withConnections = true, withHttp = true): AnalysisReport {
     const table = this.connections;
+    // Findings first: the connection and http arrays (hundreds of MB at 200,000 connections)
+    // are not yet alive while the findings pass allocates.
+    const findings = this.app.findings(table.facts(), this.firstTs, this.lastTs);
     const connections: unknown[] = [];
     if (withConnections) for (let i = 0; i < table.count; i++) connections.push(connectionJson(table.connection(i)));
     return {
@@ -123,7 +126,7 @@ export class AnalysisSession {
       dns: this.app.dns.json(),
       tls: this.app.tls.json(),
       quic: this.app.quic.json(),
-      findings: this.app.findings(table.facts(), this.firstTs, this.lastTs),
+      findings,
     };
   }
 }
