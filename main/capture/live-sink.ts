@@ -16,6 +16,7 @@ import { KeyLogFollower } from '../decrypt/key-log-follower.js';
 import { openCaptureWriter, type CaptureWriter, type WriteRecord } from '../pcap/writer.js';
 import type { CaptureInterface, PacketRecord } from '../pcap/record.js';
 import { LiveFlowExport, type LiveFlowOptions, type LiveFlowStats } from '../flows/live-export.js';
+import type { FlowRecord } from '../flows/flow-records.js';
 import { EveFollower } from '../ids/eve-follower.js';
 import { PcapDirFeed, PcapStreamFeed, filesOlderThan, type DirFeedOptions, type FeedStats, type PacketFeed } from './ids-feeds.js';
 
@@ -128,6 +129,8 @@ interface Marker {
 }
 
 export const MARKER_SUFFIX = '.tapscope.json';
+/** Flow tags: analysis number * TAG_EPOCH + connection id (connection ids stay far below it). */
+const TAG_EPOCH = 2 ** 32;
 /** Unflushed spool bytes that trigger a flush between timer ticks. */
 const FLUSH_BYTES = 128 * 1024;
 
@@ -286,7 +289,7 @@ export class LiveSink {
   constructor(private readonly opts: SinkOptions) {
     this.session = new AnalysisSession({ decodeAs: opts.decodeAs, keepIndex: opts.keepIndex });
     this.decodeAs = opts.decodeAs;
-    this.flowExport = opts.flows ? new LiveFlowExport(opts.flows) : null;
+    this.flowExport = opts.flows ? new LiveFlowExport(opts.flows, (r, tag) => this.enrichFlow(r, tag)) : null;
     this.eve = opts.alertsPath ? new EveFollower(opts.alertsPath) : null;
     this.rotated = opts.analysisBudget ? { rotations: 0, packets: 0, connections: 0 } : null;
     if (opts.keyLogPath) {
@@ -324,6 +327,22 @@ export class LiveSink {
     this.decodeAs = decodeAs;
     this.keyLog?.retarget(this.session.app.keys);
     this.keyLog?.poll();
+  }
+
+  /**
+   * A live flow record's analysis elements (handshake RTT, retransmissions, capture-loss
+   * counters) from its TCP connection, when the analysis that saw it is still the current one.
+   */
+  private enrichFlow(r: FlowRecord, tag: number): void {
+    const epoch = Math.floor(tag / TAG_EPOCH);
+    const id = tag - epoch * TAG_EPOCH;
+    if (epoch !== (this.rotated?.rotations ?? 0) || id >= this.session.connections.count) return;
+    const t = this.session.connections.connection(id).tcp;
+    if (!t) return;
+    r.handshakeRttUs = t.handshakeRtt === null ? null : Math.round(t.handshakeRtt * 1e6);
+    r.retransmissions = t.counters.retransmissions;
+    r.lostSegments = t.counters.lostSegments;
+    r.ackedUnseen = t.counters.ackedUnseen;
   }
 
   /**
@@ -409,7 +428,8 @@ export class LiveSink {
     r.fileOffset = save && this.writer ? this.writer.bytesWritten : 0;
     try {
       const f = this.session.feed(r);
-      this.flowExport?.observe(f);
+      // Tag: the analysis's connection and the analysis's number (rotations), to find its facts at expiry.
+      this.flowExport?.observe(f, this.session.connections.flows.ctx.connId < 0 ? -1 : (this.rotated?.rotations ?? 0) * TAG_EPOCH + this.session.connections.flows.ctx.connId);
       if (this.rotated && this.session.connections.count >= this.opts.analysisBudget!) this.rotateAnalysis();
     } catch (e) {
       // An analyser failing on one packet must not end a capture: the packet is still saved.

@@ -88,6 +88,8 @@ export class FlowCache {
   private readonly hash: Int32Array;
   /** Running flow number (tapscopeConnectionId of the records). */
   private readonly number: Uint32Array;
+  /** The caller's tag of the flow's latest packet (observe's `tag`: the analysis's connection), -1 none. */
+  private readonly tag: Float64Array;
   private readonly state: Uint8Array;
   // ---- per direction: slot * 2 + (0 client->server, 1 server->client) ----
   private readonly packets: Float64Array;
@@ -113,7 +115,11 @@ export class FlowCache {
   /** The latest packet time seen (ms), the cache's clock. */
   clockMs = 0;
 
-  constructor(opts: FlowCacheOptions, private readonly onRecord: (r: FlowRecord) => void) {
+  /**
+   * `onRecord` gets each uniflow record; `tagOf` is the tag observe() last gave the flow
+   * (the live sink uses it to add the analysis's facts of the connection, if it still has it).
+   */
+  constructor(opts: FlowCacheOptions, private readonly onRecord: (r: FlowRecord, tag: number) => void) {
     this.idleMs = (opts.idleSec ?? DEFAULT_IDLE_SEC) * 1000;
     this.activeMs = (opts.activeSec ?? DEFAULT_ACTIVE_SEC) * 1000;
     const n = (this.maxFlows = Math.max(1, Math.floor(opts.maxFlows ?? DEFAULT_MAX_FLOWS)));
@@ -127,6 +133,7 @@ export class FlowCache {
     this.vni = new Int32Array(n);
     this.hash = new Int32Array(n);
     this.number = new Uint32Array(n);
+    this.tag = new Float64Array(n);
     this.state = new Uint8Array(n);
     this.packets = new Float64Array(n * 2);
     this.octets = new Float64Array(n * 2);
@@ -148,7 +155,7 @@ export class FlowCache {
   }
 
   /** Meters one decoded packet (TCP/UDP only; later fragments carry no ports and are left out). */
-  observe(f: Frame): void {
+  observe(f: Frame, tag = -1): void {
     if ((f.l4 !== L4.Tcp && f.l4 !== L4.Udp) || (f.isFragment && f.fragOffset > 0)) return;
     const ms = frameMs(f);
     if (ms > this.clockMs) this.clockMs = ms;
@@ -176,6 +183,7 @@ export class FlowCache {
     this.octets[d] += ipOctets(f);
     this.lastMs[d] = ms;
     this.lastAnyMs[s] = ms;
+    this.tag[s] = tag;
     if (proto === IPPROTO_TCP) {
       const fl = f.tcpFlags;
       this.flags[d] |= fl;
@@ -309,7 +317,7 @@ export class FlowCache {
         vni: vni < 0 ? null : vni & VNI_MASK, vniType: vni < 0 ? null : vni >= VNI_GENEVE ? 'geneve' : 'vxlan',
         communityId: cid, handshakeRttUs: null, retransmissions: 0, lostSegments: 0, ackedUnseen: 0,
         httpHost: null, httpStatus: null, dnsName: null, dnsRcode: null, tlsSni: null,
-      });
+      }, this.tag[s]);
     }
   }
 }

@@ -62,8 +62,13 @@ export class LiveFlowExport {
   private readonly recent: FlowRecord[] = [];
   private recentNext = 0;
 
-  constructor(private readonly opts: LiveFlowOptions) {
-    this.cache = new FlowCache(opts, (r) => {
+  /**
+   * `enrich` may fill a record's analysis elements (handshake RTT, counters) from the
+   * connection its tag names (observe's tag), when the analysis still has it.
+   */
+  constructor(private readonly opts: LiveFlowOptions, private readonly enrich: ((r: FlowRecord, tag: number) => void) | null = null) {
+    this.cache = new FlowCache(opts, (r, tag) => {
+      if (tag >= 0) this.enrich?.(r, tag);
       if (this.recent.length < RECENT_FLOWS) this.recent.push(r);
       else {
         this.recent[this.recentNext] = r;
@@ -82,8 +87,8 @@ export class LiveFlowExport {
     }
   }
 
-  observe(f: Frame): void {
-    this.cache.observe(f);
+  observe(f: Frame, tag = -1): void {
+    this.cache.observe(f, tag);
     this.wallAtPacket = Date.now();
   }
 

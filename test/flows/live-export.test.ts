@@ -149,6 +149,35 @@ describe.skipIf(tools !== null)('live flow export from tapscope listen', () => {
     }
   }, 60_000);
 
+  it('live records carry the analysis\'s facts of their TCP connection (handshake RTT, counters) while it has them', async () => {
+    const file = capture('vxlan-http.pcap');
+    const payloads = tsharkFields(file, ['udp.payload'], ['-Y', 'udp.port == 4789']).map((r) => Buffer.from(r[0].split(',').pop()!.replace(/:/g, ''), 'hex'));
+    const col = await rawCollector();
+    const l = await listen(['--ipfix', `127.0.0.1:${col.port}`]);
+    try {
+      await send(l.port, payloads);
+      await sleep(300);
+      const { code, json } = await stop(l);
+      expect(code, l.stderr()).toBe(0);
+      for (let i = 0; i < 50 && readIpfix(Buffer.concat(col.got.map((g) => g.msg))).messages.flatMap((m) => m.records).length < 2; i++) await sleep(100);
+      const recs = readIpfix(Buffer.concat(col.got.map((g) => g.msg))).messages.flatMap((m) => m.records);
+      const conns = json.connections as { client: { ip: string; port: number }; server: { ip: string; port: number }; handshakeRtt: number | null; retransmissions: number; lostSegments: number; ackedUnseen: number }[];
+      const tcp = conns.filter((c) => c.handshakeRtt !== null);
+      expect(tcp.length).toBeGreaterThan(0);
+      for (const c of tcp) {
+        const mine = recs.filter((r) => (r.sourceIPv4Address === c.client.ip && r.sourceTransportPort === c.client.port) || (r.destinationIPv4Address === c.client.ip && r.destinationTransportPort === c.client.port));
+        expect(mine).toHaveLength(2);
+        for (const r of mine) {
+          expect([r.handshakeRttMicroseconds, r.retransmittedPackets, r.captureLostSegments, r.captureAckedUnseen])
+            .toEqual([Math.round(c.handshakeRtt! * 1e6), c.retransmissions, c.lostSegments, c.ackedUnseen]);
+        }
+      }
+    } finally {
+      col.sock.close();
+      if (l.proc.exitCode === null) l.proc.kill('SIGKILL');
+    }
+  }, 60_000);
+
   for (const protocol of ['--ipfix', '--netflow9'] as const) {
     it(`${protocol} into nfcapd: a real capture's VXLAN feed, every inner direction as tshark counts it; open flows flushed at exit`, async () => {
       // The capture's tunnel datagrams, sent again to the listener (as udp-receiver.test.ts does).
