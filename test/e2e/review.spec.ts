@@ -143,3 +143,39 @@ test('a connection detail chart without points says why instead of showing bare 
   await expect(page.getByTestId('seq-chart')).toBeVisible();
   await expect(page.getByTestId('rtt-chart-empty')).toHaveCount(0);
 });
+
+test('no view logs a console error or throws on the review captures', async ({ page }) => {
+  test.setTimeout(90_000);
+  const errors: string[] = [];
+  page.on('console', (m) => { if (m.type() === 'error') errors.push(`${m.text()} (${m.location().url})`); });
+  page.on('pageerror', (e) => errors.push(`uncaught: ${e.message}`));
+  const files = [
+    'tls12-http-keys-in-pcapng-dsb.pcapng', // TLS, keys in a DSB
+    'quic-v1-chrome-cloudflare-keys-in-pcapng-dsb.pcapng', // QUIC v1 + HTTP/2 over TLS, keys in a DSB
+    'http2-cleartext-hpack-headers-port3000.pcapng', // h2c
+    'vxlan-http.pcap', // tunnel
+    'geneve-http-many-options.pcap',
+    'http-206-zerowindow-retx-ooo.pcap', // retransmissions, zero windows
+    'dns-servfail.pcapng',
+  ];
+  for (const f of files) {
+    await openPath(page, capture(f));
+    for (const tab of ['overview', 'connections', 'http', 'dns', 'tls', 'packets']) {
+      await page.getByTestId(`tab-${tab}`).click();
+      await expect(page.getByTestId(`tab-${tab}`)).toHaveClass(/active/);
+    }
+    // A packet's layers and bytes, then each connection's detail (at most two).
+    await page.locator('[data-testid=packets-table] .vrow').first().click();
+    await expect(page.getByTestId('packet-decode')).toBeVisible();
+    await page.getByTestId('tab-connections').click();
+    const rows = page.locator('[data-testid=connections-table] .vrow');
+    const n = Math.min(await rows.count(), 2);
+    for (let i = 0; i < n; i++) {
+      await page.getByTestId('tab-connections').click();
+      await rows.nth(i).click();
+      await expect(page.getByTestId('connection-detail')).toBeVisible();
+      await expect(page.locator('[data-testid=detail-packets] .vrow').first()).toBeVisible();
+    }
+  }
+  expect(errors).toEqual([]);
+});
