@@ -28,6 +28,9 @@ function addr(ip: string, port: number | null): string {
 
 /** Packets of one connection replayed for a page's application labels, at most. */
 const MAX_REPLAY = 20_000;
+/** Packets replayed for one page at most (shared by its connections), and the least one connection gets. */
+const MAX_PAGE_REPLAY = 200_000;
+const MIN_REPLAY = 1_000;
 
 /** Re-reads packets of one session. Keep one per session; close with the session. */
 export class PacketReader {
@@ -104,7 +107,7 @@ export class PacketReader {
    * segment completes an HTTP message or a TLS record), so the page's connections are
    * replayed from their first packet to the page's last one through the reassembly
    * (columns/tcp-app-labels.ts), found by one scan of the index; at most MAX_REPLAY packets
-   * per connection (further in, the replay starts mid-stream and the framers resynchronise
+   * per connection and MAX_PAGE_REPLAY per page (further in, the replay starts mid-stream and the framers resynchronise
    * or give up: those packets stay "TCP"). Nothing is kept once the page is built.
    */
   /**
@@ -135,8 +138,10 @@ export class PacketReader {
       list.push(i);
       if (list.length > 2 * MAX_REPLAY) list.splice(0, list.length - MAX_REPLAY);
     }
+    // The page's replay budget is shared: many long connections on one page replay less each.
+    const perConn = Math.max(MIN_REPLAY, Math.min(MAX_REPLAY, Math.floor(MAX_PAGE_REPLAY / Math.max(1, byConn.size))));
     for (const [, list0] of byConn) {
-      const list = list0.length > MAX_REPLAY ? list0.slice(list0.length - MAX_REPLAY) : list0;
+      const list = list0.length > perConn ? list0.slice(list0.length - perConn) : list0;
       const first = this.decode(list[0]);
       if (first.l4 === L4.Udp) {
         const quicFlow = first.payloadCapLen > 0 && looksLikeQuicLong(first.data, first.payloadOff, first.payloadCapLen);
