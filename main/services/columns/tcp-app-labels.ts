@@ -242,12 +242,6 @@ export class TcpConnectionLabels {
     this.current = null;
   }
 
-  /** Closes both directions at the end of the replayed packets (held data is flushed). */
-  finish(index: number): void {
-    this.c2s.close(index, 'eof');
-    this.s2c.close(index, 'eof');
-  }
-
   label(index: number): AppLabel | null {
     return this.parts.get(index) ?? null;
   }
