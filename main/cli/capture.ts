@@ -88,7 +88,7 @@ function summaryText(e: CaptureEnd, what: string): string {
   if (c.droppedByInterface) lines.push(`${c.droppedByInterface} packets dropped by interface`);
   lines.push(`${c.droppedByApp} packets dropped by app`);
   const stream = e.feeds?.stream;
-  if (stream) lines.push(`${stream.packets} packets written to the pcap stream on stdout, ${stream.dropped} dropped (the reader was behind)${stream.skipped ? `, ${stream.skipped} not Ethernet or IP` : ''}${stream.error ? ` (${stream.error})` : ''}`);
+  if (stream) lines.push(`${stream.packets} packets written to the pcap stream on stdout, ${stream.dropped} dropped${stream.dropped ? ' (the reader was behind)' : ''}${stream.skipped ? `, ${stream.skipped} not Ethernet or IP` : ''}${stream.error ? ` (${stream.error})` : ''}`);
   else lines.push(`${c.savedPackets} packets (${c.savedBytes} bytes) saved to ${c.files.join(', ') || '(no file)'}`);
   const dir = e.feeds?.idsDir;
   if (dir) lines.push(`${dir.packets} packets written to IDS files, ${dir.files?.length ?? 0} closed files kept${dir.dropped ? `, ${dir.dropped} dropped` : ''}${dir.error ? ` (${dir.error})` : ''}`);
