@@ -179,3 +179,24 @@ test('no view logs a console error or throws on the review captures', async ({ p
   }
   expect(errors).toEqual([]);
 });
+
+test('connection detail under a display filter that hides its packets: the filter as typed, and why the list is empty', async ({ page }) => {
+  const file = capture('http-get-basic.pcap');
+  const filter = 'tcp.port == 9';
+  // tshark agrees that nothing matches.
+  expect(execFileSync('tshark', ['-r', file, '-Y', filter], { encoding: 'utf8' }).trim()).toBe('');
+  await openPath(page, file);
+  await page.getByTestId('tab-packets').click();
+  await page.getByTestId('display-filter-input').fill(filter);
+  await page.getByTestId('display-filter-input').press('Enter');
+  await expect(page.getByTestId('packets-table-count')).toHaveText('0 of 14 rows');
+  await page.getByTestId('tab-connections').click();
+  await page.locator('[data-testid=connections-table] .vrow').first().click();
+  const shown = page.getByTestId('detail-display-filter');
+  await expect(shown).toContainText(filter);
+  // Inside the upper-case heading, the filter keeps its case (field names are case-sensitive).
+  await expect(shown).toHaveCSS('text-transform', 'none');
+  await expect(page.locator('[data-testid=detail-packets] .vempty')).toHaveText('No packet of this connection matches the display filter.');
+  await expect(page.getByTestId('detail-packets-count')).toHaveText('0 of 14 rows');
+  await page.locator('.packets-card').screenshot({ path: join(SHOTS, 'review-detail-filtered.png') });
+});
