@@ -1,6 +1,7 @@
 import type { CaptureStats, Progress, SessionInfo, SessionSummary, ViewFilter, FindingRow } from '../../../preload/api';
 import type { Client } from '../api/client';
 import { keyLogRequest } from './keylog.svelte';
+import { alertsRequest } from './alerts.svelte';
 
 export type Tab = 'overview' | 'connections' | 'http' | 'dns' | 'tls' | 'packets';
 export const TABS: { id: Tab; label: string; key: string }[] = [
@@ -119,7 +120,7 @@ export async function adoptSession(info: SessionInfo): Promise<void> {
 export async function openPath(path: string): Promise<void> {
   if (!app.api || !path.trim()) return;
   try {
-    await adoptSession(await app.api.openFile({ path: path.trim(), ...keyLogRequest() }));
+    await adoptSession(await app.api.openFile({ path: path.trim(), ...keyLogRequest(), ...alertsRequest() }));
   } catch (e) {
     fail(e);
   }
