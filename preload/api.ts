@@ -420,6 +420,8 @@ export interface FollowStreamQuery {
   maxBytes?: number;
   /** Follow this HTTP/2 stream (h2c, or TLS decrypted): its header blocks as lines and its DATA. */
   h2Stream?: number | null;
+  /** Follow this HTTP/3 request stream (QUIC with keys): its header sections as lines and its DATA. */
+  h3Stream?: number | null;
 }
 
 /** One run of payload in one direction, as text: printable ASCII kept, other bytes escaped (\xNN, \r, \n kept as line ends). */
@@ -446,6 +448,8 @@ export interface FollowStream {
   decrypted: boolean;
   /** HTTP/2 streams of the connection (ids that sent headers), for following one; [] when not HTTP/2. */
   h2Streams: number[];
+  /** HTTP/3 request streams (client-initiated bidirectional) of a QUIC conversation with keys; [] otherwise. */
+  h3Streams: number[];
 }
 
 // ---- Saving and export ------------------------------------------------------------------

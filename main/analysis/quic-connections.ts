@@ -130,6 +130,8 @@ export class QuicConnections implements FrameAnalyzer {
   readonly http3: Http3Connection[] = [];
   /** Sees every QUIC packet with its type and decryption (the connection detail sets it). */
   packetLog: ((e: QuicPacketEntry) => void) | null = null;
+  /** Sees every STREAM frame read (decrypted), for Follow Stream of HTTP/3 (services/follow-http3.ts). */
+  streamTap: ((streamId: number, fromClient: boolean, offset: number, b: Uint8Array, off: number, len: number, fin: boolean) => void) | null = null;
 
   /**
    * keyLog: TLS secrets (key log files, DSBs) that open Handshake and 1-RTT packets; http: where
@@ -440,6 +442,7 @@ class QuicTracker implements TlsEvents {
         const offset = type & 0x04 ? vi() : 0;
         const len = type & 0x02 ? vi() : n - p;
         if (p > n || p + len > n) return;
+        this.owner.streamTap?.(id, dir === 0, offset, pl, p, len, (type & 0x01) !== 0);
         this.http3()?.streamData(id, dir === 0, offset, pl, p, len, (type & 0x01) !== 0, ts);
         p += len;
       } else if (type === FRAME_RESET_STREAM) {

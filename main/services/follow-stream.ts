@@ -6,6 +6,8 @@ import type { Frame } from '../decode/frame.js';
 import type { KeyLog } from '../decrypt/key-log.js';
 import { TlsFollow, teeSink } from './follow-tls.js';
 import { Http2Follow, startsHttp2 } from './follow-http2.js';
+import { followHttp3 } from './follow-http3.js';
+import type { PacketRecord } from '../pcap/record.js';
 
 /*
  * FOLLOW STREAM. A connection's payload as text, both directions in the order the bytes were
@@ -17,6 +19,7 @@ import { Http2Follow, startsHttp2 } from './follow-http2.js';
  * With the session's keys a TLS connection is followed decrypted (follow-tls.ts): the
  * application data instead of the records, `decrypted` true. An HTTP/2 connection lists its
  * streams (`h2Streams`); with `h2Stream` one stream is followed: its headers and DATA (follow-http2.ts).
+ * A QUIC conversation with keys lists its HTTP/3 request streams (`h3Streams`); `h3Stream` follows one.
  */
 
 export const DEFAULT_FOLLOW_BYTES = 1 << 20;
@@ -103,9 +106,14 @@ class Http2Tap {
 export interface FollowSource {
   index: PacketIndex;
   decode(i: number): Frame;
+  /** The record of packet i and the session's Decode As (HTTP/3 re-reads the conversation). */
+  record?(i: number): PacketRecord;
+  decodeAs?: string[];
 }
 
-export function followStream(src: FollowSource, connectionId: number, maxBytes = DEFAULT_FOLLOW_BYTES, keys: KeyLog | null = null, h2Stream: number | null = null): FollowStream {
+export function followStream(
+  src: FollowSource, connectionId: number, maxBytes = DEFAULT_FOLLOW_BYTES, keys: KeyLog | null = null, h2Stream: number | null = null, h3Stream: number | null = null,
+): FollowStream {
   const ix = src.index;
   const limit = Math.min(maxBytes, MAX_FOLLOW_BYTES);
   const raw = new Collector(limit);
@@ -123,7 +131,7 @@ export function followStream(src: FollowSource, connectionId: number, maxBytes =
   const c = raw;
   let seen = 0;
   let last = 0;
-  const out: FollowStream = { connectionId, transport: 'tcp', client: '', server: '', chunks: [], clientBytes: 0, serverBytes: 0, missingBytes: 0, truncated: false, decrypted: false, h2Streams: [] };
+  const out: FollowStream = { connectionId, transport: 'tcp', client: '', server: '', chunks: [], clientBytes: 0, serverBytes: 0, missingBytes: 0, truncated: false, decrypted: false, h2Streams: [], h3Streams: [] };
   for (let i = 0; i < ix.length && !c.full && !plain?.full; i++) {
     if (ix.connId[i] !== connectionId) continue;
     if (++seen > MAX_FOLLOW_PACKETS) {
@@ -153,6 +161,20 @@ export function followStream(src: FollowSource, connectionId: number, maxBytes =
   }
   r[0].close(last, 'eof');
   r[1].close(last, 'eof');
+  // QUIC with keys: its HTTP/3 request streams, and one followed (follow-http3.ts).
+  if (out.transport === 'udp' && keys && src.record) {
+    const h3 = new Collector(limit);
+    const r3 = followHttp3(ix, (i) => src.record!(i), connectionId, keys, src.decodeAs ?? [], h3Stream, (d, p, b, o, n) => h3.add(d, p, b, o, n));
+    out.h3Streams = r3.streams;
+    if (h3Stream !== null && r3.quic) {
+      out.decrypted = true;
+      out.chunks = h3.chunks;
+      out.clientBytes = h3.bytes[0];
+      out.serverBytes = h3.bytes[1];
+      out.truncated = h3.truncated;
+      return out;
+    }
+  }
   const decrypted = !!(tls?.decrypted && plain);
   const h2 = decrypted ? plainH2 : rawH2;
   out.h2Streams = h2.follow?.streams ?? [];

@@ -320,8 +320,9 @@ export class PacketReader {
   }
 
   /** A connection's payload as text (follow-stream.ts). */
-  follow(connectionId: number, maxBytes?: number, keys: KeyLog | null = null, h2Stream: number | null = null): FollowStream {
-    return followStream({ index: this.data.index, decode: (i) => this.decode(i) }, connectionId, maxBytes, keys, h2Stream);
+  follow(connectionId: number, maxBytes?: number, keys: KeyLog | null = null, h2Stream: number | null = null, h3Stream: number | null = null): FollowStream {
+    const src = { index: this.data.index, decode: (i: number) => this.decode(i), record: (i: number) => this.record(i), decodeAs: this.decodeAs };
+    return followStream(src, connectionId, maxBytes, keys, h2Stream, h3Stream);
   }
 
   close(): void {

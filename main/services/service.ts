@@ -371,7 +371,7 @@ export class TapscopeService implements TapscopeApi {
     const { data, reader } = this.live(q.sessionId);
     if (data.state === 'opening') throw new ApiError('the file is still being read', 'busy');
     if (!data.rawConnection(q.connectionId)) throw new ApiError(`no connection ${q.connectionId}`, 'not-found');
-    return reader.follow(q.connectionId, q.maxBytes, this.sessionKeys(q.sessionId), q.h2Stream ?? null);
+    return reader.follow(q.connectionId, q.maxBytes, this.sessionKeys(q.sessionId), q.h2Stream ?? null, q.h3Stream ?? null);
   }
 
   async decodePacket(sessionId: string, packetNumber: number): Promise<DecodedPacket> {

@@ -166,7 +166,8 @@ const VALIDATORS: Record<ApiMethod, (args: unknown[]) => unknown[]> = {
   followStream: ([v]) => {
     const q = obj(v, 'query');
     return [{ sessionId: sessionId(q.sessionId), connectionId: int(q.connectionId, 'connectionId', 0, 2 ** 31), maxBytes: q.maxBytes === undefined || q.maxBytes === null ? undefined : int(q.maxBytes, 'maxBytes', 1, 16 << 20),
-      h2Stream: q.h2Stream === undefined || q.h2Stream === null ? null : int(q.h2Stream, 'h2Stream', 0, 2 ** 31 - 1) }];
+      h2Stream: q.h2Stream === undefined || q.h2Stream === null ? null : int(q.h2Stream, 'h2Stream', 0, 2 ** 31 - 1),
+      h3Stream: q.h3Stream === undefined || q.h3Stream === null ? null : int(q.h3Stream, 'h3Stream', 0, 2 ** 53 - 1) }];
   },
   decodePacket: ([s, n]) => [sessionId(s), int(n, 'packetNumber', 1, 2 ** 40)],
   checkDisplayFilter: ([t]) => [str(t, 'text', MAX_DISPLAY_FILTER)],

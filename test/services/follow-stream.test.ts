@@ -147,3 +147,60 @@ describe('followStream of one HTTP/2 stream vs tshark', () => {
     });
   }
 });
+
+describe('followStream of one HTTP/3 request stream vs tshark', () => {
+  it('quic-v2-http3-keys-in-pcapng-dsb.pcapng', async () => {
+    const name = 'quic-v2-http3-keys-in-pcapng-dsb.pcapng';
+    // tshark's decrypted STREAM frames: per packet, per frame, stream id, offset (empty: 0) and data.
+    const rows = tshark(['-r', capture(name), '-Y', 'quic.stream.stream_id', '-T', 'fields', '-E', 'occurrence=a', '-E', 'aggregator=|',
+      '-e', 'ip.src', '-e', 'quic.stream.stream_id', '-e', 'quic.stream.offset', '-e', 'quic.stream_data']).trim().split('\n').map((l) => l.split('\t'));
+    const client = rows[0][0];
+    const bidi = new Set<number>();
+    const bytes: Map<number, Buffer>[] = [new Map(), new Map()]; // per direction: offset -> data of stream 0
+    for (const [src, ids = '', offs = '', datas = ''] of rows) {
+      const idList = ids.split('|');
+      const offList = offs === '' ? [] : offs.split('|');
+      const dataList = datas === '' ? [] : datas.split('|');
+      // Offsets are present only for frames that carry one: pair them in order of frames with data.
+      idList.forEach((id, k) => {
+        if (Number(id) % 4 === 0) bidi.add(Number(id));
+        if (id === '0' && dataList[k] !== undefined) bytes[src === client ? 0 : 1].set(Number(offList[k] ?? 0) || 0, Buffer.from(dataList[k].replace(/:/g, ''), 'hex'));
+      });
+    }
+    // DATA frame content per direction from the reassembled stream (RFC 9114 §7.1 varints).
+    const varint = (b: Buffer, o: number): [number, number] => {
+      const n = 1 << (b[o] >> 6);
+      let v = b[o] & 0x3f;
+      for (let i = 1; i < n; i++) v = v * 256 + b[o + i];
+      return [v, o + n];
+    };
+    let dataBytes = 0;
+    for (const m of bytes) {
+      const stream = Buffer.concat([...m.entries()].sort((a, b) => a[0] - b[0]).map(([, b]) => b));
+      for (let o = 0; o < stream.length;) {
+        const [type, o1] = varint(stream, o);
+        const [len, o2] = varint(stream, o1);
+        if (type === 0) dataBytes += len;
+        o = o2 + len;
+      }
+    }
+    expect(dataBytes).toBeGreaterThan(0);
+    const { info } = await openAndWait(t.api, capture(name));
+    const conns = await t.api.connections({ sessionId: info.sessionId, offset: 0, limit: 100 });
+    const conn = conns.rows.find((c) => c.transport === 'quic')!;
+    const all = await t.api.followStream({ sessionId: info.sessionId, connectionId: conn.id });
+    expect(all.h3Streams.slice().sort((a, b) => a - b)).toEqual([...bidi].sort((a, b) => a - b));
+    const one = await t.api.followStream({ sessionId: info.sessionId, connectionId: conn.id, h3Stream: 0 });
+    expect(one.decrypted).toBe(true);
+    const text = one.chunks.map((c) => c.text).join('');
+    expect(text).toContain(':method: GET');
+    expect(text).toMatch(/:status: \d{3}/);
+    // Each side sent one header section (ASCII lines, then a blank line) and then its DATA.
+    const blockBytes = (dir: 'c2s' | 's2c'): number => {
+      const side = one.chunks.filter((c) => c.dir === dir).map((c) => c.text).join('');
+      return side.indexOf('\n\n') + 2;
+    };
+    expect(one.clientBytes + one.serverBytes - blockBytes('c2s') - blockBytes('s2c')).toBe(dataBytes);
+    await t.api.closeSession(info.sessionId);
+  });
+});
