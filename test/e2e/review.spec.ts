@@ -200,3 +200,13 @@ test('connection detail under a display filter that hides its packets: the filte
   await expect(page.getByTestId('detail-packets-count')).toHaveText('0 of 14 rows');
   await page.locator('.packets-card').screenshot({ path: join(SHOTS, 'review-detail-filtered.png') });
 });
+
+test('a long capture\'s duration reads in days, not 5182711.5 min', async ({ page }) => {
+  const file = capture('pcapng-comments-2if-rtp.pcapng');
+  const cli = cliReport(file);
+  const span = cli.file.lastTs - cli.file.firstTs;
+  expect(span).toBeGreaterThan(86400 * 2);
+  await openPath(page, file);
+  await expect(page.getByTestId('file-stats')).toContainText(`Duration ${(span / 86400).toFixed(1)} d`);
+  await expect(page.getByTestId('file-stats')).not.toContainText(' min');
+});

@@ -6,7 +6,9 @@ export function fmtDuration(s: number | null | undefined): string {
   if (a < 1e-3) return `${(s * 1e6).toFixed(0)} µs`;
   if (a < 1) return `${(s * 1e3).toFixed(a < 0.01 ? 2 : 1)} ms`;
   if (a < 120) return `${s.toFixed(2)} s`;
-  return `${(s / 60).toFixed(1)} min`;
+  if (a < 7200) return `${(s / 60).toFixed(1)} min`;
+  if (a < 172800) return `${(s / 3600).toFixed(1)} h`;
+  return `${(s / 86400).toFixed(1)} d`;
 }
 
 export function fmtBytes(n: number | null | undefined): string {
