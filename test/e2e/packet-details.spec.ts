@@ -122,3 +122,16 @@ test('Follow Stream decrypts TLS with the capture keys and follows one HTTP/2 st
   await expect(page.getByTestId('follow-text').locator('[data-dir=s2c]').first()).toContainText(':status: 200');
   await page.screenshot({ path: join(SHOTS, 'follow-http2-stream.png') });
 });
+
+test('Follow Stream of an HTTP/3 request stream (QUIC decrypted with the capture keys)', async ({ page }) => {
+  const file = capture('quic-v2-http3-keys-in-pcapng-dsb.pcapng');
+  await openPath(page, file);
+  await page.getByTestId('tab-packets').click();
+  await page.locator('[data-testid=packets-table] .vrow[data-row="1"]').click();
+  await page.getByTestId('follow-stream-button').click();
+  await page.getByTestId('follow-h3-stream').selectOption('0');
+  await expect(page.getByTestId('follow-stream')).toContainText('HTTP/3 stream 0');
+  await expect(page.getByTestId('follow-text').locator('[data-dir=c2s]').first()).toContainText(':path: /index.html');
+  await expect(page.getByTestId('follow-text').locator('[data-dir=s2c]').first()).toContainText(':status: 200');
+  await page.screenshot({ path: join(SHOTS, 'follow-http3-stream.png') });
+});

@@ -146,13 +146,14 @@ function hex(b: Uint8Array, o: number, n: number): string {
   return Buffer.from(b.buffer, b.byteOffset + o, n).toString('hex');
 }
 
-/** "Initial, DCID=…, SCID=…" for long headers, "Protected Payload (KP0)" for short ones (frames need the keys). */
+/** "Initial, DCID=…, SCID=…" for long headers, "Protected Payload" for short ones (frames need the keys). */
 function quicInfo(f: Frame): string {
   const b = f.data;
   const o = f.payloadOff;
   const e = o + f.payloadCapLen;
   if (!parseQuicHeader(b, o, e, -1, header)) return 'QUIC (unreadable header)';
-  if (!header.long) return `Protected Payload (KP${(b[o] >> 2) & 1})`;
+  // The key phase bit is under header protection (RFC 9001 §5.4): without removing it, unknown.
+  if (!header.long) return 'Protected Payload';
   let s = header.type === QuicType.VersionNegotiation ? 'Version Negotiation' : QUIC_TYPE_NAMES[header.type];
   if (header.dcidLen) s += `, DCID=${hex(b, header.dcidOff, header.dcidLen)}`;
   if (header.scidLen) s += `, SCID=${hex(b, header.scidOff, header.scidLen)}`;
