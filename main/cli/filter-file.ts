@@ -3,6 +3,8 @@ import { SessionData } from '../services/session-data.js';
 import { PacketReader } from '../services/packets.js';
 import { PacketFilter } from '../services/packet-filter.js';
 import { compileDisplayFilter, describeFilterError } from '../filter/index.js';
+import { sessionKeyLog } from '../decrypt/inject-secrets.js';
+import type { KeyLog } from '../decrypt/key-log.js';
 
 /**
  * A display filter over a whole file, for the CLI (`packets -Y`, `analyze -Y`): the file is
@@ -31,6 +33,9 @@ export function filterFile(path: string, filterText: string | null, decodeAs: st
     return 1;
   }
   const reader = new PacketReader(data, decodeAs);
+  // The capture's own TLS keys (pcapng DSBs) label decrypted HTTP/HTTP2 rows, as in the app; read once, when a TLS connection needs them.
+  let keys: KeyLog | null | undefined;
+  reader.keys = () => (keys ??= data.format === 'pcapng' ? sessionKeyLog(path, []).keys : null);
   const all: number[] = [];
   for (let i = 0; i < Math.min(data.index.length, firstN); i++) all.push(i);
   return { data, reader, matches: new PacketFilter(data, reader).apply(all, filterText), packets: data.index.length };
