@@ -27,9 +27,11 @@ export type IoBins = IoGraph;
 
 function chooseInterval(span: number, requested: number | null): { interval: number; adjusted: string | null } {
   const bins = (iv: number): number => Math.floor((span + EPS) / iv) + 1;
-  if (requested === null) return { interval: IO_INTERVALS.find((iv) => bins(iv) <= IO_AUTO_BINS) ?? IO_INTERVALS[IO_INTERVALS.length - 1], adjusted: null };
+  // Past the coarsest listed interval (a capture spanning years): whole seconds that keep the bins within the limit.
+  const coarsest = (limit: number): number => Math.max(IO_INTERVALS[IO_INTERVALS.length - 1], Math.ceil((span + EPS) / (limit - 1)));
+  if (requested === null) return { interval: IO_INTERVALS.find((iv) => bins(iv) <= IO_AUTO_BINS) ?? coarsest(IO_AUTO_BINS), adjusted: null };
   if (bins(requested) <= IO_MAX_BINS) return { interval: requested, adjusted: null };
-  const interval = IO_INTERVALS.find((iv) => iv >= requested && bins(iv) <= IO_MAX_BINS) ?? IO_INTERVALS[IO_INTERVALS.length - 1];
+  const interval = IO_INTERVALS.find((iv) => iv >= requested && bins(iv) <= IO_MAX_BINS) ?? coarsest(IO_MAX_BINS);
   return { interval, adjusted: `${requested} s intervals would make ${bins(requested).toLocaleString('en-US')} bins (at most ${IO_MAX_BINS.toLocaleString('en-US')}): showing ${interval} s intervals` };
 }
 

@@ -209,4 +209,12 @@ test('a long capture\'s duration reads in days, not 5182711.5 min', async ({ pag
   await openPath(page, file);
   await expect(page.getByTestId('file-stats')).toContainText(`Duration ${(span / 86400).toFixed(1)} d`);
   await expect(page.getByTestId('file-stats')).not.toContainText(' min');
+  // The I/O graph stays within its bin limits (auto: 500; 1 min asked: 10,000, widened and said so), every packet counted.
+  const io = page.getByTestId('io-graph');
+  await expect(io).toHaveAttribute('data-packets', String(cli.file.packets));
+  expect(Number(await io.getAttribute('data-bins'))).toBeLessThanOrEqual(500);
+  await page.getByTestId('io-interval').selectOption('1 min');
+  await expect(page.getByTestId('io-adjusted')).toContainText('60 s intervals would make');
+  await expect(io).toHaveAttribute('data-packets', String(cli.file.packets));
+  expect(Number(await io.getAttribute('data-bins'))).toBeLessThanOrEqual(10_000);
 });
