@@ -3,6 +3,7 @@ import type { PacketIndex } from '../engine/packet-index.js';
 import { appFieldsOf, type AppFields } from './app-fields.js';
 import { TcpAppFields } from './tcp-app-replay.js';
 import { ipv4Number, ipv6Hex } from './values.js';
+import { learnSeqBases, type SeqBases } from '../analysis/relative-seq.js';
 
 /*
  * What a compiled filter reads a packet through. Index facts (number, time, length, TCP
@@ -26,7 +27,7 @@ export interface ConnectionFacts {
   /** tshark's tcp.stream / udp.stream number. */
   stream: number;
   /** Relative sequence bases per direction (0 client->server, 1 server->client), null unseen. */
-  seqBase: [number | null, number | null];
+  seqBase: SeqBases;
   /** Window scale shift per direction, -1 unknown or not negotiated (tshark then shows the raw window). */
   wscale: [number, number];
 }
@@ -188,13 +189,8 @@ export class FilterContext {
           if (i < 0) continue;
           const g = this.src.decode(i);
           if (g.l4 !== L4.Tcp) continue;
-          const isSyn = (g.tcpFlags & TCP_SYN) !== 0;
-          // tshark: a direction first seen mid-stream starts one below its first sequence number,
-          // unless the other direction already acknowledged into it (its base is then that ACK - 1).
-          if (fc.seqBase[d] === null) fc.seqBase[d] = isSyn ? g.tcpSeq >>> 0 : ((g.tcpSeq >>> 0) - 1) >>> 0;
-          if (isSyn) syn[d] = g.tcpWscale;
-          const o = 1 - d;
-          if (fc.seqBase[o] === null && g.tcpFlags & TCP_ACK && !isSyn) fc.seqBase[o] = ((g.tcpAck >>> 0) - 1) >>> 0;
+          learnSeqBases(fc.seqBase, d, g.tcpFlags, g.tcpSeq, g.tcpAck);
+          if (g.tcpFlags & TCP_SYN) syn[d] = g.tcpWscale;
         }
         // RFC 7323 §2.2: scaling applies only when both SYNs carried the option.
         if (syn[0] >= 0 && syn[1] >= 0) fc.wscale = [Math.min(syn[0], 14), Math.min(syn[1], 14)];

@@ -9,6 +9,7 @@ import { linkTypeName } from '../pcap/link-types.js';
 import type { PacketRecord } from '../pcap/record.js';
 import { TcpA, tcpFlagLabels } from '../analysis/tcp-flags.js';
 import { tcpDetail, type TcpDetail } from '../analysis/tcp-report.js';
+import { learnSeqBases, type SeqBases } from '../analysis/relative-seq.js';
 import type { SeriesPoints } from '../analysis/rtt-stats.js';
 import { AnalysisSession } from '../engine/session.js';
 import type { ConnectionDetail, DecodedField, DecodedPacket, FollowStream, PacketRow } from '../../preload/api.js';
@@ -72,9 +73,9 @@ export class PacketReader {
    * number seen or the first ACK the peer sent for it, whichever comes first (so a receiver's
    * ACKs before the sender's first captured segment read Ack=1 as in tshark).
    */
-  private bases = new Map<number, [number | null, number | null]>();
+  private bases = new Map<number, SeqBases>();
 
-  private seqBases(connId: number): [number | null, number | null] {
+  private seqBases(connId: number): SeqBases {
     let b = this.bases.get(connId);
     if (b) return b;
     b = [null, null];
@@ -84,8 +85,7 @@ export class PacketReader {
       const d = ix.dir[i] === 2 ? 1 : 0;
       const f = this.decode(i);
       if (f.l4 !== L4.Tcp) break;
-      if (b[d] === null) b[d] = f.tcpFlags & TCP_SYN ? f.tcpSeq >>> 0 : ((f.tcpSeq >>> 0) - 1) >>> 0;
-      if (b[1 - d] === null && f.tcpFlags & TCP_ACK) b[1 - d] = ((f.tcpAck >>> 0) - 1) >>> 0;
+      learnSeqBases(b, d, f.tcpFlags, f.tcpSeq, f.tcpAck);
     }
     if (this.bases.size > 10000) this.bases.clear();
     this.bases.set(connId, b);
