@@ -218,3 +218,24 @@ test('a long capture\'s duration reads in days, not 5182711.5 min', async ({ pag
   await expect(io).toHaveAttribute('data-packets', String(cli.file.packets));
   expect(Number(await io.getAttribute('data-bins'))).toBeLessThanOrEqual(10_000);
 });
+
+test('Esc closes Follow stream first, then the connection detail', async ({ page }) => {
+  await openPath(page, capture('http2-cleartext-hpack-headers-port3000.pcapng'));
+  await page.getByTestId('tab-connections').click();
+  await page.locator('[data-testid=connections-table] .vrow').first().click();
+  await page.getByTestId('detail-follow-stream').click();
+  await expect(page.getByTestId('follow-stream')).toBeVisible();
+  await page.keyboard.press('Escape');
+  await expect(page.getByTestId('follow-stream')).toHaveCount(0);
+  await expect(page.getByTestId('connection-detail')).toBeVisible();
+  await page.keyboard.press('Escape');
+  await expect(page.getByTestId('connection-detail')).toHaveCount(0);
+  // From the Packets view's packet details too: the packet list stays.
+  await page.getByTestId('tab-packets').click();
+  await page.locator('[data-testid=packets-table] .vrow').nth(3).click();
+  await page.getByTestId('follow-stream-button').click();
+  await expect(page.getByTestId('follow-stream')).toBeVisible();
+  await page.keyboard.press('Escape');
+  await expect(page.getByTestId('follow-stream')).toHaveCount(0);
+  await expect(page.getByTestId('packet-decode')).toBeVisible();
+});
