@@ -84,6 +84,11 @@ class BytePool {
     return out;
   }
 
+  /** The buffer holding the octets (to transfer to another thread). */
+  buffer(): ArrayBuffer {
+    return this.bytes.buffer as ArrayBuffer;
+  }
+
   private undo(start: number): boolean {
     this.length = start;
     return false;
@@ -145,6 +150,24 @@ export class HttpExchangeStore {
   bits = new Uint8Array(FIRST_ROWS);
   /** 1xx statuses of the few settled exchanges that had them. */
   readonly interim = new Map<number, number[]>();
+
+  /**
+   * A store that crossed a thread boundary (structured clone keeps the fields, not the
+   * classes): the same object given back its classes. The sender transferred buffers() and
+   * does not use its store again.
+   */
+  static revive(data: HttpExchangeStore): HttpExchangeStore {
+    Object.setPrototypeOf(data.strings, StringPool.prototype);
+    Object.setPrototypeOf(data.pool, BytePool.prototype);
+    return Object.setPrototypeOf(data, HttpExchangeStore.prototype) as HttpExchangeStore;
+  }
+
+  /** The column buffers, to transfer rather than copy when the store is posted to another thread. */
+  buffers(): ArrayBuffer[] {
+    return [
+      this.uriAt, this.uriLen, this.headersAt, this.connectionId, this.serverPort, this.text, this.status, this.times, this.sizes, this.bits,
+    ].map((a) => a.buffer as ArrayBuffer).concat(this.pool.buffer());
+  }
 
   /** Adds an exchange (kept as the object until settled); returns its slot. */
   add(x: HttpExchange): number {

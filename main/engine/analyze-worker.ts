@@ -6,6 +6,7 @@ import type { ConnectionRows } from './connection-columns.js';
 import { AnalysisSession } from './session.js';
 import { parseDecodeAs } from '../decode/decoder.js';
 import type { AnalysisReport } from './report.js';
+import type { HttpExchangeStore } from '../analysis/http-exchange-store.js';
 import type { CaptureInterface } from '../pcap/record.js';
 import { loadKeyLogFiles, secretsWarnings, useCaptureSecrets } from '../decrypt/capture-keys.js';
 
@@ -54,6 +55,8 @@ export type WorkerMessage =
     type: 'done'; report: AnalysisReport; cancelled: boolean; damaged: string | null; interfaces: CaptureInterface[];
     /** The report's connections were left out: the batches (the last one after finish()) carried them all. */
     connectionsInBatches?: boolean;
+    /** The report's `http` was left out: this exchange store (its buffers transferred) carries it. */
+    httpStore?: HttpExchangeStore;
   }
   | { type: 'failed'; message: string };
 
@@ -113,10 +116,13 @@ export function runAnalysis(job: AnalyzeJob, post: (m: WorkerMessage, transfer?:
     // report leaves them out. This relies on a connection's facts changing only when it
     // gets a packet (finish() closes HTTP/DNS/TLS state, not connections);
     // test/services/worker.test.ts checks it on every corpus capture.
-    const report = session.report({ path: job.path, format: reader.format, interfaces: reader.interfaces, comments: reader.comments }, false);
+    // Likewise the http array: the exchange store's columns cross instead (transferred, so
+    // no array of 200,000 exchanges exists on either side of the thread boundary).
+    const report = session.report({ path: job.path, format: reader.format, interfaces: reader.interfaces, comments: reader.comments }, false, false);
     report.alerts = [];
     if (job.alertsPath) addSessionAlerts(report, job.alertsPath, session);
-    post({ type: 'done', report, cancelled, damaged: reader.error ? reader.error.message : null, interfaces: reader.interfaces, connectionsInBatches: true });
+    const httpStore = session.app.http.store;
+    post({ type: 'done', report, cancelled, damaged: reader.error ? reader.error.message : null, interfaces: reader.interfaces, connectionsInBatches: true, httpStore }, httpStore.buffers());
   } catch (e) {
     post({ type: 'failed', message: `analysis failed: ${(e as Error).message}` });
   } finally {

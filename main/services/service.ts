@@ -251,10 +251,10 @@ export class TapscopeService implements TapscopeApi {
       file: data.file(),
       warnings: r?.warnings ?? [],
       counts: {
-        connections: data.connections.count, http: data.http().length, dns: data.dns().length, tls: data.tls().length,
+        connections: data.connections.count, http: data.httpCount(), dns: data.dns().length, tls: data.tls().length,
         findings: data.findings().length, tunnels: data.tunnels().length,
       },
-      features: { tcpAnalysis: hasTcp, http: data.http().length > 0, dns: data.dns().length > 0, tls: data.tls().length > 0, findings: data.findings().length > 0, pcapWriter: true },
+      features: { tcpAnalysis: hasTcp, http: data.httpCount() > 0, dns: data.dns().length > 0, tls: data.tls().length > 0, findings: data.findings().length > 0, pcapWriter: true },
     };
   }
 
@@ -350,7 +350,7 @@ export class TapscopeService implements TapscopeApi {
       sequence: s.sequence,
       flight: f.flight,
       truncated: s.truncated || f.truncated,
-      http: data.http().filter((h) => h.connectionId === connectionId),
+      http: data.httpOf(connectionId),
       tls: data.tls().filter((t) => t.connectionId === connectionId),
       alerts: data.alertsOf(connectionId),
       quic: row.transport === 'quic' ? quicDetail(data.index, (i) => reader.record(i), connectionId, this.sessionKeys(sessionId), this.live(sessionId).decodeAs) : null,

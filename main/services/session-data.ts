@@ -9,11 +9,12 @@ import type { IndexSlice, WorkerMessage } from '../engine/analyze-worker.js';
 import { PacketIndex } from '../engine/packet-index.js';
 import { ioGraphBins, type IoBins } from './io-graph.js';
 import { TcpA } from '../analysis/tcp-flags.js';
-import { connectionRowOf, dnsRow, endpointText, findingRow, httpRow, quicRow, tlsRow, tunnelKey } from './rows.js';
+import { connectionRowOf, dnsRow, endpointText, findingRow, quicRow, tlsRow, tunnelKey } from './rows.js';
 import { connectionJson } from '../analysis/connection-json.js';
 import { ConnectionStore } from '../engine/connection-columns.js';
 import { connectionCommunityId } from '../flows/community-id.js';
 import { applyItemsDelta } from '../engine/session-deltas.js';
+import { HttpTable } from './http-table.js';
 
 type Obj = Record<string, unknown>;
 
@@ -48,7 +49,8 @@ export class SessionData {
   }
   /** Rows (built on demand: after a delta the next query rebuilds them, at most once per delta). */
   private rows: ConnectionRow[] | null = null;
-  private httpRows: HttpRow[] = [];
+  /** HTTP rows, built per page from the exchange store once a file is read. */
+  private readonly httpTable = new HttpTable();
   private dnsRows: DnsRow[] = [];
   private tlsRows: TlsRow[] = [];
   private quicRows: QuicRow[] = [];
@@ -83,7 +85,7 @@ export class SessionData {
       if (m.app) {
         this.liveTunnels = m.app.tunnels;
         // Deltas (engine/session-deltas.ts): only new elements and those whose connection moved.
-        applyItemsDelta(this.httpRows, m.app.http, httpRow);
+        this.httpTable.applyDelta(m.app.http);
         applyItemsDelta(this.dnsRows, m.app.dns, dnsRow);
         applyItemsDelta(this.tlsRows, m.app.tls, tlsRow);
         applyItemsDelta(this.quicRows, m.app.quic, quicRow);
@@ -112,7 +114,17 @@ export class SessionData {
       this.packets = m.report.file.packets;
       this.bytesRead = this.size;
       this.rows = null;
-      this.httpRows = (m.report.http as Obj[]).map(httpRow);
+      if (m.httpStore) {
+        // The report's http array was left out: the store carries it, and the array is
+        // built only if someone reads it (tests, exports).
+        this.httpTable.setStore(m.httpStore);
+        const table = this.httpTable;
+        Object.defineProperty(m.report, 'http', {
+          enumerable: true,
+          configurable: true,
+          get: () => Array.from({ length: table.length }, (_, i) => table.json(i)),
+        });
+      } else this.httpTable.setJson(m.report.http as Obj[]);
       this.dnsRows = (m.report.dns as Obj[]).map(dnsRow);
       this.tlsRows = (m.report.tls as Obj[]).map(tlsRow);
       this.quicRows = ((m.report.quic ?? []) as Obj[]).map(quicRow);
@@ -163,7 +175,11 @@ export class SessionData {
   connectionRows(): ConnectionRow[] {
     if (this.rows) return this.rows;
     const sites = new Map<number, string>();
-    for (const h of this.httpRows) if (h.host && !sites.has(h.connectionId)) sites.set(h.connectionId, h.host);
+    const http = this.httpTable;
+    for (let i = 0; i < http.length; i++) {
+      const h = http.leanRow(i);
+      if (h.host && !sites.has(h.connectionId)) sites.set(h.connectionId, h.host);
+    }
     for (const t of this.tlsRows) if (t.sni) sites.set(t.connectionId, t.sni);
     // A UDP conversation carrying QUIC is shown as transport "quic" with its SNI as site.
     const quic = new Set<number>();
@@ -203,7 +219,14 @@ export class SessionData {
     return c ? connectionJson(c) : null;
   }
 
-  http(): HttpRow[] { return this.httpRows; }
+  httpCount(): number { return this.httpTable.length; }
+  /** The HTTP rows of one connection. */
+  httpOf(connectionId: number): HttpRow[] {
+    const out: HttpRow[] = [];
+    const http = this.httpTable;
+    for (let i = 0; i < http.length; i++) if (http.leanRow(i).connectionId === connectionId) out.push(http.row(i));
+    return out;
+  }
   dns(): DnsRow[] { return this.dnsRows; }
   tls(): TlsRow[] { return this.tlsRows; }
   quic(): QuicRow[] { return this.quicRows; }
@@ -274,19 +297,34 @@ export class SessionData {
     return { offset: q.offset, total: ids.length, unfiltered: rows.length, rows: page.map((id) => this.connectionRowById(id)!) };
   }
 
-  private queryTable<T extends { index: number }>(kind: string, all: T[], q: TableQuery, keep: (r: T, allowed: Set<number> | null) => boolean, text: (r: T) => string): Page<T> {
+  /**
+   * Filter, sort and page a table of `all` rows (an array, or a row source with `length`,
+   * `row(i)` and `leanRow(i)` for filtering and sorting without the heavy fields): only the
+   * page's rows are built; the sorted ids are cached per query.
+   */
+  private queryTable<T extends { index: number }>(kind: string, all: T[] | RowSource<T>, q: TableQuery, keep: (r: T, allowed: Set<number> | null) => boolean, text: (r: T) => string): Page<T> {
+    const src: RowSource<T> = Array.isArray(all) ? { length: all.length, row: (i) => all[i], leanRow: (i) => all[i] } : all;
+    const key = q.sortKey ?? 'index';
+    // Sorting by a header list needs the lists (no lean row has them).
+    const read = /Headers$/.test(key) ? (i: number) => src.row(i) : (i: number) => src.leanRow(i);
     const ids = this.cached(kind, q, () => {
       const allowed = this.allowedConnections(q.filter);
       const t = q.text?.trim().toLowerCase() || null;
-      const out = all.filter((r) => keep(r, allowed) && (!t || text(r).toLowerCase().includes(t)));
-      sortRows(out, q.sortKey ?? 'index', q.sortDir ?? 'asc');
-      return out.map((r) => r.index);
+      const kept: number[] = [];
+      const values: unknown[] = [];
+      for (let i = 0; i < src.length; i++) {
+        const r = read(i);
+        if (!keep(r, allowed) || (t && !text(r).toLowerCase().includes(t))) continue;
+        kept.push(r.index);
+        values.push(sortValue(r, key));
+      }
+      return sortedOrder(values, q.sortDir ?? 'asc').map((k) => kept[k]);
     });
-    return { offset: q.offset, total: ids.length, unfiltered: all.length, rows: ids.slice(q.offset, q.offset + q.limit).map((i) => all[i]) };
+    return { offset: q.offset, total: ids.length, unfiltered: src.length, rows: ids.slice(q.offset, q.offset + q.limit).map((i) => src.row(i)) };
   }
 
   queryHttp(q: TableQuery): Page<HttpRow> {
-    return this.queryTable('h', this.httpRows, q,
+    return this.queryTable('h', this.httpTable, q,
       (r, allowed) => (!allowed || allowed.has(r.connectionId)) && this.inTime(q.filter, r.requestTs, r.requestTs + (r.duration ?? 0)),
       (r) => `${r.method} ${r.host ?? ''} ${r.uri} ${r.status ?? ''} ${r.contentType ?? ''}`);
   }
@@ -390,7 +428,8 @@ export class SessionData {
       if (fl & TcpA.Retransmission) retrans[b]++;
       if (fl & TcpA.Reset) failures[b]++;
     }
-    for (const h of this.httpRows) {
+    for (let i = 0; i < this.httpTable.length; i++) {
+      const h = this.httpTable.leanRow(i);
       if (allowed && !allowed.has(h.connectionId)) continue;
       if (h.status === null || h.status >= 500) failures[bucket(h.requestTs)]++;
     }
@@ -414,15 +453,28 @@ function sortValue(r: object, key: string): unknown {
   return v;
 }
 
+/** Rows by position, built on demand (HttpTable). */
+interface RowSource<T> {
+  readonly length: number;
+  row(i: number): T;
+  leanRow(i: number): T;
+}
+
 /** Stable sort by one key; nulls last in either direction. */
 export function sortRows<T extends object>(rows: T[], key: string, dir: 'asc' | 'desc'): void {
+  const order = sortedOrder(rows.map((r) => sortValue(r, key)), dir);
+  const before = rows.slice();
+  for (let k = 0; k < order.length; k++) rows[k] = before[order[k]];
+}
+
+/** Positions of `values` in stable sorted order (nulls last in either direction). */
+function sortedOrder(values: unknown[], dir: 'asc' | 'desc'): number[] {
   const sign = dir === 'desc' ? -1 : 1;
-  const vals = new Map<T, unknown>();
-  for (const r of rows) vals.set(r, sortValue(r, key));
   const collator = new Intl.Collator('en', { numeric: true });
-  rows.sort((a, b) => {
-    const x = vals.get(a);
-    const y = vals.get(b);
+  const order = Array.from({ length: values.length }, (_, i) => i);
+  return order.sort((a, b) => {
+    const x = values[a];
+    const y = values[b];
     const xn = x === null || x === undefined;
     const yn = y === null || y === undefined;
     if (xn || yn) return xn === yn ? 0 : xn ? 1 : -1;
