@@ -239,3 +239,16 @@ test('Esc closes Follow stream first, then the connection detail', async ({ page
   await expect(page.getByTestId('follow-stream')).toHaveCount(0);
   await expect(page.getByTestId('packet-decode')).toBeVisible();
 });
+
+test('an empty view says what the capture lacks, not that the analysis may be missing from the build', async ({ page }) => {
+  const file = capture('quic-v1-retry-quic-go-interop-ppp.pcap');
+  const cli = cliReport(file);
+  expect([cli.http.length, cli.dns.length, cli.tls.length, cli.quic.length]).toEqual([0, 0, 0, 1]);
+  await openPath(page, file);
+  for (const [tab, text] of [['http', 'No HTTP exchanges in this capture'], ['dns', 'No DNS transactions in this capture'], ['tls', 'No TLS handshakes over TCP in this capture.']]) {
+    await page.getByTestId(`tab-${tab}`).click();
+    await expect(page.locator(`[data-testid=${tab}-table] .vempty`)).toContainText(text);
+  }
+  // The QUIC handshake is listed under the TLS view's QUIC section.
+  await expect(page.locator('[data-testid=quic-table] .vrow')).toHaveCount(1);
+});
