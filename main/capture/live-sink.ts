@@ -17,6 +17,7 @@ import { openCaptureWriter, type CaptureWriter, type WriteRecord } from '../pcap
 import type { CaptureInterface, PacketRecord } from '../pcap/record.js';
 import { LiveFlowExport, type LiveFlowOptions, type LiveFlowStats } from '../flows/live-export.js';
 import type { FlowRecord } from '../flows/flow-records.js';
+import { LiveAppFacts } from '../flows/live-app-facts.js';
 import { EveFollower } from '../ids/eve-follower.js';
 import { PcapDirFeed, PcapStreamFeed, filesOlderThan, type DirFeedOptions, type FeedStats, type PacketFeed } from './ids-feeds.js';
 
@@ -331,19 +332,26 @@ export class LiveSink {
 
   /**
    * A live flow record's analysis elements (handshake RTT, retransmissions, capture-loss
-   * counters) from its TCP connection, when the analysis that saw it is still the current one.
+   * counters; HTTP host/status, DNS name/rcode, TLS SNI) from its connection, when the
+   * analysis that saw it is still the current one.
    */
   private enrichFlow(r: FlowRecord, tag: number): void {
     const epoch = Math.floor(tag / TAG_EPOCH);
     const id = tag - epoch * TAG_EPOCH;
     if (epoch !== (this.rotated?.rotations ?? 0) || id >= this.session.connections.count) return;
-    const t = this.session.connections.connection(id).tcp;
+    const c = this.session.connections.connection(id);
+    if (this.appFacts?.app !== this.session.app) this.appFacts = new LiveAppFacts(this.session.app);
+    Object.assign(r, this.appFacts.facts(c));
+    const t = c.tcp;
     if (!t) return;
     r.handshakeRttUs = t.handshakeRtt === null ? null : Math.round(t.handshakeRtt * 1e6);
     r.retransmissions = t.counters.retransmissions;
     r.lostSegments = t.counters.lostSegments;
     r.ackedUnseen = t.counters.ackedUnseen;
   }
+
+  /** The current analysis's HTTP/DNS/TLS facts for flow records (made afresh with a new analysis). */
+  private appFacts: LiveAppFacts | null = null;
 
   /**
    * The analysis reached its connection budget: start afresh, keeping only totals. The
@@ -585,12 +593,13 @@ export class LiveSink {
         this.writer = null;
       }
       this.keyLog?.poll();
-      this.flowExport?.finish();
       for (const f of this.feeds) f.close();
       this.eve?.end();
       if (this.eve?.problem) this.session.warnings.push({ packet: null, offset: null, message: this.eve.problem });
       if (this.eve?.droppedAlerts) this.session.warnings.push({ packet: null, offset: null, message: `${this.eve.path}: only the newest ${this.eve.result.alerts.length} alerts kept (${this.eve.droppedAlerts} older ones dropped)` });
       this.session.finish();
+      // After the analysis's end of capture (streams flushed), as `tapscope flows` reads it.
+      this.flowExport?.finish();
       if (this.keyLog?.problem) this.session.warnings.push({ packet: null, offset: null, message: this.keyLog.problem });
       try { unlinkSync(this.marker); } catch { /* none */ }
       this.emitDelta();

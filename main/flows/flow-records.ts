@@ -1,5 +1,6 @@
 import type { DirectionMeter } from './flow-meter.js';
 import { IPPROTO_TCP, IPPROTO_UDP, connectionCommunityId } from './community-id.js';
+import { reportAppIndex } from './flow-app-facts.js';
 
 /*
  * Flow records: one uniflow (RFC 7011 §2 "Flow", one direction) per direction of a TCP/UDP
@@ -80,28 +81,14 @@ export interface DirectionSource {
   direction(connectionId: number, dir: 0 | 1): DirectionMeter | null;
 }
 
-const endpointKey = (transport: string, a: Endpoint, b: Endpoint) => `${transport}|${a.ip}|${a.port}|${b.ip}|${b.port}`;
-
 /** Builds the flow records of a report: connection order, client->server first. */
 export function buildFlowRecords(report: FlowReportFacts, meter: DirectionSource, seed = 0): FlowRecord[] {
-  const http = new Map<number, { host: string | null; status: number | null }>();
-  for (const h of report.http as { connectionId: number; host: string | null; status: number | null }[]) {
-    if (!http.has(h.connectionId) || (http.get(h.connectionId)!.status === null && h.status !== null)) http.set(h.connectionId, { host: h.host, status: h.status });
-  }
-  const tls = new Map<number, string | null>();
-  for (const t of report.tls as { connectionId: number; sni: string | null }[]) if (!tls.has(t.connectionId)) tls.set(t.connectionId, t.sni);
-  const dns = new Map<string, { qname: string; rcode: number | null }>();
-  for (const d of report.dns as { transport: string; client: Endpoint; server: Endpoint; qname: string; rcode: number | null }[]) {
-    const k = endpointKey(d.transport, d.client, d.server);
-    if (!dns.has(k)) dns.set(k, { qname: d.qname, rcode: d.rcode });
-  }
+  const app = reportAppIndex(report);
   const out: FlowRecord[] = [];
   for (const c of report.connections as FlowConnectionFacts[]) {
     const proto = c.transport === 'tcp' ? IPPROTO_TCP : c.transport === 'udp' ? IPPROTO_UDP : 0;
     if (proto === 0) continue;
     const closed = c.state === 'closed' || c.state === 'reset' || c.state === 'refused';
-    const d = dns.get(endpointKey(c.transport, c.client, c.server)) ?? null;
-    const h = http.get(c.id) ?? null;
     const shared = {
       connectionId: c.id,
       ipVersion: (c.client.ip.includes(':') ? 6 : 4) as 4 | 6,
@@ -112,11 +99,7 @@ export function buildFlowRecords(report: FlowReportFacts, meter: DirectionSource
       retransmissions: c.retransmissions ?? 0,
       lostSegments: c.lostSegments ?? 0,
       ackedUnseen: c.ackedUnseen ?? 0,
-      httpHost: h?.host ?? null,
-      httpStatus: h?.status ?? null,
-      dnsName: d?.qname ?? null,
-      dnsRcode: d?.rcode ?? null,
-      tlsSni: tls.get(c.id) ?? null,
+      ...app.facts(c),
     };
     for (const dir of [0, 1] as const) {
       const m = meter.direction(c.id, dir);

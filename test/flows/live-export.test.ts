@@ -5,7 +5,9 @@
  * read with readIpfix. Checked: flows are exported on idle expiry while the feed runs (not
  * only at exit), every flow sent is one record per direction with the packets and IP
  * octets sent, the VNI, the flow end reasons, templates first, and RFC 7011 sequence
- * numbers with no gap (nfcapd: 0 sequence errors).
+ * numbers with no gap (nfcapd: 0 sequence errors); the analysis's facts in live records
+ * (handshake RTT, counters; HTTP host/status, DNS name/rcode, TLS SNI equal to `tapscope
+ * flows` on the same capture, on idle expiry and at exit).
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -13,7 +15,9 @@ import { createSocket, type Socket } from 'node:dgram';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { readIpfix } from '../../main/flows/ipfix.js';
+import { IpfixEncoder, readIpfix } from '../../main/flows/ipfix.js';
+import { flowsOfFile } from '../../main/flows/flow-export.js';
+import { openCapture } from '../../main/pcap/reader.js';
 import { END_OF_FLOW } from '../../main/flows/flow-records.js';
 import { capture, tsharkFields } from '../helpers/captures.js';
 import { skipUnlessRequired } from '../helpers/privileged.js';
@@ -177,6 +181,61 @@ describe.skipIf(tools !== null)('live flow export from tapscope listen', () => {
       if (l.proc.exitCode === null) l.proc.kill('SIGKILL');
     }
   }, 60_000);
+
+  for (const [name, when] of [['http-dns-ipv6-wikipedia.pcap', 'idle expiry'], ['tls-sni-multi-hosts.pcap', 'idle expiry'], ['http-dns-ipv6-wikipedia.pcap', 'exit'], ['tls-sni-multi-hosts.pcap', 'exit']] as const) {
+    it(`live records carry HTTP host/status, DNS name/rcode and TLS SNI as tapscope flows does: ${name}, flows ended by ${when}`, async () => {
+      // The capture's frames, each sent as a VXLAN datagram (VNI 7) to the listener.
+      const file = capture(name);
+      const frames: Buffer[] = [];
+      const rd = openCapture(file);
+      try {
+        for (let p = rd.next(); p; p = rd.next()) frames.push(Buffer.concat([Buffer.from([0x08, 0, 0, 0, 0, 0, 7, 0]), Buffer.from(p.data.subarray(p.offset, p.offset + p.caplen))]));
+      } finally {
+        rd.close();
+      }
+      const col = await rawCollector();
+      const l = await listen(['--ipfix', `127.0.0.1:${col.port}`, ...(when === 'exit' ? [] : ['--flow-idle', '1'])]);
+      const want = flowsOfFile(file).records;
+      try {
+        await send(l.port, frames);
+        const got = () => readIpfix(Buffer.concat(col.got.map((g) => g.msg))).messages.flatMap((m) => m.records);
+        if (when === 'exit') await sleep(300);
+        // Idle expiry: every record arrives while listen still runs (waited for, bounded).
+        else for (let i = 0; i < 100 && got().length < want.length; i++) await sleep(100);
+        const beforeStop = got().length;
+        const { code } = await stop(l);
+        expect(code, l.stderr()).toBe(0);
+        expect(beforeStop).toBe(when === 'exit' ? 0 : want.length);
+        for (let i = 0; i < 50 && got().length < want.length; i++) await sleep(100);
+        // The file's records through the same encoder, so both sides read back alike.
+        const fileRecs = readIpfix(Buffer.concat(new IpfixEncoder().encode(want, 0))).messages.flatMap((m) => m.records);
+        const appFields = (recs: Record<string, unknown>[]) => {
+          const m = new Map<string, string[]>();
+          for (const r of recs) {
+            const k = [r.protocolIdentifier, r.sourceIPv4Address ?? r.sourceIPv6Address, r.sourceTransportPort, r.destinationIPv4Address ?? r.destinationIPv6Address, r.destinationTransportPort].join(' ');
+            const v = JSON.stringify([r.httpHost, r.httpStatusCode, r.dnsQueryName, r.dnsResponseCode, r.tlsServerName]);
+            m.set(k, [...(m.get(k) ?? []), v].sort());
+          }
+          return m;
+        };
+        const live = appFields(got());
+        const fromFile = appFields(fileRecs);
+        expect([...live.keys()].sort()).toEqual([...fromFile.keys()].sort());
+        for (const [k, v] of fromFile) expect([k, live.get(k)]).toEqual([k, v]);
+        // Not vacuous: the capture's application facts are there.
+        if (name.startsWith('http-dns')) {
+          expect(fileRecs.filter((r) => r.httpHost !== '' && r.httpStatusCode !== 0).length).toBeGreaterThan(0);
+          expect(fileRecs.filter((r) => r.dnsQueryName !== '' && r.dnsResponseCode !== 255).length).toBeGreaterThan(0);
+        } else {
+          const sni = new Set(tsharkFields(file, ['tls.handshake.extensions_server_name'], ['-Y', 'tls.handshake.type == 1']).map((r) => r[0]));
+          expect(new Set(got().map((r) => r.tlsServerName).filter((s) => s !== ''))).toEqual(sni);
+        }
+      } finally {
+        col.sock.close();
+        if (l.proc.exitCode === null) l.proc.kill('SIGKILL');
+      }
+    }, 60_000);
+  }
 
   for (const protocol of ['--ipfix', '--netflow9'] as const) {
     it(`${protocol} into nfcapd: a real capture's VXLAN feed, every inner direction as tshark counts it; open flows flushed at exit`, async () => {
