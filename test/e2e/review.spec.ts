@@ -252,3 +252,18 @@ test('an empty view says what the capture lacks, not that the analysis may be mi
   // The QUIC handshake is listed under the TLS view's QUIC section.
   await expect(page.locator('[data-testid=quic-table] .vrow')).toHaveCount(1);
 });
+
+test('the HTTP view names each exchange\'s HTTP version and stream, as the CLI reports them', async ({ page }) => {
+  const file = capture('quic-v1-chrome-cloudflare-keys-in-pcapng-dsb.pcapng');
+  const cli = cliReport(file);
+  const want = (cli.http as { protocol: string; streamId: number | null; requestTs: number }[])
+    .sort((a, b) => a.requestTs - b.requestTs)
+    .map((h) => (h.streamId !== null ? `${h.protocol} #${h.streamId}` : h.protocol));
+  expect(new Set(want.map((w) => w.split(' ')[0]))).toEqual(new Set(['h2', 'h3']));
+  await openPath(page, file);
+  await page.getByTestId('tab-http').click();
+  await expect(page.locator('[data-testid=http-table] .vrow')).toHaveCount(want.length);
+  expect(await cellTexts(page, 'http-table', 'protocol')).toEqual(want);
+  expect(await cutCells(page, 'http-table', 'protocol')).toEqual([]);
+  await page.screenshot({ path: join(SHOTS, 'review-http.png') });
+});
