@@ -1,5 +1,6 @@
 import { L4, type Frame } from '../decode/frame.js';
 import { parseDns } from '../parsers/dns.js';
+import type { Http2Frames } from './tcp-app-replay.js';
 import { parseQuicHeader, QuicHeader } from '../decode/quic.js';
 
 /*
@@ -27,8 +28,8 @@ export interface AppFields {
   /** HTTP/1.x messages completed in this packet (pipelined ones: several). */
   http: HttpMessage[] | null;
   tls: TlsRecords | null;
-  /** HTTP/2 frames completed in this packet (cleartext h2c): type and stream id of each. */
-  http2: { types: number[]; streams: number[] } | null;
+  /** HTTP/2 frames completed in this packet (h2c, or decrypted TLS): type and stream id of each, header fields of blocks completed. */
+  http2: Http2Frames | null;
   quic: { versions: number[] } | null;
 }
 

@@ -3,6 +3,7 @@ import type { PacketIndex } from '../engine/packet-index.js';
 import { appFieldsOf, type AppFields } from './app-fields.js';
 import { TcpAppFields } from './tcp-app-replay.js';
 import { ipv4Number, ipv6Hex } from './values.js';
+import type { KeyLog } from '../decrypt/key-log.js';
 import { learnSeqBases, type SeqBases } from '../analysis/relative-seq.js';
 
 /*
@@ -38,6 +39,8 @@ export interface PacketSource {
   decode(i: number): Frame;
   /** The pcapng interface id of packet i; -1 in a pcap file. */
   interfaceId(i: number): number;
+  /** The session's TLS keys (key logs, the capture's DSBs), asked for when a TLS connection is replayed; none: not decrypted. */
+  keys?(): KeyLog | null;
 }
 
 const IPV4_CACHE_MAX = 65536;
@@ -86,7 +89,7 @@ export class FilterContext {
       const f = this.frame();
       let fields = appFieldsOf(f);
       if (f.l4 === L4.Tcp && !fields.dns) {
-        this.tcpApp ??= new TcpAppFields(this.index, (i) => this.src.decode(i));
+        this.tcpApp ??= new TcpAppFields(this.index, (i) => this.src.decode(i), () => this.src.keys?.() ?? null);
         const r = this.tcpApp.at(this.i);
         this.decodedAt = -1;
         if (r && (r.http.length || r.tls || r.http2)) fields = { dns: null, http: r.http.length ? r.http : null, tls: r.tls, http2: r.http2, quic: null };

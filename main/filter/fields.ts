@@ -453,6 +453,8 @@ const http2 = (c: FilterContext) => c.app().http2;
 field('http2', 'protocol', 'app', app(http2, (_h, o) => o.push(PRESENT)));
 field('http2.type', 'uint', 'app', app(http2, (h, o) => o.push(...h.types)));
 field('http2.streamid', 'uint', 'app', app(http2, (h, o) => o.push(...h.streams)));
+field('http2.header.name', 'string', 'app', app(http2, (h, o) => o.push(...h.headerNames)));
+field('http2.header.value', 'string', 'app', app(http2, (h, o) => o.push(...h.headerValues)));
 
 const quic = (c: FilterContext) => c.app().quic;
 field('quic', 'protocol', 'app', app(quic, (_q, o) => o.push(PRESENT)));

@@ -4,15 +4,21 @@ import { TcpStreamReassembler, type StreamSink } from '../reassembly/tcp-stream.
 import { looksLikeTls, TLS_ALERT, TLS_CHANGE_CIPHER_SPEC, TLS_HANDSHAKE } from '../parsers/tls.js';
 import { TcpA } from '../analysis/tcp-flags.js';
 import { clientHelloSni, httpHead, type HttpMessage, type TlsRecords } from './app-fields.js';
+import { Http2Connection } from '../parsers/http2.js';
+import { appByClientFirstBytes, TlsFollow, teeSink } from '../services/follow-tls.js';
+import type { KeyLog } from '../decrypt/key-log.js';
 
 /*
- * HTTP/1.x, HTTP/2 (h2c) AND TLS FIELDS OVER TCP, AS TSHARK PLACES THEM. A connection's packets are replayed
+ * HTTP/1.x, HTTP/2 (h2c, or inside TLS decrypted with the session's keys) AND TLS FIELDS
+ * OVER TCP, AS TSHARK PLACES THEM. A connection's packets are replayed
  * in capture order through the engine's reassembler (both directions); an HTTP message's
  * fields belong to the packet that completes it (head and body: Content-Length, chunked, or
  * up to the FIN), an HTTP/2 frame's and a TLS record's to the packet that completes it, a handshake
  * message's to the record that completes it. The replay moves forward with the filter (the
  * filter visits packets in capture order), one replay per connection, dropped at the
- * connection's last packet; bodies are counted, never kept.
+ * connection's last packet; bodies are counted, never kept. A TLS connection is decrypted
+ * only when the session has keys (key log, the capture's DSBs) and its ClientHello's random
+ * is among them; the decrypted bytes land on the packet completing their TLS record.
  */
 
 const MAX_HEAD = 64 * 1024;
@@ -27,11 +33,13 @@ const MAX_STARTS = 4096;
 export interface TcpAppResult {
   http: HttpMessage[];
   tls: TlsRecords | null;
-  /** HTTP/2 frames completed here: type and stream id of each (RFC 9113 §4.1). */
-  http2: { types: number[]; streams: number[] } | null;
+  /** HTTP/2 frames completed here: type and stream id of each (RFC 9113 §4.1), and the fields of header blocks completed here. */
+  http2: Http2Frames | null;
 }
 
-type Emit = { http(packet: number, m: HttpMessage): void; tls(packet: number): TlsRecords; http2(type: number, stream: number): void };
+export interface Http2Frames { types: number[]; streams: number[]; headerNames: string[]; headerValues: string[] }
+
+type Emit = { http(packet: number, m: HttpMessage): void; tls(packet: number): TlsRecords; http2(): Http2Frames };
 
 const H2_PREFACE = 'PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n';
 
@@ -74,7 +82,9 @@ class Http2Direction implements StreamSink {
 
   private frame(): void {
     const h = this.hdr;
-    this.emit.http2(h[3], ((h[5] & 0x7f) << 24 | (h[6] << 16) | (h[7] << 8) | h[8]) >>> 0);
+    const out = this.emit.http2();
+    out.types.push(h[3]);
+    out.streams.push(((h[5] & 0x7f) << 24 | (h[6] << 16) | (h[7] << 8) | h[8]) >>> 0);
     this.hdrLen = 0;
   }
 
@@ -85,6 +95,24 @@ class Http2Direction implements StreamSink {
   end(): void {
     this.dead = true;
   }
+}
+
+/**
+ * Both directions of HTTP/2: frames from Http2Direction (on the packet completing each), header
+ * fields from the engine's HTTP/2 parser (HPACK, one context per direction), on the packet completing the block.
+ */
+function http2Sinks(emit: Emit, expectPreface: boolean): [StreamSink, StreamSink] {
+  const parser = new Http2Connection({
+    headers: (_fromClient, block) => {
+      const out = emit.http2();
+      for (const f of block.fields) {
+        out.headerNames.push(f.name);
+        out.headerValues.push(f.value);
+      }
+    },
+    data: () => {}, rstStream: () => {}, goaway: () => {}, error: () => {}, end: () => {},
+  }, { expectPreface });
+  return [teeSink(new Http2Direction(emit, expectPreface), parser.client), teeSink(new Http2Direction(emit, false), parser.server)];
 }
 
 const latin1 = (b: Uint8Array, off: number, len: number): string => Buffer.from(b.buffer, b.byteOffset + off, len).toString('latin1');
@@ -333,18 +361,14 @@ class TcpConnectionReplay {
   private aligned = [true, true];
   private readonly emit: Emit;
 
-  constructor() {
+  constructor(private keys: () => KeyLog | null) {
     this.sinks = [new Detect(this, true), new Detect(this, false)];
     this.c2s = new TcpStreamReassembler(this.sinks[0]);
     this.s2c = new TcpStreamReassembler(this.sinks[1]);
     this.emit = {
       http: (_p, m) => this.current.http.push(m),
       tls: () => (this.current.tls ??= { contentTypes: [], versions: [], handshakeTypes: [], sni: [], alerts: 0, alertLevels: [], alertDescs: [] }),
-      http2: (type, stream) => {
-        const h = (this.current.http2 ??= { types: [], streams: [] });
-        h.types.push(type);
-        h.streams.push(stream);
-      },
+      http2: () => (this.current.http2 ??= { types: [], streams: [], headerNames: [], headerValues: [] }),
     };
   }
 
@@ -360,9 +384,22 @@ class TcpConnectionReplay {
     if (this.app === App.Tls) {
       c.target = new TlsDirection(this.emit);
       s.target = new TlsDirection(this.emit);
+      const keys = this.keys();
+      if (keys && keys.size > 0) {
+        // With keys, as tshark: the decrypted HTTP/HTTP2 fields beside the TLS records' own.
+        // Decrypted HTTP/2 (the client's connection preface) or HTTP/1.x, decided on the client's first bytes.
+        const app = appByClientFirstBytes((head) => {
+          if (head.startsWith('PRI * HTTP/2.0')) return http2Sinks(this.emit, true);
+          if (!HTTP_START.test(head)) return null;
+          const methods: string[] = [];
+          return [new HttpDirection(this.emit, methods, true), new HttpDirection(this.emit, methods, false)];
+        });
+        const tls = new TlsFollow(keys, app);
+        c.target = teeSink(tls.client, c.target);
+        s.target = teeSink(tls.server, s.target);
+      }
     } else if (this.app === App.Http2) {
-      c.target = new Http2Direction(this.emit, true);
-      s.target = new Http2Direction(this.emit, false);
+      [c.target, s.target] = http2Sinks(this.emit, true);
     } else if (this.app === App.Http) {
       const methods: string[] = [];
       c.target = new HttpDirection(this.emit, methods, true);
@@ -413,7 +450,7 @@ export class TcpAppFields {
   private first = new Map<number, number>();
   private replays = new Map<number, { conn: TcpConnectionReplay; next: number }>();
 
-  constructor(private index: PacketIndex, private decode: (i: number) => Frame) {}
+  constructor(private index: PacketIndex, private decode: (i: number) => Frame, private keys: () => KeyLog | null = () => null) {}
 
   private links(): Int32Array {
     if (this.next) return this.next;
@@ -438,7 +475,7 @@ export class TcpAppFields {
     const next = this.links();
     let r = this.replays.get(c);
     if (!r || r.next < 0 || r.next > i) {
-      r = { conn: new TcpConnectionReplay(), next: this.first.get(c) ?? -1 };
+      r = { conn: new TcpConnectionReplay(this.keys), next: this.first.get(c) ?? -1 };
       this.replays.set(c, r);
     }
     let result: TcpAppResult | null = null;

@@ -76,3 +76,24 @@ export function teeSink(a: StreamSink, b: StreamSink): StreamSink {
     end: (ts, how) => { a.end(ts, how); b.end(ts, how); },
   };
 }
+
+/**
+ * Decrypted application data whose protocol is decided on the client's first bytes (the
+ * first 24, as latin1): `choose` returns the two sinks (client's, server's) or null to drop it.
+ */
+export function appByClientFirstBytes(choose: (head: string) => [StreamSink, StreamSink] | null): DecryptedApp {
+  let targets: [StreamSink, StreamSink] | null = null;
+  let decided = false;
+  const sink = (dir: 0 | 1): StreamSink => ({
+    data: (b, off, len, ts) => {
+      if (!decided && dir === 0) {
+        decided = true;
+        targets = choose(Buffer.from(b.buffer, b.byteOffset + off, Math.min(len, 24)).toString('latin1'));
+      }
+      targets?.[dir].data(b, off, len, ts);
+    },
+    gap: (len, ts) => targets?.[dir].gap(len, ts),
+    end: (ts, how) => targets?.[dir].end(ts, how),
+  });
+  return { client: sink(0), server: sink(1) };
+}

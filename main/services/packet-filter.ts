@@ -42,6 +42,7 @@ export class PacketFilter {
         index: this.data.index,
         decode: (i) => this.reader.decode(i),
         interfaceId: (i) => (this.data.format === 'pcapng' ? this.reader.record(i).interfaceId : -1),
+        keys: () => this.reader.keys?.() ?? null,
       });
       this.ctxVersion = this.data.version;
       this.results.clear();

@@ -5,6 +5,8 @@ import { PacketReader } from '../../main/services/packets.js';
 import { PacketFilter } from '../../main/services/packet-filter.js';
 import { capture, decodeAsFor, tsharkOutput } from '../helpers/captures.js';
 import { FilterContext } from '../../main/filter/index.js';
+import { sessionKeyLog } from '../../main/decrypt/inject-secrets.js';
+import type { KeyLog } from '../../main/decrypt/key-log.js';
 
 /*
  * Both sides of a display-filter comparison: the packet numbers tshark -Y prints, and the
@@ -18,8 +20,12 @@ export function openCorpus(name: string): { data: SessionData; reader: PacketRea
   const data = new SessionData(name, path);
   runAnalysis({ kind: 'tapscope-analyze', path, decodeAs, cancel: new SharedArrayBuffer(4) }, (m) => data.apply(m));
   const reader = new PacketReader(data, decodeAs);
+  // The capture's own TLS keys (pcapng DSBs), which tshark reads too; read once, when a TLS connection needs them.
+  let keys: KeyLog | null | undefined;
+  reader.keys = () => (keys ??= data.format === 'pcapng' ? sessionKeyLog(path, []).keys : null);
   const ctx = new FilterContext({
     index: data.index, decode: (i) => reader.decode(i), interfaceId: (i) => (data.format === 'pcapng' ? reader.record(i).interfaceId : -1),
+    keys: () => reader.keys?.() ?? null,
   }).prepare();
   return { data, reader, ctx };
 }

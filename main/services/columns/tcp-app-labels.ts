@@ -4,7 +4,7 @@ import { looksLikeTls } from '../../parsers/tls.js';
 import { dnsInfo } from './dns-info.js';
 import { http2Labels, httpLabels, TLS_SEGMENT, type Label } from './http-info.js';
 import { TlsRecordLabels, TlsSessionState } from './tls-info.js';
-import { TlsFollow, teeSink } from '../follow-tls.js';
+import { appByClientFirstBytes, TlsFollow, teeSink } from '../follow-tls.js';
 import type { KeyLog } from '../../decrypt/key-log.js';
 
 /*
@@ -78,28 +78,6 @@ const PPTP_TYPES = ['', 'Start-Control-Connection-Request', 'Start-Control-Conne
 const dnsMessage = (m: Uint8Array, len: number): [string, string] => ['DNS', dnsInfo(m, 2, len - 2, false) ?? 'Unknown DNS message'];
 // PPTP header: length(16) message type(16) magic cookie(32) control message type(16)
 const pptpMessage = (m: Uint8Array, len: number): [string, string] => ['PPTP', len >= 10 ? PPTP_TYPES[(m[8] << 8) | m[9]] || `Unknown control type (${(m[8] << 8) | m[9]})` : 'Malformed'];
-
-/** Decrypted application data: HTTP/2 (the client preface) or HTTP/1.x labels, decided on the client's first bytes. */
-class DecryptedLabels {
-  private targets: [StreamSink, StreamSink] | null = null;
-  private decided = false;
-  constructor(private label: Label) {}
-  sink(dir: 0 | 1): StreamSink {
-    return {
-      data: (b, off, len, packet) => {
-        if (!this.decided && dir === 0) {
-          this.decided = true;
-          const head = Buffer.from(b.buffer, b.byteOffset + off, Math.min(len, 16)).toString('latin1');
-          if (head.startsWith(H2_PREFACE)) { const h = http2Labels(this.label, true); this.targets = [h.client, h.server]; }
-          else if (METHOD.test(head)) { const h = httpLabels(this.label, () => {}); this.targets = [h.client, h.server]; }
-        }
-        this.targets?.[dir].data(b, off, len, packet);
-      },
-      gap: (len, packet) => this.targets?.[dir].gap(len, packet),
-      end: (packet, how) => this.targets?.[dir].end(packet, how),
-    };
-  }
-}
 
 /** Detects the protocol on the first payload bytes and forwards to its framer. */
 class DirectionSink implements StreamSink {
@@ -176,8 +154,13 @@ export class TcpConnectionLabels {
       if (keys) {
         // With keys, as tshark: a packet completing decrypted HTTP messages or HTTP/2 frames
         // shows them instead of its TLS records.
-        const inner = new DecryptedLabels((packet, protocol, info) => this.add(packet, protocol, info, true));
-        const tls = new TlsFollow(keys, { client: inner.sink(0), server: inner.sink(1) });
+        const inner: Label = (packet, protocol, info) => this.add(packet, protocol, info, true);
+        // HTTP/2 (the client preface) or HTTP/1.x labels, decided on the client's first bytes.
+        const app = appByClientFirstBytes((head) => {
+          const h = head.startsWith(H2_PREFACE) ? http2Labels(inner, true) : METHOD.test(head) ? httpLabels(inner, () => {}) : null;
+          return h ? [h.client, h.server] : null;
+        });
+        const tls = new TlsFollow(keys, app);
         c.target = teeSink(tls.client, c.target);
         s.target = teeSink(tls.server, s.target);
       }
