@@ -58,6 +58,12 @@ export const PAIRS_1: [string, string][] = [
   ["http-dns-ipv6-wikipedia.pcap", "ipv6.addr == fe80::/10"],
   ["http-dns-ipv6-wikipedia.pcap", "ipv6.dst == ff02::1:3"],
   ["http-dns-ipv6-wikipedia.pcap", "ipv6.hlim == 1"],
+  ["http2-cleartext-hpack-headers-port3000.pcapng", "http2.header.name == \":authority\""],
+  ["http2-cleartext-hpack-headers-port3000.pcapng", "http2.header.value == \"200\" || http2.header.name contains \"content\""],
+  // HTTP/1.1 inside TLS 1.2, decrypted with the capture's own DSB keys (tshark reads them too).
+  ["tls12-http-keys-in-pcapng-dsb.pcapng", "http"],
+  ["tls12-http-keys-in-pcapng-dsb.pcapng", "http.response.code == 200"],
+  ["tls12-http-keys-in-pcapng-dsb.pcapng", "http.host contains \"example\""],
 ];
 
 export const PAIRS_2: [string, string][] = [
@@ -166,16 +172,11 @@ export const PAIRS_3: [string, string][] = [
   ["http2-cleartext-hpack-headers-port3000.pcapng", "http2"],
   ["http2-cleartext-hpack-headers-port3000.pcapng", "http2.type == 1"],
   ["http2-cleartext-hpack-headers-port3000.pcapng", "http2.streamid > 3 && http2.type == 1"],
-  ["http2-cleartext-hpack-headers-port3000.pcapng", "http2.header.name == \":authority\""],
-  ["http2-cleartext-hpack-headers-port3000.pcapng", "http2.header.value == \"200\" || http2.header.name contains \"content\""],
-  // HTTP/2 and HTTP/1.1 inside TLS, decrypted with the capture's own DSB keys (tshark reads them too).
+  // HTTP/2 inside TLS 1.3, decrypted with the capture's own DSB keys (tshark reads them too).
   ["quic-v1-chrome-cloudflare-keys-in-pcapng-dsb.pcapng", "http2"],
   ["quic-v1-chrome-cloudflare-keys-in-pcapng-dsb.pcapng", "http2.streamid == 1"],
   ["quic-v1-chrome-cloudflare-keys-in-pcapng-dsb.pcapng", "http2.type == 4"],
   ["quic-v1-chrome-cloudflare-keys-in-pcapng-dsb.pcapng", "http2.type == 0 && tls"],
   ["quic-v1-chrome-cloudflare-keys-in-pcapng-dsb.pcapng", "http2.header.name == \":path\""],
   ["quic-v1-chrome-cloudflare-keys-in-pcapng-dsb.pcapng", "http2.header.value contains \"cloudflare\""],
-  ["tls12-http-keys-in-pcapng-dsb.pcapng", "http"],
-  ["tls12-http-keys-in-pcapng-dsb.pcapng", "http.response.code == 200"],
-  ["tls12-http-keys-in-pcapng-dsb.pcapng", "http.host contains \"example\""],
 ];
