@@ -47,8 +47,8 @@ export class SessionData {
   get rawConnections(): Obj[] {
     return new Array<Obj>(this.connections.count).fill(ANY_CONNECTION);
   }
-  /** Rows (built on demand: after a delta the next query rebuilds them, at most once per delta). */
-  private rows: ConnectionRow[] | null = null;
+  /** Sites and QUIC conversations by connection id, for the version they were read at. */
+  private siteCache: { version: number; sites: Map<number, string>; quic: Set<number> } | null = null;
   /** HTTP rows, built per page from the exchange store once a file is read. */
   private readonly httpTable = new HttpTable();
   private dnsRows: DnsRow[] = [];
@@ -81,7 +81,6 @@ export class SessionData {
       this.interfaces = m.interfaces;
       this.connections.apply(m.connections);
       this.appendIndex(m.index);
-      if (m.connections.ids.length) this.rows = null;
       if (m.app) {
         this.liveTunnels = m.app.tunnels;
         // Deltas (engine/session-deltas.ts): only new elements and those whose connection moved.
@@ -89,7 +88,6 @@ export class SessionData {
         applyItemsDelta(this.dnsRows, m.app.dns, dnsRow);
         applyItemsDelta(this.tlsRows, m.app.tls, tlsRow);
         applyItemsDelta(this.quicRows, m.app.quic, quicRow);
-        this.rows = null; // sites (HTTP Host / TLS SNI) may have changed
       }
     } else if (m.type === 'done') {
       this.report = m.report;
@@ -113,7 +111,6 @@ export class SessionData {
       }
       this.packets = m.report.file.packets;
       this.bytesRead = this.size;
-      this.rows = null;
       if (m.httpStore) {
         // The report's http array was left out: the store carries it, and the array is
         // built only if someone reads it (tests, exports).
@@ -172,8 +169,9 @@ export class SessionData {
 
   // ---- rows ----------------------------------------------------------------------------
 
-  connectionRows(): ConnectionRow[] {
-    if (this.rows) return this.rows;
+  /** Site (HTTP Host, TLS SNI, QUIC SNI) and QUIC conversations by connection id, once per version. */
+  private siteInfo(): { sites: Map<number, string>; quic: Set<number> } {
+    if (this.siteCache && this.siteCache.version === this.version) return this.siteCache;
     const sites = new Map<number, string>();
     const http = this.httpTable;
     for (let i = 0; i < http.length; i++) {
@@ -187,19 +185,36 @@ export class SessionData {
       quic.add(q.connectionId);
       if (q.sni && !sites.has(q.connectionId)) sites.set(q.connectionId, q.sni);
     }
-    const rows: ConnectionRow[] = [];
-    const store = this.connections;
-    for (let i = 0; i < store.count; i++) {
-      const c = store.connection(i);
-      if (!c) continue;
-      // Community ID (SHA-1) once per connection: rows are rebuilt at every live batch.
-      const cid = this.communityIds[i] ??= connectionCommunityId(c);
-      const row = connectionRowOf(c, sites.get(i) ?? null, cid);
-      if (quic.has(i)) row.transport = 'quic';
-      rows.push(row);
+    this.siteCache = { version: this.version, sites, quic };
+    return this.siteCache;
+  }
+
+  /** Connection `id`'s table row, built from the compact columns (null: no row arrived for it). */
+  private buildConnectionRow(id: number, info: { sites: Map<number, string>; quic: Set<number> }): ConnectionRow | null {
+    const c = this.connections.connection(id);
+    if (!c) return null;
+    // Community ID (SHA-1) once per connection: rows are built again for every query.
+    const cid = this.communityIds[id] ??= connectionCommunityId(c);
+    const row = connectionRowOf(c, info.sites.get(id) ?? null, cid);
+    if (info.quic.has(id)) row.transport = 'quic';
+    return row;
+  }
+
+  /**
+   * Every connection's row, one at a time (issue 10: none is kept; a query keeps only the
+   * sorted ids, a page builds its own rows).
+   */
+  *eachConnectionRow(): Generator<ConnectionRow> {
+    const info = this.siteInfo();
+    for (let i = 0; i < this.connections.count; i++) {
+      const row = this.buildConnectionRow(i, info);
+      if (row) yield row;
     }
-    this.rows = rows;
-    return rows;
+  }
+
+  /** Every connection's row as an array (exports); queries use eachConnectionRow. */
+  connectionRows(): ConnectionRow[] {
+    return [...this.eachConnectionRow()];
   }
 
   /** IDS alerts joined to a connection (the report's `alerts`, once the analysis is done). */
@@ -209,9 +224,7 @@ export class SessionData {
 
   /** A row by connection id (ids are dense from 0). */
   connectionRowById(id: number): ConnectionRow | null {
-    const rows = this.connectionRows();
-    const r = rows[id];
-    return r && r.id === id ? r : rows.find((x) => x.id === id) ?? null;
+    return this.buildConnectionRow(id, this.siteInfo());
   }
 
   rawConnection(id: number): Obj | null {
@@ -244,7 +257,7 @@ export class SessionData {
     let set: Set<number> | null = f.connectionIds ? new Set(f.connectionIds) : null;
     if (f.tunnel) {
       const t = new Set<number>();
-      for (const r of this.connectionRows()) {
+      for (const r of this.eachConnectionRow()) {
         const match = f.tunnel === 'none' ? r.tunnel.length === 0 : r.tunnel.some((x) => tunnelKey(x) === f.tunnel);
         if (match && (!set || set.has(r.id))) t.add(r.id);
       }
@@ -272,13 +285,16 @@ export class SessionData {
   }
 
   queryConnections(q: ConnectionQuery): Page<ConnectionRow> {
-    const rows = this.connectionRows();
+    let unfiltered = 0;
+    for (let i = 0; i < this.connections.count; i++) if (this.connections.has(i)) unfiltered++;
+    const key = q.sortKey ?? 'id';
     const ids = this.cached('c', q, () => {
       const allowed = this.allowedConnections(q.filter);
       const text = q.text?.trim().toLowerCase() || null;
       const host = q.host?.trim().toLowerCase() || null;
-      const out: ConnectionRow[] = [];
-      for (const r of rows) {
+      const kept: number[] = [];
+      const values: unknown[] = [];
+      for (const r of this.eachConnectionRow()) {
         if (allowed && !allowed.has(r.id)) continue;
         if (!this.inTime(q.filter, r.firstTs, r.lastTs)) continue;
         // QUIC conversations are UDP too: "udp" keeps them, "quic" keeps only them.
@@ -288,13 +304,14 @@ export class SessionData {
         if (q.port != null && r.client.port !== q.port && r.server.port !== q.port) continue;
         if (host && !(r.client.ip.toLowerCase().includes(host) || r.server.ip.toLowerCase().includes(host) || (r.site ?? '').toLowerCase().includes(host))) continue;
         if (text && !connectionText(r).includes(text)) continue;
-        out.push(r);
+        kept.push(r.id);
+        values.push(sortValue(r, key));
       }
-      sortRows(out, q.sortKey ?? 'id', q.sortDir ?? 'asc');
-      return out.map((r) => r.id);
+      return sortedOrder(values, q.sortDir ?? 'asc').map((k) => kept[k]);
     });
+    const info = this.siteInfo();
     const page = ids.slice(q.offset, q.offset + q.limit);
-    return { offset: q.offset, total: ids.length, unfiltered: rows.length, rows: page.map((id) => this.connectionRowById(id)!) };
+    return { offset: q.offset, total: ids.length, unfiltered, rows: page.map((id) => this.buildConnectionRow(id, info)!) };
   }
 
   /**
@@ -338,25 +355,23 @@ export class SessionData {
 
   private dnsConnectionMap(): Map<string, number> {
     const m = new Map<string, number>();
-    for (const r of this.connectionRows()) m.set(`${endpointText(r.client)}|${endpointText(r.server)}`, r.id);
+    for (const r of this.eachConnectionRow()) m.set(`${endpointText(r.client)}|${endpointText(r.server)}`, r.id);
     return m;
   }
 
   queryQuic(q: TableQuery): Page<QuicRow> {
-    const rows = this.connectionRows();
     return this.queryTable('q', this.quicRows, q,
       (r, allowed) => {
-        const c = rows[r.connectionId];
+        const c = this.connections.connection(r.connectionId);
         return (!allowed || allowed.has(r.connectionId)) && (!c || this.inTime(q.filter, c.firstTs, c.lastTs));
       },
       (r) => `${r.sni ?? ''} ${r.alpn.join(' ')} ${r.version} ${r.state} ${r.closeError ?? ''} ${r.cipher ?? ''}`);
   }
 
   queryTls(q: TableQuery): Page<TlsRow> {
-    const rows = this.connectionRows();
     return this.queryTable('t', this.tlsRows, q,
       (r, allowed) => {
-        const c = rows[r.connectionId];
+        const c = this.connections.connection(r.connectionId);
         return (!allowed || allowed.has(r.connectionId)) && (!c || this.inTime(q.filter, c.firstTs, c.lastTs));
       },
       (r) => `${r.sni ?? ''} ${r.alpn.join(' ')} ${r.version ?? ''} ${r.alert ?? ''} ${r.certificate?.subject ?? ''}`);
@@ -434,7 +449,7 @@ export class SessionData {
       if (h.status === null || h.status >= 500) failures[bucket(h.requestTs)]++;
     }
     for (const d of this.dnsRows) if (d.rcode === null || d.rcode !== 0) failures[bucket(d.queryTs)]++;
-    for (const r of this.connectionRows()) {
+    for (const r of this.eachConnectionRow()) {
       if (allowed && !allowed.has(r.id)) continue;
       if (r.state === 'syn-unanswered' || r.state === 'refused') failures[bucket(r.firstTs)]++;
     }
@@ -458,13 +473,6 @@ interface RowSource<T> {
   readonly length: number;
   row(i: number): T;
   leanRow(i: number): T;
-}
-
-/** Stable sort by one key; nulls last in either direction. */
-export function sortRows<T extends object>(rows: T[], key: string, dir: 'asc' | 'desc'): void {
-  const order = sortedOrder(rows.map((r) => sortValue(r, key)), dir);
-  const before = rows.slice();
-  for (let k = 0; k < order.length; k++) rows[k] = before[order[k]];
 }
 
 /** Positions of `values` in stable sorted order (nulls last in either direction). */
