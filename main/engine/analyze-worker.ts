@@ -78,7 +78,9 @@ export function runAnalysis(job: AnalyzeJob, post: (m: WorkerMessage, transfer?:
     useCaptureSecrets(reader, session.app.keys);
     post({ type: 'opened', format: reader.format, size: reader.size });
     const deltas = new SessionDeltas(session);
-    let lastBatch = Date.now();
+    // 0: the first check (after CHECK_EVERY packets) posts at once, so the first results
+    // show after a few thousand packets rather than after batchMs of reading.
+    let lastBatch = 0;
     let cancelled = false;
 
     const batch = (): void => {
