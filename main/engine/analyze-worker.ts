@@ -77,7 +77,8 @@ export function runAnalysis(job: AnalyzeJob, post: (m: WorkerMessage, transfer?:
     const keyProblems = loadKeyLogFiles(job.keyLogPaths ?? [], session.app.keys);
     useCaptureSecrets(reader, session.app.keys);
     post({ type: 'opened', format: reader.format, size: reader.size });
-    const deltas = new SessionDeltas(session);
+    // The service keeps the packet index; here it only buffers the next batch's part.
+    const deltas = new SessionDeltas(session, true);
     // 0: the first check (after CHECK_EVERY packets) posts at once, so the first results
     // show after a few thousand packets rather than after batchMs of reading.
     let lastBatch = 0;

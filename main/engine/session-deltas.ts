@@ -105,7 +105,12 @@ export class SessionDeltas {
   private readonly tls: AppArrayDeltas;
   private readonly quic: AppArrayDeltas;
 
-  constructor(private session: AnalysisSession) {
+  /**
+   * `drainIndex`: the session's packet index only buffers what the next delta sends (it is
+   * emptied after each one), for a sender whose receiver keeps the whole index (the file
+   * worker: one copy of it in the process, not two).
+   */
+  constructor(private session: AnalysisSession, private readonly drainIndex = false) {
     const app = session.app;
     this.http = new AppArrayDeltas({ count: () => app.http.store.count, jsonAt: (i) => app.http.jsonAt(i) });
     this.dns = new AppArrayDeltas({ count: () => app.dns.transactions.length, jsonAt: (i) => app.dns.jsonAt(i), connectionOf: (i) => app.dns.connectionOf(i) });
@@ -143,6 +148,10 @@ export class SessionDeltas {
       wireLen: index ? index.wireLen.slice(from, to) : new Uint32Array(0),
       dir: index ? index.dir.slice(from, to) : new Uint8Array(0),
     };
+    if (index && this.drainIndex) {
+      index.length = 0;
+      this.sentIndex = 0;
+    }
     const transfer = [slice.fileOffset.buffer, slice.ts.buffer, slice.connId.buffer, slice.flags.buffer, slice.wireLen.buffer, slice.dir.buffer, ...rowBuffers(connections)] as ArrayBuffer[];
     return { connections, index: slice, transfer };
   }
