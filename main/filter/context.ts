@@ -2,6 +2,7 @@ import { L4, TCP_ACK, TCP_SYN, type Frame } from '../decode/frame.js';
 import type { PacketIndex } from '../engine/packet-index.js';
 import { appFieldsOf, type AppFields } from './app-fields.js';
 import { TcpAppFields } from './tcp-app-replay.js';
+import { QuicAppFields, type QuicStreamFields } from './quic-app-replay.js';
 import { ipv4Number, ipv6Hex } from './values.js';
 import type { KeyLog } from '../decrypt/key-log.js';
 import { learnSeqBases, type SeqBases } from '../analysis/relative-seq.js';
@@ -54,6 +55,9 @@ export class FilterContext {
   private frameRef: Frame | null = null;
   private facts: (ConnectionFacts | null)[] | null = null;
   private tcpApp: TcpAppFields | null = null;
+  private quicApp: QuicAppFields | null = null;
+  private quicAt = -1;
+  private quicFields: QuicStreamFields | null = null;
   private readonly v4 = new Map<string, number>();
   private readonly v6 = new Map<string, string>();
   readonly firstTs: number;
@@ -98,6 +102,24 @@ export class FilterContext {
       this.appAt = this.i;
     }
     return this.appFields!;
+  }
+
+  /**
+   * The packet's decrypted QUIC STREAM frames and HTTP/3 (quic-app-replay.ts: its UDP connection
+   * is replayed with the session's keys once); null without any. Decodes other packets: call it
+   * before frame() in a field reader.
+   */
+  quicStreams(): QuicStreamFields | null {
+    if (this.quicAt !== this.i) {
+      this.quicFields = null;
+      if (this.index.connId[this.i] >= 0 && this.frame().l4 === L4.Udp) {
+        this.quicApp ??= new QuicAppFields(this.index, (i) => this.src.decode(i), () => this.src.keys?.() ?? null);
+        this.quicFields = this.quicApp.at(this.i);
+        this.decodedAt = -1;
+      }
+      this.quicAt = this.i;
+    }
+    return this.quicFields;
   }
 
   /** The connection facts of the current packet, or null (no connection). Call prepare() first. */

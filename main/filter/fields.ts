@@ -459,3 +459,9 @@ field('http2.header.value', 'string', 'app', app(http2, (h, o) => o.push(...h.he
 const quic = (c: FilterContext) => c.app().quic;
 field('quic', 'protocol', 'app', app(quic, (_q, o) => o.push(PRESENT)));
 field('quic.version', 'uint', 'app', app(quic, (q, o) => o.push(...q.versions)));
+const quicStreams = (c: FilterContext) => c.quicStreams();
+const http3 = (c: FilterContext) => c.quicStreams()?.http3;
+field('quic.stream.stream_id', 'uint', 'app', app(quicStreams, (q, o) => o.push(...q.streamIds)));
+field('http3', 'protocol', 'app', app(http3, (_h, o) => o.push(PRESENT)));
+field('http3.frame_type', 'uint', 'app', app(http3, (h, o) => o.push(...h.frameTypes)));
+field('http3.stream_type', 'uint', 'app', app(http3, (h, o) => o.push(...h.streamTypes)));

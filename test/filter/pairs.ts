@@ -179,4 +179,18 @@ export const PAIRS_3: [string, string][] = [
   ["quic-v1-chrome-cloudflare-keys-in-pcapng-dsb.pcapng", "http2.type == 0 && tls"],
   ["quic-v1-chrome-cloudflare-keys-in-pcapng-dsb.pcapng", "http2.header.name == \":path\""],
   ["quic-v1-chrome-cloudflare-keys-in-pcapng-dsb.pcapng", "http2.header.value contains \"cloudflare\""],
+  // QUIC STREAM frames and HTTP/3, decrypted with the captures' DSB keys. On the QUIC v2 capture the
+  // 0-RTT packet 1 has STREAM frames but no HTTP/3; on the Chrome one HTTP/3 is never chosen (the
+  // padding after the server's first Initial counts as a short header before EncryptedExtensions).
+  ["quic-v2-http3-keys-in-pcapng-dsb.pcapng", "http3"],
+  ["quic-v2-http3-keys-in-pcapng-dsb.pcapng", "http3.frame_type == 1"],
+  ["quic-v2-http3-keys-in-pcapng-dsb.pcapng", "http3.frame_type == 4"],
+  ["quic-v2-http3-keys-in-pcapng-dsb.pcapng", "http3.frame_type == 0"],
+  ["quic-v2-http3-keys-in-pcapng-dsb.pcapng", "http3.stream_type == 2"],
+  ["quic-v2-http3-keys-in-pcapng-dsb.pcapng", "quic.stream.stream_id == 0"],
+  ["quic-v2-http3-keys-in-pcapng-dsb.pcapng", "quic.stream.stream_id && !http3"],
+  ["quic-v2-http3-keys-in-pcapng-dsb.pcapng", "http3 && quic.stream.stream_id == 4"],
+  ["quic-v1-chrome-cloudflare-keys-in-pcapng-dsb.pcapng", "http3"],
+  ["quic-v1-chrome-cloudflare-keys-in-pcapng-dsb.pcapng", "quic.stream.stream_id"],
+  ["quic-v1-chrome-cloudflare-keys-in-pcapng-dsb.pcapng", "quic.stream.stream_id == 2"],
 ];
