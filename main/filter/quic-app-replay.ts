@@ -23,7 +23,8 @@ import type { PacketContext } from '../analysis/types.js';
 
 const MAX_PACKETS_REPLAYED = 200_000;
 const MAX_STREAMS_TRACKED = 4096;
-const CONNECTIONS_CACHED = 4;
+/** Connections whose results are kept (they are small: only packets with STREAM frames); without any are remembered apart. */
+const CONNECTIONS_CACHED = 64;
 const UNI_CONTROL = 0x00;
 
 export interface QuicStreamFields {
@@ -42,26 +43,33 @@ interface Tap { id: number; fromClient: boolean; offset: number; bytes: Uint8Arr
 
 export class QuicAppFields {
   private cache = new Map<number, Map<number, QuicStreamFields>>();
+  /** Connections replayed without any STREAM frame (not QUIC, or not decrypted). */
+  private empty = new Set<number>();
+  private firstPacket: Int32Array | null = null;
 
   constructor(private index: PacketIndex, private decode: (i: number) => Frame, private keys: () => KeyLog | null) {}
 
   /** The fields of packet i (0-based), null when it has no decrypted STREAM frame. */
   at(i: number): QuicStreamFields | null {
     const c = this.index.connId[i];
-    if (c < 0) return null;
+    if (c < 0 || this.empty.has(c)) return null;
     let m = this.cache.get(c);
     if (!m) {
-      m = this.replay(c, i);
+      const keys = this.keys();
+      if (!keys || keys.size === 0) return null;
+      m = this.replay(c, keys);
+      if (m.size === 0) {
+        this.empty.add(c);
+        return null;
+      }
       if (this.cache.size >= CONNECTIONS_CACHED) this.cache.delete(this.cache.keys().next().value!);
       this.cache.set(c, m);
     }
     return m.get(i) ?? null;
   }
 
-  private replay(connId: number, from: number): Map<number, QuicStreamFields> {
+  private replay(connId: number, keys: KeyLog): Map<number, QuicStreamFields> {
     const out = new Map<number, QuicStreamFields>();
-    const keys = this.keys();
-    if (!keys || keys.size === 0) return out;
     const quic = new QuicConnections(keys);
     let pending: Tap[] = [];
     let packet = -1;
@@ -96,7 +104,7 @@ export class QuicAppFields {
     };
     const ctx = { connId: connId, toServer: true, tcpFlags: 0, conn: null, flows: null } as unknown as PacketContext;
     let n = 0;
-    for (let i = this.firstOf(connId, from); i < this.index.length && n < MAX_PACKETS_REPLAYED; i++) {
+    for (let i = this.firstOf(connId); i < this.index.length && n < MAX_PACKETS_REPLAYED; i++) {
       if (this.index.connId[i] !== connId) continue;
       n++;
       packet = i;
@@ -110,10 +118,17 @@ export class QuicAppFields {
     return out;
   }
 
-  private firstOf(connId: number, atOrBefore: number): number {
-    let first = atOrBefore;
-    for (let i = atOrBefore; i >= 0; i--) if (this.index.connId[i] === connId) first = i;
-    return first;
+  /** The connection's first packet (one pass over the index, the first time). */
+  private firstOf(connId: number): number {
+    if (!this.firstPacket) {
+      const ix = this.index;
+      let max = -1;
+      for (let i = 0; i < ix.length; i++) if (ix.connId[i] > max) max = ix.connId[i];
+      const first = new Int32Array(max + 1).fill(-1);
+      for (let i = ix.length - 1; i >= 0; i--) if (ix.connId[i] >= 0) first[ix.connId[i]] = i;
+      this.firstPacket = first;
+    }
+    return Math.max(0, this.firstPacket[connId] ?? 0);
   }
 }
 

@@ -193,4 +193,5 @@ export const PAIRS_3: [string, string][] = [
   ["quic-v1-chrome-cloudflare-keys-in-pcapng-dsb.pcapng", "http3"],
   ["quic-v1-chrome-cloudflare-keys-in-pcapng-dsb.pcapng", "quic.stream.stream_id"],
   ["quic-v1-chrome-cloudflare-keys-in-pcapng-dsb.pcapng", "quic.stream.stream_id == 2"],
+  ["quic-v1-handshake-quic-go-interop-ppp.pcap", "quic.stream.stream_id || http3"],
 ];
