@@ -62,6 +62,14 @@ export interface QuicConnection {
   /** With keys (key log or DSB): Handshake, 0-RTT and 1-RTT packets opened, failed, key updates. */
   keyed: { opened: number; failed: number; keyUpdates: number } | null;
   spinSamples: number[];
+  /** The UDP conversations (ids in `connections`) it used: its first, then the paths it migrated to. */
+  paths: number[];
+}
+
+/** One UDP conversation of a QUIC connection; clientToServer is ctx.toServer for the client's packets. */
+interface QuicPath {
+  t: QuicTracker;
+  clientToServer: boolean;
 }
 
 const MAX_CONNECTIONS = 200_000;
@@ -69,6 +77,10 @@ const MAX_CONNECTIONS = 200_000;
 const MAX_INITIALS_DECRYPTED = 64;
 const MAX_SPIN_SAMPLES = 256;
 const MAX_REASON = 200;
+/** Connection ids remembered for migration, per connection and in all. */
+const MAX_CIDS_PER_CONNECTION = 64;
+const MAX_CIDS = 1_000_000;
+const MAX_PATHS = 64;
 
 /** RFC 9000 §20.1 transport error codes. */
 const TRANSPORT_ERRORS = [
@@ -110,8 +122,11 @@ const hexOf = (b: Uint8Array, off: number, len: number) => Buffer.from(b.buffer,
  * conversation (`connections` row): a client Initial whose Destination Connection ID is
  * neither the client's first DCID, nor a Retry's or the server's Source Connection ID,
  * starts a new QUIC connection; every other packet of the conversation (short headers
- * included) belongs to its latest QUIC connection. Connection migration to another 5-tuple
- * is not followed (docs/quic.md).
+ * included) belongs to its latest QUIC connection.
+ * MIGRATION (RFC 9000 §9): a conversation that begins with a short header whose Destination
+ * Connection ID (tried at each connection id length seen) is one a known connection uses (an
+ * SCID of its long headers, or a NEW_CONNECTION_ID it sent, read with keys) is another path of
+ * that connection, as Wireshark links it: its packets, keys and HTTP/3 streams continue there.
  * KEYS: Initial keys come from the DCID of the client's first Initial, or of its first
  * Initial after a Retry (RFC 9001 §5.2). Client and server Initials are decrypted (at most
  * MAX_INITIALS_DECRYPTED per connection); their CRYPTO frames are reassembled per direction
@@ -125,7 +140,10 @@ const hexOf = (b: Uint8Array, off: number, len: number) => Buffer.from(b.buffer,
 export class QuicConnections implements FrameAnalyzer {
   readonly connections: QuicConnection[] = [];
   dropped = 0;
-  private byConversation = new Map<number, QuicTracker>();
+  private byConversation = new Map<number, QuicPath>();
+  /** Connection id (hex) -> its connection, and whether the client or the server chose it. */
+  private byCid = new Map<string, { t: QuicTracker; ofClient: boolean }>();
+  private cidLengths: number[] = [];
   private h = new QuicHeader();
   readonly http3: Http3Connection[] = [];
   /** Sees every QUIC packet with its type and decryption (the connection detail sets it). */
@@ -150,33 +168,66 @@ export class QuicConnections implements FrameAnalyzer {
     const b = f.data;
     const off = f.payloadOff;
     const end = off + f.payloadCapLen;
-    let t = this.byConversation.get(id);
-    if (!t) {
-      // A QUIC connection starts with a long header: on udp.port 443 any, elsewhere a known version.
-      if ((b[off] & 0x80) === 0 || (f.top !== Proto.Quic && !looksLikeQuicLong(b, off, end - off))) return;
-      if (!parseQuicHeader(b, off, end, -1, this.h)) return;
-      const fromServer = this.h.type === QuicType.Retry || this.h.type === QuicType.VersionNegotiation;
-      const started = this.start(id, fromServer ? !ctx.toServer : ctx.toServer, f, !fromServer);
-      if (!started) return;
-      this.byConversation.set(id, started);
-      t = started;
+    let path = this.byConversation.get(id);
+    if (!path) {
+      if ((b[off] & 0x80) === 0) {
+        // A short header: another path of a known connection (migration), else not QUIC here.
+        const migrated = this.migratedPath(id, b, off, end, ctx.toServer);
+        if (!migrated) return;
+        path = migrated;
+      } else {
+        // A QUIC connection starts with a long header: on udp.port 443 any, elsewhere a known version.
+        if (f.top !== Proto.Quic && !looksLikeQuicLong(b, off, end - off)) return;
+        if (!parseQuicHeader(b, off, end, -1, this.h)) return;
+        const fromServer = this.h.type === QuicType.Retry || this.h.type === QuicType.VersionNegotiation;
+        const started = this.start(id, fromServer ? !ctx.toServer : ctx.toServer, f, !fromServer);
+        if (!started) return;
+        path = { t: started, clientToServer: started.clientToServer };
+      }
+      this.byConversation.set(id, path);
     }
-    const fromClient = ctx.toServer === t.clientToServer;
+    let t = path.t;
+    const fromClient = ctx.toServer === path.clientToServer;
     let o = off;
     while (o < end) {
       const long = (b[o] & 0x80) !== 0;
       const dcidLen = long ? -1 : fromClient ? t.serverCidLen : t.clientCidLen;
       if (!parseQuicHeader(b, o, end, dcidLen, this.h)) break;
       if (long && fromClient && this.h.type === QuicType.Initial && t.isNewConnection(b, this.h)) {
-        const n = this.start(id, t.clientToServer, f, true);
+        const n = this.start(id, path.clientToServer, f, true);
         if (!n) return;
         t = n;
-        this.byConversation.set(id, t);
+        path = { t, clientToServer: path.clientToServer };
+        this.byConversation.set(id, path);
       }
       t.packet(b, this.h, fromClient, f.ts);
       if (!long || this.h.end >= end) break;
       o = this.h.end;
     }
+  }
+
+  /**
+   * The known connection whose connection id is the DCID of this short header, with the path's
+   * orientation: a DCID the client chose is the server's packet. The fixed bit is not required
+   * (ngtcp2 greases it, RFC 9287).
+   */
+  private migratedPath(id: number, b: Uint8Array, off: number, end: number, toServer: boolean): QuicPath | null {
+    if (this.byCid.size === 0) return null;
+    for (const len of this.cidLengths) {
+      if (off + 1 + len > end) continue;
+      const e = this.byCid.get(hexOf(b, off + 1, len));
+      if (!e) continue;
+      e.t.migrated(id, len, e.ofClient);
+      return { t: e.t, clientToServer: e.ofClient ? !toServer : toServer };
+    }
+    return null;
+  }
+
+  /** A connection id t's client (ofClient) or server uses; the latest connection to use it keeps it. */
+  addCid(t: QuicTracker, b: Uint8Array, off: number, len: number, ofClient: boolean): void {
+    if (len === 0 || len > 20 || (this.byCid.size >= MAX_CIDS && !this.byCid.has(hexOf(b, off, len)))) return;
+    this.byCid.set(hexOf(b, off, len), { t, ofClient });
+    if (!this.cidLengths.includes(len)) this.cidLengths.push(len);
   }
 
   /** A new QUIC connection; f is one of its client's packets, or a server's Retry/VN. */
@@ -192,8 +243,9 @@ export class QuicConnections implements FrameAnalyzer {
 
   finish(): void {
     for (const h of this.http3) h.finish();
-    for (const t of this.byConversation.values()) t.releaseBuffers();
+    for (const p of this.byConversation.values()) p.t.releaseBuffers();
     this.byConversation.clear();
+    this.byCid.clear();
   }
 
   /** The `quic` array of the JSON report (README "JSON output"). */
@@ -218,6 +270,7 @@ export class QuicConnections implements FrameAnalyzer {
       retry: q.retry,
       zeroRtt: q.zeroRttPackets > 0,
       closedBy: q.close ? (q.close.fromClient ? 'client' : 'server') : null,
+      paths: q.paths,
     });
   }
 }
@@ -253,6 +306,8 @@ class QuicTracker implements TlsEvents {
   private afterRetry = false;
   private retryScid: string | null = null;
   private cids = new Set<string>();
+  /** Connection ids handed to the owner for migration (MAX_CIDS_PER_CONNECTION at most). */
+  private cidsShared = 0;
   clientCidLen = 0;
   serverCidLen = 0;
   private decrypted = 0;
@@ -281,6 +336,7 @@ class QuicTracker implements TlsEvents {
       clientVersion: 0, serverVersion: null, sni: null, alpn: [], tlsVersion: null, cipher: null, firstTs: ts, lastTs: ts,
       clientInitialTs: ts, clientHandshakeTs: null, serverHelloTs: null, serverPackets: 0, clientPackets: 0,
       versionNegotiation: null, retry: null, zeroRttPackets: 0, shortPackets: [0, 0], close: null, undecryptable: 0, spinSamples: [], keyed: null,
+      paths: [connectionId],
     };
     const tls: [TlsStreamParser, TlsStreamParser] = [new TlsStreamParser(true, this), new TlsStreamParser(false, this)];
     this.tls = tls;
@@ -292,6 +348,20 @@ class QuicTracker implements TlsEvents {
     if (this.odcid === null || this.afterRetry) return false;
     const d = hexOf(b, h.dcidOff, h.dcidLen);
     return d !== this.odcid && d !== this.retryScid && !this.cids.has(d);
+  }
+
+  /** Conversation `id` is another path; its packets to the client (ofClient) or server carry `cidLen`-byte DCIDs now. */
+  migrated(id: number, cidLen: number, ofClient: boolean): void {
+    if (this.q.paths.length < MAX_PATHS) this.q.paths.push(id);
+    if (ofClient) this.clientCidLen = cidLen;
+    else this.serverCidLen = cidLen;
+  }
+
+  /** A connection id the client (ofClient) or the server uses, for migrated paths. */
+  private shareCid(b: Uint8Array, off: number, len: number, ofClient: boolean): void {
+    if (this.cidsShared >= MAX_CIDS_PER_CONNECTION) return;
+    this.cidsShared++;
+    this.owner.addCid(this, b, off, len, ofClient);
   }
 
   packet(b: Uint8Array, h: QuicHeader, fromClient: boolean, ts: number): void {
@@ -330,7 +400,11 @@ class QuicTracker implements TlsEvents {
     }
     if (fromClient) q.clientPackets++;
     else q.serverPackets++;
-    if (this.cids.size < 16 && h.scidLen > 0) this.cids.add(hexOf(b, h.scidOff, h.scidLen));
+    if (this.cids.size < 16 && h.scidLen > 0) {
+      const scid = hexOf(b, h.scidOff, h.scidLen);
+      if (!this.cids.has(scid)) this.shareCid(b, h.scidOff, h.scidLen, fromClient);
+      this.cids.add(scid);
+    }
     if (fromClient) {
       this.clientCidLen = h.scidLen;
       if (q.clientVersion === 0) q.clientVersion = h.version;
@@ -454,7 +528,12 @@ class QuicTracker implements TlsEvents {
       } else if (type === FRAME_STOP_SENDING) { vi(); vi(); }
       else if (type === FRAME_NEW_TOKEN) { const l = vi(); p += l; }
       else if (type >= 0x10 && type <= 0x17) { vi(); if (type === 0x11 || type === 0x15) vi(); } // MAX_*, *_BLOCKED
-      else if (type === FRAME_NEW_CONNECTION_ID) { vi(); vi(); const l = p < n ? pl[p] : 0; p += 1 + l + 16; }
+      else if (type === FRAME_NEW_CONNECTION_ID) {
+        vi(); vi();
+        const l = p < n ? pl[p] : 0;
+        if (p + 1 + l <= n) this.shareCid(pl, p + 1, l, dir === 0);
+        p += 1 + l + 16;
+      }
       else if (type === 0x19) vi(); // RETIRE_CONNECTION_ID
       else if (type === FRAME_PATH_CHALLENGE || type === FRAME_PATH_RESPONSE) p += 8;
       else if (type === FRAME_DATAGRAM) p = n;

@@ -14,7 +14,7 @@ const CONTRACT = {
   dns: ['transport', 'client', 'server', 'id', 'qname', 'qtype', 'rcode', 'answers', 'queryTs', 'responseTime'],
   tls: ['connectionId', 'sni', 'alpn', 'version', 'handshakeTime', 'alert', 'certificate', 'decrypted', 'undecryptedReason', 'turns'],
   findings: ['id', 'severity', 'kind', 'summary', 'site', 'server', 'count', 'total', 'firstTs', 'lastTs', 'connectionIds'],
-  quic: ['connectionId', 'version', 'sni', 'alpn', 'state', 'handshakeTime', 'closeError', 'spinRtt', 'tlsVersion', 'cipher', 'retry', 'zeroRtt', 'closedBy'],
+  quic: ['connectionId', 'version', 'sni', 'alpn', 'state', 'handshakeTime', 'closeError', 'spinRtt', 'tlsVersion', 'cipher', 'retry', 'zeroRtt', 'closedBy', 'paths'],
 };
 
 describe('JSON contract: http, dns, tls, findings', () => {
