@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const native = join(root, 'main/capture/native');
-const core = [join(native, 'capcore.c'), join(native, 'capcore.h'), join(native, 'frame-msg.h'), join(native, 'args.h')];
+const core = [join(native, 'capcore.c'), join(native, 'capcore.h'), join(native, 'frame-msg.h'), join(native, 'args.h'), join(native, 'run-control.h')];
 export const CAPTURE_BINARY = join(root, 'out/native/tapscope-capture');
 const addon = join(root, 'out/native/tapcap.node');
 
@@ -51,7 +51,7 @@ export const RECEIVE_BINARY = join(root, 'out/native/tapscope-receive');
 export function buildReceiveBinary(out = RECEIVE_BINARY) {
   const src = join(native, 'tapscope-receive.c');
   if (process.platform !== 'linux' || !existsSync(src)) return false;
-  if (fresh(out, [src, join(native, 'frame-msg.h'), join(native, 'args.h')])) return true;
+  if (fresh(out, [src, join(native, 'frame-msg.h'), join(native, 'args.h'), join(native, 'run-control.h')])) return true;
   return compile('tapscope-receive', out, ['-O2', '-Wall', '-Wextra', '-D_FORTIFY_SOURCE=2', '-fstack-protector-strong', '-fPIE', '-pie', src, '-o', out],
     'tapscope listen will receive with Node\'s dgram sockets (slower: no batching, drops above some 50,000 datagrams/s)');
 }

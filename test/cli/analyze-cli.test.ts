@@ -1,9 +1,9 @@
 import { describe, expect, it, beforeAll, afterAll } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { build } from 'esbuild';
+import { bundleCli } from '../helpers/cli-bundle.js';
 import { capture, decodeAsFor, REPO_ROOT, tsharkFields } from '../helpers/captures.js';
 import { tsharkViews } from '../decode/tshark-stack.js';
 import { saveCapture } from '../../main/pcap/writer.js';
@@ -18,14 +18,7 @@ let cli: string;
 let tmp: string;
 
 beforeAll(async () => {
-  bundleDir = join(REPO_ROOT, 'out', `cli-test-${process.pid}`);
-  mkdirSync(bundleDir, { recursive: true });
-  cli = join(bundleDir, 'tapscope.mjs');
-  await build({
-    entryPoints: [join(REPO_ROOT, 'main/cli/tapscope.ts')], outfile: cli, bundle: true, platform: 'node', target: 'node20', format: 'esm',
-    external: ['cap', 'ws', 'electron', 'bufferutil', 'utf-8-validate'], logLevel: 'error',
-    banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
-  });
+  ({ dir: bundleDir, cli } = await bundleCli('cli-test'));
   tmp = mkdtempSync(join(tmpdir(), 'tapscope-cli-'));
 });
 afterAll(() => {

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { build } from 'esbuild';
+import { bundleCli } from '../helpers/cli-bundle.js';
 import { capture, REPO_ROOT, tsharkFields } from '../helpers/captures.js';
 
 /*
@@ -13,14 +13,7 @@ let bundleDir: string;
 let cli: string;
 
 beforeAll(async () => {
-  bundleDir = join(REPO_ROOT, 'out', `cli-filter-test-${process.pid}`);
-  mkdirSync(bundleDir, { recursive: true });
-  cli = join(bundleDir, 'tapscope.mjs');
-  await build({
-    entryPoints: [join(REPO_ROOT, 'main/cli/tapscope.ts')], outfile: cli, bundle: true, platform: 'node', target: 'node20', format: 'esm',
-    external: ['cap', 'ws', 'electron', 'bufferutil', 'utf-8-validate'], logLevel: 'error',
-    banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
-  });
+  ({ dir: bundleDir, cli } = await bundleCli('cli-filter-test'));
 });
 afterAll(() => rmSync(bundleDir, { recursive: true, force: true }));
 

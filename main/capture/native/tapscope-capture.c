@@ -36,6 +36,7 @@
 #include "capcore.h"
 #include "args.h"
 #include "frame-msg.h"
+#include "run-control.h"
 
 #define MSG_READY FRAME_READY
 #define MSG_ERROR FRAME_ERROR
@@ -46,15 +47,6 @@
 /* On stop, keep reading a little longer than the kernel's block timeout (20 ms): packets in
  * the current block become readable once it retires, and belong to the capture. */
 #define DRAIN_MS 60
-
-static volatile sig_atomic_t stop_signal = 0;
-static void on_signal(int sig) { (void)sig; stop_signal = 1; }
-
-static long long now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Writes all of b to stdout; exits quietly when the reader is gone. Blocking: a slow reader
  * holds the capture back, and the kernel's buffer drops what does not fit (counted as kernel

@@ -48,6 +48,7 @@
 #endif
 #include "args.h"
 #include "frame-msg.h"
+#include "run-control.h"
 
 #define MSG_PACKET FRAME_PACKET
 #define MSG_READY FRAME_READY
@@ -65,15 +66,6 @@
 #define BLOCK (1 << 20)   /* queue block */
 #define MAX_DGRAM 65535
 #define RAISED_NICE -10
-
-static volatile sig_atomic_t stop_signal = 0;
-static void on_signal(int sig) { (void)sig; stop_signal = 1; }
-
-static long long now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void put16be(uint8_t *b, unsigned v) { b[0] = (uint8_t)(v >> 8); b[1] = (uint8_t)v; }
 #define put32 frame_put32
