@@ -144,6 +144,8 @@ export class QuicConnections implements FrameAnalyzer {
   /** Connection id (hex) -> its connection, and whether the client or the server chose it. */
   private byCid = new Map<string, { t: QuicTracker; ofClient: boolean }>();
   private cidLengths: number[] = [];
+  /** UDP ports QUIC servers of this capture answered on (1): where a migrated path may appear. */
+  private serverPorts = new Uint8Array(65536);
   private h = new QuicHeader();
   readonly http3: Http3Connection[] = [];
   /** Sees every QUIC packet with its type and decryption (the connection detail sets it). */
@@ -172,6 +174,8 @@ export class QuicConnections implements FrameAnalyzer {
     if (!path) {
       if ((b[off] & 0x80) === 0) {
         // A short header: another path of a known connection (migration), else not QUIC here.
+        // A migrating client keeps the server's port: other UDP costs one array read.
+        if (this.serverPorts[f.srcPort] === 0 && this.serverPorts[f.dstPort] === 0) return;
         const migrated = this.migratedPath(id, b, off, end, ctx.toServer);
         if (!migrated) return;
         path = migrated;
@@ -182,6 +186,7 @@ export class QuicConnections implements FrameAnalyzer {
         const fromServer = this.h.type === QuicType.Retry || this.h.type === QuicType.VersionNegotiation;
         const started = this.start(id, fromServer ? !ctx.toServer : ctx.toServer, f, !fromServer);
         if (!started) return;
+        this.serverPorts[ctx.toServer === started.clientToServer ? f.dstPort : f.srcPort] = 1;
         path = { t: started, clientToServer: started.clientToServer };
       }
       this.byConversation.set(id, path);
