@@ -557,6 +557,18 @@ export interface CaptureStats {
   droppedApp: number;
   elapsed: number;
   message: string | null;
+  /**
+   * A long live capture's analysis is bounded (docs/capture.md "Long captures in the app"): it
+   * starts afresh after `budget` connections or packets, so the views cover the traffic since
+   * `sinceMs` (epoch ms); `total` counts everything since the capture started. Null until known.
+   */
+  analysis?: {
+    budget: { connections: number | null; packets: number | null };
+    rotations: number;
+    sinceMs: number;
+    window: { packets: number; connections: number };
+    total: { packets: number; connections: number };
+  } | null;
 }
 
 // ---- The contract -----------------------------------------------------------------------

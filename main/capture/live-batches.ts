@@ -11,18 +11,44 @@
 import type { WorkerMessage } from '../engine/analyze-worker.js';
 import { SessionDeltas } from '../engine/session-deltas.js';
 import { addSessionAlerts } from '../ids/analyze-alerts.js';
+import type { AnalysisWindow } from './live-sink.js';
 import type { LiveSource } from './service.js';
 
 const APP_SNAPSHOT_MS = 1000;
 
-export function liveWorkerMessages(src: LiveSource, post: (m: WorkerMessage, transfer?: ArrayBuffer[]) => void): () => void {
+/**
+ * A budgeted capture's analysis started afresh (live-sink.ts SinkOptions.analysisBudget): the
+ * receiver drops what it holds of the previous analysis (connections, index, HTTP/DNS/TLS
+ * rows) and takes the batches that follow as a new session. Sent before that new session's
+ * 'opened'.
+ */
+export interface LiveRotatedMessage {
+  type: 'rotated';
+  analysis: AnalysisWindow;
+}
+
+export type LiveBatchMessage = WorkerMessage | LiveRotatedMessage;
+
+export function liveWorkerMessages(src: LiveSource, post: (m: LiveBatchMessage, transfer?: ArrayBuffer[]) => void): () => void {
   let done = false;
   post({ type: 'opened', format: 'pcapng', size: 0 });
-  const deltas = new SessionDeltas(src.session);
+  // drainIndex: the receiver (SessionData) keeps the index; the sender keeps only the slice
+  // of the next batch, so a long capture holds one copy of it, not two.
+  let session = src.session;
+  let deltas = new SessionDeltas(session, true);
 
-  // The application-layer snapshot is rebuilt at most once a second (it is not a delta).
+  // The application-layer snapshot is sent at most once a second, as deltas (session-deltas.ts).
   let lastApp = 0;
   const batch = (): void => {
+    if (src.session !== session) {
+      // The analysis started afresh since the last batch: what the previous one added since
+      // then is not sent (its connections were shown; the spool keeps its packets).
+      session = src.session;
+      deltas = new SessionDeltas(session, true);
+      lastApp = 0;
+      post({ type: 'rotated', analysis: src.sink.analysisWindow()! });
+      post({ type: 'opened', format: 'pcapng', size: 0 });
+    }
     const d = deltas.next();
     const bytes = src.counters.savedBytes;
     const now = Date.now();

@@ -66,6 +66,30 @@ export interface SinkOptions extends SessionOptions {
    * totals kept in `rotated`. Unset: one analysis for the whole capture (the app, files).
    */
   analysisBudget?: number;
+  /**
+   * Packets the analysis takes before it starts afresh (the same mechanism as analysisBudget,
+   * for a capture of few long connections: the app's packet index grows per packet). Unset: no
+   * packet bound.
+   */
+  analysisPacketBudget?: number;
+}
+
+/**
+ * The analysis window of a budgeted live capture (SinkOptions.analysisBudget): what the
+ * current analysis covers and what the capture saw since it started. The UI says it as
+ * "analysis covers the traffic since HH:MM:SS (restarted N times ...); totals since start".
+ */
+export interface AnalysisWindow {
+  /** Connections / packets after which the analysis starts afresh (null: no such bound). */
+  budget: { connections: number | null; packets: number | null };
+  /** Times the analysis started afresh so far (0: it covers the whole capture). */
+  rotations: number;
+  /** Wall clock (epoch ms) at which the current analysis started: the capture's start, or the last restart. */
+  sinceMs: number;
+  /** The current analysis. */
+  window: { packets: number; connections: number };
+  /** Since the capture started (every analysis, the current one included). */
+  total: { packets: number; connections: number };
 }
 
 /** Totals of the analyses a budgeted live capture has started afresh from (SinkOptions.analysisBudget). */
@@ -75,6 +99,8 @@ export interface RotatedAnalyses {
   /** Packets and connections of the analyses dropped. */
   packets: number;
   connections: number;
+  /** Wall clock (epoch ms) of the last restart (the capture's start before the first). */
+  sinceMs?: number;
 }
 
 export interface CaptureCounters {
@@ -107,6 +133,8 @@ export interface CaptureDelta {
   /** Packets analysed since the previous delta. */
   newPackets: number;
   connections: number;
+  /** Set when the analysis has a budget (SinkOptions.analysisBudget / analysisPacketBudget). */
+  analysis?: AnalysisWindow | null;
 }
 
 export interface CaptureEnd {
@@ -292,7 +320,7 @@ export class LiveSink {
     this.decodeAs = opts.decodeAs;
     this.flowExport = opts.flows ? new LiveFlowExport(opts.flows, (r, tag) => this.enrichFlow(r, tag)) : null;
     this.eve = opts.alertsPath ? new EveFollower(opts.alertsPath) : null;
-    this.rotated = opts.analysisBudget ? { rotations: 0, packets: 0, connections: 0 } : null;
+    this.rotated = opts.analysisBudget || opts.analysisPacketBudget ? { rotations: 0, packets: 0, connections: 0, sinceMs: this.startMs } : null;
     if (opts.keyLogPath) {
       this.keyLog = new KeyLogFollower(opts.keyLogPath, this.session.app.keys);
       this.keyLog.poll();
@@ -362,8 +390,35 @@ export class LiveSink {
     r.rotations++;
     r.packets += this.session.packets;
     r.connections += this.session.connections.count;
+    r.sinceMs = Date.now();
+    const old = this.session;
     this.session = new AnalysisSession({ decodeAs: this.decodeAs, keepIndex: this.opts.keepIndex });
     this.keyLog?.retarget(this.session.app.keys);
+    this.onRotate?.(old);
+  }
+
+  /** Called at each restart of a budgeted analysis with the analysis just left (live-batches.ts). */
+  onRotate: ((old: AnalysisSession) => void) | null = null;
+
+  /** The analysis window (a budgeted capture), else null. */
+  analysisWindow(): AnalysisWindow | null {
+    const r = this.rotated;
+    if (!r) return null;
+    const s = this.session;
+    return {
+      budget: { connections: this.opts.analysisBudget ?? null, packets: this.opts.analysisPacketBudget ?? null },
+      rotations: r.rotations,
+      sinceMs: r.sinceMs ?? this.startMs,
+      window: { packets: s.packets, connections: s.connections.count },
+      total: { packets: r.packets + s.packets, connections: r.connections + s.connections.count },
+    };
+  }
+
+  /** The budget reached: connections or packets of the current analysis. */
+  private overBudget(): boolean {
+    const o = this.opts;
+    return (o.analysisBudget !== undefined && this.session.connections.count >= o.analysisBudget)
+      || (o.analysisPacketBudget !== undefined && this.session.packets >= o.analysisPacketBudget);
   }
 
   /** Adds an interface (link type) to the spool; returns its id for PacketRecord.interfaceId. */
@@ -438,7 +493,7 @@ export class LiveSink {
       const f = this.session.feed(r);
       // Tag: the analysis's connection and the analysis's number (rotations), to find its facts at expiry.
       this.flowExport?.observe(f, this.session.connections.flows.ctx.connId < 0 ? -1 : (this.rotated?.rotations ?? 0) * TAG_EPOCH + this.session.connections.flows.ctx.connId);
-      if (this.rotated && this.session.connections.count >= this.opts.analysisBudget!) this.rotateAnalysis();
+      if (this.rotated && this.overBudget()) this.rotateAnalysis();
     } catch (e) {
       // An analyser failing on one packet must not end a capture: the packet is still saved.
       if (++this.analysisErrors <= 20) {
@@ -574,7 +629,7 @@ export class LiveSink {
     this.lastDeltaPackets = this.counters.packets;
     this.lastDeltaBytes = this.counters.bytes;
     this.lastDeltaMs = Date.now();
-    this.onDelta?.({ counters, newPackets, connections: this.session.connections.count });
+    this.onDelta?.({ counters, newPackets, connections: this.session.connections.count, ...(this.rotated ? { analysis: this.analysisWindow() } : {}) });
   }
 
   /** Flushes and closes the spool, finishes the analysis, removes the marker. */

@@ -19,7 +19,29 @@ import type { WorkerMessage } from '../engine/analyze-worker.js';
 import type { HelperReady } from './framing.js';
 import { CaptureError } from './errors.js';
 import type { CaptureDelta, CaptureEnd } from './live-sink.js';
+import type { LiveRotatedMessage } from './live-batches.js';
 import { CaptureService, helperScript, liveWorkerMessages, type CaptureOptions, type ListenOptions, type LiveSource } from './service.js';
+
+/**
+ * The app's live analysis budget (docs/capture.md "Long captures in the app"): the analysis
+ * starts afresh after this many connections or packets, so a capture that runs for hours
+ * holds at most one window of connections, packet index and HTTP/DNS/TLS rows, in this
+ * worker and in the service's SessionData. TAPSCOPE_LIVE_BUDGET=CONNECTIONS[:PACKETS]
+ * overrides it (tests; 0 for no bound).
+ */
+export const APP_ANALYSIS_BUDGET = { connections: 50_000, packets: 1_000_000 };
+
+/** The budget a job runs with: its own if it names one, else TAPSCOPE_LIVE_BUDGET, else APP_ANALYSIS_BUDGET. */
+export function liveBudget(o: { analysisBudget?: number; analysisPacketBudget?: number }, env = process.env.TAPSCOPE_LIVE_BUDGET): { analysisBudget?: number; analysisPacketBudget?: number } {
+  if (o.analysisBudget !== undefined || o.analysisPacketBudget !== undefined) return { analysisBudget: o.analysisBudget, analysisPacketBudget: o.analysisPacketBudget };
+  let { connections, packets }: { connections: number; packets: number } = APP_ANALYSIS_BUDGET;
+  const m = env ? /^(\d+)(?::(\d+))?$/.exec(env.trim()) : null;
+  if (m) {
+    connections = Number(m[1]);
+    packets = m[2] === undefined ? packets : Number(m[2]);
+  }
+  return { analysisBudget: connections > 0 ? connections : undefined, analysisPacketBudget: packets > 0 ? packets : undefined };
+}
 
 export type LiveJob =
   | { mode: 'capture'; options: Omit<CaptureOptions, 'wrap'> }
@@ -27,6 +49,7 @@ export type LiveJob =
 
 export type LiveWorkerEvent =
   | WorkerMessage
+  | LiveRotatedMessage
   | { type: 'started'; ready: HelperReady | null; path: string; ports?: { encap: string; port: number }[] }
   | { type: 'delta'; delta: CaptureDelta }
   | { type: 'end'; end: CaptureEnd }
@@ -82,9 +105,10 @@ async function runLiveWorker(wj: WorkerJob, port: NonNullable<typeof parentPort>
   const svc = new CaptureService();
   let src: LiveSource & { ready?: HelperReady | null; ports?: { encap: string; port: number }[] };
   try {
+    const budget = liveBudget(wj.job.options);
     src = wj.job.mode === 'capture'
-      ? await svc.start({ ...wj.job.options, keepIndex: wj.job.options.keepIndex ?? true })
-      : await svc.listen({ ...wj.job.options, keepIndex: wj.job.options.keepIndex ?? true });
+      ? await svc.start({ ...wj.job.options, ...budget, keepIndex: wj.job.options.keepIndex ?? true })
+      : await svc.listen({ ...wj.job.options, ...budget, keepIndex: wj.job.options.keepIndex ?? true });
   } catch (e) {
     const ce = e instanceof CaptureError ? e : new CaptureError('EHELPER', (e as Error).message);
     port.postMessage({ type: 'start-failed', error: { code: ce.code, message: ce.summary, remedy: ce.remedy } } satisfies LiveWorkerEvent);

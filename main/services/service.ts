@@ -11,7 +11,7 @@ import {
   type PacketQuery, type PacketRow, type RecentFile, type SaveRequest, type SaveResult, type SessionInfo, type SessionSummary,
   type TableQuery, type TapscopeApi, type TapscopeEvents, type Timeline, type TimelineQuery, type TlsRow, type QuicRow, type TunnelRow,
   type ListenRequest, type TapFeed, type FollowStream, type FollowStreamQuery, type UnfinishedCaptureInfo, type DisplayFilterCheck,
-  type IoGraph, type IoGraphQuery,
+  type IoGraph, type IoGraphQuery, type CaptureStats,
 } from '../../preload/api.js';
 import type { LiveJob, LiveWorkerEvent, LiveWorkerHandle } from '../capture/live-worker.js';
 import type { CaptureCounters } from '../capture/live-sink.js';
@@ -537,10 +537,12 @@ export class TapscopeService implements TapscopeApi {
     const id = randomBytes(6).toString('hex');
     let data: SessionData | null = null;
     let lastEmit = 0;
+    // The analysis window of the capture's budgeted analysis (capture/live-worker.ts APP_ANALYSIS_BUDGET).
+    let analysis: CaptureStats['analysis'] = null;
     const stats = (c: CaptureCounters | null, running: boolean, message: string | null): void => {
       this.emit('capture', {
         sessionId: id, running, packets: c?.packets ?? 0, bytes: c?.bytes ?? 0, droppedKernel: c?.droppedByKernel ?? 0, droppedApp: c?.droppedByApp ?? 0,
-        elapsed: c?.elapsedSec ?? 0, message,
+        elapsed: c?.elapsedSec ?? 0, message, analysis,
       });
     };
     const onMessage = (m: LiveWorkerEvent): void => {
@@ -549,7 +551,23 @@ export class TapscopeService implements TapscopeApi {
         return;
       }
       if (!data || m.type === 'start-failed') return;
-      if (m.type === 'delta') return stats(m.delta.counters, true, null);
+      if (m.type === 'rotated') {
+        // The analysis started afresh (its budget): the next batches are a new session's.
+        analysis = m.analysis;
+        data = new SessionData(id, data.path);
+        const e = this.sessions.get(id);
+        if (e) {
+          e.reader.close();
+          e.data = data;
+          e.reader = new PacketReader(data, []);
+          e.filter = new PacketFilter(data, e.reader);
+        }
+        return;
+      }
+      if (m.type === 'delta') {
+        analysis = m.delta.analysis ?? analysis;
+        return stats(m.delta.counters, true, null);
+      }
       if (m.type === 'end') return stats(m.end.counters ?? null, false, m.end.error ? m.end.error.message : null);
       data.apply(m);
       const now = Date.now();
