@@ -12,7 +12,7 @@ import { ALERT_NAMES, TlsStreamParser, type ClientHelloInfo, type ServerHelloInf
 import { QuicCryptoStream } from '../reassembly/quic-crypto.js';
 import type { FrameAnalyzer, PacketContext } from './types.js';
 
-export type QuicState = 'established' | 'closed' | 'handshake-unanswered' | 'handshake-failed' | 'version-negotiation';
+export type QuicState = 'established' | 'closed' | 'handshake-unanswered' | 'handshake-failed' | 'version-negotiation' | 'mid-connection';
 
 /**
  * What became of one QUIC packet's protection: opened (Initial keys, or the key log's for
@@ -64,6 +64,11 @@ export interface QuicConnection {
   spinSamples: number[];
   /** The UDP conversations (ids in `connections`) it used: its first, then the paths it migrated to. */
   paths: number[];
+  /**
+   * The conversation began with short-header packets on a QUIC port and no known connection id:
+   * the capture started after the handshake (or on a path Tapscope could not link).
+   */
+  midConnection: boolean;
 }
 
 /** One UDP conversation of a QUIC connection; clientToServer is ctx.toServer for the client's packets. */
@@ -173,12 +178,21 @@ export class QuicConnections implements FrameAnalyzer {
     let path = this.byConversation.get(id);
     if (!path) {
       if ((b[off] & 0x80) === 0) {
-        // A short header: another path of a known connection (migration), else not QUIC here.
+        // A short header: another path of a known connection (migration); else, on a port QUIC
+        // is decoded on (udp.port 443, --decode) or a QUIC server of the capture answered on, a
+        // connection whose handshake the capture does not hold; else not QUIC here.
         // A migrating client keeps the server's port: other UDP costs one array read.
-        if (this.serverPorts[f.srcPort] === 0 && this.serverPorts[f.dstPort] === 0) return;
-        const migrated = this.migratedPath(id, b, off, end, ctx.toServer);
-        if (!migrated) return;
-        path = migrated;
+        const quicPort = this.serverPorts[f.srcPort] !== 0 || this.serverPorts[f.dstPort] !== 0;
+        if (!quicPort && f.top !== Proto.Quic) return;
+        const migrated = quicPort ? this.migratedPath(id, b, off, end, ctx.toServer) : null;
+        if (migrated) path = migrated;
+        else {
+          // The fixed bit (RFC 9000 §17.3) is required here: nothing else says this is QUIC.
+          if ((b[off] & 0x40) === 0) return;
+          const mid = this.start(id, true, f, ctx.toServer, true);
+          if (!mid) return;
+          path = { t: mid, clientToServer: true };
+        }
       } else {
         // A QUIC connection starts with a long header: on udp.port 443 any, elsewhere a known version.
         if (f.top !== Proto.Quic && !looksLikeQuicLong(b, off, end - off)) return;
@@ -235,13 +249,16 @@ export class QuicConnections implements FrameAnalyzer {
     if (!this.cidLengths.includes(len)) this.cidLengths.push(len);
   }
 
-  /** A new QUIC connection; f is one of its client's packets, or a server's Retry/VN. */
-  private start(id: number, clientToServer: boolean, f: Frame, sentByClient: boolean): QuicTracker | null {
+  /**
+   * A new QUIC connection; f is one of its client's packets, or a server's Retry/VN, or (mid) the
+   * first short-header packet of a conversation whose handshake is not in the capture.
+   */
+  private start(id: number, clientToServer: boolean, f: Frame, sentByClient: boolean, mid = false): QuicTracker | null {
     if (this.connections.length >= MAX_CONNECTIONS) {
       this.dropped++;
       return null;
     }
-    const t = new QuicTracker(id, clientToServer, f, sentByClient, this, this.connections.length);
+    const t = new QuicTracker(id, clientToServer, f, sentByClient, this, this.connections.length, mid);
     this.connections.push(t.q);
     return t;
   }
@@ -263,7 +280,7 @@ export class QuicConnections implements FrameAnalyzer {
     const q = this.connections[i];
     return ({
       connectionId: q.connectionId,
-      version: quicVersionName(q.serverVersion ?? q.clientVersion),
+      version: q.clientVersion === 0 && q.serverVersion === null ? null : quicVersionName(q.serverVersion ?? q.clientVersion),
       sni: q.sni,
       alpn: q.alpn,
       state: quicState(q),
@@ -282,6 +299,7 @@ export class QuicConnections implements FrameAnalyzer {
 
 /** See QuicState; docs/quic.md "State". */
 export function quicState(q: QuicConnection): QuicState {
+  if (q.midConnection) return q.close ? 'closed' : 'mid-connection';
   const done = q.clientHandshakeTs !== null || (q.shortPackets[0] > 0 && q.shortPackets[1] > 0);
   if (done) return q.close ? 'closed' : 'established';
   // A client that gives up closes its own attempt: still unanswered when the server sent nothing.
@@ -334,14 +352,17 @@ class QuicTracker implements TlsEvents {
   private h3: Http3Connection | null = null;
   private sessionSuite = -1;
 
-  constructor(connectionId: number, readonly clientToServer: boolean, f: Frame, sentByClient: boolean, private owner: QuicConnections, private index: number) {
+  constructor(
+    connectionId: number, readonly clientToServer: boolean, f: Frame, sentByClient: boolean, private owner: QuicConnections, private index: number,
+    private mid = false,
+  ) {
     const ts = f.ts;
     this.q = {
       connectionId, serverIp: sentByClient ? f.dst : f.src, serverPort: sentByClient ? f.dstPort : f.srcPort,
       clientVersion: 0, serverVersion: null, sni: null, alpn: [], tlsVersion: null, cipher: null, firstTs: ts, lastTs: ts,
       clientInitialTs: ts, clientHandshakeTs: null, serverHelloTs: null, serverPackets: 0, clientPackets: 0,
       versionNegotiation: null, retry: null, zeroRttPackets: 0, shortPackets: [0, 0], close: null, undecryptable: 0, spinSamples: [], keyed: null,
-      paths: [connectionId],
+      paths: [connectionId], midConnection: mid,
     };
     const tls: [TlsStreamParser, TlsStreamParser] = [new TlsStreamParser(true, this), new TlsStreamParser(false, this)];
     this.tls = tls;
@@ -350,6 +371,7 @@ class QuicTracker implements TlsEvents {
 
   /** A client Initial that belongs to none of this connection's connection ids starts another connection. */
   isNewConnection(b: Uint8Array, h: QuicHeader): boolean {
+    if (this.mid) return true; // the connection it is in the middle of sends no Initial: a client Initial is another
     if (this.odcid === null || this.afterRetry) return false;
     const d = hexOf(b, h.dcidOff, h.dcidLen);
     return d !== this.odcid && d !== this.retryScid && !this.cids.has(d);

@@ -56,6 +56,12 @@ export function quicDetail(
 
 /** A QUIC connection's handshake milestones (docs/quic.md: handshake time, states). */
 function milestones(q: QuicConnection, quic: number, packets: QuicPacketRow[]): QuicDetail['timeline'] {
+  if (q.midConnection) {
+    // The handshake is not in the capture (docs/quic.md "Connections"): no milestones but its end.
+    const out: QuicDetail['timeline'] = [{ ts: q.firstTs, label: 'capture starts in the middle of the connection (no handshake seen)', quic }];
+    if (q.close) out.push({ ts: q.close.ts, label: `CONNECTION_CLOSE by the ${q.close.fromClient ? 'client' : 'server'}: ${q.close.error}`, quic });
+    return out;
+  }
   const out: QuicDetail['timeline'] = [{ ts: q.clientInitialTs, label: 'client Initial', quic }];
   const first = (pred: (p: QuicPacketRow) => boolean, label: string) => {
     const p = packets.find(pred);

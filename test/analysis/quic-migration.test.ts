@@ -8,7 +8,8 @@
  * key log, tshark's quic.connection.number groups both paths into one connection; Tapscope's
  * quic[] must have one entry whose `paths` are both conversations, and the two HTTP/3 exchanges
  * must be complete (statuses printed by the client, the large body's size). Without keys the
- * new path's connection ids are unreadable: tshark and Tapscope both leave it out. A second
+ * new path's connection ids are unreadable: neither links it (Tapscope lists it as a
+ * mid-connection entry of its own, tshark leaves it unnumbered). A second
  * client does the same with --nat-rebinding (new port, same DCID): linked with and without
  * keys, by both. The capture is stopped once its file stops growing (tcpdump lags under load). Skipped,
  * with the reason, only without root, network namespaces or the tools (never in CI).
@@ -177,6 +178,14 @@ describe.skipIf(skip !== null)(`QUIC migration with ngtcp2 in a namespace${skip 
   it('without keys: the migrated path is unreadable to both, the NAT-rebound one (same DCID) is linked by both', () => {
     const expected = tsharkPaths(false);
     expect(expected.map((p) => p.length)).toEqual([1, 2]);
-    expect(tapscopePaths(analyzeFile(pcap).report as unknown as Report)).toEqual(expected);
+    const report = analyzeFile(pcap).report as unknown as Report;
+    const linked = { ...report, quic: report.quic.filter((q) => q.state !== 'mid-connection') };
+    expect(tapscopePaths(linked)).toEqual(expected);
+    // The unlinked path (tshark numbers it only with the keys) is a mid-connection entry of its own
+    // (docs/quic.md "Connections"); tshark leaves its packets without a connection number.
+    const unlinked = tsharkPaths(true).flat().filter((port) => !expected.flat().includes(port));
+    const mid = report.quic.filter((q) => q.state === 'mid-connection');
+    expect(tapscopePaths({ ...report, quic: mid })).toEqual(unlinked.map((port) => [port]));
+    expect(mid.map((q) => [q.version, q.sni])).toEqual(unlinked.map(() => [null, null]));
   });
 });
