@@ -86,6 +86,15 @@ const MAX_REASON = 200;
 const MAX_CIDS_PER_CONNECTION = 64;
 const MAX_CIDS = 1_000_000;
 const MAX_PATHS = 64;
+/**
+ * Connection ids are forgotten once their connection cannot use them again: closed (a
+ * CONNECTION_CLOSE was read) and silent for DRAIN_SECONDS (the draining period, RFC 9000
+ * §10.2, is three PTOs: seconds even on slow paths), or silent for IDLE_SECONDS (longer than
+ * the idle timeouts stacks negotiate, RFC 9000 §10.1). Checked every SWEEP_SECONDS of capture time.
+ */
+const DRAIN_SECONDS = 30;
+const IDLE_SECONDS = 600;
+const SWEEP_SECONDS = 10;
 
 /** RFC 9000 §20.1 transport error codes. */
 const TRANSPORT_ERRORS = [
@@ -132,6 +141,9 @@ const hexOf = (b: Uint8Array, off: number, len: number) => Buffer.from(b.buffer,
  * Connection ID (tried at each connection id length seen) is one a known connection uses (an
  * SCID of its long headers, or a NEW_CONNECTION_ID it sent, read with keys) is another path of
  * that connection, as Wireshark links it: its packets, keys and HTTP/3 streams continue there.
+ * Those ids are forgotten once the connection is closed and drained, or idle (DRAIN_SECONDS).
+ * MID-CONNECTION: a conversation that begins with a short header on a QUIC port, whose DCID is no
+ * known id, is a connection whose handshake the capture lacks (state "mid-connection").
  * KEYS: Initial keys come from the DCID of the client's first Initial, or of its first
  * Initial after a Retry (RFC 9001 §5.2). Client and server Initials are decrypted (at most
  * MAX_INITIALS_DECRYPTED per connection); their CRYPTO frames are reassembled per direction
@@ -149,6 +161,9 @@ export class QuicConnections implements FrameAnalyzer {
   /** Connection id (hex) -> its connection, and whether the client or the server chose it. */
   private byCid = new Map<string, { t: QuicTracker; ofClient: boolean }>();
   private cidLengths: number[] = [];
+  /** Connections with ids in byCid, and the capture time of the next check for ones to forget. */
+  private withCids = new Set<QuicTracker>();
+  private nextSweep = -Infinity;
   /** UDP ports QUIC servers of this capture answered on (1): where a migrated path may appear. */
   private serverPorts = new Uint8Array(65536);
   private h = new QuicHeader();
@@ -172,6 +187,7 @@ export class QuicConnections implements FrameAnalyzer {
     if (f.l4 !== L4.Udp || f.payloadCapLen < 1) return;
     const id = ctx.connId;
     if (id < 0) return;
+    if (f.ts >= this.nextSweep && this.withCids.size > 0) this.sweep(f.ts);
     const b = f.data;
     const off = f.payloadOff;
     const end = off + f.payloadCapLen;
@@ -244,9 +260,30 @@ export class QuicConnections implements FrameAnalyzer {
 
   /** A connection id t's client (ofClient) or server uses; the latest connection to use it keeps it. */
   addCid(t: QuicTracker, b: Uint8Array, off: number, len: number, ofClient: boolean): void {
-    if (len === 0 || len > 20 || (this.byCid.size >= MAX_CIDS && !this.byCid.has(hexOf(b, off, len)))) return;
-    this.byCid.set(hexOf(b, off, len), { t, ofClient });
+    if (len === 0 || len > 20) return;
+    const hex = hexOf(b, off, len);
+    if (this.byCid.size >= MAX_CIDS && !this.byCid.has(hex)) return;
+    this.byCid.set(hex, { t, ofClient });
+    t.sharedCids.push(hex);
+    this.withCids.add(t);
     if (!this.cidLengths.includes(len)) this.cidLengths.push(len);
+  }
+
+  /** Connection ids remembered for migration (bounded by the connections still open). */
+  get cidCount(): number {
+    return this.byCid.size;
+  }
+
+  /** Forgets the connection ids of connections closed and drained, or idle (see DRAIN_SECONDS). */
+  private sweep(now: number): void {
+    this.nextSweep = now + SWEEP_SECONDS;
+    for (const t of this.withCids) {
+      const silent = now - t.q.lastTs;
+      if (silent <= IDLE_SECONDS && (t.q.close === null || silent <= DRAIN_SECONDS)) continue;
+      for (const hex of t.sharedCids) if (this.byCid.get(hex)?.t === t) this.byCid.delete(hex);
+      t.sharedCids.length = 0;
+      this.withCids.delete(t);
+    }
   }
 
   /**
@@ -268,6 +305,7 @@ export class QuicConnections implements FrameAnalyzer {
     for (const p of this.byConversation.values()) p.t.releaseBuffers();
     this.byConversation.clear();
     this.byCid.clear();
+    this.withCids.clear();
   }
 
   /** The `quic` array of the JSON report (README "JSON output"). */
@@ -329,8 +367,9 @@ class QuicTracker implements TlsEvents {
   private afterRetry = false;
   private retryScid: string | null = null;
   private cids = new Set<string>();
-  /** Connection ids handed to the owner for migration (MAX_CIDS_PER_CONNECTION at most). */
+  /** Connection ids handed to the owner for migration (MAX_CIDS_PER_CONNECTION at most), and those it keeps for this one. */
   private cidsShared = 0;
+  readonly sharedCids: string[] = [];
   clientCidLen = 0;
   serverCidLen = 0;
   private decrypted = 0;
