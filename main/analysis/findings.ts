@@ -249,6 +249,49 @@ interface TtfbGroup {
   slow: Set<HttpExchange>;
 }
 
+/**
+ * The site of each connection id: a site number per id in a typed column for the engine's
+ * connection numbers (0..n-1), each distinct site text once; other ids (tests) in a Map.
+ */
+class SiteById {
+  /** Site number + 1 per id; 0: none. */
+  private readonly idx: Int32Array;
+  private readonly names: string[] = [];
+  private readonly numbers = new Map<string, number>();
+  private readonly other = new Map<number, string>();
+
+  constructor(private readonly limit: number) {
+    this.idx = new Int32Array(limit);
+  }
+
+  private inColumn(id: number): boolean {
+    return id >= 0 && id < this.limit && Number.isInteger(id);
+  }
+
+  has(id: number): boolean {
+    return this.inColumn(id) ? this.idx[id] !== 0 : this.other.has(id);
+  }
+
+  get(id: number): string | undefined {
+    if (!this.inColumn(id)) return this.other.get(id);
+    const k = this.idx[id];
+    return k === 0 ? undefined : this.names[k - 1];
+  }
+
+  set(id: number, s: string): void {
+    if (!this.inColumn(id)) {
+      this.other.set(id, s);
+      return;
+    }
+    let k = this.numbers.get(s);
+    if (k === undefined) {
+      this.names.push(s);
+      this.numbers.set(s, (k = this.names.length));
+    }
+    this.idx[id] = k;
+  }
+}
+
 /*
  * FACTS. Everything the rules share, computed once: connections by id and by server, the
  * site of each connection (HTTP Host, TLS SNI, else the name DNS resolved to the address),
@@ -256,11 +299,15 @@ interface TtfbGroup {
  */
 class Facts {
   readonly lastTs: number;
-  readonly conns = new Map<number, ConnectionFacts>();
   readonly tcp: ConnectionFacts[];
   readonly byServer: Map<string, ConnectionFacts[]>;
   readonly ipSite = new Map<string, string>();
-  private readonly connSite = new Map<number, string>();
+  /** Connections by id: the input list itself when it holds the engine's dense numbers 0..n-1, else a Map. */
+  private readonly connList: ConnectionFacts[] | null;
+  private readonly connMap: Map<number, ConnectionFacts> | null;
+  /** The site of each connection that named one (Host, SNI), and the ids in the order they were first named. */
+  private readonly connSite: SiteById;
+  private readonly connSiteOrder: number[] = [];
   /** Servers (by TCP connection) behind each site. */
   readonly siteServers = new Map<string, Set<string>>();
   /** Servers that answered HTTP for each site (the universe for "k of n servers are fine" in HTTP rules). */
@@ -273,27 +320,43 @@ class Facts {
   readonly resetWithPending = new Set<number>();
   readonly ttfb: TtfbGroup[] = [];
 
+  /*
+   * Memory: at 200,000 connections and as many exchanges, everything kept here per
+   * connection or exchange is one array slot (ById, the groups' lists); no key string, Map
+   * entry or intermediate filtered array is made per connection or exchange.
+   */
   constructor(readonly inp: FindingInput) {
     this.lastTs = inp.captureLastTs ?? Infinity;
-    for (let i = 0; i < inp.connections.length; i++) this.conns.set(inp.connections[i].id, inp.connections[i]);
+    const cs = inp.connections;
+    // The engine's connections are numbered 0..n-1 in order: the list is its own index.
+    let dense = true;
+    for (let i = 0; i < cs.length && dense; i++) dense = cs[i].id === i;
+    this.connList = dense ? cs : null;
+    this.connMap = dense ? null : new Map();
+    if (this.connMap) for (let i = 0; i < cs.length; i++) this.connMap.set(cs[i].id, cs[i]);
+    this.connSite = new SiteById(cs.length);
 
     // SITES: a connection's own name (Host/SNI) first, then any name seen for its address.
-    for (const t of inp.tls) if (t.sni) this.connSite.set(t.connectionId, this.hostName(t.sni));
+    const name = (id: number, s: string): void => {
+      if (!this.connSite.has(id)) this.connSiteOrder.push(id);
+      this.connSite.set(id, s);
+    };
+    for (const t of inp.tls) if (t.sni) name(t.connectionId, this.hostName(t.sni));
     for (let i = 0; i < inp.http.length; i++) {
       const x = inp.http[i];
-      if (x.host && !this.connSite.has(x.connectionId)) this.connSite.set(x.connectionId, this.hostName(x.host));
+      if (x.host && !this.connSite.has(x.connectionId)) name(x.connectionId, this.hostName(x.host));
     }
-    // forEach: no [key, value] pair allocated per connection.
-    this.connSite.forEach((s, id) => {
-      const c = this.conns.get(id);
-      if (c && !this.ipSite.has(c.server.ip)) this.ipSite.set(c.server.ip, s);
-    });
+    for (let i = 0; i < this.connSiteOrder.length; i++) {
+      const id = this.connSiteOrder[i];
+      const c = this.conn(id);
+      if (c && !this.ipSite.has(c.server.ip)) this.ipSite.set(c.server.ip, this.connSite.get(id)!);
+    }
     for (const d of inp.dns) {
       if (d.rcode !== 0) continue;
       for (const a of d.answers) if (/^[0-9.]+$|:/.test(a) && !this.ipSite.has(a)) this.ipSite.set(a, d.qname.toLowerCase());
     }
 
-    this.tcp = inp.connections.filter((c) => c.transport === 'tcp');
+    this.tcp = cs.filter((c) => c.transport === 'tcp');
     this.byServer = groupBy(this.tcp, (c) => this.endpoint(c.server.ip, c.server.port));
     for (let i = 0; i < this.tcp.length; i++) {
       const c = this.tcp[i];
@@ -302,25 +365,38 @@ class Facts {
     }
 
     // HTTP, one pass: per (site, server) the exchanges sorted by what became of them.
-    const exchanges = inp.http.filter((x) => x.method !== null || x.status !== null);
-    for (const xs of groupBy(exchanges, (x) => `${this.siteOf(x.connectionId, x.serverIp) ?? ''}|${this.endpoint(x.serverIp, x.serverPort)}`).values()) {
-      const g: HttpGroup = {
-        site: this.siteOf(xs[0].connectionId, xs[0].serverIp), server: serverOfExchange(xs[0]), requests: 0,
-        serverErrors: [], cut: [], notCaptured: [], pendingAtEnd: [], streamErrors: [], flowStalled: [],
-      };
-      for (let i = 0; i < xs.length; i++) {
-        const x = xs[i];
-        if (x.status !== null && x.status >= 500) g.serverErrors.push(x);
-        if (x.method === null) continue;
-        g.requests++;
-        if ((x.flowControlStallSeconds ?? 0) >= H2_STALL_SECONDS) g.flowStalled.push(x);
-        if (x.error) g.streamErrors.push(x);
-        else if (x.noResponse === 'reset' || x.noResponse === 'closed') g.cut.push(x);
-        else if (x.noResponse === 'not-captured' || x.noResponse === 'incomplete') g.notCaptured.push(x);
-        else if (x.noResponse === 'capture-ended') g.pendingAtEnd.push(x);
-        if (x.noResponse === 'reset') this.resetWithPending.add(x.connectionId);
+    // Groups keyed by site, then endpoint text (no key string per exchange), in the order
+    // of their first exchange.
+    const groups = new Map<string, Map<string, HttpGroup & { exchanges: number }>>();
+    const order: (HttpGroup & { exchanges: number })[] = [];
+    for (let i = 0; i < inp.http.length; i++) {
+      const x = inp.http[i];
+      if (x.method === null && x.status === null) continue;
+      const site = this.siteOf(x.connectionId, x.serverIp);
+      const server = this.endpoint(x.serverIp, x.serverPort);
+      let bySite = groups.get(site ?? '');
+      if (!bySite) groups.set(site ?? '', (bySite = new Map()));
+      let g = bySite.get(server);
+      if (!g) {
+        bySite.set(server, (g = {
+          site, server: serverOfExchange(x), requests: 0, exchanges: 0,
+          serverErrors: [], cut: [], notCaptured: [], pendingAtEnd: [], streamErrors: [], flowStalled: [],
+        }));
+        order.push(g);
       }
-      if (g.requests === 0) g.requests = xs.length;
+      g.exchanges++;
+      if (x.status !== null && x.status >= 500) g.serverErrors.push(x);
+      if (x.method === null) continue;
+      g.requests++;
+      if ((x.flowControlStallSeconds ?? 0) >= H2_STALL_SECONDS) g.flowStalled.push(x);
+      if (x.error) g.streamErrors.push(x);
+      else if (x.noResponse === 'reset' || x.noResponse === 'closed') g.cut.push(x);
+      else if (x.noResponse === 'not-captured' || x.noResponse === 'incomplete') g.notCaptured.push(x);
+      else if (x.noResponse === 'capture-ended') g.pendingAtEnd.push(x);
+      if (x.noResponse === 'reset') this.resetWithPending.add(x.connectionId);
+    }
+    for (const { exchanges, ...g } of order) {
+      if (g.requests === 0) g.requests = exchanges;
       if (g.site) {
         addTo(this.httpServers, g.site, g.server);
         if (g.serverErrors.length) addTo(this.bad5xx, g.site, g.server);
@@ -330,14 +406,33 @@ class Facts {
     }
 
     // Time to first byte per site (or server), with the site's median and the outlier limit.
-    const timed = inp.http.filter((x) => timeToFirstByte(x) !== null && x.method !== null);
-    for (const [name, xs] of groupBy(timed, (x) => this.siteOf(x.connectionId, x.serverIp) ?? this.endpoint(x.serverIp, x.serverPort))) {
-      const ttfb = xs.map((x) => timeToFirstByte(x)!);
-      const med = median(ttfb);
-      const limit = Math.max(SLOW_TTFB_SECONDS, SLOW_TTFB_MEDIAN_FACTOR * med);
-      const slow = new Set(xs.filter((_, i) => ttfb[i] > limit));
-      this.ttfb.push({ name, site: this.siteOf(xs[0].connectionId, xs[0].serverIp), xs, ttfb, median: med, limit, slow });
+    const timed = new Map<string, TtfbGroup>();
+    for (let i = 0; i < inp.http.length; i++) {
+      const x = inp.http[i];
+      const t = timeToFirstByte(x);
+      if (t === null || x.method === null) continue;
+      const key = this.siteOf(x.connectionId, x.serverIp) ?? this.endpoint(x.serverIp, x.serverPort);
+      let g = timed.get(key);
+      if (!g) timed.set(key, (g = { name: key, site: this.siteOf(x.connectionId, x.serverIp), xs: [], ttfb: [], median: 0, limit: 0, slow: new Set() }));
+      g.xs.push(x);
+      g.ttfb.push(t);
     }
+    for (const g of timed.values()) {
+      g.median = median(g.ttfb);
+      g.limit = Math.max(SLOW_TTFB_SECONDS, SLOW_TTFB_MEDIAN_FACTOR * g.median);
+      for (let i = 0; i < g.xs.length; i++) if (g.ttfb[i] > g.limit) g.slow.add(g.xs[i]);
+      this.ttfb.push(g);
+    }
+  }
+
+  conn(id: number): ConnectionFacts | undefined {
+    if (this.connList) return id >= 0 && id < this.connList.length ? this.connList[id] : undefined;
+    return this.connMap!.get(id);
+  }
+
+  /** Every connection once, by id (of several with one id, the last, at the place of the first). */
+  connections(): Iterable<ConnectionFacts> {
+    return this.connList ?? this.connMap!.values();
   }
 
   /** `ip:port` text, one string per endpoint however many connections and exchanges use it. */
@@ -520,6 +615,11 @@ function slowPaths(f: Facts): SlowPathHit[] {
   for (const g of f.ttfb) {
     if (g.xs.length < SLOW_PATH_MIN_SAMPLES) continue;
     const bar = Math.max(SLOW_PATH_MIN_SECONDS, SLOW_PATH_MEDIAN_FACTOR * g.median);
+    // A path's median reaches the bar only if one of its times does: without such a time
+    // (most sites) no path text is made for the site's exchanges.
+    let reaches = false;
+    for (let i = 0; i < g.xs.length && !reaches; i++) reaches = g.ttfb[i] >= bar && !g.slow.has(g.xs[i]);
+    if (!reaches) continue;
     const rest = g.xs.filter((x) => !g.slow.has(x));
     for (const [path, xs] of groupBy(rest, pathOf)) {
       const pathMedian = median(xs.map((x) => timeToFirstByte(x)!));
@@ -548,12 +648,25 @@ interface TcpHit extends Hit {
 function perServerLive(f: Facts, pick: (c: ConnectionFacts) => number, keep: (n: number, packets: number) => boolean): TcpHit[] {
   const out: TcpHit[] = [];
   for (const [srv, cs] of f.byServer) {
-    const live = cs.filter((c) => c.state !== 'syn-unanswered' && c.state !== 'refused');
-    const hit = live.filter((c) => pick(c) > 0);
-    const n = hit.reduce((a, c) => a + pick(c), 0);
-    const packets = live.reduce((a, c) => a + c.packets, 0);
+    // Counted in one loop: no list of the live connections (all of them, usually).
+    const hit: ConnectionFacts[] = [];
+    let live = 0;
+    let n = 0;
+    let packets = 0;
+    for (let i = 0; i < cs.length; i++) {
+      const c = cs[i];
+      const state = c.state;
+      if (state === 'syn-unanswered' || state === 'refused') continue;
+      live++;
+      packets += c.packets;
+      const k = pick(c);
+      if (k > 0) {
+        hit.push(c);
+        n += k;
+      }
+    }
     if (hit.length === 0 || !keep(n, packets)) continue;
-    out.push({ site: f.siteOf(cs[0].id, cs[0].server.ip), server: srv, count: hit.length, total: live.length, events: hit.map(connEvent), lastTs: maxOf(hit.map((c) => c.lastTs)), idKey: srv, n, packets, live: live.length });
+    out.push({ site: f.siteOf(cs[0].id, cs[0].server.ip), server: srv, count: hit.length, total: live, events: hit.map(connEvent), lastTs: maxOf(hit.map((c) => c.lastTs)), idKey: srv, n, packets, live });
   }
   return out;
 }
@@ -821,12 +934,12 @@ function idsAlerts(f: Facts): AlertHit[] {
   if (alerts.length === 0) return [];
   const place = (site: string | null, server: string) => site ?? server;
   const perPlace = new Map<string, number>();
-  for (const c of f.conns.values()) {
+  for (const c of f.connections()) {
     const k = place(f.siteOf(c.id, c.server.ip), serverOfConn(c));
     perPlace.set(k, (perPlace.get(k) ?? 0) + 1);
   }
   const where = (a: AlertFacts): { site: string | null; server: string } => {
-    const c = a.connectionId !== null ? f.conns.get(a.connectionId) : undefined;
+    const c = a.connectionId !== null ? f.conn(a.connectionId) : undefined;
     if (c) return { site: f.siteOf(c.id, c.server.ip), server: serverOfConn(c) };
     return { site: f.siteOf(null, a.dst.ip), server: a.dst.port === null ? a.dst.ip : ep(a.dst.ip, a.dst.port) };
   };
@@ -902,7 +1015,7 @@ export const RULES: readonly Rule<Hit>[] = [
   rule<Hit & { id: number }>({
     kind: 'http.h2c', severity: 'info', group: 'http',
     detect: (f) => f.inp.http2.map((h) => {
-      const c = f.conns.get(h.connectionId);
+      const c = f.conn(h.connectionId);
       return { site: c ? f.siteOf(c.id, c.server.ip) : null, server: c ? serverOfConn(c) : null, count: 1, total: 1, events: [{ ts: h.ts, connId: h.connectionId }], idKey: String(h.connectionId), id: h.connectionId };
     }),
     text: (h) => `connection ${h.id}${h.server ? ` to ${h.server}` : ''} speaks HTTP/2 in clear text (h2c)`,
