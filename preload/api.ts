@@ -281,6 +281,8 @@ export interface QuicRow {
   cipher: string | null;
   retry: 'valid' | 'invalid' | null;
   zeroRtt: boolean;
+  /** The UDP conversations (connection ids) it used: its own first, then those it migrated to. */
+  paths: number[];
 }
 
 /** One QUIC packet of a connection: its type (encryption level) and whether it was decrypted. */
@@ -298,6 +300,8 @@ export interface QuicPacketRow {
 /** The QUIC side of a connection's detail (its packets re-read with the session's keys). */
 export interface QuicDetail {
   connections: QuicRow[];
+  /** Per QUIC connection (index in `connections`), its paths (docs/quic.md "Differences from tshark": migration). */
+  paths: { quic: number; connectionId: number; client: string; server: string; firstTs: number; lastTs: number; packets: number }[];
   packets: QuicPacketRow[];
   /** The handshake's milestones in time order (client Initial, Retry, server Initial, ServerHello, handshake complete, first 1-RTT, close). */
   timeline: { ts: number; label: string; quic: number }[];

@@ -1,11 +1,11 @@
-import type { QuicDetail, QuicPacketRow } from '../../preload/api.js';
+import type { ConnectionRow, QuicDetail, QuicPacketRow, QuicRow } from '../../preload/api.js';
 import { quicHandshakeTime, type QuicConnection } from '../analysis/quic-connections.js';
 import { parseDecodeAs } from '../decode/decoder.js';
 import type { KeyLog } from '../decrypt/key-log.js';
 import type { PacketIndex } from '../engine/packet-index.js';
 import { AnalysisSession } from '../engine/session.js';
 import type { PacketRecord } from '../pcap/record.js';
-import { quicRow } from './rows.js';
+import { endpointText, quicRow } from './rows.js';
 
 /** QUIC packets listed per connection detail; the rest are counted as `truncated`. */
 const MAX_LISTED_PACKETS = 2000;
@@ -18,10 +18,13 @@ const MAX_READ_PACKETS = 200_000;
  * analyser reports every packet it reads: its type (Initial, 0-RTT, Handshake, 1-RTT, Retry,
  * Version Negotiation: the encryption level) and whether it was decrypted. The same analyser
  * on the same packets gives the same quic[] entries as the whole capture's analysis; the
- * timeline's milestones come from them and from the packet list.
+ * timeline's milestones come from them and from the packet list. Paths (connection migration)
+ * come from the session's own quic rows (`main`: those of this conversation, in order, and its
+ * connection rows): the re-read sees this conversation only.
  */
 export function quicDetail(
   index: PacketIndex, read: (i: number) => PacketRecord, connectionId: number, keys: KeyLog | null, decodeAs: string[],
+  main: { rows: QuicRow[]; connection: (id: number) => ConnectionRow | null } | null = null,
 ): QuicDetail | null {
   const session = new AnalysisSession({ decodeAs: decodeAs.map(parseDecodeAs) });
   if (keys) session.app.keys.addFrom(keys);
@@ -48,10 +51,17 @@ export function quicDetail(
   session.finish();
   const qs = session.app.quic.connections;
   if (qs.length === 0) return null;
-  const connections = (session.app.quic.json() as Record<string, unknown>[]).map((raw, i) => ({ ...quicRow(raw, i), connectionId }));
+  const connections = (session.app.quic.json() as Record<string, unknown>[]).map((raw, i) => ({ ...quicRow(raw, i), connectionId, paths: main?.rows[i]?.paths ?? [connectionId] }));
+  const paths: QuicDetail['paths'] = [];
+  connections.forEach((q, i) => {
+    for (const id of q.paths) {
+      const c = main?.connection(id);
+      if (c) paths.push({ quic: i, connectionId: id, client: endpointText(c.client), server: endpointText(c.server), firstTs: c.firstTs, lastTs: c.lastTs, packets: c.packets });
+    }
+  });
   const timeline = qs.flatMap((q, i) => milestones(q, i, packets.filter((p) => p.quic === i)));
   timeline.sort((a, b) => a.ts - b.ts);
-  return { connections, packets, timeline, truncated: more > 0 };
+  return { connections, paths, packets, timeline, truncated: more > 0 };
 }
 
 /** A QUIC connection's handshake milestones (docs/quic.md: handshake time, states). */

@@ -156,6 +156,7 @@ export function quicRow(raw: Obj, index: number): QuicRow {
     cipher: str(raw.cipher),
     retry: raw.retry === 'valid' || raw.retry === 'invalid' ? raw.retry : null,
     zeroRtt: raw.zeroRtt === true,
+    paths: Array.isArray(raw.paths) ? raw.paths.filter((x): x is number => typeof x === 'number') : [int(raw.connectionId)],
   };
 }
 

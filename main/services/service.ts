@@ -353,7 +353,9 @@ export class TapscopeService implements TapscopeApi {
       http: data.httpOf(connectionId),
       tls: data.tls().filter((t) => t.connectionId === connectionId),
       alerts: data.alertsOf(connectionId),
-      quic: row.transport === 'quic' ? quicDetail(data.index, (i) => reader.record(i), connectionId, this.sessionKeys(sessionId), this.live(sessionId).decodeAs) : null,
+      quic: row.transport === 'quic' ? quicDetail(data.index, (i) => reader.record(i), connectionId, this.sessionKeys(sessionId), this.live(sessionId).decodeAs, {
+        rows: data.quic().filter((q) => q.connectionId === connectionId), connection: (id) => data.connectionRowById(id),
+      }) : null,
     };
   }
 

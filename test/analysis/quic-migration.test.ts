@@ -22,6 +22,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { analyzeFile } from '../../main/engine/analyze-file.js';
 import { tsharkFields } from '../helpers/captures.js';
+import { inProcess, openAndWait } from '../services/harness.js';
 import { skipUnlessRequired } from '../helpers/privileged.js';
 import type { ConnJson, QuicJson } from './quic-oracle.js';
 
@@ -173,6 +174,24 @@ describe.skipIf(skip !== null)(`QUIC migration with ngtcp2 in a namespace${skip 
     const carried = new Set(rows.filter(([src, , ids]) => src === String(PORT) && ids.split(',').includes('4')).map(([, dst]) => dst));
     const migrating = report.quic[0].paths.map((id) => String(report.connections.find((c) => c.id === id)!.client.port));
     expect(migrating.filter((port) => carried.has(port))).toHaveLength(2);
+  });
+
+  it('the connection detail lists the NAT-rebound connection\'s two paths with their endpoints (no keys needed)', async () => {
+    const report = analyzeFile(pcap).report as unknown as Report;
+    const q = report.quic.find((x) => x.paths.length === 2)!;
+    const t = await inProcess();
+    try {
+      const { info } = await openAndWait(t.api, pcap);
+      const d = await t.api.connectionDetail(info.sessionId, q.connectionId);
+      const ep = (e: { ip: string; port: number }) => `${e.ip}:${e.port}`;
+      expect(d.quic!.paths.map((p) => [p.quic, p.connectionId, p.client, p.server, p.packets])).toEqual(q.paths.map((id) => {
+        const c = report.connections.find((x) => x.id === id)!;
+        return [0, id, ep(c.client), ep(c.server), (c as ConnJson & { packets: number }).packets];
+      }));
+      expect(d.quic!.connections[0].paths).toEqual(q.paths);
+    } finally {
+      await t.close();
+    }
   });
 
   it('without keys: the migrated path is unreadable to both, the NAT-rebound one (same DCID) is linked by both', () => {

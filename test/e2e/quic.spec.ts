@@ -7,8 +7,8 @@ import { cliReport, openPath } from './helpers';
  * QUIC in the workbench (browser mode) on the corpus capture of Chrome reaching
  * cloudflare-quic.com over QUIC (keys in the capture's DSBs) and HTTP/2: the QUIC conversation
  * is transport QUIC with its SNI as site in Connections, listed in the TLS view's QUIC
- * section as the CLI's quic[] says, and its detail shows the packets with their type and
- * decryption, the handshake timeline and the HTTP/3 exchange (the CLI's JSON is the oracle;
+ * section as the CLI's quic[] says, and its detail shows its paths (UDP conversations), the
+ * packets with their type and decryption, the handshake timeline and the HTTP/3 exchange (the CLI's JSON is the oracle;
  * test/services/quic-detail.test.ts checks the same detail against tshark frame by frame).
  */
 
@@ -42,6 +42,15 @@ test('QUIC connection: Connections row, TLS view section, detail with packets, t
   await expect(page.getByTestId('quic-packets')).toContainText('Handshake');
   await expect(page.getByTestId('quic-packets')).toContainText('1-RTT');
   await expect(page.getByTestId('quic-packets')).toContainText('decrypted');
+  // Its paths: the one UDP conversation it used (no migration), with the CLI's endpoints.
+  const conn = cli.connections.find((c: { id: number }) => c.id === q.connectionId);
+  const ep = (e: { ip: string; port: number }) => (e.ip.includes(':') ? `[${e.ip}]:${e.port}` : `${e.ip}:${e.port}`);
+  const paths = page.locator('[data-testid=quic-paths] tbody tr');
+  await expect(paths).toHaveCount(q.paths.length);
+  await expect(paths.first()).toContainText(`${q.connectionId} (first)`);
+  await expect(paths.first()).toContainText(ep(conn.client));
+  await expect(paths.first()).toContainText(ep(conn.server));
+  await expect(paths.first()).toContainText(String(conn.packets));
   const timeline = page.getByTestId('quic-timeline');
   await expect(timeline).toContainText('client Initial');
   await expect(timeline).toContainText(`handshake complete after ${(q.handshakeTime * 1000).toFixed(1)} ms`);
