@@ -39,6 +39,18 @@ export class HeaderLists {
     return out;
   }
 
+  /**
+   * keep(src.fields), reading the fields only when the capture's budget is not spent (an
+   * HTTP/1.x head makes its field list when asked for: most never are in a busy capture).
+   */
+  keepFieldsOf(src: { readonly fields: Iterable<readonly [string | null, string | null]> }): [string, string][] | null {
+    if (this.octets >= MAX_HEADER_OCTETS_TOTAL) {
+      this.dropped++;
+      return null;
+    }
+    return this.keep(src.fields);
+  }
+
   /** The report's warning when lists were dropped, else null. */
   warning(): string | null {
     return this.dropped > 0 ? `HTTP header lists of ${this.dropped} message(s) not kept: the ${MAX_HEADER_OCTETS_TOTAL / (1024 * 1024)} MiB kept per capture was reached` : null;

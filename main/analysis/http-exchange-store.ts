@@ -13,6 +13,9 @@ const NO_RESPONSE: (NoResponse | null)[] = [null, 'reset', 'closed', 'capture-en
 class StringPool {
   private readonly ids = new Map<string, number>();
   private readonly values: string[] = [];
+  /** Per column, the last string looked up and its id: a column mostly repeats one (the parser interns them). */
+  private readonly last: (string | null)[] = [null, null, null, null, null, null, null];
+  private readonly lastId = new Int32Array(7);
 
   id(s: string | null): number {
     if (s === null) return -1;
@@ -22,6 +25,16 @@ class StringPool {
       this.values.push(s);
       this.ids.set(s, id);
     }
+    return id;
+  }
+
+  /** id(s) for column `col` (0-6), remembering the column's last string. */
+  idIn(col: number, s: string | null): number {
+    if (s === null) return -1;
+    if (s === this.last[col]) return this.lastId[col];
+    const id = this.id(s);
+    this.last[col] = s;
+    this.lastId[col] = id;
     return id;
   }
 
@@ -189,13 +202,13 @@ export class HttpExchangeStore {
     this.serverPort[slot] = x.serverPort;
     const s = this.strings;
     const t = slot * 7;
-    this.text[t] = s.id(x.serverIp);
-    this.text[t + 1] = s.id(x.method);
-    this.text[t + 2] = s.id(x.host);
-    this.text[t + 3] = s.id(x.version);
-    this.text[t + 4] = s.id(x.reason);
-    this.text[t + 5] = s.id(x.upgrade);
-    this.text[t + 6] = s.id(x.contentType);
+    this.text[t] = s.idIn(0, x.serverIp);
+    this.text[t + 1] = s.idIn(1, x.method);
+    this.text[t + 2] = s.idIn(2, x.host);
+    this.text[t + 3] = s.idIn(3, x.version);
+    this.text[t + 4] = s.idIn(4, x.reason);
+    this.text[t + 5] = s.idIn(5, x.upgrade);
+    this.text[t + 6] = s.idIn(6, x.contentType);
     this.status[slot] = x.status ?? -1;
     const m = slot * 4;
     this.times[m] = x.requestTs ?? NaN;
@@ -232,7 +245,8 @@ export class HttpExchangeStore {
     return ODD_AT;
   }
 
-  private headersOf(slot: number, k: 0 | 1): HeaderList | null | undefined {
+  /** The request (k 0) or response (1) header list of a settled row: undefined when absent, null when not kept. */
+  headersOf(slot: number, k: 0 | 1): HeaderList | null | undefined {
     const at = this.headersAt[slot * 2 + k];
     if (at === ABSENT_AT) return undefined;
     if (at === NULL_AT) return null;
@@ -245,6 +259,11 @@ export class HttpExchangeStore {
     if (at === NULL_AT) return null;
     if (at === ODD_AT) return this.odd.get(slot * 3) as string;
     return this.pool.text(at, this.uriLen[slot]);
+  }
+
+  /** The exchange in `slot` while it is not settled (the live object), else undefined. */
+  live(slot: number): HttpExchange | undefined {
+    return this.open.get(slot);
   }
 
   /**

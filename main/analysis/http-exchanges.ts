@@ -138,9 +138,40 @@ export class HttpExchanges implements StreamProtocol {
     return out;
   }
 
-  /** Element `i` of the `http` array. */
+  /** Element `i` of the `http` array (a settled one straight from the store's columns, as exchangeJson writes it). */
   jsonAt(i: number): Record<string, unknown> {
-    return exchangeJson(this.store.at(i));
+    const s = this.store;
+    const live = s.live(i);
+    if (live !== undefined) return exchangeJson(live);
+    const str = s.strings;
+    const t = i * 7;
+    const m = i * 4;
+    const z = i * 5;
+    const status = s.status[i];
+    const requestTs = orNull(s.times[m]);
+    const requestEndTs = orNull(s.times[m + 1]);
+    const responseTs = orNull(s.times[m + 2]);
+    const responseEndTs = orNull(s.times[m + 3]);
+    return {
+      connectionId: s.connectionId[i],
+      method: str.value(s.text[t + 1]),
+      host: str.value(s.text[t + 2]),
+      uri: s.uriOf(i),
+      status: status < 0 ? null : status,
+      requestTs,
+      responseTs,
+      timeToFirstByte: ttfb(requestTs, requestEndTs, responseTs),
+      duration: durationOf(requestTs, requestEndTs, responseEndTs),
+      requestBytes: s.sizes[z] + s.sizes[z + 1],
+      responseBytes: s.sizes[z + 2] + s.sizes[z + 3],
+      contentType: str.value(s.text[t + 6]),
+      // Only HTTP/1.x exchanges are settled.
+      protocol: 'http/1.1',
+      streamId: null,
+      error: null,
+      requestHeaders: s.headersOf(i, 0) ?? null,
+      responseHeaders: s.headersOf(i, 1) ?? null,
+    };
   }
 }
 
@@ -160,11 +191,22 @@ function startsServerPreface(b: Uint8Array, off: number, len: number): boolean {
   return n % 6 === 0 && n + 9 <= len && b[off + 3] === 4 && b[off + 4] === 0 && (b[off + 5] | b[off + 6] | b[off + 7] | b[off + 8]) === 0;
 }
 
+const START_METHODS = ['GET', 'POST', 'HEAD', 'PUT', 'DELETE', 'OPTIONS', 'PATCH', 'CONNECT', 'TRACE', 'PROPFIND', 'PROPPATCH', 'MKCOL', 'COPY', 'MOVE', 'LOCK', 'UNLOCK', 'REPORT', 'SEARCH', 'PURGE', 'PRI']
+  .map((m) => Buffer.from(m + ' ', 'latin1'));
+const STATUS_START = Buffer.from('HTTP/1.', 'latin1');
+
 /** The start of a request (method SP) from the client or of a status line from the server. */
 function startsHttp(b: Uint8Array, off: number, len: number, fromClient: boolean): boolean {
-  const s = Buffer.from(b.buffer, b.byteOffset + off, Math.min(len, 24)).toString('latin1');
-  if (fromClient) return /^(GET|POST|HEAD|PUT|DELETE|OPTIONS|PATCH|CONNECT|TRACE|PROPFIND|PROPPATCH|MKCOL|COPY|MOVE|LOCK|UNLOCK|REPORT|SEARCH|PURGE|PRI) /.test(s);
-  return s.startsWith('HTTP/1.');
+  if (!fromClient) return startsWithAll(b, off, len, STATUS_START);
+  for (const m of START_METHODS) if (startsWithAll(b, off, len, m)) return true;
+  return false;
+}
+
+/** b[off..off+len) starts with all of `prefix`. */
+function startsWithAll(b: Uint8Array, off: number, len: number, prefix: Uint8Array): boolean {
+  if (len < prefix.length) return false;
+  for (let i = 0; i < prefix.length; i++) if (b[off + i] !== prefix[i]) return false;
+  return true;
 }
 
 export function exchangeJson(x: HttpExchange): Record<string, unknown> {
@@ -194,15 +236,28 @@ export function exchangeJson(x: HttpExchange): Record<string, unknown> {
  * request body is complete (an early 413 or 401) is measured from the request's start.
  */
 export function timeToFirstByte(x: HttpExchange): number | null {
-  let from = x.requestEndTs ?? x.requestTs;
-  if (from !== null && x.responseTs !== null && x.responseTs < from && x.requestTs !== null) from = x.requestTs;
-  return from !== null && x.responseTs !== null ? roundNs(x.responseTs - from) : null;
+  return ttfb(x.requestTs, x.requestEndTs, x.responseTs);
+}
+
+function ttfb(requestTs: number | null, requestEndTs: number | null, responseTs: number | null): number | null {
+  let from = requestEndTs ?? requestTs;
+  if (from !== null && responseTs !== null && responseTs < from && requestTs !== null) from = requestTs;
+  return from !== null && responseTs !== null ? roundNs(responseTs - from) : null;
 }
 
 /** Request fully sent -> response complete: the same as Wireshark's http.time. */
 export function duration(x: HttpExchange): number | null {
-  const from = x.requestEndTs ?? x.requestTs;
-  return from !== null && x.responseEndTs !== null ? roundNs(x.responseEndTs - from) : null;
+  return durationOf(x.requestTs, x.requestEndTs, x.responseEndTs);
+}
+
+function durationOf(requestTs: number | null, requestEndTs: number | null, responseEndTs: number | null): number | null {
+  const from = requestEndTs ?? requestTs;
+  return from !== null && responseEndTs !== null ? roundNs(responseEndTs - from) : null;
+}
+
+/** A store time column's value: NaN is null. */
+function orNull(v: number): number | null {
+  return Number.isNaN(v) ? null : v;
 }
 
 /** Capture timestamps have at most nanosecond resolution: drop the float noise below it. */
@@ -210,10 +265,13 @@ function roundNs(v: number): number {
   return Math.round(v * 1e9) / 1e9;
 }
 
+/** The 1xx list of an exchange that had none (most): shared, replaced by its own list on the first one. */
+const NO_INTERIM = Object.freeze([]) as unknown as number[];
+
 function newExchange(conn: Connection): HttpExchange {
   return {
     connectionId: conn.id, serverIp: conn.server.ip, serverPort: conn.server.port,
-    method: null, host: null, uri: null, version: null, status: null, reason: null, interim: [], upgrade: null,
+    method: null, host: null, uri: null, version: null, status: null, reason: null, interim: NO_INTERIM, upgrade: null,
     requestTs: null, requestEndTs: null, responseTs: null, responseEndTs: null,
     requestHeaderBytes: 0, requestBodyBytes: 0, responseHeaderBytes: 0, responseBodyBytes: 0, responseGapBytes: 0, responseHeadTruncated: false,
     contentType: null, noResponse: null,
@@ -241,66 +299,21 @@ class HttpConnection implements AppStreams {
   /** Requests sent and not yet answered, oldest first. */
   private queue: HttpExchange[] = [];
   /** The request being received (its body may still be arriving). */
-  private req: HttpExchange | null = null;
+  req: HttpExchange | null = null;
   /** The exchange whose response is being received. */
-  private resp: HttpExchange | null = null;
+  resp: HttpExchange | null = null;
   /** The response being parsed answers a HEAD request (so it has no body). */
   headRequest = false;
   /** The server's direction lost bytes where responses may have been. */
-  private serverLostSync = false;
-  /** Store slots of this connection's exchanges, settled once both directions have ended. */
-  private slots: number[] = [];
+  serverLostSync = false;
+  /** Store slots of this connection's exchanges, settled once both directions have ended: the first, then any more. */
+  private firstSlot = -1;
+  private moreSlots: number[] | null = null;
   private directionsEnded = 0;
 
-  constructor(private owner: HttpExchanges, private conn: Connection, midStream: boolean) {
-    const self = this;
-    const clientEvents: HttpParserEvents = {
-      head(h) { self.requestHead(h); },
-      messageEnd(ts, body) {
-        if (self.req) {
-          self.req.requestEndTs = ts;
-          self.req.requestBodyBytes = body;
-          self.req = null;
-        }
-      },
-      messageAbort(_ts, body) {
-        if (self.req) self.req.requestBodyBytes = body;
-        self.req = null;
-      },
-      http2Preface(ts) { owner.http2Connections.push({ connectionId: conn.id, ts }); self.server.tunnel(); },
-      end() { self.directionEnded(); },
-    };
-    const serverEvents: HttpParserEvents = {
-      head(h) { self.responseHead(h); },
-      messageEnd(ts, body, gap) {
-        const x = self.resp;
-        if (!x) return;
-        x.responseEndTs = ts;
-        x.responseBodyBytes = body;
-        x.responseGapBytes = gap;
-        self.resp = null;
-      },
-      messageAbort(_ts, body, how, gap = 0) {
-        const x = self.resp;
-        if (!x) return;
-        x.responseBodyBytes = body;
-        x.responseGapBytes = gap;
-        // A response cut after the capture lost some of its bytes: whether the client got it
-        // whole is unknown, so the cut is not blamed on the server (findings "CAPTURE LOSS").
-        x.noResponse = how === 'eof' ? 'capture-ended' : how === undefined || gap > 0 ? 'incomplete' : how === 'reset' ? 'reset' : 'closed';
-        self.resp = null;
-      },
-      http2Preface() {},
-      tunnelData(b, off, len, ts) { self.h2Server?.data(b, off, len, ts); },
-      lostSync() { self.serverLostSync = true; },
-      requestWasHead() { return self.headRequest; },
-      end(_ts, how) {
-        self.serverEnded(how);
-        self.directionEnded();
-      },
-    };
-    this.client = new Http1StreamParser(true, clientEvents, midStream);
-    this.server = new Http1StreamParser(false, serverEvents, midStream);
+  constructor(readonly owner: HttpExchanges, readonly conn: Connection, midStream: boolean) {
+    this.client = new Http1StreamParser(true, new ClientEvents(this), midStream);
+    this.server = new Http1StreamParser(false, new ServerEvents(this), midStream);
     this.sinks = { client: new SwitchableSink(this.client), server: new SwitchableSink(this.server) };
   }
 
@@ -316,9 +329,9 @@ class HttpConnection implements AppStreams {
   }
 
   /** The HTTP/2 server sink once upgraded: gets the rest of the segment that carried the 101. */
-  private h2Server: StreamSink | null = null;
+  h2Server: StreamSink | null = null;
 
-  private requestHead(h: HttpHead): void {
+  requestHead(h: HttpHead): void {
     const x = newExchange(this.conn);
     x.method = h.method;
     x.uri = h.uri;
@@ -327,14 +340,14 @@ class HttpConnection implements AppStreams {
     x.upgrade = h.upgrade;
     x.requestTs = h.startTs;
     x.requestHeaderBytes = h.headerBytes;
-    x.requestHeaders = this.owner.headerLists.keep(h.fields);
+    x.requestHeaders = this.owner.headerLists.keepFieldsOf(h);
     this.req = x;
     this.queue.push(x);
     this.keep(x);
     // messageEnd follows at once for a request without a body.
   }
 
-  private responseHead(h: HttpHead): void {
+  responseHead(h: HttpHead): void {
     const status = h.status ?? 0;
     if (this.serverLostSync && this.queue.length > 1) {
       // Responses were lost with the gap: this one answers the latest request sent before
@@ -348,7 +361,10 @@ class HttpConnection implements AppStreams {
     let x = this.queue[0];
     this.headRequest = x?.method === 'HEAD';
     if (status >= 100 && status < 200 && status !== 101) {
-      if (x) x.interim.push(status);
+      if (x) {
+        if (x.interim === NO_INTERIM) x.interim = [status];
+        else x.interim.push(status);
+      }
       this.resp = null;
       return;
     }
@@ -365,7 +381,7 @@ class HttpConnection implements AppStreams {
     x.responseHeaderBytes = h.headerBytes;
     x.responseHeadTruncated = h.truncated;
     x.contentType = h.contentType;
-    x.responseHeaders = this.owner.headerLists.keep(h.fields);
+    x.responseHeaders = this.owner.headerLists.keepFieldsOf(h);
     if (h.upgrade) x.upgrade = h.upgrade;
     this.resp = x;
     if (status === 101 || (x.method === 'CONNECT' && status >= 200 && status < 300)) {
@@ -380,21 +396,94 @@ class HttpConnection implements AppStreams {
 
   private keep(x: HttpExchange): void {
     const slot = this.owner.add(x);
-    if (slot >= 0) this.slots.push(slot);
+    if (slot < 0) return;
+    if (this.firstSlot < 0) this.firstSlot = slot;
+    else (this.moreSlots ??= []).push(slot);
   }
 
   /** After both directions' end (FIN, RST, end of capture) the exchanges are final: they go compact. */
-  private directionEnded(): void {
+  directionEnded(): void {
     if (++this.directionsEnded < 2) return;
-    for (const slot of this.slots) this.owner.store.settle(slot);
-    this.slots = [];
+    const store = this.owner.store;
+    if (this.firstSlot >= 0) store.settle(this.firstSlot);
+    if (this.moreSlots !== null) for (const slot of this.moreSlots) store.settle(slot);
+    this.firstSlot = -1;
+    this.moreSlots = null;
   }
 
-  private serverEnded(how: StreamEnd): void {
+  serverEnded(how: StreamEnd): void {
     // Bytes of the server's direction were lost after the last response began: the waiting
     // requests' responses may be in them (ACKed-unseen data, a fragment's missing rest).
     const why: NoResponse = this.serverLostSync ? 'not-captured' : how === 'reset' ? 'reset' : how === 'fin' ? 'closed' : 'capture-ended';
     for (const x of this.queue) if (x.noResponse === null) x.noResponse = why;
     this.queue = [];
+  }
+}
+
+/** The client direction's parser events: requests. */
+class ClientEvents implements HttpParserEvents {
+  constructor(private readonly c: HttpConnection) {}
+  head(h: HttpHead): void {
+    this.c.requestHead(h);
+  }
+  messageEnd(ts: number, body: number): void {
+    const x = this.c.req;
+    if (x) {
+      x.requestEndTs = ts;
+      x.requestBodyBytes = body;
+      this.c.req = null;
+    }
+  }
+  messageAbort(_ts: number, body: number): void {
+    const x = this.c.req;
+    if (x) x.requestBodyBytes = body;
+    this.c.req = null;
+  }
+  http2Preface(ts: number): void {
+    this.c.owner.http2Connections.push({ connectionId: this.c.conn.id, ts });
+    this.c.server.tunnel();
+  }
+  end(): void {
+    this.c.directionEnded();
+  }
+}
+
+/** The server direction's parser events: responses. */
+class ServerEvents implements HttpParserEvents {
+  constructor(private readonly c: HttpConnection) {}
+  head(h: HttpHead): void {
+    this.c.responseHead(h);
+  }
+  messageEnd(ts: number, body: number, gap: number): void {
+    const x = this.c.resp;
+    if (!x) return;
+    x.responseEndTs = ts;
+    x.responseBodyBytes = body;
+    x.responseGapBytes = gap;
+    this.c.resp = null;
+  }
+  messageAbort(_ts: number, body: number, how?: StreamEnd, gap = 0): void {
+    const x = this.c.resp;
+    if (!x) return;
+    x.responseBodyBytes = body;
+    x.responseGapBytes = gap;
+    // A response cut after the capture lost some of its bytes: whether the client got it
+    // whole is unknown, so the cut is not blamed on the server (findings "CAPTURE LOSS").
+    x.noResponse = how === 'eof' ? 'capture-ended' : how === undefined || gap > 0 ? 'incomplete' : how === 'reset' ? 'reset' : 'closed';
+    this.c.resp = null;
+  }
+  http2Preface(): void {}
+  tunnelData(b: Uint8Array, off: number, len: number, ts: number): void {
+    this.c.h2Server?.data(b, off, len, ts);
+  }
+  lostSync(): void {
+    this.c.serverLostSync = true;
+  }
+  requestWasHead(): boolean {
+    return this.c.headRequest;
+  }
+  end(_ts: number, how: StreamEnd): void {
+    this.c.serverEnded(how);
+    this.c.directionEnded();
   }
 }

@@ -7,7 +7,8 @@ import type { StreamEnd, StreamSink } from '../reassembly/tcp-stream.js';
  *   request-line = method SP request-target SP HTTP-version
  *   status-line  = HTTP-version SP status-code SP [ reason-phrase ]
  *
- * Only the header block is buffered (up to MAX_HEAD); bodies are counted, never kept.
+ * Only the header block is buffered (up to MAX_HEAD), and only when it spans segments: a head
+ * within one segment is parsed where it lies. Bodies are counted, never kept.
  * Body length follows RFC 9112 §6.3: no body for HEAD responses, 1xx, 204 and 304;
  * chunked; Content-Length; otherwise a response runs until the connection closes.
  * After a gap (bytes the capture lost) inside a header or chunk framing the parser
@@ -31,15 +32,18 @@ export interface HttpHead {
   expectContinue: boolean;
   headerBytes: number;
   /** The request or status line as sent (latin-1, without CR LF). */
-  startLine: string;
+  readonly startLine: string;
   /** Timestamp of the packet carrying the message's first byte. */
   startTs: number;
   /** Timestamp of the packet that completed the header block. */
   headTs: number;
   /** The header block was cut by a gap: only the lines before it were read. */
   truncated: boolean;
-  /** The header fields in order, names as sent, values trimmed (RFC 9112 §5). */
-  fields: [string, string][];
+  /**
+   * The header fields in order, names as sent, values trimmed (RFC 9112 §5). Read from the
+   * segment's octets when first asked for: only during the `head` event (it throws after).
+   */
+  readonly fields: [string, string][];
 }
 
 export interface HttpParserEvents {
@@ -78,6 +82,9 @@ const enum S {
 }
 
 const MAX_HEAD = 64 * 1024;
+/** The first copy of a head that spans segments, and the largest copy kept for the next message. */
+const FIRST_HEAD = 512;
+const KEEP_HEAD = 4096;
 const MAX_CHUNK_LINE = 1024;
 const CR = 13;
 const LF = 10;
@@ -117,14 +124,143 @@ function looksLikeStart(b: Uint8Array, o: number, end: number, isRequest: boolea
   return n > 20 ? -1 : 0;
 }
 
+const nativeLatin1 = (Buffer.prototype as unknown as { latin1Slice?: (this: Uint8Array, s: number, e: number) => string }).latin1Slice;
+
 function latin1(b: Uint8Array, s: number, e: number): string {
+  // Buffer's own latin1Slice works on any Uint8Array: no Buffer object per string.
+  if (nativeLatin1 !== undefined) return nativeLatin1.call(b, s, e);
   return Buffer.from(b.buffer, b.byteOffset + s, e - s).toString('latin1');
+}
+
+const COLON = 58;
+/** Latin-1 octets String.prototype.trim and \s treat as white space (TAB, LF, VT, FF, CR, SP, NBSP). */
+const WS = new Uint8Array(256);
+for (const c of [9, 10, 11, 12, 13, 32, 160]) WS[c] = 1;
+/** tchar (RFC 9110 §5.6.2): the octets of a method. */
+const TCHAR = new Uint8Array(256);
+for (const c of "!#$%&'*+.^_`|~-") TCHAR[c.charCodeAt(0)] = 1;
+for (let c = 48; c <= 57; c++) TCHAR[c] = 1;
+for (let c = 65; c <= 90; c++) { TCHAR[c] = 1; TCHAR[c + 32] = 1; }
+/** ASCII upper case to lower case, every other octet as is. */
+const LOWER = new Uint8Array(256);
+for (let c = 0; c < 256; c++) LOWER[c] = c >= 65 && c <= 90 ? c + 32 : c;
+const isDigit = (c: number): boolean => c >= 48 && c <= 57;
+/** [A-Za-z0-9_]: the word octets of a regular expression's \b. */
+const isWord = (c: number): boolean => (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95;
+
+/** b[s..e) equals the lower-case ASCII `word`, ignoring ASCII case. */
+function equalsLower(b: Uint8Array, s: number, e: number, word: string): boolean {
+  if (e - s !== word.length) return false;
+  for (let i = 0; i < word.length; i++) if (LOWER[b[s + i]] !== word.charCodeAt(i)) return false;
+  return true;
+}
+
+/** Where the lower-case ASCII `word` occurs in b[s..e) ignoring ASCII case, from `from`; -1 if not. */
+function findLower(b: Uint8Array, from: number, e: number, word: string): number {
+  const last = e - word.length;
+  outer: for (let p = from; p <= last; p++) {
+    for (let i = 0; i < word.length; i++) if (LOWER[b[p + i]] !== word.charCodeAt(i)) continue outer;
+    return p;
+  }
+  return -1;
+}
+
+/*
+ * Short strings that repeat from message to message (methods, versions, status lines, hosts,
+ * content types) are made once: a direct-mapped cache keyed by a hash of the octets, checked
+ * octet by octet. A miss just makes the string (and replaces the entry).
+ */
+const INTERN_SLOTS = 1024;
+const INTERN_MAX = 64;
+const interned: (string | undefined)[] = new Array<string | undefined>(INTERN_SLOTS).fill(undefined);
+
+function intern(b: Uint8Array, s: number, e: number): string {
+  const n = e - s;
+  if (n > INTERN_MAX) return latin1(b, s, e);
+  let h = 0x811c9dc5 ^ n;
+  for (let i = s; i < e; i++) h = Math.imul(h ^ b[i], 0x01000193);
+  const k = (h ^ (h >>> 15)) & (INTERN_SLOTS - 1);
+  const c = interned[k];
+  if (c !== undefined && c.length === n) {
+    let i = 0;
+    while (i < n && c.charCodeAt(i) === b[s + i]) i++;
+    if (i === n) return c;
+  }
+  const str = latin1(b, s, e);
+  interned[k] = str;
+  return str;
+}
+
+/** The field lines of a complete header block b[s..e) (after its start line), names as sent, values trimmed. */
+function readFields(b: Uint8Array, s: number, e: number): [string, string][] {
+  const out: [string, string][] = [];
+  let p = s;
+  while (p < e) {
+    let k = p;
+    while (k < e && b[k] !== LF && b[k] !== COLON) k++;
+    const c = k < e && b[k] === COLON ? k : -1;
+    while (k < e && b[k] !== LF) k++;
+    if (c > p) {
+      let ns = p;
+      let ne = c;
+      while (ns < ne && WS[b[ns]]) ns++;
+      while (ne > ns && WS[b[ne - 1]]) ne--;
+      let vs = c + 1;
+      let ve = k;
+      while (vs < ve && WS[b[vs]]) vs++;
+      while (ve > vs && WS[b[ve - 1]]) ve--;
+      out.push([intern(b, ns, ne), latin1(b, vs, ve)]);
+    }
+    p = k + 1;
+  }
+  return out;
+}
+
+/**
+ * A parsed message head. Its field list is read from the header block's octets when first
+ * asked for, which must be during the `head` event (the octets are the segment's, reused after).
+ */
+class Head implements HttpHead {
+  method: string | null = null;
+  uri: string | null = null;
+  version = '';
+  status: number | null = null;
+  reason: string | null = null;
+  host: string | null = null;
+  contentType: string | null = null;
+  contentLength = -1;
+  chunked = false;
+  connectionClose = false;
+  upgrade: string | null = null;
+  expectContinue = false;
+  /** The start line when it is not `method SP uri SP version` (always for responses). */
+  line: string | null = null;
+  /** The field list once read, and the octets of the field lines until then (null once the event is over). */
+  list: [string, string][] | null = null;
+  src: Uint8Array | null = null;
+  srcFrom = 0;
+  srcEnd = 0;
+
+  constructor(readonly isRequest: boolean, readonly headerBytes: number, readonly startTs: number, readonly headTs: number, readonly truncated: boolean) {}
+
+  get startLine(): string {
+    return this.line ?? `${this.method} ${this.uri} ${this.version}`;
+  }
+
+  get fields(): [string, string][] {
+    if (this.list === null) {
+      if (this.src === null) throw new Error('HttpHead.fields is read during the head event only');
+      this.list = readFields(this.src, this.srcFrom, this.srcEnd);
+    }
+    return this.list;
+  }
 }
 
 /** One direction of an HTTP/1.x connection. */
 export class Http1StreamParser implements StreamSink {
   private st = S.Idle;
-  private head = new Uint8Array(1024);
+  /** The header block so far when it spans segments; null until one does (most never do). */
+  private head: Uint8Array | null = null;
   private headLen = 0;
   private scanFrom = 0;
   private startTs = 0;
@@ -330,12 +466,12 @@ export class Http1StreamParser implements StreamSink {
    * with what was read (its headers and body are unknown) and resynchronise after it.
    */
   private partialHead(ts: number): boolean {
-    const h = this.parseHead(this.headLen, ts, true);
+    const h = this.head === null || this.headLen === 0 ? null : this.parseHead(this.head, 0, this.headLen, ts, true);
     if (!h) return false;
     this.messages++;
     this.bodyBytes = 0;
     this.bodyGap = 0;
-    this.ev.head(h);
+    this.emitHead(h);
     this.headLen = 0;
     this.st = S.Resync;
     this.atLineStart = false;
@@ -369,25 +505,24 @@ export class Http1StreamParser implements StreamSink {
   }
 
   private feedHead(b: Uint8Array, i: number, end: number, ts: number): number {
-    const n = end - i;
-    if (this.headLen + n > this.head.length) {
-      const want = Math.min(MAX_HEAD, Math.max(this.head.length * 2, this.headLen + n));
-      if (want > this.head.length) {
-        const h = new Uint8Array(want);
-        h.set(this.head.subarray(0, this.headLen));
-        this.head = h;
-      }
+    const before = this.headLen;
+    const take = Math.min(end - i, MAX_HEAD - before);
+    // The block so far: in place in this segment when it starts here, else the copy of its earlier part.
+    let h = b;
+    let base = i;
+    if (before > 0) {
+      this.append(b, i, take);
+      h = this.head!;
+      base = 0;
     }
-    const take = Math.min(n, this.head.length - this.headLen);
-    this.head.set(b.subarray(i, i + take), this.headLen);
-    this.headLen += take;
-    const h = this.head;
+    const len = before + take;
+    const top = base + len;
     // Reject early what cannot be a start line.
-    const ok = looksLikeStart(h, 0, this.headLen, this.isRequest, false);
+    const ok = looksLikeStart(h, base, top, this.isRequest, false);
     if (ok < 0) return this.rejectHead(i);
-    if (this.isRequest && this.headLen >= H2_PREFACE.length && h[0] === 0x50 && h[1] === 0x52 && h[2] === 0x49) {
+    if (this.isRequest && len >= H2_PREFACE.length && h[base] === 0x50 && h[base + 1] === 0x52 && h[base + 2] === 0x49) {
       let pre = true;
-      for (let k = 0; k < H2_PREFACE.length; k++) if (h[k] !== H2_PREFACE[k]) pre = false;
+      for (let k = 0; k < H2_PREFACE.length; k++) if (h[base + k] !== H2_PREFACE[k]) pre = false;
       if (pre) {
         this.st = S.Dead;
         this.ev.http2Preface(ts);
@@ -395,29 +530,49 @@ export class Http1StreamParser implements StreamSink {
       }
     }
     // Find the blank line ending the header block (CRLFCRLF, or bare LFLF).
-    let k = Math.max(0, this.scanFrom);
+    let k = base + this.scanFrom;
     let stop = -1;
-    for (; k < this.headLen; k++) {
+    for (; k < top; k++) {
       if (h[k] !== LF) continue;
-      if (k >= 1 && h[k - 1] === LF) { stop = k + 1; break; }
-      if (k >= 2 && h[k - 1] === CR && h[k - 2] === LF) { stop = k + 1; break; }
+      if (k - 1 >= base && h[k - 1] === LF) { stop = k + 1 - base; break; }
+      if (k - 2 >= base && h[k - 1] === CR && h[k - 2] === LF) { stop = k + 1 - base; break; }
     }
     if (stop < 0) {
-      this.scanFrom = this.headLen;
-      if (this.headLen >= MAX_HEAD) return this.rejectHead(i);
+      this.scanFrom = len;
+      if (len >= MAX_HEAD) return this.rejectHead(i);
       // The first line must end within a sane length.
-      if (this.headLen > 8192 && h.subarray(0, this.headLen).indexOf(LF) < 0) return this.rejectHead(i);
+      if (len > 8192 && h.subarray(base, top).indexOf(LF) < 0) return this.rejectHead(i);
+      if (before === 0) this.append(b, i, take);
       return i + take;
     }
-    const consumed = stop - (this.headLen - take);
-    const head = this.parseHead(stop, ts);
+    const head = this.parseHead(h, base, stop, ts);
     if (!head) return this.rejectHead(i);
     this.messages++;
     this.bodyBytes = 0;
     this.bodyGap = 0;
-    this.ev.head(head);
+    this.emitHead(head);
+    // A long head's copy is not kept for the next message.
+    if (this.head !== null && this.head.length > KEEP_HEAD) this.head = null;
     this.startBody(head, ts);
-    return i + consumed;
+    return i + stop - before;
+  }
+
+  /** Copies b[i..i+n) after the block's earlier part (growing the copy, within MAX_HEAD). */
+  private append(b: Uint8Array, i: number, n: number): void {
+    const need = this.headLen + n;
+    if (this.head === null || need > this.head.length) {
+      const h = new Uint8Array(Math.min(MAX_HEAD, Math.max(FIRST_HEAD, need * 2)));
+      if (this.head !== null) h.set(this.head.subarray(0, this.headLen));
+      this.head = h;
+    }
+    this.head.set(b.subarray(i, i + n), this.headLen);
+    this.headLen = need;
+  }
+
+  /** Delivers a head; its field list can be read during the event only (the octets are the segment's). */
+  private emitHead(h: Head): void {
+    this.ev.head(h);
+    h.src = null;
   }
 
   /** Not a message start after all: resume scanning one byte after where it began. */
@@ -453,65 +608,179 @@ export class Http1StreamParser implements StreamSink {
     this.ev.messageEnd(ts, this.bodyBytes, this.bodyGap);
   }
 
-  private parseHead(len: number, ts: number, truncated = false): HttpHead | null {
-    const text = latin1(this.head, 0, len);
+  /**
+   * The head in b[base..base+len): a whole header block, or with `truncated` the part of one
+   * a gap cut. Null when the start line is not one of this direction's.
+   */
+  private parseHead(b: Uint8Array, base: number, len: number, ts: number, truncated = false): Head | null {
+    if (truncated) return this.parseCutHead(latin1(b, base, base + len), ts);
+    const h = new Head(this.isRequest, len, this.startTs, ts, false);
+    const end = base + len;
+    let fe = base;
+    while (b[fe] !== LF) fe++; // the block ends with LF
+    const le = fe > base && b[fe - 1] === CR ? fe - 1 : fe;
+    if (this.isRequest ? !requestLine(h, b, base, le) : !statusLine(h, b, base, le)) return null;
+    h.src = b;
+    h.srcFrom = fe + 1;
+    h.srcEnd = end;
+    // The fields the analysis reads, compared and parsed on the octets.
+    let p = fe + 1;
+    while (p < end) {
+      let k = p;
+      while (k < end && b[k] !== LF && b[k] !== COLON) k++;
+      const c = k < end && b[k] === COLON ? k : -1;
+      while (k < end && b[k] !== LF) k++;
+      if (c > p) {
+        let ns = p;
+        let ne = c;
+        while (ns < ne && WS[b[ns]]) ns++;
+        while (ne > ns && WS[b[ne - 1]]) ne--;
+        const n = ne - ns;
+        if (n >= 4 && n <= 17) {
+          let vs = c + 1;
+          let ve = k;
+          while (vs < ve && WS[b[vs]]) vs++;
+          while (ve > vs && WS[b[ve - 1]]) ve--;
+          field(h, b, ns, ne, vs, ve);
+        }
+      }
+      p = k + 1;
+    }
+    return h;
+  }
+
+  /** A head cut by a gap (rare): read as text, like a whole one, minus its cut last line. */
+  private parseCutHead(text: string, ts: number): Head | null {
+    const h = new Head(this.isRequest, text.length, this.startTs, ts, true);
     const lines = text.split('\n');
-    if (truncated) lines.pop(); // the last line is cut (it may be the start line itself)
-    const first = truncated && lines.length === 0 ? text : (lines.shift() ?? '').replace(/\r$/, '');
-    const h: HttpHead = {
-      isRequest: this.isRequest, method: null, uri: null, version: '', status: null, reason: null, host: null,
-      contentType: null, contentLength: -1, chunked: false, connectionClose: false, upgrade: null, expectContinue: false,
-      headerBytes: len, startLine: first, startTs: this.startTs, headTs: ts, truncated, fields: [],
-    };
+    lines.pop(); // the last line is cut (it may be the start line itself)
+    const first = lines.length === 0 ? text : (lines.shift() ?? '').replace(/\r$/, '');
+    h.line = first;
     if (this.isRequest) {
       // Like Wireshark: the target ends at the next space, the version is the last word.
-      const m = truncated && lines.length === 0
-        ? /^([!#$%&'*+.^_`|~0-9A-Za-z-]+) +(\S+) /.exec(first)
-        : /^([!#$%&'*+.^_`|~0-9A-Za-z-]+) +(\S+)/.exec(first);
+      const m = lines.length === 0 ? /^([!#$%&'*+.^_`|~0-9A-Za-z-]+) +(\S+) /.exec(first) : /^([!#$%&'*+.^_`|~0-9A-Za-z-]+) +(\S+)/.exec(first);
       if (!m) return null;
       h.method = m[1];
       h.uri = m[2];
-      h.version = / (HTTP\/\d\.\d)\s*$/.exec(first)?.[1] ?? (truncated ? '' : 'HTTP/0.9');
+      h.version = / (HTTP\/\d\.\d)\s*$/.exec(first)?.[1] ?? '';
     } else {
-      const m = truncated && lines.length === 0 ? /^(HTTP\/\d\.\d) +(\d{3})(?: (.*))?/.exec(first) : /^(HTTP\/\d\.\d) +(\d{3})(?: (.*))?$/.exec(first);
+      const m = lines.length === 0 ? /^(HTTP\/\d\.\d) +(\d{3})(?: (.*))?/.exec(first) : /^(HTTP\/\d\.\d) +(\d{3})(?: (.*))?$/.exec(first);
       if (!m) return null;
       h.version = m[1];
       h.status = Number(m[2]);
       h.reason = m[3] ?? '';
     }
+    const list: [string, string][] = [];
     for (const line of lines) {
-      const c = line.indexOf(':');
+      const b = Buffer.from(line, 'latin1');
+      const c = b.indexOf(COLON);
       if (c <= 0) continue;
-      const sent = line.slice(0, c).trim();
-      const name = sent.toLowerCase();
-      const value = line.slice(c + 1).trim();
-      h.fields.push([sent, value]);
-      switch (name) {
-        case 'host':
-          if (h.host === null) h.host = value;
-          break;
-        case 'content-type':
-          h.contentType = value;
-          break;
-        case 'content-length': {
-          const v = Number(value.split(',')[0]);
-          if (Number.isInteger(v) && v >= 0) h.contentLength = v;
-          break;
-        }
-        case 'transfer-encoding':
-          if (/chunked\s*$/i.test(value)) h.chunked = true;
-          break;
-        case 'connection':
-          if (/\bclose\b/i.test(value)) h.connectionClose = true;
-          break;
-        case 'upgrade':
-          h.upgrade = value;
-          break;
-        case 'expect':
-          if (/100-continue/i.test(value)) h.expectContinue = true;
-          break;
-      }
+      let ns = 0;
+      let ne = c;
+      while (ns < ne && WS[b[ns]]) ns++;
+      while (ne > ns && WS[b[ne - 1]]) ne--;
+      let vs = c + 1;
+      let ve = b.length;
+      while (vs < ve && WS[b[vs]]) vs++;
+      while (ve > vs && WS[b[ve - 1]]) ve--;
+      list.push([latin1(b, ns, ne), latin1(b, vs, ve)]);
+      field(h, b, ns, ne, vs, ve);
     }
+    h.list = list;
     return h;
+  }
+}
+
+/**
+ * request-line b[s..e) (CR LF excluded) into h; false when it is not one. Like Wireshark: the
+ * target ends at the next space, the version is the last word (HTTP/0.9 when there is none).
+ */
+function requestLine(h: Head, b: Uint8Array, s: number, e: number): boolean {
+  let p = s;
+  while (p < e && TCHAR[b[p]]) p++;
+  if (p === s || p === e || b[p] !== SP) return false;
+  const me = p;
+  while (p < e && b[p] === SP) p++;
+  if (p === e || WS[b[p]]) return false;
+  const us = p;
+  while (p < e && !WS[b[p]]) p++;
+  h.method = intern(b, s, me);
+  h.uri = latin1(b, us, p);
+  // The common form "METHOD SP target SP HTTP/d.d" is read on the octets, any other from its text.
+  if (me + 1 === us && e - p === 9 && b[p] === SP && isHttpVersion(b, p + 1)) {
+    h.version = intern(b, p + 1, e);
+    return true;
+  }
+  const line = latin1(b, s, e);
+  h.line = line;
+  h.version = / (HTTP\/\d\.\d)\s*$/.exec(line)?.[1] ?? 'HTTP/0.9';
+  return true;
+}
+
+/** status-line b[s..e) (CR LF excluded) into h: HTTP/d.d SP+ 3DIGIT [ SP reason ]; false when it is not one. */
+function statusLine(h: Head, b: Uint8Array, s: number, e: number): boolean {
+  if (e - s < 12 || !isHttpVersion(b, s) || b[s + 8] !== SP) return false;
+  let p = s + 8;
+  while (p < e && b[p] === SP) p++;
+  if (e - p < 3 || !isDigit(b[p]) || !isDigit(b[p + 1]) || !isDigit(b[p + 2])) return false;
+  const status = (b[p] - 48) * 100 + (b[p + 1] - 48) * 10 + (b[p + 2] - 48);
+  p += 3;
+  if (p < e) {
+    // A reason phrase: a space then anything but CR (a second CR before the LF is no status line).
+    if (b[p] !== SP) return false;
+    for (let k = p + 1; k < e; k++) if (b[k] === CR) return false;
+  }
+  h.version = intern(b, s, s + 8);
+  h.status = status;
+  h.reason = p < e ? intern(b, p + 1, e) : '';
+  h.line = intern(b, s, e);
+  return true;
+}
+
+/** "HTTP/" DIGIT "." DIGIT at b[p..p+8). */
+function isHttpVersion(b: Uint8Array, p: number): boolean {
+  for (let i = 0; i < 5; i++) if (b[p + i] !== HTTP1[i]) return false;
+  return isDigit(b[p + 5]) && b[p + 6] === 0x2e && isDigit(b[p + 7]);
+}
+
+/** The field b[ns..ne): b[vs..ve) (both trimmed) when it is one the analysis reads. */
+function field(h: Head, b: Uint8Array, ns: number, ne: number, vs: number, ve: number): void {
+  switch (ne - ns) {
+    case 4:
+      if (h.host === null && equalsLower(b, ns, ne, 'host')) h.host = intern(b, vs, ve);
+      break;
+    case 12:
+      if (equalsLower(b, ns, ne, 'content-type')) h.contentType = intern(b, vs, ve);
+      break;
+    case 14:
+      if (equalsLower(b, ns, ne, 'content-length')) {
+        // Digits only: their value; anything else as Number() reads the first comma-separated part.
+        let v = 0;
+        let k = vs;
+        while (k < ve && k - vs < 15 && isDigit(b[k])) v = v * 10 + (b[k++] - 48);
+        if (k !== ve || k === vs) v = Number(latin1(b, vs, ve).split(',')[0]);
+        if (Number.isInteger(v) && v >= 0) h.contentLength = v;
+      }
+      break;
+    case 17:
+      if (equalsLower(b, ns, ne, 'transfer-encoding') && ve - vs >= 7 && equalsLower(b, ve - 7, ve, 'chunked')) h.chunked = true;
+      break;
+    case 10:
+      if (equalsLower(b, ns, ne, 'connection')) {
+        // \bclose\b, ignoring case.
+        for (let p = findLower(b, vs, ve, 'close'); p >= 0; p = findLower(b, p + 1, ve, 'close')) {
+          if ((p === vs || !isWord(b[p - 1])) && (p + 5 === ve || !isWord(b[p + 5]))) {
+            h.connectionClose = true;
+            break;
+          }
+        }
+      }
+      break;
+    case 7:
+      if (equalsLower(b, ns, ne, 'upgrade')) h.upgrade = intern(b, vs, ve);
+      break;
+    case 6:
+      if (equalsLower(b, ns, ne, 'expect') && findLower(b, vs, ve, '100-continue') >= 0) h.expectContinue = true;
+      break;
   }
 }

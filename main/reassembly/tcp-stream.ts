@@ -24,6 +24,9 @@ interface Pending {
 const MAX_PENDING_BYTES = 256 * 1024;
 const MAX_PENDING_SEGMENTS = 256;
 
+/** The held list of a direction that never held a segment (most): shared, replaced on the first hold. */
+const NOTHING_HELD: Pending[] = [];
+
 /** Wrap-safe sequence difference a - b (RFC 9293 §3.4 arithmetic modulo 2^32). */
 const seqDiff = (a: number, b: number): number => (a - b) | 0;
 
@@ -48,7 +51,7 @@ export class TcpStreamReassembler {
   /** The peer's first acknowledgment seen before this direction's first segment, or -1. */
   private firstPeerAck = -1;
   private ended = false;
-  private pending: Pending[] = [];
+  private pending: Pending[] = NOTHING_HELD;
   private pendingBytes = 0;
   /** Bytes delivered, and bytes declared lost, so far. */
   delivered = 0;
@@ -178,6 +181,7 @@ export class TcpStreamReassembler {
 
   private hold(seq: number, data: Uint8Array, off: number, capLen: number, wireLen: number, ts: number): void {
     const p: Pending = { seq: seq >>> 0, bytes: data.slice(off, off + capLen), wireLen };
+    if (this.pending === NOTHING_HELD) this.pending = [];
     // Keep pending sorted by sequence; a duplicate start keeps the longer copy.
     let i = this.pending.length;
     while (i > 0 && seqDiff(this.pending[i - 1].seq, p.seq) > 0) i--;

@@ -21,9 +21,9 @@ export interface StreamProtocol {
 interface ConnStreams {
   c2s: TcpStreamReassembler;
   s2c: TcpStreamReassembler;
-  /** Segments of each direction waiting for the other's bytes they ACK (causal-hold.ts). */
-  c2sHeld: CausalHold;
-  s2cHeld: CausalHold;
+  /** Segments of each direction waiting for the other's bytes they ACK (causal-hold.ts); null until one waits. */
+  c2sHeld: CausalHold | null;
+  s2cHeld: CausalHold | null;
 }
 
 /** Wrap-safe sequence difference a - b. */
@@ -108,7 +108,7 @@ export class TcpStreamDispatcher implements FrameAnalyzer {
         if (++this.status[id] >= MAX_DETECT_TRIES) this.status[id] = IGNORED;
         return;
       }
-      st = { c2s: new TcpStreamReassembler(app.client), s2c: new TcpStreamReassembler(app.server), c2sHeld: new CausalHold(), s2cHeld: new CausalHold() };
+      st = { c2s: new TcpStreamReassembler(app.client), s2c: new TcpStreamReassembler(app.server), c2sHeld: null, s2cHeld: null };
       const ci = this.isn[id * 2];
       const si = this.isn[id * 2 + 1];
       if (ci !== 0) st.c2s.syn(ci - 1);
@@ -118,7 +118,7 @@ export class TcpStreamDispatcher implements FrameAnalyzer {
     }
     const mine = toServer ? st.c2s : st.s2c;
     const peer = toServer ? st.s2c : st.c2s;
-    const mineHeld = toServer ? st.c2sHeld : st.s2cHeld;
+    let mineHeld = toServer ? st.c2sHeld : st.s2cHeld;
     const peerHeld = toServer ? st.s2cHeld : st.c2sHeld;
     if (flags & TCP_RST) {
       // Bytes of a RST segment are not stream data (RFC 9293 §3.5.3 diagnostic text).
@@ -133,25 +133,32 @@ export class TcpStreamDispatcher implements FrameAnalyzer {
       const ack = flags & TCP_ACK ? f.tcpAck >>> 0 : -1;
       // The peer waits for bytes of this direction; data starting past them means they were
       // lost, not late: the peer stops waiting first.
-      if (!peerHeld.isEmpty && f.payloadLen > 0 && mine.nextSeq !== -1 && seqDiff(seq, mine.nextSeq) > 0) this.release(peerHeld, peer, mine, false);
-      if (!mineHeld.isEmpty || ((f.payloadLen > 0 || fin) && acksUndelivered(ack, peer))) {
+      if (peerHeld !== null && !peerHeld.isEmpty && f.payloadLen > 0 && mine.nextSeq !== -1 && seqDiff(seq, mine.nextSeq) > 0) this.release(peerHeld, peer, mine, false);
+      if ((mineHeld !== null && !mineHeld.isEmpty) || ((f.payloadLen > 0 || fin) && acksUndelivered(ack, peer))) {
+        if (mineHeld === null) {
+          mineHeld = new CausalHold();
+          if (toServer) st.c2sHeld = mineHeld;
+          else st.s2cHeld = mineHeld;
+        }
         mineHeld.hold(seq, f.data, f.payloadOff, f.payloadCapLen, f.payloadLen, fin, ack, f.ts);
       } else {
         mine.segment(seq, f.data, f.payloadOff, f.payloadCapLen, f.payloadLen, fin, f.ts);
         if (ack >= 0) peer.acked(ack, f.ts);
       }
-      if (!peerHeld.isEmpty) this.release(peerHeld, peer, mine, true);
-      if (mineHeld.tick()) this.release(mineHeld, mine, peer, false);
-      if (peerHeld.tick()) this.release(peerHeld, peer, mine, false);
+      if (peerHeld !== null && !peerHeld.isEmpty) this.release(peerHeld, peer, mine, true);
+      if (mineHeld !== null && mineHeld.tick()) this.release(mineHeld, mine, peer, false);
+      if (peerHeld !== null && peerHeld.tick()) this.release(peerHeld, peer, mine, false);
     }
-    if (mine.isEnded && peer.isEnded && mineHeld.isEmpty && peerHeld.isEmpty) this.drop(id); // both directions done: drop the state
+    // Both directions done: drop the state.
+    if (mine.isEnded && peer.isEnded && (mineHeld === null || mineHeld.isEmpty) && (peerHeld === null || peerHeld.isEmpty)) this.drop(id);
   }
 
   /**
    * Feeds `held`'s segments to their direction `into` in order; with `onlyReady`, only while
    * the first one's ACK is covered by what `other` has delivered.
    */
-  private release(held: CausalHold, into: TcpStreamReassembler, other: TcpStreamReassembler, onlyReady: boolean): void {
+  private release(held: CausalHold | null, into: TcpStreamReassembler, other: TcpStreamReassembler, onlyReady: boolean): void {
+    if (held === null) return;
     let s: HeldSegment | undefined;
     while ((s = held.segments[0]) !== undefined) {
       if (onlyReady && acksUndelivered(s.ack, other)) return;
