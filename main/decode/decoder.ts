@@ -1,13 +1,13 @@
-import './ethernet.js';
+import { decodeEthernet } from './ethernet.js';
 import './vlan.js';
 import './arp.js';
 import './sll.js';
 import './null-loopback.js';
 import './ppp.js';
-import './ipv4.js';
-import './ipv6.js';
-import './tcp.js';
-import './udp.js';
+import { decodeIpv4 } from './ipv4.js';
+import { decodeIpv6 } from './ipv6.js';
+import { decodeTcp } from './tcp.js';
+import { decodeUdp } from './udp.js';
 import './icmp.js';
 import './vxlan.js';
 import './geneve.js';
@@ -88,7 +88,15 @@ export class Decoder {
     for (let depth = 0; p !== Proto.None && depth < MAX_LAYERS; depth++) {
       const fn: DecodeFn | undefined = DECODERS[p];
       if (!fn) break;
-      p = fn(f, t);
+      // The layers of nearly every packet are called directly when they are the registered
+      // decoders: one call site per function, which V8 can inline, instead of one call site
+      // for all (megamorphic, about a tenth of the decoding time).
+      if (fn === decodeTcp) p = decodeTcp(f);
+      else if (fn === decodeIpv4) p = decodeIpv4(f, t);
+      else if (fn === decodeEthernet) p = decodeEthernet(f, t);
+      else if (fn === decodeUdp) p = decodeUdp(f, t);
+      else if (fn === decodeIpv6) p = decodeIpv6(f, t);
+      else p = fn(f, t);
     }
     return f;
   }
