@@ -6,7 +6,7 @@ import {
   F_MAX_SEQ_TO_BE_ACKED, F_NEXT_SEQ, F_NEXT_SEQ_TIME, F_WINDOW, FLOW_F64, FLOW_I32, I_BASE_SEQ_SET, I_DSACKS, I_DUPACK_NUM,
   I_FIN_SEEN, I_IS_FIRST_ACK, I_LAST_SEG_FLAGS, I_PACKETS, I_RST_SEEN, I_SACK_PACKETS, I_SYN_SEEN, I_WIN_SCALE,
   K_FIN_BOTH_BEFORE_RST, K_HEAVY, K_PURE_SYNS, K_REUSED_PENDING, K_RST_FROM_SERVER_BEFORE_SYNACK, K_SYN_ACK_SEEN,
-  TcpTable, type HeavyFlow,
+  SEG_INLINE, SEG_STRIDE, TcpTable,
 } from '../flows/tcp-state.js';
 import { DUPACK_MAX, DUPACK_SHIFT, TcpA } from './tcp-flags.js';
 
@@ -16,7 +16,7 @@ export { tcpSegmentLength };
  * TCP sequence analysis with tshark's (4.x) definitions and order of checks, so a
  * packet earns here exactly the `tcp.analysis.*` marks Wireshark gives it. The rules are
  * those of Wireshark's TCP analysis (User's Guide "TCP Analysis"), restated below one
- * block per rule. All sequence arithmetic is modulo 2^32 (`seqGt` & co survive the wrap).
+ * block per rule. All sequence arithmetic is modulo 2^32 (`((a - b) | 0) < 0` survives the wrap).
  *
  * State is per connection and direction ("flow"): next expected sequence number, highest
  * contiguous sequence number the peer may ACK, last ACK/window sent, duplicate-ACK count
@@ -34,7 +34,9 @@ const FAST_RETX_WINDOW_NS = 20_000_000;
 const DEFAULT_OOO_THRESHOLD_NS = 3_000_000;
 const SFR = TCP_SYN | TCP_FIN | TCP_RST;
 
-const seqGt = (x: number, y: number): boolean => ((y - x) | 0) < 0;
+// The per-packet rules below write these comparisons out as ((a - b) | 0) < 0 and so on:
+// a call that is not inlined (analyzeSequence exhausts V8's inlining budget) boxes each
+// sequence number above 2^31 into a heap number, about 20 bytes of garbage a packet.
 const seqLt = (x: number, y: number): boolean => ((x - y) | 0) < 0;
 const seqLe = (x: number, y: number): boolean => ((x - y) | 0) <= 0;
 const seqGe = (x: number, y: number): boolean => ((y - x) | 0) <= 0;
@@ -229,7 +231,7 @@ export class TcpAnalyzer implements TcpHooks {
        * PREVIOUS SEGMENT NOT CAPTURED: the segment starts beyond the next expected
        * sequence number (once one is known); RSTs are exempt.
        */
-      if (fd[fw + F_NEXT_SEQ] !== 0 && seqGt(seq, fd[fw + F_NEXT_SEQ]) && !(flags & TCP_RST)) ta |= TcpA.LostSegment;
+      if (fd[fw + F_NEXT_SEQ] !== 0 && ((fd[fw + F_NEXT_SEQ] - seq) | 0) < 0 && !(flags & TCP_RST)) ta |= TcpA.LostSegment;
       /*
        * KEEP-ALIVE: 0 or 1 byte starting one byte before the next expected sequence
        * number; never SYN, FIN or RST.
@@ -281,8 +283,8 @@ export class TcpAnalyzer implements TcpHooks {
      * (the tap dropped it). Reported once per hole: the peer's "may be ACKed" edge jumps
      * to what was seen, or, when nothing new was seen, a later duplicate is suppressed.
      */
-    if (fd[rv + F_MAX_SEQ_TO_BE_ACKED] !== 0 && seqGt(ack, fd[rv + F_MAX_SEQ_TO_BE_ACKED]) && flags & TCP_ACK) {
-      if (seqLt(fd[rv + F_MAX_SEQ_TO_BE_ACKED], fd[rv + F_NEXT_SEQ])) {
+    if (fd[rv + F_MAX_SEQ_TO_BE_ACKED] !== 0 && ((fd[rv + F_MAX_SEQ_TO_BE_ACKED] - ack) | 0) < 0 && flags & TCP_ACK) {
+      if (((fd[rv + F_MAX_SEQ_TO_BE_ACKED] - fd[rv + F_NEXT_SEQ]) | 0) < 0) {
         fd[rv + F_MAX_SEQ_TO_BE_ACKED] = fd[rv + F_NEXT_SEQ];
         ta |= TcpA.AckedUnseen;
       } else {
@@ -306,9 +308,9 @@ export class TcpAnalyzer implements TcpHooks {
      */
     retx: if (seglen > 0 || flags & (TCP_SYN | TCP_FIN)) {
       if (ta & TcpA.KeepAlive) break retx;
-      let notAdvanced = fd[fw + F_NEXT_SEQ] !== 0 && seqLt(seq, fd[fw + F_NEXT_SEQ]);
+      let notAdvanced = fd[fw + F_NEXT_SEQ] !== 0 && ((seq - fd[fw + F_NEXT_SEQ]) | 0) < 0;
       if (seglen > 1 && ((fd[fw + F_NEXT_SEQ] - 1) >>> 0) === seq) notAdvanced = false;
-      if (seglen > 0 && fd[rv + F_LAST_ACK] !== 0 && seqLe((seq + seglen) >>> 0, fd[rv + F_LAST_ACK])) {
+      if (seglen > 0 && fd[rv + F_LAST_ACK] !== 0 && ((seq + seglen - fd[rv + F_LAST_ACK]) | 0) <= 0) {
         ta |= TcpA.SpuriousRetransmission | TcpA.Retransmission;
         break retx;
       }
@@ -334,24 +336,25 @@ export class TcpAnalyzer implements TcpHooks {
     // the next expected sequence number; zero-window probes do not advance it.
     let nextSeq = (seq + seglen) >>> 0;
     if (seglen > 0 || flags & (TCP_SYN | TCP_FIN)) {
-      const h = T.acquire(c);
-      const mine = toServer ? h.c2s : h.s2c;
-      if (mine.segCount < MAX_UNACKED) {
+      T.acquire(c);
+      const mine = (T.ci[c * CONN_I32 + K_HEAVY] - 1) * 2 + (toServer ? 0 : 1);
+      const n = T.segN[mine];
+      if (n < MAX_UNACKED) {
         if (flags & (TCP_SYN | TCP_FIN)) nextSeq = (nextSeq + 1) >>> 0;
-        const i = mine.segCount++;
-        if (i === mine.segSeq.length) {
-          mine.segSeq.push(seq);
-          mine.segNext.push(nextSeq);
-          mine.segTime.push(now);
-        } else {
-          mine.segSeq[i] = seq;
-          mine.segNext[i] = nextSeq;
-          mine.segTime[i] = now;
+        let a: Float64Array = T.segs;
+        let o = mine * SEG_INLINE * SEG_STRIDE + n * SEG_STRIDE;
+        if (n >= SEG_INLINE || T.segSpill[mine] !== null) {
+          a = T.spillRoom(mine, n);
+          o = n * SEG_STRIDE;
         }
+        a[o] = seq;
+        a[o + 1] = nextSeq;
+        a[o + 2] = now;
+        T.segN[mine] = n + 1;
       }
     }
     const probe = (ta & TcpA.ZeroWindowProbe) !== 0;
-    if ((seqGt(nextSeq, fd[fw + F_NEXT_SEQ]) || fd[fw + F_NEXT_SEQ] === 0) && !probe) {
+    if ((((fd[fw + F_NEXT_SEQ] - nextSeq) | 0) < 0 || fd[fw + F_NEXT_SEQ] === 0) && !probe) {
       fd[fw + F_NEXT_SEQ] = nextSeq;
       fd[fw + F_NEXT_SEQ_TIME] = now;
     }
@@ -362,8 +365,8 @@ export class TcpAnalyzer implements TcpHooks {
     fd[fw + F_LAST_ACK_TIME] = now;
     fi[fwi + I_LAST_SEG_FLAGS] = ta;
 
-    const h = T.heavyOf(c);
-    if (h) this.ackSegments(toServer ? h.c2s : h.s2c, toServer ? h.s2c : h.c2s, f);
+    const slot = T.ci[c * CONN_I32 + K_HEAVY] - 1;
+    if (slot >= 0) this.ackSegments(slot, toServer, f);
     return ta;
   }
 
@@ -373,47 +376,52 @@ export class TcpAnalyzer implements TcpHooks {
    * segments, the oldest, as tshark; a zero RTT is no sample). Acknowledged segments
    * leave the list; a partial ACK trims the segment's start.
    */
-  private ackSegments(fwd: HeavyFlow, rev: HeavyFlow, f: Frame): void {
+  private ackSegments(slot: number, toServer: boolean, f: Frame): void {
+    const T = this.table;
+    // The peer's list: its records are (seq, next seq, time).
+    const rev = slot * 2 + (toServer ? 1 : 0);
+    const n = T.segN[rev];
+    if (n === 0) return;
     const ack = f.tcpAck;
     const now = this.t[0];
-    const sq = rev.segSeq;
-    const n = rev.segCount;
-    if (n === 0) return;
-    const nx = rev.segNext;
-    const tm = rev.segTime;
+    const spill = T.segSpill[rev];
+    const a = spill !== null ? spill : T.segs;
+    const base = spill !== null ? 0 : rev * SEG_INLINE * SEG_STRIDE;
+    const end = base + n * SEG_STRIDE;
     let rtt = NaN;
     let acked = false;
     let deleted = 0;
     // Newest first (tshark's list order), so the oldest exact match sets the sample last.
-    for (let i = n - 1; i >= 0; i--) {
-      const next = nx[i];
+    for (let r = end - SEG_STRIDE; r >= base; r -= SEG_STRIDE) {
+      const next = a[r + 1];
       if (ack === next) {
-        rtt = now - tm[i];
+        rtt = now - a[r + 2];
         acked = true;
-        tm[i] = NaN; // deleted
+        a[r + 2] = NaN; // deleted
         deleted++;
-      } else if (seqGt(ack, sq[i]) && seqLe(ack, next)) {
-        sq[i] = ack;
-      } else if (!seqGt(next, ack)) {
-        tm[i] = NaN; // old: deleted without a sample
+      } else if (((a[r] - ack) | 0) < 0 && ((ack - next) | 0) <= 0) {
+        a[r] = ack;
+      } else if (((ack - next) | 0) >= 0) {
+        a[r + 2] = NaN; // old: deleted without a sample
         deleted++;
       }
     }
     if (deleted > 0) {
-      let o = 0;
-      for (let i = 0; i < n; i++) {
-        if (tm[i] !== tm[i]) continue;
-        if (o !== i) {
-          sq[o] = sq[i];
-          nx[o] = nx[i];
-          tm[o] = tm[i];
+      let o = base;
+      for (let r = base; r < end; r += SEG_STRIDE) {
+        if (a[r + 2] !== a[r + 2]) continue;
+        if (o !== r) {
+          a[o] = a[r];
+          a[o + 1] = a[r + 1];
+          a[o + 2] = a[r + 2];
         }
-        o++;
+        o += SEG_STRIDE;
       }
-      rev.segCount = o;
+      T.segN[rev] = (o - base) / SEG_STRIDE;
     }
     if (acked && rtt !== 0) {
-      fwd.rtt.add(f, rtt);
+      const h = T.heavies[slot];
+      (toServer ? h.c2s : h.s2c).rtt.add(f, rtt);
     }
   }
 }

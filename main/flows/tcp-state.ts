@@ -15,6 +15,14 @@ import { Arena, EXACT_SAMPLES, RttSamples, Series, summarizeKept, type RttSummar
  * reads (8 bytes a sample); a connection that comes back to life takes a heavy again.
  * So the pool holds as many heavies as connections are open at once, not one per
  * connection. A detail session (series on) never releases them: it keeps the charts.
+ *
+ * The unacknowledged segments of a pooled flow (heavy slot * 2 + direction) are records
+ * (seq, next seq, time) in the pool's typed arrays: up to SEG_INLINE of them in the flow's
+ * region of `segs`, more in the flow's own array (`segSpill`, kept with the slot once
+ * made). Every packet of a connection with heavy state reads this list; as three JS arrays
+ * behind two objects per flow it cost a chain of dependent loads, each a cache miss once
+ * the rest of the analysis had run, and was the largest part of the TCP analyser's time
+ * on captures of many short connections.
  */
 
 // ---- per flow, Float64 (sequence numbers above 2^31, nanosecond times) ----
@@ -79,18 +87,17 @@ export const CONN_I32 = 10;
 export const COUNTS = 16;
 
 const MAX_SEQ_POINTS = 1024;
+/** Unacknowledged segments a pooled flow keeps in the shared `segs` array before it spills. */
+export const SEG_INLINE = 16;
+/** Numbers per segment record: seq, next seq, time (ns; NaN marks a deleted record while acking). */
+export const SEG_STRIDE = 3;
+const SEG_REGION = SEG_INLINE * SEG_STRIDE;
 const RTT_POINTS = 1024;
 const FIRST_ROWS = 1024;
 
 /** One direction's heavy state. */
 export class HeavyFlow {
-  // Unacknowledged segments, oldest first (tshark keeps them newest first in a list):
-  // the first segCount entries of three plain arrays that only ever grow (a pooled heavy
-  // reuses them, so a list that empties and refills makes no garbage).
-  segCount = 0;
-  readonly segSeq: number[] = [];
-  readonly segNext: number[] = [];
-  readonly segTime: number[] = [];
+  // (Its unacknowledged segments are in the TcpTable's segN/segs/segSpill, by pooled flow.)
   /** ACK RTT samples of this side's ACKs (ns, with their times for a chart). */
   readonly rtt: RttSamples;
   seqSeries: Series | null = null;
@@ -104,7 +111,6 @@ export class HeavyFlow {
   }
 
   reset(): void {
-    this.segCount = 0;
     this.rtt.reset();
     this.seqSeries = null;
   }
@@ -129,7 +135,17 @@ export class TcpTable {
 
   /** Storage of samples and series (off the JS heap). */
   readonly arena = new Arena();
-  private readonly heavies: TcpHeavy[] = [];
+  /** The pool, by heavy slot (a connection's K_HEAVY - 1). */
+  readonly heavies: TcpHeavy[] = [];
+  /**
+   * Unacknowledged segments, oldest first (tshark keeps them newest first in a list), by
+   * pooled flow f = slot * 2 + direction: segN[f] records, in segSpill[f] when the flow has
+   * one, else from f * SEG_INLINE * SEG_STRIDE in segs. Storage only grows (a pooled slot
+   * reuses it, so a list that empties and refills makes no garbage).
+   */
+  segN = new Int32Array(64);
+  segs = new Float64Array(64 * SEG_REGION);
+  readonly segSpill: (Float64Array | null)[] = [];
   private readonly free: number[] = [];
   /** Heavies in use now (the pool's high-water mark is heavies.length). */
   heavyInUse = 0;
@@ -188,10 +204,32 @@ export class TcpTable {
     if (slot === undefined) {
       slot = this.heavies.length;
       this.heavies.push(new TcpHeavy(this.arena));
+      this.segSpill.push(null, null);
+      if (slot * 2 + 2 > this.segN.length) {
+        this.segN = grown(this.segN, this.segN.length * 2);
+        this.segs = grown(this.segs, this.segN.length * SEG_REGION);
+      }
     }
     this.ci[k] = slot + 1;
     this.heavyInUse++;
     return this.heavies[slot];
+  }
+
+  /**
+   * Room for record n (0-based) of pooled flow `fl` once it is beyond the inline region: the
+   * flow's own array (made from the inline records, or doubled), with the records so far.
+   */
+  spillRoom(fl: number, n: number): Float64Array {
+    let a = this.segSpill[fl];
+    if (a === null) {
+      a = new Float64Array(SEG_REGION * 4);
+      a.set(this.segs.subarray(fl * SEG_REGION, fl * SEG_REGION + n * SEG_STRIDE));
+      this.segSpill[fl] = a;
+    } else if ((n + 1) * SEG_STRIDE > a.length) {
+      a = grown(a, a.length * 2);
+      this.segSpill[fl] = a;
+    }
+    return a;
   }
 
   /**
@@ -203,8 +241,8 @@ export class TcpTable {
     const k = c * CONN_I32 + K_HEAVY;
     const h = this.ci[k];
     if (h === 0) return;
+    if (this.segN[(h - 1) * 2] !== 0 || this.segN[(h - 1) * 2 + 1] !== 0) return;
     const heavy = this.heavies[h - 1];
-    if (heavy.c2s.segCount !== 0 || heavy.s2c.segCount !== 0) return;
     const fi = this.fi;
     const a = c * 2 * FLOW_I32;
     const b = a + FLOW_I32;
@@ -279,6 +317,9 @@ export class TcpTable {
 
   /** Bytes held by the columns, the pool's arena and the sample store (for measurements). */
   get bytesHeld(): number {
-    return this.fd.byteLength + this.fi.byteLength + this.cd.byteLength + this.ci.byteLength + this.counts.byteLength + this.arena.bytes + this.rttStore.byteLength;
+    let spilled = 0;
+    for (const a of this.segSpill) if (a) spilled += a.byteLength;
+    return this.fd.byteLength + this.fi.byteLength + this.cd.byteLength + this.ci.byteLength + this.counts.byteLength + this.arena.bytes + this.rttStore.byteLength
+      + this.segN.byteLength + this.segs.byteLength + spilled;
   }
 }
