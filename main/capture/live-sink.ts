@@ -20,6 +20,10 @@ import type { FlowRecord } from '../flows/flow-records.js';
 import { LiveAppFacts } from '../flows/live-app-facts.js';
 import { EveFollower } from '../ids/eve-follower.js';
 import { PcapDirFeed, PcapStreamFeed, filesOlderThan, type DirFeedOptions, type FeedStats, type PacketFeed } from './ids-feeds.js';
+import { AnalysisThread, enrichFromConnection } from './analysis-thread.js';
+import { Decoder } from '../decode/decoder.js';
+import { applyAlerts } from '../ids/analyze-alerts.js';
+import type { AnalysisReport } from '../engine/report.js';
 
 export interface StopConditions {
   /** Seconds after the start. */
@@ -72,6 +76,15 @@ export interface SinkOptions extends SessionOptions {
    * packet bound.
    */
   analysisPacketBudget?: number;
+  /**
+   * Run the analysis in a worker thread off the export path (analysis-thread.ts): the spool,
+   * the IDS feeds and the flow records are made on this thread from a light decode and never
+   * wait for the analysis; when it falls behind, batches are skipped and counted
+   * (CaptureCounters.analysisSkipped). `workerFile`: the bundle that runs the worker side
+   * (default: the capture helper bundle, service.ts helperScript()). The report then comes
+   * from report(); `session` stays empty.
+   */
+  analysisThread?: { workerFile: string } | null;
 }
 
 /**
@@ -116,6 +129,11 @@ export interface CaptureCounters {
   droppedByInterface: number | null;
   /** Dropped by Tapscope because it fell behind (helper backlog full). */
   droppedByApp: number;
+  /**
+   * Packets saved and metered but not analysed: the analysis thread was behind and their
+   * batch was skipped (SinkOptions.analysisThread; always 0 without it).
+   */
+  analysisSkipped: number;
   savedPackets: number;
   savedBytes: number;
   /** Packets known to be on disk (as of the last flush): what a crash would keep. */
@@ -148,6 +166,18 @@ export interface CaptureEnd {
   rotated?: RotatedAnalyses | null;
   /** The IDS feeds: the pcap stream on stdout (`-w -`) and the --ids-dir directory. */
   feeds?: { stream: FeedStats | null; idsDir: FeedStats | null };
+  /** With the analysis in its own thread (SinkOptions.analysisThread): what it analysed and skipped. */
+  analysis?: AnalysisThreadStats | null;
+}
+
+export interface AnalysisThreadStats {
+  thread: true;
+  /** Packets analysed, and not analysed because the analysis was behind (in this many batches). */
+  analysed: number;
+  skipped: number;
+  skippedBatches: number;
+  /** Why the analysis stopped early (the worker failed), else null; the exports went on. */
+  failure: string | null;
 }
 
 interface Marker {
@@ -314,6 +344,9 @@ export class LiveSink {
   /** App drops the source reported (setKernelStats); the feeds' drops are added to them. */
   private sourceAppDrops = 0;
   private lastAgeCheck = 0;
+  /** The analysis in its own thread (SinkOptions.analysisThread), with the light decoder of the export path. */
+  readonly thread: AnalysisThread | null = null;
+  private decoder: Decoder | null = null;
 
   constructor(private readonly opts: SinkOptions) {
     this.session = new AnalysisSession({ decodeAs: opts.decodeAs, keepIndex: opts.keepIndex });
@@ -321,7 +354,12 @@ export class LiveSink {
     this.flowExport = opts.flows ? new LiveFlowExport(opts.flows, (r, tag) => this.enrichFlow(r, tag)) : null;
     this.eve = opts.alertsPath ? new EveFollower(opts.alertsPath) : null;
     this.rotated = opts.analysisBudget || opts.analysisPacketBudget ? { rotations: 0, packets: 0, connections: 0, sinceMs: this.startMs } : null;
-    if (opts.keyLogPath) {
+    if (opts.analysisThread) {
+      this.thread = new AnalysisThread({ decodeAs: opts.decodeAs, analysisBudget: opts.analysisBudget, analysisPacketBudget: opts.analysisPacketBudget, keyLogPath: opts.keyLogPath }, opts.analysisThread.workerFile);
+      this.decoder = new Decoder(opts.decodeAs ?? []);
+      const t = this.thread;
+      if (this.flowExport) this.flowExport.enrichAsync = (rs) => t.enrich(rs);
+    } else if (opts.keyLogPath) {
       this.keyLog = new KeyLogFollower(opts.keyLogPath, this.session.app.keys);
       this.keyLog.poll();
     }
@@ -337,7 +375,7 @@ export class LiveSink {
     if (this.stream) this.feeds.push(this.stream);
     if (this.idsDir) this.feeds.push(this.idsDir);
     this.counters = {
-      packets: 0, bytes: 0, received: null, droppedByKernel: null, droppedByInterface: null, droppedByApp: 0,
+      packets: 0, bytes: 0, received: null, droppedByKernel: null, droppedByInterface: null, droppedByApp: 0, analysisSkipped: 0,
       savedPackets: 0, savedBytes: 0, flushedPackets: 0, files: [], elapsedSec: 0, pps: 0, bps: 0,
     };
     if (!this.stream) this.openNext(); // fails early (bad directory, read-only) before any capture starts
@@ -356,6 +394,10 @@ export class LiveSink {
     this.decodeAs = decodeAs;
     this.keyLog?.retarget(this.session.app.keys);
     this.keyLog?.poll();
+    if (this.thread) {
+      this.decoder = new Decoder(decodeAs ?? []);
+      this.thread.setDecodeAs(decodeAs ?? []);
+    }
   }
 
   /**
@@ -366,16 +408,9 @@ export class LiveSink {
   private enrichFlow(r: FlowRecord, tag: number): void {
     const epoch = Math.floor(tag / TAG_EPOCH);
     const id = tag - epoch * TAG_EPOCH;
-    if (epoch !== (this.rotated?.rotations ?? 0) || id >= this.session.connections.count) return;
-    const c = this.session.connections.connection(id);
+    if (epoch !== (this.rotated?.rotations ?? 0)) return;
     if (this.appFacts?.app !== this.session.app) this.appFacts = new LiveAppFacts(this.session.app);
-    Object.assign(r, this.appFacts.facts(c));
-    const t = c.tcp;
-    if (!t) return;
-    r.handshakeRttUs = t.handshakeRtt === null ? null : Math.round(t.handshakeRtt * 1e6);
-    r.retransmissions = t.counters.retransmissions;
-    r.lostSegments = t.counters.lostSegments;
-    r.ackedUnseen = t.counters.ackedUnseen;
+    enrichFromConnection(r, this.session, id, this.appFacts);
   }
 
   /** The current analysis's HTTP/DNS/TLS facts for flow records (made afresh with a new analysis). */
@@ -402,8 +437,18 @@ export class LiveSink {
 
   /** The analysis window (a budgeted capture), else null. */
   analysisWindow(): AnalysisWindow | null {
+    if (!this.rotated) return null;
+    if (this.thread) {
+      const p = this.thread.progress;
+      const r = p.rotated;
+      return {
+        budget: { connections: this.opts.analysisBudget ?? null, packets: this.opts.analysisPacketBudget ?? null },
+        rotations: r.rotations, sinceMs: r.sinceMs ?? this.startMs,
+        window: { packets: p.packets - r.packets, connections: p.connections },
+        total: { packets: p.packets, connections: r.connections + p.connections },
+      };
+    }
     const r = this.rotated;
-    if (!r) return null;
     const s = this.session;
     return {
       budget: { connections: this.opts.analysisBudget ?? null, packets: this.opts.analysisPacketBudget ?? null },
@@ -489,7 +534,16 @@ export class LiveSink {
     c.bytes += r.origLen;
     // The packet index points into the spool, so a detail view can re-read the packet.
     r.fileOffset = save && this.writer ? this.writer.bytesWritten : 0;
-    try {
+    if (this.thread) {
+      // The export path: a light decode for the flow cache; the analysis gets a copy in its thread.
+      try {
+        const f = this.decoder!.decode(r);
+        this.flowExport?.observe(f, -1);
+      } catch (e) {
+        if (++this.analysisErrors <= 20) this.session.warnings.push({ packet: c.packets, offset: null, message: `decoding failed on this packet (it is saved): ${(e as Error).message}` });
+      }
+      this.thread.packet(r, this.flowExport ? this.flowExport.cache.lastNumber : -1);
+    } else try {
       const f = this.session.feed(r);
       // Tag: the analysis's connection and the analysis's number (rotations), to find its facts at expiry.
       this.flowExport?.observe(f, this.session.connections.flows.ctx.connId < 0 ? -1 : (this.rotated?.rotations ?? 0) * TAG_EPOCH + this.session.connections.flows.ctx.connId);
@@ -604,6 +658,7 @@ export class LiveSink {
   private snapshot(): CaptureCounters {
     const c = this.counters;
     c.droppedByApp = this.sourceAppDrops + this.feedDrops();
+    if (this.thread) c.analysisSkipped = this.thread.skipped;
     const now = Date.now();
     const dt = (now - this.lastDeltaMs) / 1000;
     c.elapsedSec = (now - this.startMs) / 1000;
@@ -629,7 +684,8 @@ export class LiveSink {
     this.lastDeltaPackets = this.counters.packets;
     this.lastDeltaBytes = this.counters.bytes;
     this.lastDeltaMs = Date.now();
-    this.onDelta?.({ counters, newPackets, connections: this.session.connections.count, ...(this.rotated ? { analysis: this.analysisWindow() } : {}) });
+    const connections = this.thread ? this.thread.progress.connections : this.session.connections.count;
+    this.onDelta?.({ counters, newPackets, connections, ...(this.rotated ? { analysis: this.analysisWindow() } : {}) });
   }
 
   /** Flushes and closes the spool, finishes the analysis, removes the marker. */
@@ -652,7 +708,8 @@ export class LiveSink {
       this.eve?.end();
       if (this.eve?.problem) this.session.warnings.push({ packet: null, offset: null, message: this.eve.problem });
       if (this.eve?.droppedAlerts) this.session.warnings.push({ packet: null, offset: null, message: `${this.eve.path}: only the newest ${this.eve.result.alerts.length} alerts kept (${this.eve.droppedAlerts} older ones dropped)` });
-      this.session.finish();
+      if (this.thread) this.thread.finish(); // after every packet sent so far; flows flushed below are enriched after it
+      else this.session.finish();
       // After the analysis's end of capture (streams flushed), as `tapscope flows` reads it.
       this.flowExport?.finish();
       if (this.keyLog?.problem) this.session.warnings.push({ packet: null, offset: null, message: this.keyLog.problem });
@@ -662,9 +719,48 @@ export class LiveSink {
     const err = error ?? (this.spoolError ? { code: this.spoolError.code, message: this.spoolError.message } : null);
     return {
       counters: this.snapshot(), reason: this.spoolError ? 'error' : this.stopReason && this.stopReason !== 'error' ? this.stopReason : reason, error: err,
-      flows: this.flowExport?.stats() ?? null, rotated: this.rotated ? { ...this.rotated } : null,
+      flows: this.flowExport?.stats() ?? null, rotated: !this.rotated ? null : this.thread ? { ...this.thread.progress.rotated } : { ...this.rotated },
+      analysis: this.thread ? this.threadStats() : null,
       feeds: { stream: this.stream ? { ...this.stream.stats } : null, idsDir: this.idsDir ? { ...this.idsDir.stats, files: [...this.idsDir.stats.files!] } : null },
     };
+  }
+
+  private threadStats(): AnalysisThreadStats {
+    const t = this.thread!;
+    return { thread: true, analysed: t.progress.packets, skipped: t.skipped, skippedBatches: t.skippedBatches, failure: t.failure };
+  }
+
+  /**
+   * The analysis report once the capture has ended, the followed eve.json's alerts joined
+   * (from the analysis thread when there is one; it is then closed). `end` gets the thread's
+   * final figures (rotated, analysis).
+   */
+  async report(file: { path: string; interfaces: CaptureInterface[] }, end?: CaptureEnd): Promise<AnalysisReport> {
+    const eve = this.eve;
+    if (!this.thread) {
+      const report = this.session.report({ path: file.path, format: 'pcapng', interfaces: file.interfaces, comments: [] });
+      report.alerts = [];
+      if (eve) applyAlerts(report, eve.end(), eve.path, this.session);
+      return report;
+    }
+    const t = this.thread;
+    try {
+      const r = await t.report({ path: file.path, format: 'pcapng', interfaces: file.interfaces }, eve ? Object.assign({ ...eve.end() }, { path: eve.path }) : null);
+      if (end) {
+        end.rotated = this.rotated ? { ...r.progress.rotated } : null;
+        end.analysis = this.threadStats();
+      }
+      if (t.skipped) r.report.warnings.push({ packet: null, offset: null, message: `${t.skipped} packets were not analysed (${t.skippedBatches} batches skipped: the analysis was behind); the spool, the IDS feeds and the flow records have them` });
+      r.report.warnings.push(...this.session.warnings);
+      return r.report;
+    } finally {
+      t.close();
+    }
+  }
+
+  /** Ends the analysis thread without a report. */
+  closeAnalysis(): void {
+    this.thread?.close();
   }
 
   get path(): string {

@@ -1,10 +1,9 @@
-import { CaptureService, CaptureError, type LiveSource } from '../capture/service.js';
+import { CaptureService, CaptureError, helperScript, type LiveSource } from '../capture/service.js';
 import type { CaptureEnd, RingOptions, StopConditions } from '../capture/live-sink.js';
 import { linkTypeName } from '../pcap/link-types.js';
 import { humanSummary } from './analyze.js';
 import { parseArgs, UsageError, type ParsedArgs } from './args.js';
 import { parseDecodeAs } from '../decode/decoder.js';
-import { applyAlerts } from '../ids/analyze-alerts.js';
 import type { AlertJson } from '../ids/eve.js';
 import { IDS_OPTIONS, IDS_USAGE, checkStreamOutput, idsDirOptions, keepHours } from './ids-options.js';
 import { liveFlowOptions, LIVE_FLOW_OPTIONS, LIVE_FLOW_USAGE, flowSummaryText, analysisBudget } from './live-flows.js';
@@ -22,10 +21,13 @@ ${IDS_USAGE}
 
 export const LISTEN_USAGE = `tapscope listen [--vxlan PORT]... [--geneve PORT]... [--tzsp PORT]... [--address ADDR] [-w FILE] [--inner]
                 [-c COUNT] [-a duration:SEC|filesize:KB|packets:N]... [--ring FILES:MB] [--progress] [--json]
-                [-B MB] [--queue MB] [-s SNAPLEN]
+                [-B MB] [--queue MB] [-s SNAPLEN] [--inline-analysis]
   Cloud-TAP collector (no privileges needed): receive mirrored traffic over UDP (VXLAN 4789,
   GENEVE 6081, TZSP 37008), analyse the inner traffic and save the datagrams as received (outer
-  headers synthesised) or, with --inner, the inner frames only.
+  headers synthesised) or, with --inner, the inner frames only. The analysis runs in its own
+  thread: when it falls behind it skips batches (counted as "not analysed"), while the spool,
+  the IDS feeds and the flow records keep every datagram. --inline-analysis: on the receiving
+  thread instead (nothing skipped; the receive queue drops when it falls behind).
 ${RECEIVER_USAGE}
 ${LIVE_FLOW_USAGE}
 ${IDS_USAGE}`;
@@ -109,7 +111,7 @@ async function runLive(src: LiveSource, io: Out, a: ParsedArgs, what: string, de
     const now = Date.now();
     if (progress && now - lastLine >= 1000) {
       lastLine = now;
-      io.err.write(`progress: ${c.packets} captured, ${c.savedPackets} saved, ${c.flushedPackets} flushed, ${c.droppedByKernel ?? '?'} dropped by kernel, ${c.droppedByApp} by app\n`);
+      io.err.write(`progress: ${c.packets} captured, ${c.savedPackets} saved, ${c.flushedPackets} flushed, ${c.droppedByKernel ?? '?'} dropped by kernel, ${c.droppedByApp} by app${src.sink.thread ? `, ${c.analysisSkipped} not analysed` : ''}\n`);
     } else if (tty && !progress) {
       io.err.write(`\r${c.packets} packets, ${Math.round(c.pps)} pkt/s${c.droppedByKernel ? `, ${c.droppedByKernel} dropped by kernel` : ''}${c.droppedByApp ? `, ${c.droppedByApp} dropped by app` : ''}   `);
     }
@@ -133,23 +135,38 @@ async function runLive(src: LiveSource, io: Out, a: ParsedArgs, what: string, de
   if (end.error) io.err.write(`tapscope: ${end.error.message}\n${end.error.remedy ? end.error.remedy + '\n' : ''}`);
   const eve = src.sink.eve;
   const json = a.flags.has('json');
-  let report: ReturnType<typeof src.session.report> | null = null;
+  let report: Awaited<ReturnType<typeof src.sink.report>> | null = null;
   if (json || a.flags.has('summary') || eve) {
     const files = end.counters.files;
-    report = src.session.report({ path: json ? files[files.length - 1] ?? '' : files.join(', '), format: 'pcapng', interfaces: [...src.sink.interfaces], comments: [] });
-    report.alerts = [];
+    try {
+      report = await src.sink.report({ path: json ? files[files.length - 1] ?? '' : files.join(', '), interfaces: [...src.sink.interfaces] }, end);
+    } catch (e) {
+      io.err.write(`tapscope: ${(e as Error).message}\n`);
+      return 2;
+    }
     if (eve) {
-      applyAlerts(report, eve.end(), eve.path, src.session);
       const alerts = report.alerts as AlertJson[];
       io.err.write(`${alerts.length} IDS alerts read from ${eve.path}, ${alerts.filter((x) => x.connectionId !== null).length} joined to a connection\n`);
     }
   }
+  else src.sink.closeAnalysis();
+  if (end.analysis?.skipped) io.err.write(`${end.analysis.skipped} packets not analysed (${end.analysis.skippedBatches} batches skipped: the analysis thread was behind; spool, IDS feeds and flow records have them)\n`);
+  if (end.analysis?.failure) io.err.write(`tapscope: ${end.analysis.failure}: the analysis stopped, the spool and the flow records went on\n`);
   if (json) {
-    io.out.write(JSON.stringify({ capture: { ...describe(), reason: end.reason, error: end.error, counters: end.counters, flows: end.flows ?? null, rotated: end.rotated ?? null, feeds: end.feeds ?? null }, ...report }) + '\n');
+    io.out.write(JSON.stringify({ capture: { ...describe(), reason: end.reason, error: end.error, counters: end.counters, flows: end.flows ?? null, rotated: end.rotated ?? null, analysis: end.analysis ?? null, feeds: end.feeds ?? null }, ...report }) + '\n');
   } else if (a.flags.has('summary')) {
     io.out.write(humanSummary(report!));
   }
   return end.error ? 2 : 0;
+}
+
+/**
+ * The analysis in its own thread, off the export path (capture/analysis-thread.ts), unless
+ * --inline-analysis (the analysis on the receiving thread: nothing skipped, the receive
+ * program's queue drops instead when it falls behind).
+ */
+function analysisThread(a: ParsedArgs): { workerFile: string } | null {
+  return a.flags.has('inline-analysis') ? null : { workerFile: helperScript() };
 }
 
 function startError(io: Out, e: unknown): number {
@@ -222,7 +239,7 @@ export async function runListenCli(argv: string[], io: Out): Promise<number> {
     io.out.write(LISTEN_USAGE + '\n');
     return 0;
   }
-  checkFlags(a, ['inner', 'json', 'progress', 'summary']);
+  checkFlags(a, ['inner', 'json', 'progress', 'summary', 'inline-analysis']);
   checkStreamOutput(a);
   const ports = (name: string) => (a.options.get(name) ?? []).map((v) => {
     const n = Number(v);
@@ -247,6 +264,7 @@ export async function runListenCli(argv: string[], io: Out): Promise<number> {
       decodeAs: (a.options.get('decode') ?? []).map(parseDecodeAs),
       flows,
       analysisBudget: analysisBudget(a),
+      analysisThread: analysisThread(a),
       idsDir: idsDirOptions(a),
       alertsPath: one(a, 'alerts') ?? null,
       ...receiverOptions(a),

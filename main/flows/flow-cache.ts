@@ -114,6 +114,8 @@ export class FlowCache {
   readonly stats: FlowCacheStats;
   /** The latest packet time seen (ms), the cache's clock. */
   clockMs = 0;
+  /** The flow number (records' connectionId) of the packet observe() last metered, -1 when it metered none. */
+  lastNumber = -1;
 
   /**
    * `onRecord` gets each uniflow record; `tagOf` is the tag observe() last gave the flow
@@ -156,6 +158,7 @@ export class FlowCache {
 
   /** Meters one decoded packet (TCP/UDP only; later fragments carry no ports and are left out). */
   observe(f: Frame, tag = -1): void {
+    this.lastNumber = -1;
     if ((f.l4 !== L4.Tcp && f.l4 !== L4.Udp) || (f.isFragment && f.fragOffset > 0)) return;
     const ms = frameMs(f);
     if (ms > this.clockMs) this.clockMs = ms;
@@ -184,6 +187,7 @@ export class FlowCache {
     this.lastMs[d] = ms;
     this.lastAnyMs[s] = ms;
     this.tag[s] = tag;
+    this.lastNumber = this.number[s];
     if (proto === IPPROTO_TCP) {
       const fl = f.tcpFlags;
       this.flags[d] |= fl;

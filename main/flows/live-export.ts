@@ -66,6 +66,16 @@ export class LiveFlowExport {
    * `enrich` may fill a record's analysis elements (handshake RTT, counters) from the
    * connection its tag names (observe's tag), when the analysis still has it.
    */
+  /**
+   * Set by a sink whose analysis runs in another thread (capture/analysis-thread.ts): ended
+   * records pass through it (in order, batch by batch) to get their analysis elements before
+   * they are encoded. A record is never held back for long: the thread answers records before
+   * any packet batch queued after them.
+   */
+  enrichAsync: ((records: FlowRecord[]) => Promise<FlowRecord[]>) | null = null;
+  /** The last batch handed to enrichAsync and encoded (keeps batches in order). */
+  private enriching: Promise<void> = Promise.resolve();
+
   constructor(private readonly opts: LiveFlowOptions, private readonly enrich: ((r: FlowRecord, tag: number) => void) | null = null) {
     this.cache = new FlowCache(opts, (r, tag) => {
       if (tag >= 0) this.enrich?.(r, tag);
@@ -121,6 +131,7 @@ export class LiveFlowExport {
     for (;;) {
       const left = this.cache.flushSome(FLUSH_FLOWS);
       this.send();
+      await this.enriching;
       for (const e of this.exporters) await e.sender.drained();
       if (left === 0) break;
     }
@@ -149,6 +160,16 @@ export class LiveFlowExport {
     if (this.batch.length === 0) return;
     const rs = this.batch;
     this.batch = [];
+    const enrich = this.enrichAsync;
+    if (enrich) {
+      const p = enrich(rs).catch(() => rs); // without the analysis's elements rather than not at all
+      this.enriching = this.enriching.then(() => p).then((out) => this.encode(out));
+      return;
+    }
+    this.encode(rs);
+  }
+
+  private encode(rs: FlowRecord[]): void {
     for (const e of this.exporters) {
       let msgs: Buffer[];
       try {
