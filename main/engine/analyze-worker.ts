@@ -61,6 +61,12 @@ export type WorkerMessage =
   | { type: 'failed'; message: string };
 
 const CHECK_EVERY = 4096;
+/**
+ * The first batch goes out after this many packets, so the first results show as soon as the
+ * worker has read anything (a cold engine reads the first few thousand packets slowly);
+ * later batches follow the batch timer, checked every CHECK_EVERY packets.
+ */
+const FIRST_BATCH = 256;
 
 export function runAnalysis(job: AnalyzeJob, post: (m: WorkerMessage, transfer?: ArrayBuffer[]) => void): void {
   const cancel = new Int32Array(job.cancel);
@@ -79,8 +85,8 @@ export function runAnalysis(job: AnalyzeJob, post: (m: WorkerMessage, transfer?:
     post({ type: 'opened', format: reader.format, size: reader.size });
     // The service keeps the packet index; here it only buffers the next batch's part.
     const deltas = new SessionDeltas(session, true);
-    // 0: the first check (after CHECK_EVERY packets) posts at once, so the first results
-    // show after a few thousand packets rather than after batchMs of reading.
+    // 0: the first check (after FIRST_BATCH packets) posts at once, so the first results
+    // show after a few hundred packets rather than after batchMs of reading.
     let lastBatch = 0;
     let cancelled = false;
 
@@ -97,7 +103,7 @@ export function runAnalysis(job: AnalyzeJob, post: (m: WorkerMessage, transfer?:
     let hold = isMainThread ? 0 : job.holdForCancelMs ?? 0;
     for (let r = reader.next(); r; r = reader.next()) {
       session.feed(r);
-      if (++n % CHECK_EVERY === 0) {
+      if (++n % CHECK_EVERY === 0 || n === FIRST_BATCH) {
         if (hold > 0) {
           batch();
           Atomics.wait(cancel, 0, 0, hold);
