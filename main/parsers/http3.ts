@@ -6,16 +6,19 @@ import { decodeQpackSection, type QpackSection, type QpackTable } from './qpack.
  * HTTP/3 frames (RFC 9114 §7) on one direction of a request stream, fed in order by the
  * QUIC stream reassembly:  type(i) | length(i) | payload
  * HEADERS (0x01) payloads are collected (bounded) and decoded with QPACK; DATA (0x00) is
- * counted, never stored; other frames (and reserved/grease types) are skipped.
+ * counted, never stored; PUSH_PROMISE (0x05, §7.2.5: push ID, then a field section) is decoded
+ * like HEADERS; other frames (and reserved/grease types) are skipped.
  */
 
 export const H3_DATA = 0x00;
 export const H3_HEADERS = 0x01;
 export const H3_SETTINGS = 0x04;
+export const H3_PUSH_PROMISE = 0x05;
 /** RFC 9204 §5: the decoder's maximum dynamic table capacity. */
 export const SETTINGS_QPACK_MAX_TABLE_CAPACITY = 0x01;
 /** Unidirectional stream types (RFC 9114 §6.2, RFC 9204 §4.2). */
 export const UNI_CONTROL = 0x00;
+export const UNI_PUSH = 0x01;
 export const UNI_QPACK_ENCODER = 0x02;
 const MAX_HEADERS_PAYLOAD = 64 * 1024;
 
@@ -42,7 +45,12 @@ export interface Http3StreamEvents {
   broken(why: string): void;
   /** SETTINGS on a control stream: identifier -> value. */
   settings?(values: Map<number, number>): void;
+  /** PUSH_PROMISE on a request stream (server to client): the promised request's fields. */
+  pushPromise?(pushId: number, section: QpackSection, frameBytes: number, ts: number): void;
 }
+
+/** Frames whose payload is kept whole (bounded by MAX_HEADERS_PAYLOAD) and read at their end. */
+const kept = (type: number) => type === H3_HEADERS || type === H3_SETTINGS || type === H3_PUSH_PROMISE;
 
 export class Http3StreamParser implements StreamSink {
   private hdr = new Uint8Array(16);
@@ -77,7 +85,7 @@ export class Http3StreamParser implements StreamSink {
         this.remaining = readVarint(this.hdr, tl);
         this.hdrLen = 0;
         this.payloadTotal = this.remaining;
-        if (this.type === H3_HEADERS || this.type === H3_SETTINGS) {
+        if (kept(this.type)) {
           if (this.remaining > MAX_HEADERS_PAYLOAD) {
             this.fail(`HEADERS frame of ${this.remaining} bytes`);
             return;
@@ -89,7 +97,7 @@ export class Http3StreamParser implements StreamSink {
         continue;
       }
       const n = Math.min(this.remaining, end - i);
-      if ((this.type === H3_HEADERS || this.type === H3_SETTINGS) && this.payload) {
+      if (kept(this.type) && this.payload) {
         this.payload.set(b.subarray(i, i + n), this.payloadLen);
         this.payloadLen += n;
       } else if (this.type === H3_DATA) this.ev.data(n, ts);
@@ -118,6 +126,11 @@ export class Http3StreamParser implements StreamSink {
     if (this.type === H3_HEADERS && this.payload) {
       this.ev.headers(decodeQpackSection(this.payload, 0, this.payloadLen, this.table), this.payloadTotal, ts);
       this.payload = null;
+    } else if (this.type === H3_PUSH_PROMISE && this.payload) {
+      const pl = this.payload;
+      const n = this.payloadLen > 0 ? varintSize(pl[0]) : 1;
+      if (n <= this.payloadLen) this.ev.pushPromise?.(readVarint(pl, 0), decodeQpackSection(pl, n, this.payloadLen - n, this.table), this.payloadTotal, ts);
+      this.payload = null;
     } else if (this.type === H3_SETTINGS && this.payload) {
       const values = new Map<number, number>();
       const pl = this.payload;
@@ -144,16 +157,23 @@ export class Http3StreamParser implements StreamSink {
 
 /**
  * A unidirectional stream (RFC 9114 §6.2): its type (a varint), then a control stream's frames
- * (SETTINGS read), or the QPACK encoder stream's instructions (into the table); other types
- * (push, QPACK decoder, reserved) are ignored.
+ * (SETTINGS read), the QPACK encoder stream's instructions (into the table), or a push
+ * stream's push ID (a varint, §4.6) and its response frames, handed to the sink `onPush` gives
+ * for that push ID; other types (QPACK decoder, reserved) are ignored.
  */
 export class Http3UniStream implements StreamSink {
   private typeBuf = new Uint8Array(8);
   private typeLen = 0;
   private kind = -1;
   private control: Http3StreamParser | null = null;
+  private idBuf = new Uint8Array(8);
+  private idLen = 0;
+  private push: StreamSink | null = null;
 
-  constructor(private onSettings: (values: Map<number, number>) => void, private encoderTable: QpackTable) {}
+  constructor(
+    private onSettings: (values: Map<number, number>) => void, private encoderTable: QpackTable,
+    private onPush: ((pushId: number) => StreamSink | null) | null = null,
+  ) {}
 
   data(b: Uint8Array, off: number, len: number, ts: number): void {
     let i = off;
@@ -170,16 +190,29 @@ export class Http3UniStream implements StreamSink {
         }
       }
     }
+    if (this.kind === UNI_PUSH && this.push === null && this.idLen >= 0) {
+      while (i < end) {
+        this.idBuf[this.idLen++] = b[i++];
+        if (this.idLen === varintSize(this.idBuf[0])) {
+          this.push = this.onPush?.(readVarint(this.idBuf, 0)) ?? null;
+          this.idLen = -1; // read: a push stream carries one push ID
+          break;
+        }
+      }
+    }
     if (i >= end) return;
     if (this.kind === UNI_CONTROL) this.control!.data(b, i, end - i, ts);
     else if (this.kind === UNI_QPACK_ENCODER) this.encoderTable.instructions(b, i, end - i);
+    else if (this.push) this.push.data(b, i, end - i, ts);
   }
 
   gap(len: number, ts: number): void {
     if (this.kind === UNI_CONTROL) this.control!.gap(len);
     else if (this.kind === UNI_QPACK_ENCODER) this.encoderTable.error ??= 'encoder stream bytes not captured';
-    void ts;
+    else if (this.push) this.push.gap(len, ts);
   }
 
-  fin(): void {}
+  fin(ts: number): void {
+    this.push?.fin(ts);
+  }
 }
