@@ -419,10 +419,7 @@ export class TcpAnalyzer implements TcpHooks {
       }
       T.segN[rev] = (o - base) / SEG_STRIDE;
     }
-    if (acked && rtt !== 0) {
-      const h = T.heavies[slot];
-      (toServer ? h.c2s : h.s2c).rtt.add(f, rtt);
-    }
+    if (acked && rtt !== 0) T.addRtt(slot * 2 + (toServer ? 0 : 1), rtt, f.ts);
   }
 }
 

@@ -92,18 +92,31 @@ export const SEG_INLINE = 16;
 /** Numbers per segment record: seq, next seq, time (ns; NaN marks a deleted record while acking). */
 export const SEG_STRIDE = 3;
 const SEG_REGION = SEG_INLINE * SEG_STRIDE;
+/** ACK RTT samples a pooled flow holds in `rttPending` before they go to its RttSamples. */
+export const RTT_INLINE = 8;
 const RTT_POINTS = 1024;
 const FIRST_ROWS = 1024;
 
 /** One direction's heavy state. */
 export class HeavyFlow {
   // (Its unacknowledged segments are in the TcpTable's segN/segs/segSpill, by pooled flow.)
-  /** ACK RTT samples of this side's ACKs (ns, with their times for a chart). */
-  readonly rtt: RttSamples;
+  private readonly samples: RttSamples;
   seqSeries: Series | null = null;
 
-  constructor(private readonly arena: Arena) {
-    this.rtt = new RttSamples(RTT_POINTS, 1e-9, arena);
+  /** `table` and `fl` (pooled flow): where samples wait before they reach `rtt`. */
+  constructor(private readonly arena: Arena, private readonly table: TcpTable | null = null, private readonly fl = 0) {
+    this.samples = new RttSamples(RTT_POINTS, 1e-9, arena);
+  }
+
+  /** ACK RTT samples of this side's ACKs (ns, with their times for a chart), pending ones included. */
+  get rtt(): RttSamples {
+    if (this.table !== null && this.table.rttN[this.fl] !== 0) this.table.flushRtt(this.fl);
+    return this.samples;
+  }
+
+  /** The samples without taking the pending ones in (TcpTable.flushRtt). */
+  get rttStored(): RttSamples {
+    return this.samples;
   }
 
   series(): Series {
@@ -111,7 +124,7 @@ export class HeavyFlow {
   }
 
   reset(): void {
-    this.rtt.reset();
+    this.samples.reset();
     this.seqSeries = null;
   }
 }
@@ -119,9 +132,9 @@ export class HeavyFlow {
 export class TcpHeavy {
   readonly c2s: HeavyFlow;
   readonly s2c: HeavyFlow;
-  constructor(arena: Arena) {
-    this.c2s = new HeavyFlow(arena);
-    this.s2c = new HeavyFlow(arena);
+  constructor(arena: Arena, table: TcpTable | null = null, slot = 0) {
+    this.c2s = new HeavyFlow(arena, table, slot * 2);
+    this.s2c = new HeavyFlow(arena, table, slot * 2 + 1);
   }
 }
 
@@ -146,6 +159,17 @@ export class TcpTable {
   segN = new Int32Array(64);
   segs = new Float64Array(64 * SEG_REGION);
   readonly segSpill: (Float64Array | null)[] = [];
+  /**
+   * ACK RTT samples by pooled flow: up to RTT_INLINE wait here as (sample ns, time s)
+   * (rttN[f] of them) before they go, in order, to the flow's RttSamples (HeavyFlow.rtt
+   * takes them in whenever it is read); rttSpilled[f] = 1 once some went there. A connection
+   * that ends with fewer (most short ones) releases them to rttStore from here, without
+   * touching its heavy's objects: each of those loads was a cache miss.
+   */
+  rttN = new Int32Array(64);
+  rttSpilled = new Uint8Array(64);
+  rttPending = new Float64Array(64 * RTT_INLINE * 2);
+  private readonly at = { ts: 0 };
   private readonly free: number[] = [];
   /** Heavies in use now (the pool's high-water mark is heavies.length). */
   heavyInUse = 0;
@@ -203,16 +227,49 @@ export class TcpTable {
     let slot = this.free.pop();
     if (slot === undefined) {
       slot = this.heavies.length;
-      this.heavies.push(new TcpHeavy(this.arena));
+      this.heavies.push(new TcpHeavy(this.arena, this, slot));
       this.segSpill.push(null, null);
       if (slot * 2 + 2 > this.segN.length) {
-        this.segN = grown(this.segN, this.segN.length * 2);
-        this.segs = grown(this.segs, this.segN.length * SEG_REGION);
+        const n = this.segN.length * 2;
+        this.segN = grown(this.segN, n);
+        this.segs = grown(this.segs, n * SEG_REGION);
+        this.rttN = grown(this.rttN, n);
+        this.rttSpilled = grown(this.rttSpilled, n);
+        this.rttPending = grown(this.rttPending, n * RTT_INLINE * 2);
       }
     }
     this.ci[k] = slot + 1;
     this.heavyInUse++;
     return this.heavies[slot];
+  }
+
+  /** One ACK RTT sample (ns) of pooled flow `fl` at time `ts` (epoch s). */
+  addRtt(fl: number, v: number, ts: number): void {
+    let k = this.rttN[fl];
+    if (k === RTT_INLINE) {
+      this.flushRtt(fl);
+      k = 0;
+    }
+    const o = (fl * RTT_INLINE + k) * 2;
+    this.rttPending[o] = v;
+    this.rttPending[o + 1] = ts;
+    this.rttN[fl] = k + 1;
+  }
+
+  /** Moves pooled flow `fl`'s pending samples, in order, to its RttSamples. */
+  flushRtt(fl: number): void {
+    const k = this.rttN[fl];
+    if (k === 0) return;
+    const h = this.heavies[fl >> 1];
+    const r = (fl & 1 ? h.s2c : h.c2s).rttStored;
+    const p = this.rttPending;
+    const at = this.at;
+    for (let i = 0, o = fl * RTT_INLINE * 2; i < k; i++, o += 2) {
+      at.ts = p[o + 1];
+      r.add(at, p[o]);
+    }
+    this.rttN[fl] = 0;
+    this.rttSpilled[fl] = 1;
   }
 
   /**
@@ -242,18 +299,70 @@ export class TcpTable {
     const h = this.ci[k];
     if (h === 0) return;
     if (this.segN[(h - 1) * 2] !== 0 || this.segN[(h - 1) * 2 + 1] !== 0) return;
-    const heavy = this.heavies[h - 1];
     const fi = this.fi;
     const a = c * 2 * FLOW_I32;
     const b = a + FLOW_I32;
     const over = (fi[a + I_FIN_SEEN] && fi[b + I_FIN_SEEN]) || fi[a + I_RST_SEEN] || fi[b + I_RST_SEEN];
     if (!over) return;
-    this.storeSamples(c, heavy);
-    heavy.c2s.reset();
-    heavy.s2c.reset();
+    const fl = (h - 1) * 2;
+    if (this.rttSpilled[fl] === 0 && this.rttSpilled[fl + 1] === 0) {
+      // Every sample is still pending (and a released heavy has no series): nothing in the heavy's objects to reset.
+      this.storePending(c, fl);
+    } else {
+      const heavy = this.heavies[h - 1];
+      this.storeSamples(c, heavy);
+      heavy.c2s.reset();
+      heavy.s2c.reset();
+      this.rttSpilled[fl] = 0;
+      this.rttSpilled[fl + 1] = 0;
+    }
+    this.rttN[fl] = 0;
+    this.rttN[fl + 1] = 0;
     this.ci[k] = 0;
     this.free.push(h - 1);
     this.heavyInUse--;
+  }
+
+  /**
+   * storeSamples for a heavy whose samples are all pending (pooled flows fl, fl + 1): the
+   * same run in rttStore (client's ACKs first), counts, min and max.
+   */
+  private storePending(c: number, fl: number): void {
+    const n1 = this.rttN[fl];
+    const n2 = this.rttN[fl + 1];
+    if (n1 === 0 && n2 === 0) return;
+    const ko = c * CONN_I32;
+    const co = c * CONN_F64;
+    const ci = this.ci;
+    const oldOff = ci[ko + K_RTT_OFF];
+    const oldKept = ci[ko + K_RTT_KEPT];
+    const kept = oldKept + n1 + n2;
+    if (this.rttUsed + kept > this.rttStore.length) {
+      let size = this.rttStore.length * 2;
+      while (size < this.rttUsed + kept) size *= 2;
+      this.rttStore = grown(this.rttStore, size);
+    }
+    const at = this.rttUsed;
+    if (oldKept > 0) this.rttStore.copyWithin(at, oldOff, oldOff + oldKept);
+    let o = at + oldKept;
+    let mn = Infinity;
+    let mx = -Infinity;
+    const p = this.rttPending;
+    for (let i = 0, q = fl * RTT_INLINE * 2; i < n1 + n2; i++, q += 2) {
+      // The two flows' pending regions are adjacent: fl's RTT_INLINE records, then fl + 1's.
+      if (i === n1) q = (fl + 1) * RTT_INLINE * 2;
+      const v = p[q];
+      this.rttStore[o++] = v;
+      if (v < mn) mn = v;
+      if (v > mx) mx = v;
+    }
+    this.rttUsed = o;
+    ci[ko + K_RTT_OFF] = at;
+    ci[ko + K_RTT_KEPT] = kept;
+    ci[ko + K_RTT_N_C2S] += n1;
+    ci[ko + K_RTT_N_S2C] += n2;
+    if (mn < this.cd[co + C_RTT_MIN]) this.cd[co + C_RTT_MIN] = mn;
+    if (mx > this.cd[co + C_RTT_MAX]) this.cd[co + C_RTT_MAX] = mx;
   }
 
   /** Appends the heavy's kept samples to the connection's released ones (one contiguous run). */
@@ -320,6 +429,6 @@ export class TcpTable {
     let spilled = 0;
     for (const a of this.segSpill) if (a) spilled += a.byteLength;
     return this.fd.byteLength + this.fi.byteLength + this.cd.byteLength + this.ci.byteLength + this.counts.byteLength + this.arena.bytes + this.rttStore.byteLength
-      + this.segN.byteLength + this.segs.byteLength + spilled;
+      + this.segN.byteLength + this.segs.byteLength + spilled + this.rttN.byteLength + this.rttSpilled.byteLength + this.rttPending.byteLength;
   }
 }
