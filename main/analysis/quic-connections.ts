@@ -1,6 +1,6 @@
 import { L4, type Frame } from '../decode/frame.js';
 import { Proto } from '../decode/protocols.js';
-import { looksLikeQuicLong, parseQuicHeader, QUIC_TYPE_NAMES, QuicHeader, QuicType, quicVersionName, readVarint, varintSize } from '../decode/quic.js';
+import { isKnownQuicVersion, looksLikeQuicLong, parseQuicHeader, QUIC_TYPE_NAMES, QuicHeader, QuicType, quicVersionName, readVarint, varintSize } from '../decode/quic.js';
 import type { KeyLog } from '../decrypt/key-log.js';
 import { initialKeys, openPacket, retryIntegrityValid, type InitialKeys } from '../decrypt/quic-initial.js';
 import { Level, QuicSessionKeys } from '../decrypt/quic-session-keys.js';
@@ -131,6 +131,17 @@ const FRAME_CLOSE_APPLICATION = 0x1d;
 
 const hexOf = (b: Uint8Array, off: number, len: number) => Buffer.from(b.buffer, b.byteOffset + off, len).toString('hex');
 
+/**
+ * The version of a long header whose version Tapscope cannot frame (RFC 8999 invariants:
+ * neither 0, Version Negotiation, nor a known one), else 0. A client offering such a version
+ * gets Version Negotiation from the server (RFC 9000 §6).
+ */
+function unknownLongVersion(b: Uint8Array, o: number, end: number): number {
+  if (end - o < 7 || (b[o] & 0x80) === 0) return 0;
+  const v = ((b[o + 1] << 24) | (b[o + 2] << 16) | (b[o + 3] << 8) | b[o + 4]) >>> 0;
+  return v !== 0 && !isKnownQuicVersion(v) ? v : 0;
+}
+
 /*
  * QUIC CONNECTIONS. Grouping follows Wireshark's quic.connection.number within one UDP
  * conversation (`connections` row): a client Initial whose Destination Connection ID is
@@ -211,9 +222,11 @@ export class QuicConnections implements FrameAnalyzer {
         }
       } else {
         // A QUIC connection starts with a long header: on udp.port 443 any, elsewhere a known version.
+        // An unknown version (on udp.port 443 only) is a client's offer a server answers with VN.
         if (f.top !== Proto.Quic && !looksLikeQuicLong(b, off, end - off)) return;
-        if (!parseQuicHeader(b, off, end, -1, this.h)) return;
-        const fromServer = this.h.type === QuicType.Retry || this.h.type === QuicType.VersionNegotiation;
+        const unknown = unknownLongVersion(b, off, end) !== 0;
+        if (!unknown && !parseQuicHeader(b, off, end, -1, this.h)) return;
+        const fromServer = !unknown && (this.h.type === QuicType.Retry || this.h.type === QuicType.VersionNegotiation);
         const started = this.start(id, fromServer ? !ctx.toServer : ctx.toServer, f, !fromServer);
         if (!started) return;
         this.serverPorts[ctx.toServer === started.clientToServer ? f.dstPort : f.srcPort] = 1;
@@ -226,6 +239,11 @@ export class QuicConnections implements FrameAnalyzer {
     let o = off;
     while (o < end) {
       const long = (b[o] & 0x80) !== 0;
+      const unknown = long ? unknownLongVersion(b, o, end) : 0;
+      if (unknown !== 0) {
+        t.unknownVersion(unknown, fromClient, f.ts); // its length is unknown: the rest of the datagram
+        break;
+      }
       const dcidLen = long ? -1 : fromClient ? t.serverCidLen : t.clientCidLen;
       if (!parseQuicHeader(b, o, end, dcidLen, this.h)) break;
       if (long && fromClient && this.h.type === QuicType.Initial && t.isNewConnection(b, this.h)) {
@@ -428,6 +446,19 @@ class QuicTracker implements TlsEvents {
     if (this.cidsShared >= MAX_CIDS_PER_CONNECTION) return;
     this.cidsShared++;
     this.owner.addCid(this, b, off, len, ofClient);
+  }
+
+  /** A long header of a version Tapscope cannot frame: counted, its version kept (RFC 8999). */
+  unknownVersion(version: number, fromClient: boolean, ts: number): void {
+    const q = this.q;
+    q.lastTs = ts;
+    if (!fromClient) {
+      q.serverPackets++;
+      q.serverVersion ??= version;
+      return;
+    }
+    q.clientPackets++;
+    if (q.clientVersion === 0) q.clientVersion = version;
   }
 
   packet(b: Uint8Array, h: QuicHeader, fromClient: boolean, ts: number): void {

@@ -32,6 +32,8 @@ function versionName(hex: string): string {
 export interface Expected {
   ports: string; version: string; sni: string | null; alpn: string[]; handshakeTime: number | null; retry: boolean;
   closeError: string | null; closedBy: string | null; serverAnswered: boolean; zeroRtt: boolean; spinRtt: number | null;
+  /** The server sent Version Negotiation (version 0; not an answer to the handshake). */
+  versionNegotiation: boolean;
 }
 
 /**
@@ -61,7 +63,8 @@ export function tsharkConnections(file: string, opts: { keyed?: boolean; keyLog?
     // Without keys only CONNECTION_CLOSE in Initial packets is readable (tshark also decrypts DSB-keyed 1-RTT).
     const isInitial = (r: string[]) => (v2 ? r[7] : r[6]).split(',').includes(v2 ? '1' : '0');
     const close = conv.find((r) => (r[11] !== '' || r[14] !== '') && (opts.keyed || (!r[5].split(',').includes('0') && isInitial(r))));
-    const fromServer = conv.filter((r) => r[1] === sport);
+    const fromServer = conv.filter((r) => r[1] === sport && r[4] !== '0x00000000');
+    const versionNegotiation = conv.some((r) => r[1] === sport && r[4] === '0x00000000');
     const retry = fromServer.some((r) => !v2 && r[6].split(',').includes('3'));
     // Spin bit (RFC 9000 §17.4): per direction, time between changes of the value.
     const samples: number[] = [];
@@ -95,6 +98,7 @@ export function tsharkConnections(file: string, opts: { keyed?: boolean; keyLog?
       closeError: close ? `${close[11] !== '' ? transportErrorName(Number(close[11])) : `application error ${hello && hello[10].split(',').some((a) => a.startsWith('h3')) ? h3ErrorName(Number(close[14])) : `0x${Number(close[14]).toString(16)}`}`}${close[12] ? `: ${close[12]}` : ''}` : null,
       closedBy: close ? (close[1] === cport ? 'client' : 'server') : null,
       serverAnswered: fromServer.length > 0,
+      versionNegotiation,
       zeroRtt: conv.some((r) => r[1] === cport && (v2 ? r[7] : r[6]).split(',').includes(v2 ? '2' : '1')),
       spinRtt: samples.length === 0 ? null : samples.length % 2 ? samples[m] : (samples[m - 1] + samples[m]) / 2,
     });
@@ -120,7 +124,7 @@ export function expectSameAsTshark(report: { quic: QuicJson[]; connections: Conn
     if (e.spinRtt === null) expect(q.spinRtt).toBeNull();
     else expect(q.spinRtt).toBeCloseTo(e.spinRtt, 6);
     const done = e.handshakeTime !== null;
-    const state = done ? (e.closeError ? 'closed' : 'established') : e.serverAnswered ? 'handshake-failed' : 'handshake-unanswered';
+    const state = done ? (e.closeError ? 'closed' : 'established') : e.serverAnswered ? 'handshake-failed' : e.versionNegotiation ? 'version-negotiation' : 'handshake-unanswered';
     expect(q.state, `connection ${i} state`).toBe(state);
   }
 }
