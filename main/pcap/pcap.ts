@@ -49,28 +49,39 @@ export class PcapReader implements CaptureReader {
   next(): PacketRecord | null {
     if (this.done) return null;
     const f = this.file;
+    // Nearly every record lies whole in the buffer: read it without the checks' calls.
+    const p0 = f.pos;
+    if (f.end - p0 >= 16) {
+      const caplen = f.view.getUint32(p0 + 8, this.littleEndian);
+      if (caplen <= this.maxCaplen && f.end - p0 >= 16 + caplen) return this.record(p0, caplen);
+    }
     const at = f.offset;
     if (!f.ensure(16)) {
       if (f.available > 0) this.fail(`truncated record header (${f.available} of 16 bytes)`, at);
       this.done = true;
       return null;
     }
-    const v = f.view;
-    const p = f.pos;
-    const le = this.littleEndian;
-    const tsSec = v.getUint32(p, le);
-    const frac = v.getUint32(p + 4, le);
-    const caplen = v.getUint32(p + 8, le);
-    const origLen = v.getUint32(p + 12, le);
+    const caplen = f.view.getUint32(f.pos + 8, this.littleEndian);
     if (caplen > this.maxCaplen) return this.fail(`record claims ${caplen} captured bytes, more than the maximum ${this.maxCaplen}`, at);
     if (at + 16 + caplen > f.size) return this.fail(`truncated packet (${f.size - at - 16} of ${caplen} bytes present)`, at);
     if (!f.ensure(16 + caplen)) return this.fail(`truncated packet (${f.available - 16} of ${caplen} bytes present)`, at);
+    return this.record(f.pos, caplen);
+  }
+
+  /** The record whose header is at buf[p] and whose caplen bytes follow it in the buffer. */
+  private record(p: number, caplen: number): PacketRecord {
+    const f = this.file;
+    const v = f.view;
+    const le = this.littleEndian;
+    const tsSec = v.getUint32(p, le);
+    const frac = v.getUint32(p + 4, le);
+    const origLen = v.getUint32(p + 12, le);
     const r = this.rec;
     r.index = this.count++;
-    r.fileOffset = at;
+    r.fileOffset = f.base + p;
     r.data = f.buf;
-    r.view = f.view;
-    r.offset = f.pos + 16;
+    r.view = v;
+    r.offset = p + 16;
     r.caplen = caplen;
     r.origLen = Math.max(origLen, caplen);
     // A fraction of a second or more (seen in damaged or hand-edited files) is carried into
