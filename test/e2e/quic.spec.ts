@@ -1,6 +1,9 @@
 /// <reference lib="dom" />
+import { execFileSync } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { test, expect } from '@playwright/test';
-import { capture } from '../helpers/captures';
+import { capture, REPO_ROOT } from '../helpers/captures';
 import { cliReport, openPath } from './helpers';
 
 /*
@@ -55,4 +58,29 @@ test('QUIC connection: Connections row, TLS view section, detail with packets, t
   await expect(timeline).toContainText('client Initial');
   await expect(timeline).toContainText(`handshake complete after ${(q.handshakeTime * 1000).toFixed(1)} ms`);
   for (const h of h3) await expect(page.getByTestId('detail-http')).toContainText(h.uri);
+});
+
+test('a capture that starts mid-connection: the QUIC conversation is still transport QUIC, its detail says the handshake is missing', async ({ page }) => {
+  // The draft-29 capture without its long-header packets (frames 1-10): only 1-RTT is left.
+  mkdirSync(join(REPO_ROOT, 'test-results'), { recursive: true });
+  const cut = join(REPO_ROOT, 'test-results', 'quic-draft29-from-11.pcap');
+  execFileSync('editcap', ['-r', capture('quic-draft29-localhost.pcap'), cut, '11-1000']);
+  const cli = cliReport(cut);
+  expect(cli.quic.map((q: { state: string; version: string | null; sni: string | null }) => [q.state, q.version, q.sni])).toEqual([['mid-connection', null, null]]);
+  const q = cli.quic[0];
+
+  await openPath(page, cut);
+  await page.getByTestId('tab-connections').click();
+  const row = page.locator(`[data-testid=connections-table] .vrow[data-row="${q.connectionId}"]`);
+  await expect(row).toContainText('QUIC');
+
+  await page.getByTestId('tab-tls').click();
+  const quicRows = page.locator('[data-testid=quic-table] .vrow');
+  await expect(quicRows).toHaveCount(1);
+  await expect(quicRows.first()).toContainText('mid-connection');
+  await quicRows.first().click();
+  await expect(page.getByTestId('quic-summary').first()).toContainText('handshake not in the capture');
+  await expect(page.getByTestId('quic-timeline')).toContainText('capture starts in the middle of the connection');
+  await expect(page.locator('[data-testid=quic-packets] tbody tr')).toHaveCount(cli.connections.find((c: { id: number }) => c.id === q.connectionId).packets);
+  await expect(page.getByTestId('quic-packets')).not.toContainText('Initial');
 });
