@@ -16,7 +16,7 @@ import {
 import type { LiveJob, LiveWorkerEvent, LiveWorkerHandle } from '../capture/live-worker.js';
 import type { CaptureCounters } from '../capture/live-sink.js';
 import { openCapture } from '../pcap/reader.js';
-import { runAnalysis, type AnalyzeJob, type WorkerMessage } from '../engine/analyze-worker.js';
+import { ANALYZE_WORKER_LIMITS, runAnalysis, type AnalyzeJob, type WorkerMessage } from '../engine/analyze-worker.js';
 import { SessionData } from './session-data.js';
 import { PacketReader } from './packets.js';
 import { buildHar } from './har.js';
@@ -169,7 +169,7 @@ export class TapscopeService implements TapscopeApi {
       }
     };
     if (this.opts.workerFile) {
-      const worker = new Worker(this.opts.workerFile, { workerData: job });
+      const worker = new Worker(this.opts.workerFile, { workerData: job, resourceLimits: ANALYZE_WORKER_LIMITS });
       live.worker = worker;
       live.done = new Promise<void>((res) => {
         worker.on('message', (m: WorkerMessage) => onMessage(m));
