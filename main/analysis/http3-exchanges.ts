@@ -18,6 +18,7 @@ import { HeaderLists } from './header-lists.js';
  * requestEndTs the promise's packet), its response the push stream's (unidirectional, type
  * 0x01: push ID, then HEADERS and DATA), `streamId` the push stream's id (null while only
  * promised). Either may come first. Both decode with the server's QPACK encoder table.
+ * CANCEL_PUSH on either side's control stream sets `error: "CANCEL_PUSH"`.
  * Bounded: at most MAX_OPEN_STREAMS streams and MAX_PUSHES pushes are followed at once; a
  * stream or push is released when both directions ended.
  */
@@ -93,7 +94,7 @@ export class Http3Connection {
       u = new QuicStreamReassembly(new Http3UniStream((v) => {
         const cap = v.get(SETTINGS_QPACK_MAX_TABLE_CAPACITY);
         if (cap !== undefined) this.tables[1 - own].maxCapacity = cap;
-      }, this.tables[own], fromClient ? null : (pushId) => this.pushStream(pushId, id)));
+      }, this.tables[own], fromClient ? null : (pushId) => this.pushStream(pushId, id), (pushId) => this.cancelPush(pushId, fromClient)));
       this.uni.set(id, u);
     }
     return u;
@@ -116,6 +117,16 @@ export class Http3Connection {
     this.pushesSeen.add(pushId);
     this.sink(x);
     return ps;
+  }
+
+  /** CANCEL_PUSH (§7.2.3): the client no longer wants the push, or the server will not send it. */
+  private cancelPush(pushId: number, fromClient: boolean): void {
+    const s = this.pushes.get(pushId);
+    if (!s) return;
+    if (!s.x.error) {
+      s.x.error = 'CANCEL_PUSH';
+      s.x.errorBy = fromClient ? 'client' : 'server';
+    }
   }
 
   /** Push stream `streamId` carries push `pushId`'s response. */

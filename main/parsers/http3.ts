@@ -12,6 +12,7 @@ import { decodeQpackSection, type QpackSection, type QpackTable } from './qpack.
 
 export const H3_DATA = 0x00;
 export const H3_HEADERS = 0x01;
+export const H3_CANCEL_PUSH = 0x03;
 export const H3_SETTINGS = 0x04;
 export const H3_PUSH_PROMISE = 0x05;
 /** RFC 9204 §5: the decoder's maximum dynamic table capacity. */
@@ -47,10 +48,12 @@ export interface Http3StreamEvents {
   settings?(values: Map<number, number>): void;
   /** PUSH_PROMISE on a request stream (server to client): the promised request's fields. */
   pushPromise?(pushId: number, section: QpackSection, frameBytes: number, ts: number): void;
+  /** CANCEL_PUSH on a control stream (§7.2.3). */
+  cancelPush?(pushId: number, ts: number): void;
 }
 
 /** Frames whose payload is kept whole (bounded by MAX_HEADERS_PAYLOAD) and read at their end. */
-const kept = (type: number) => type === H3_HEADERS || type === H3_SETTINGS || type === H3_PUSH_PROMISE;
+const kept = (type: number) => type === H3_HEADERS || type === H3_SETTINGS || type === H3_PUSH_PROMISE || type === H3_CANCEL_PUSH;
 
 export class Http3StreamParser implements StreamSink {
   private hdr = new Uint8Array(16);
@@ -131,6 +134,9 @@ export class Http3StreamParser implements StreamSink {
       const n = this.payloadLen > 0 ? varintSize(pl[0]) : 1;
       if (n <= this.payloadLen) this.ev.pushPromise?.(readVarint(pl, 0), decodeQpackSection(pl, n, this.payloadLen - n, this.table), this.payloadTotal, ts);
       this.payload = null;
+    } else if (this.type === H3_CANCEL_PUSH && this.payload) {
+      if (this.payloadLen > 0 && varintSize(this.payload[0]) <= this.payloadLen) this.ev.cancelPush?.(readVarint(this.payload, 0), ts);
+      this.payload = null;
     } else if (this.type === H3_SETTINGS && this.payload) {
       const values = new Map<number, number>();
       const pl = this.payload;
@@ -157,7 +163,7 @@ export class Http3StreamParser implements StreamSink {
 
 /**
  * A unidirectional stream (RFC 9114 §6.2): its type (a varint), then a control stream's frames
- * (SETTINGS read), the QPACK encoder stream's instructions (into the table), or a push
+ * (SETTINGS and CANCEL_PUSH read), the QPACK encoder stream's instructions (into the table), or a push
  * stream's push ID (a varint, §4.6) and its response frames, handed to the sink `onPush` gives
  * for that push ID; other types (QPACK decoder, reserved) are ignored.
  */
@@ -173,6 +179,7 @@ export class Http3UniStream implements StreamSink {
   constructor(
     private onSettings: (values: Map<number, number>) => void, private encoderTable: QpackTable,
     private onPush: ((pushId: number) => StreamSink | null) | null = null,
+    private onCancelPush: ((pushId: number, ts: number) => void) | null = null,
   ) {}
 
   data(b: Uint8Array, off: number, len: number, ts: number): void {
@@ -186,6 +193,7 @@ export class Http3UniStream implements StreamSink {
           this.control = new Http3StreamParser({
             headers() {}, data() {}, start() {}, fin() {}, broken() {},
             settings: (v) => this.onSettings(v),
+            cancelPush: (id, t) => this.onCancelPush?.(id, t),
           });
         }
       }

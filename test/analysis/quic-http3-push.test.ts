@@ -104,6 +104,16 @@ describe('HTTP/3 server push', () => {
     expect(h3.dropped).toBeGreaterThan(0);
   });
 
+  it('CANCEL_PUSH on the client\'s control stream cancels a promised push', () => {
+    const { h3, out } = connection();
+    send(h3, 0, true, frame(HEADERS, request('/')), 1.0);
+    send(h3, 0, false, frame(PUSH_PROMISE, [...varint(9), ...request('/unwanted.js')]), 1.1, undefined, false);
+    // Client control stream (id 2): stream type 0x00, SETTINGS (empty), then CANCEL_PUSH(9) (§7.2.3).
+    send(h3, 2, true, [0x00, ...frame(0x04, []), ...frame(0x03, varint(9))], 1.2, undefined, false);
+    h3.finish();
+    expect(out.map((x) => [x.uri, x.upgrade, x.error, x.errorBy, x.noResponse])).toEqual([['/', null, null, undefined, 'capture-ended'], ['/unwanted.js', 'push', 'CANCEL_PUSH', 'client', null]]);
+  });
+
   it('cut and mutated push streams and promises: no throw, bounded', () => {
     const next = rngUint32(912);
     const good = [0x01, ...varint(0), ...frame(HEADERS, section([[':status', '200'], ['content-type', 'text/css']])), ...frame(DATA, ascii('abc'))];
