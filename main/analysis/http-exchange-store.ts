@@ -45,6 +45,9 @@ class StringPool {
 
 type HeaderList = [string, string][];
 
+/** Buffer's latin1Slice works on any Uint8Array: text without a Buffer object per string. */
+const nativeLatin1 = (Buffer.prototype as unknown as { latin1Slice?: (this: Uint8Array, s: number, e: number) => string }).latin1Slice;
+
 /**
  * Latin-1 text (every code unit below 256, as HTTP/1.x heads are read) in one growing byte
  * array: a URI or a header list costs its octets, and no string sliced from a whole head
@@ -56,9 +59,22 @@ class BytePool {
 
   /** Appends s; false (nothing written) when s has a code unit above 255. */
   putText(s: string): boolean {
-    for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 255) return false;
-    this.room(s.length);
-    this.length += Buffer.from(this.bytes.buffer, this.bytes.byteOffset + this.length, s.length).write(s, 'latin1');
+    const n = s.length;
+    this.room(n);
+    const b = this.bytes;
+    const at = this.length;
+    if (n <= 256) {
+      // Short text (most): copied code unit by code unit, no Buffer made.
+      for (let i = 0; i < n; i++) {
+        const c = s.charCodeAt(i);
+        if (c > 255) return false;
+        b[at + i] = c;
+      }
+      this.length = at + n;
+      return true;
+    }
+    for (let i = 0; i < n; i++) if (s.charCodeAt(i) > 255) return false;
+    this.length += Buffer.from(b.buffer, b.byteOffset + at, n).write(s, 'latin1');
     return true;
   }
 
@@ -78,6 +94,7 @@ class BytePool {
   }
 
   text(off: number, len: number): string {
+    if (nativeLatin1 !== undefined) return nativeLatin1.call(this.bytes, off, off + len);
     return Buffer.from(this.bytes.buffer, this.bytes.byteOffset + off, len).toString('latin1');
   }
 

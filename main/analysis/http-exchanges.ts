@@ -102,7 +102,7 @@ export class HttpExchanges implements StreamProtocol {
     if (startsHttp(b, off, len, toServer)) midStream = false;
     else if (HTTP_PORTS.has(conn.server.port)) midStream = true;
     else return null;
-    return new HttpConnection(this, conn, midStream).sinks;
+    return new HttpConnection(this, conn, midStream);
   }
 
   /** Adds an exchange; returns its store slot, -1 when over MAX_EXCHANGES (counted in `dropped`). */
@@ -278,6 +278,9 @@ function newExchange(conn: Connection): HttpExchange {
   };
 }
 
+/** The queue of a connection with no request waiting: shared, never written (replaced on the first request). */
+const NO_QUEUE: HttpExchange[] = [];
+
 /** A direction's sink that can be handed to another parser mid-stream (Upgrade: h2c). */
 class SwitchableSink implements StreamSink {
   constructor(public to: StreamSink) {}
@@ -294,10 +297,13 @@ class SwitchableSink implements StreamSink {
 
 /** Both directions of one HTTP/1.x connection and its queue of unanswered requests. */
 class HttpConnection implements AppStreams {
-  readonly client: Http1StreamParser;
-  readonly server: Http1StreamParser;
-  /** Requests sent and not yet answered, oldest first. */
-  private queue: HttpExchange[] = [];
+  readonly clientParser: Http1StreamParser;
+  readonly serverParser: Http1StreamParser;
+  /** What the stream reassembly feeds (AppStreams): the HTTP/1.x parsers, or HTTP/2 after an Upgrade to h2c. */
+  readonly client: SwitchableSink;
+  readonly server: SwitchableSink;
+  /** Requests sent and not yet answered, oldest first (NO_QUEUE until the first). */
+  private queue: HttpExchange[] = NO_QUEUE;
   /** The request being received (its body may still be arriving). */
   req: HttpExchange | null = null;
   /** The exchange whose response is being received. */
@@ -312,19 +318,17 @@ class HttpConnection implements AppStreams {
   private directionsEnded = 0;
 
   constructor(readonly owner: HttpExchanges, readonly conn: Connection, midStream: boolean) {
-    this.client = new Http1StreamParser(true, new ClientEvents(this), midStream);
-    this.server = new Http1StreamParser(false, new ServerEvents(this), midStream);
-    this.sinks = { client: new SwitchableSink(this.client), server: new SwitchableSink(this.server) };
+    this.clientParser = new Http1StreamParser(true, new ClientEvents(this), midStream);
+    this.serverParser = new Http1StreamParser(false, new ServerEvents(this), midStream);
+    this.client = new SwitchableSink(this.clientParser);
+    this.server = new SwitchableSink(this.serverParser);
   }
-
-  /** What the stream reassembly feeds: the HTTP/1.x parsers, or HTTP/2 after an Upgrade to h2c. */
-  readonly sinks: { client: SwitchableSink; server: SwitchableSink };
 
   /** RFC 7540 §3.2: after `101` with `Upgrade: h2c` both directions speak HTTP/2; x's request is stream 1. */
   private upgradeToH2(x: HttpExchange): void {
     const h2 = this.owner.h2.connection(this.conn, { upgraded: x });
-    this.sinks.client.to = h2.client;
-    this.sinks.server.to = h2.server;
+    this.client.to = h2.client;
+    this.server.to = h2.server;
     this.h2Server = h2.server;
   }
 
@@ -342,7 +346,8 @@ class HttpConnection implements AppStreams {
     x.requestHeaderBytes = h.headerBytes;
     x.requestHeaders = this.owner.headerLists.keepFieldsOf(h);
     this.req = x;
-    this.queue.push(x);
+    if (this.queue.length === 0) this.queue = [x];
+    else this.queue.push(x);
     this.keep(x);
     // messageEnd follows at once for a request without a body.
   }
@@ -388,8 +393,8 @@ class HttpConnection implements AppStreams {
       // RFC 9110 §15.2.2 / §9.3.6: the bytes after this head belong to another protocol.
       x.responseEndTs = h.headTs;
       this.resp = null;
-      this.client.tunnel();
-      this.server.tunnel();
+      this.clientParser.tunnel();
+      this.serverParser.tunnel();
       if (status === 101 && /^h2c$/i.test(x.upgrade ?? '')) this.upgradeToH2(x);
     }
   }
@@ -416,7 +421,7 @@ class HttpConnection implements AppStreams {
     // requests' responses may be in them (ACKed-unseen data, a fragment's missing rest).
     const why: NoResponse = this.serverLostSync ? 'not-captured' : how === 'reset' ? 'reset' : how === 'fin' ? 'closed' : 'capture-ended';
     for (const x of this.queue) if (x.noResponse === null) x.noResponse = why;
-    this.queue = [];
+    this.queue = NO_QUEUE;
   }
 }
 
@@ -441,7 +446,7 @@ class ClientEvents implements HttpParserEvents {
   }
   http2Preface(ts: number): void {
     this.c.owner.http2Connections.push({ connectionId: this.c.conn.id, ts });
-    this.c.server.tunnel();
+    this.c.serverParser.tunnel();
   }
   end(): void {
     this.c.directionEnded();

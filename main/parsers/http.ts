@@ -191,6 +191,59 @@ function intern(b: Uint8Array, s: number, e: number): string {
   return str;
 }
 
+/*
+ * The lines of the header block being parsed, as scanLines found them: per line its start,
+ * its LF and its first colon (-1 when none). One table for every parser: it is filled and
+ * read within one feedHead call.
+ */
+let LINES = new Int32Array(3 * 64);
+let lineCount = 0;
+
+/**
+ * Reads the header block that starts at b[base] up to `top` line by line, noting each line
+ * (before the blank one) in LINES. Returns the block's length (through the blank line's LF),
+ * or -1 when b[base..top) holds no blank line yet. The first line is never blank (Idle
+ * skips CR and LF before a message).
+ */
+function scanLines(b: Uint8Array, base: number, top: number): number {
+  let n = 0;
+  let ls = base;
+  let colon = -1;
+  let k = base;
+  while (k < top && b[k] !== LF) k++;
+  if (k === top) return -1;
+  for (;;) {
+    // The line b[ls..k), k its LF, with its first colon.
+    if (n * 3 + 3 > LINES.length) {
+      const grown = new Int32Array(LINES.length * 2);
+      grown.set(LINES);
+      LINES = grown;
+    }
+    const t = n * 3;
+    LINES[t] = ls;
+    LINES[t + 1] = k;
+    LINES[t + 2] = colon;
+    n++;
+    // The next line: its first colon, then its LF.
+    ls = k + 1;
+    k = ls;
+    colon = -1;
+    let c = 0;
+    while (k < top && (c = b[k]) !== LF && c !== COLON) k++;
+    if (k === top) return -1;
+    if (c === COLON) {
+      colon = k;
+      k++;
+      while (k < top && b[k] !== LF) k++;
+      if (k === top) return -1;
+    }
+    if (k === ls || (k === ls + 1 && b[ls] === CR)) {
+      lineCount = n;
+      return k + 1 - base;
+    }
+  }
+}
+
 /** The field lines of a complete header block b[s..e) (after its start line), names as sent, values trimmed. */
 function readFields(b: Uint8Array, s: number, e: number): [string, string][] {
   const out: [string, string][] = [];
@@ -529,13 +582,17 @@ export class Http1StreamParser implements StreamSink {
         return end;
       }
     }
-    // Find the blank line ending the header block (CRLFCRLF, or bare LFLF).
-    let k = base + this.scanFrom;
+    // Find the blank line ending the header block (CRLFCRLF, or bare LFLF). A block that
+    // starts in this segment is read line by line once, its lines noted for parseHead.
     let stop = -1;
-    for (; k < top; k++) {
-      if (h[k] !== LF) continue;
-      if (k - 1 >= base && h[k - 1] === LF) { stop = k + 1 - base; break; }
-      if (k - 2 >= base && h[k - 1] === CR && h[k - 2] === LF) { stop = k + 1 - base; break; }
+    if (before === 0) stop = scanLines(h, base, top);
+    else {
+      for (let k = base + this.scanFrom; k < top; k++) {
+        if (h[k] !== LF) continue;
+        if (k - 1 >= base && h[k - 1] === LF) { stop = k + 1 - base; break; }
+        if (k - 2 >= base && h[k - 1] === CR && h[k - 2] === LF) { stop = k + 1 - base; break; }
+      }
+      if (stop >= 0) scanLines(h, base, base + stop);
     }
     if (stop < 0) {
       this.scanFrom = len;
@@ -614,37 +671,32 @@ export class Http1StreamParser implements StreamSink {
    */
   private parseHead(b: Uint8Array, base: number, len: number, ts: number, truncated = false): Head | null {
     if (truncated) return this.parseCutHead(latin1(b, base, base + len), ts);
+    // The block's lines are in LINES (scanLines): the start line, then field lines.
     const h = new Head(this.isRequest, len, this.startTs, ts, false);
-    const end = base + len;
-    let fe = base;
-    while (b[fe] !== LF) fe++; // the block ends with LF
+    const fe = LINES[1];
     const le = fe > base && b[fe - 1] === CR ? fe - 1 : fe;
     if (this.isRequest ? !requestLine(h, b, base, le) : !statusLine(h, b, base, le)) return null;
     h.src = b;
     h.srcFrom = fe + 1;
-    h.srcEnd = end;
+    h.srcEnd = base + len;
     // The fields the analysis reads, compared and parsed on the octets.
-    let p = fe + 1;
-    while (p < end) {
-      let k = p;
-      while (k < end && b[k] !== LF && b[k] !== COLON) k++;
-      const c = k < end && b[k] === COLON ? k : -1;
-      while (k < end && b[k] !== LF) k++;
-      if (c > p) {
-        let ns = p;
-        let ne = c;
-        while (ns < ne && WS[b[ns]]) ns++;
-        while (ne > ns && WS[b[ne - 1]]) ne--;
-        const n = ne - ns;
-        if (n >= 4 && n <= 17) {
-          let vs = c + 1;
-          let ve = k;
-          while (vs < ve && WS[b[vs]]) vs++;
-          while (ve > vs && WS[b[ve - 1]]) ve--;
-          field(h, b, ns, ne, vs, ve);
-        }
+    const n3 = lineCount * 3;
+    for (let t = 3; t < n3; t += 3) {
+      const c = LINES[t + 2];
+      const p = LINES[t];
+      if (c <= p) continue; // no colon, or no name before it
+      let ns = p;
+      let ne = c;
+      while (ns < ne && WS[b[ns]]) ns++;
+      while (ne > ns && WS[b[ne - 1]]) ne--;
+      const n = ne - ns;
+      if (n >= 4 && n <= 17) {
+        let vs = c + 1;
+        let ve = LINES[t + 1];
+        while (vs < ve && WS[b[vs]]) vs++;
+        while (ve > vs && WS[b[ve - 1]]) ve--;
+        field(h, b, ns, ne, vs, ve);
       }
-      p = k + 1;
     }
     return h;
   }
