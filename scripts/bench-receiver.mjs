@@ -119,7 +119,7 @@ async function round(rate, receiveOnly) {
     const lines = err.split('\n').filter((l) => l.startsWith('progress:'));
     const l = lines.at(-1);
     if (l) {
-      c = { packets: num(/(\d+) captured/, l), droppedByKernel: num(/(\d+) dropped by kernel/, l) ?? 0, droppedByApp: num(/(\d+) by app/, l) ?? 0 };
+      c = { packets: num(/(\d+) captured/, l), droppedByKernel: num(/(\d+) dropped by kernel/, l) ?? 0, droppedByApp: num(/(\d+) by app/, l) ?? 0, skipped: num(/(\d+) not analysed/, l) ?? 0 };
       c.received = c.packets + c.droppedByApp + c.droppedByKernel;
     }
     if (err.length > 1 << 20) err = err.slice(-65536);
@@ -133,7 +133,7 @@ async function round(rate, receiveOnly) {
     programPid ??= childOf(p.pid);
     const l = proc(p.pid);
     const r = programPid ? proc(programPid) : null;
-    if (l) samples.push({ t: (Date.now() - t0) / 1000, rss: l.rss, cpu: l.cpu, programRss: r?.rss ?? null, programCpu: r?.cpu ?? null, packets: c.packets, total: c.packets + c.droppedByApp + (c.droppedByKernel ?? 0) });
+    if (l) samples.push({ t: (Date.now() - t0) / 1000, rss: l.rss, cpu: l.cpu, programRss: r?.rss ?? null, programCpu: r?.cpu ?? null, packets: c.packets, skipped: c.skipped ?? 0, total: c.packets + c.droppedByApp + (c.droppedByKernel ?? 0) });
   };
   const timer = setInterval(sample, 500);
   // The sender stands for the network: in a session (so a scheduler autogroup) of its own, it
@@ -163,6 +163,7 @@ async function round(rate, receiveOnly) {
     c = {
       packets: num(/(\d+) packets? captured/, err), received: num(/(\d+) packets received by filter/, err),
       droppedByKernel: num(/(\d+) packets dropped by kernel/, err), droppedByApp: num(/(\d+) packets dropped by app/, err),
+      skipped: num(/(\d+) packets not analysed/, err) ?? 0,
     };
   }
   const peak = (k) => Math.max(0, ...samples.map((x) => x[k] ?? 0));
@@ -171,11 +172,11 @@ async function round(rate, receiveOnly) {
     receiveOnly,
     targetRate: rate, sent: sent.sent, sendSeconds: sent.seconds, sendRate: sent.rate,
     backend: ready.backend, receiveBuffer: ready.receiveBuffer, receiveBufferForced: ready.receiveBufferForced,
-    received: c.received, analysed: c.packets, droppedByKernel: c.droppedByKernel, droppedByApp: c.droppedByApp,
+    received: c.received, analysed: c.packets, analysisSkipped: receiveOnly ? null : c.skipped ?? 0, droppedByKernel: c.droppedByKernel, droppedByApp: c.droppedByApp,
     flowsEnded: receiveOnly ? null : num(/(\d+) flows ended/, err), analysisCatchUpSeconds: Number(Math.max(0, doneAt - sentAt).toFixed(1)),
     peakRss: peak('rss'), peakProgramRss: peak('programRss'),
     listenerCpuUsPerDatagram: us('cpu'), programCpuUsPerDatagram: us('programCpu'),
-    rssOverTime: samples.filter((_, i) => i % 2 === 0).map((x) => [x.t, Math.round(x.rss / 1e6), x.programRss ? Math.round(x.programRss / 1e6) : null, x.packets]),
+    rssOverTime: samples.filter((_, i) => i % 2 === 0).map((x) => [x.t, Math.round(x.rss / 1e6), x.programRss ? Math.round(x.programRss / 1e6) : null, x.packets, x.skipped]),
     loadBefore: load0, loadAfter: loadavg(),
   };
 }
@@ -190,10 +191,10 @@ for (const rate of rates) for (const receiveOnly of modes) {
   results.push(r);
   if (!asJson) {
     console.log(`receiver ${r.backend} (socket buffer ${mb(r.receiveBuffer)}${r.receiveBufferForced ? ', forced' : ''}): target ${rate || 'max'}/s, sent ${r.sent} at ${r.sendRate}/s; ` +
-      `received ${r.received}, kernel drops ${r.droppedByKernel}, app drops ${r.droppedByApp}, ${receiveOnly ? `delivered ${r.analysed}` : `analysed ${r.analysed} (${r.flowsEnded} flows ended)`}, all delivered ${r.analysisCatchUpSeconds} s after the last datagram was sent; ` +
+      `received ${r.received}, kernel drops ${r.droppedByKernel}, app drops ${r.droppedByApp}, ${receiveOnly ? `delivered ${r.analysed}` : `taken ${r.analysed} (${r.flowsEnded} flows ended), analysis skipped ${r.analysisSkipped}`}, all delivered ${r.analysisCatchUpSeconds} s after the last datagram was sent; ` +
       `CPU per datagram: receive program ${r.programCpuUsPerDatagram} us, listener ${r.listenerCpuUsPerDatagram} us; ` +
       `peak RSS listener ${mb(r.peakRss)}, receive program ${mb(r.peakProgramRss)}; load ${r.loadBefore} -> ${r.loadAfter}`);
-    console.log(`  RSS over time [s, listener MB, program MB, packets analysed]: ${r.rssOverTime.map((x) => `[${x.join(', ')}]`).join(' ')}`);
+    console.log(`  RSS over time [s, listener MB, program MB, packets taken, analysis skipped]: ${r.rssOverTime.map((x) => `[${x.join(', ')}]`).join(' ')}`);
   }
 }
 if (asJson) process.stdout.write(JSON.stringify({ bench: 'receiver-loopback', count, flows, rounds: results }) + '\n');

@@ -23,6 +23,7 @@
  * Messages are handled in order on both sides, so flow records reach the worker after the
  * packets that made them (the sink sends its open batch first).
  */
+import { getPriority, setPriority } from 'node:os';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { AnalysisSession } from '../engine/session.js';
 import type { AnalysisReport } from '../engine/report.js';
@@ -39,8 +40,18 @@ import type { RotatedAnalyses } from './live-sink.js';
 const HEADER = 32;
 /** Bytes of one batch (a few thousand datagrams of a cloud-TAP feed). */
 export const BATCH_BYTES = 1 << 20;
-/** Batches sent and not yet analysed before new ones are skipped (the queue: 16 MiB, about 0.5 s at 200,000 datagrams/s). */
-export const MAX_IN_FLIGHT = 16;
+/**
+ * Batches sent and not yet analysed before new ones are skipped: the queue, 64 MiB (about
+ * 350,000 datagrams of 150 bytes, 2 s of analysis), enough to ride out the bursts in which the
+ * receiving thread drains the receive program's queue; beyond it the analysis is behind for good.
+ */
+export const MAX_IN_FLIGHT = 64;
+/**
+ * Flow records waiting for their analysis elements at most; more are exported without them
+ * (counted: recordsWithoutAnalysis), so a starved analysis costs those elements, never the
+ * export's memory or latency.
+ */
+export const MAX_PENDING_RECORDS = 32_768;
 /** A batch is sent at the latest this long after its first packet (the analysis follows within about this). */
 const BATCH_MS = 50;
 
@@ -49,6 +60,15 @@ export interface AnalysisThreadOptions {
   analysisBudget?: number;
   analysisPacketBudget?: number;
   keyLogPath?: string;
+  /**
+   * Nice value asked for the receiving thread (the export path) once the worker runs, so that
+   * on a busy machine the analysis, not the exports, gives way (granted to root or
+   * CAP_SYS_NICE; Linux nice values are per thread). The worker keeps the process's own. Unset:
+   * unchanged.
+   */
+  exportNice?: number;
+  /** Batches in flight before new ones are skipped (default MAX_IN_FLIGHT). */
+  maxInFlight?: number;
 }
 
 /** What the worker reports after each batch. */
@@ -83,6 +103,8 @@ type FromWorker =
 interface WorkerJob {
   kind: 'tapscope-analysis';
   options: AnalysisThreadOptions;
+  /** The nice value the worker runs at (the process's before the export path was raised). */
+  nice: number | null;
 }
 
 /** The receiving thread's side: batches packets for the worker, skips (and counts) when it is behind. */
@@ -101,6 +123,9 @@ export class AnalysisThread {
   skippedBatches = 0;
   /** Packets sent to the worker. */
   sent = 0;
+  /** Flow records waiting for the worker's answer, and those exported without asking (the queue was full). */
+  private pendingCount = 0;
+  recordsWithoutAnalysis = 0;
   progress: AnalysisProgress = { packets: 0, connections: 0, rotated: { rotations: 0, packets: 0, connections: 0 }, analysisErrors: 0 };
   /** Set when the worker failed: the analysis stops, the exports go on. */
   failure: string | null = null;
@@ -123,8 +148,28 @@ export class AnalysisThread {
     if (this.busy > 0 && --this.busy === 0) this.worker.unref();
   }
 
+  /** The nice value the receiving thread got (AnalysisThreadOptions.exportNice), null when not asked or not granted. */
+  readonly exportNice: number | null = null;
+
+  private readonly maxInFlight: number;
+
   constructor(options: AnalysisThreadOptions, workerFile: string) {
-    this.worker = new Worker(workerFile, { workerData: { kind: 'tapscope-analysis', options } satisfies WorkerJob });
+    this.maxInFlight = Math.max(1, options.maxInFlight ?? MAX_IN_FLIGHT);
+    let nice: number | null = null;
+    try {
+      nice = getPriority(0);
+    } catch {
+      // unknown: the worker keeps what it inherits
+    }
+    this.worker = new Worker(workerFile, { workerData: { kind: 'tapscope-analysis', options, nice } satisfies WorkerJob });
+    if (options.exportNice !== undefined && nice !== null && options.exportNice < nice) {
+      try {
+        setPriority(0, options.exportNice); // this thread only (Linux); the worker resets its own to `nice`
+        this.exportNice = options.exportNice;
+      } catch {
+        // not permitted: both run as started
+      }
+    }
     this.worker.unref();
     this.buf = new ArrayBuffer(BATCH_BYTES);
     this.view = new DataView(this.buf);
@@ -201,7 +246,7 @@ export class AnalysisThread {
   /** Sends the open batch, or skips it (counted) when MAX_IN_FLIGHT batches are unanswered. */
   post(): void {
     if (this.n === 0) return;
-    if (this.inFlight >= MAX_IN_FLIGHT || this.failure) {
+    if (this.inFlight >= this.maxInFlight || this.failure) {
       this.skipped += this.n;
       this.skippedBatches++;
     } else {
@@ -218,14 +263,20 @@ export class AnalysisThread {
   }
 
   /** Ended flow records, with the analysis's elements filled in where it has their connection. */
-  enrich(records: FlowRecord[]): Promise<FlowRecord[]> {
-    if (this.failure || this.closed) return Promise.resolve(records);
+  enrich(records: FlowRecord[]): Promise<FlowRecord[]> | null {
+    if (this.failure || this.closed) return null;
+    if (this.pendingCount + records.length > MAX_PENDING_RECORDS) {
+      this.recordsWithoutAnalysis += records.length;
+      return null;
+    }
     this.post(); // the packets that ended these flows go first
     const id = this.nextId++;
+    this.pendingCount += records.length;
     const flows = new Float64Array(records.length);
     for (let i = 0; i < records.length; i++) flows[i] = records[i].connectionId;
     return new Promise((resolve) => {
       this.pendingRecords.set(id, (m) => {
+        this.pendingCount -= records.length;
         // Into the caller's objects (the sink's recent ring holds them): FACT_NUMBERS numbers
         // per record (NaN: the analysis has not its connection), then [index, host, dns, sni].
         if (m) {
@@ -306,6 +357,8 @@ export function enrichFromConnection(r: FlowRecord, session: AnalysisSession, id
 
 function runAnalysisWorker(job: WorkerJob, port: NonNullable<typeof parentPort>): void {
   const o = job.options;
+  // A thread inherits its creator's nice value: the analysis runs at the process's own, below the export path.
+  if (job.nice !== null) try { setPriority(0, job.nice); } catch { /* as inherited */ }
   let decodeAs = o.decodeAs ?? [];
   let session = new AnalysisSession({ decodeAs });
   let facts = new LiveAppFacts(session.app);

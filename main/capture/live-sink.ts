@@ -84,7 +84,7 @@ export interface SinkOptions extends SessionOptions {
    * (default: the capture helper bundle, service.ts helperScript()). The report then comes
    * from report(); `session` stays empty.
    */
-  analysisThread?: { workerFile: string } | null;
+  analysisThread?: { workerFile: string; exportNice?: number; maxInFlight?: number } | null;
 }
 
 /**
@@ -176,6 +176,8 @@ export interface AnalysisThreadStats {
   analysed: number;
   skipped: number;
   skippedBatches: number;
+  /** Flow records exported without the analysis elements because too many waited for the analysis. */
+  recordsWithoutAnalysis: number;
   /** Why the analysis stopped early (the worker failed), else null; the exports went on. */
   failure: string | null;
 }
@@ -355,7 +357,7 @@ export class LiveSink {
     this.eve = opts.alertsPath ? new EveFollower(opts.alertsPath) : null;
     this.rotated = opts.analysisBudget || opts.analysisPacketBudget ? { rotations: 0, packets: 0, connections: 0, sinceMs: this.startMs } : null;
     if (opts.analysisThread) {
-      this.thread = new AnalysisThread({ decodeAs: opts.decodeAs, analysisBudget: opts.analysisBudget, analysisPacketBudget: opts.analysisPacketBudget, keyLogPath: opts.keyLogPath }, opts.analysisThread.workerFile);
+      this.thread = new AnalysisThread({ decodeAs: opts.decodeAs, analysisBudget: opts.analysisBudget, analysisPacketBudget: opts.analysisPacketBudget, keyLogPath: opts.keyLogPath, exportNice: opts.analysisThread.exportNice, maxInFlight: opts.analysisThread.maxInFlight }, opts.analysisThread.workerFile);
       this.decoder = new Decoder(opts.decodeAs ?? []);
       const t = this.thread;
       if (this.flowExport) this.flowExport.enrichAsync = (rs) => t.enrich(rs);
@@ -727,7 +729,7 @@ export class LiveSink {
 
   private threadStats(): AnalysisThreadStats {
     const t = this.thread!;
-    return { thread: true, analysed: t.progress.packets, skipped: t.skipped, skippedBatches: t.skippedBatches, failure: t.failure };
+    return { thread: true, analysed: t.progress.packets, skipped: t.skipped, skippedBatches: t.skippedBatches, recordsWithoutAnalysis: t.recordsWithoutAnalysis, failure: t.failure };
   }
 
   /**

@@ -165,9 +165,12 @@ async function runLive(src: LiveSource, io: Out, a: ParsedArgs, what: string, de
  * --inline-analysis (the analysis on the receiving thread: nothing skipped, the receive
  * program's queue drops instead when it falls behind).
  */
-function analysisThread(a: ParsedArgs): { workerFile: string } | null {
-  return a.flags.has('inline-analysis') ? null : { workerFile: helperScript() };
+function analysisThread(a: ParsedArgs): { workerFile: string; exportNice: number } | null {
+  return a.flags.has('inline-analysis') ? null : { workerFile: helperScript(), exportNice: EXPORT_NICE };
 }
+
+/** The receiving thread's nice value with the analysis in its own thread (below the receive program's -10). */
+const EXPORT_NICE = -5;
 
 function startError(io: Out, e: unknown): number {
   if (e instanceof CaptureError) {
@@ -273,7 +276,9 @@ export async function runListenCli(argv: string[], io: Out): Promise<number> {
     return startError(io, e);
   }
   const desc = src.ports.map((p) => `${p.encap} on udp/${p.port}`).join(', ');
-  io.err.write(`tapscope: listening for ${desc}${a.flags.has('inner') ? ', saving inner frames' : ''} to ${src.path === '-' ? 'stdout (pcap stream)' : src.path}\ntapscope: ${receiverStartText(src)}\n`);
+  const th = src.sink.thread;
+  const analysisText = `\ntapscope: ${th ? `analysis in its own thread${th.exportNice !== null ? ` (export path at nice ${th.exportNice})` : ''}` : 'analysis on the receiving thread (--inline-analysis)'}`;
+  io.err.write(`tapscope: listening for ${desc}${a.flags.has('inner') ? ', saving inner frames' : ''} to ${src.path === '-' ? 'stdout (pcap stream)' : src.path}\ntapscope: ${receiverStartText(src)}${analysisText}\n`);
   const status = await runLive(src, io, a, ` from ${desc}`, () => ({ feeds: src.ports, save: a.flags.has('inner') ? 'inner' : 'received', ...receiverJson(src) }));
   io.err.write(receiverSummaryText(src));
   return status;

@@ -69,10 +69,11 @@ export class LiveFlowExport {
   /**
    * Set by a sink whose analysis runs in another thread (capture/analysis-thread.ts): ended
    * records pass through it (in order, batch by batch) to get their analysis elements before
-   * they are encoded. A record is never held back for long: the thread answers records before
-   * any packet batch queued after them.
+   * they are encoded. It returns null when it cannot take them now (too many records already
+   * wait for the analysis): they are encoded at once, without those elements, so a slow
+   * analysis never holds the export or its memory.
    */
-  enrichAsync: ((records: FlowRecord[]) => Promise<FlowRecord[]>) | null = null;
+  enrichAsync: ((records: FlowRecord[]) => Promise<FlowRecord[]> | null) | null = null;
   /** The last batch handed to enrichAsync and encoded (keeps batches in order). */
   private enriching: Promise<void> = Promise.resolve();
 
@@ -161,9 +162,10 @@ export class LiveFlowExport {
     const rs = this.batch;
     this.batch = [];
     const enrich = this.enrichAsync;
-    if (enrich) {
-      const p = enrich(rs).catch(() => rs); // without the analysis's elements rather than not at all
-      this.enriching = this.enriching.then(() => p).then((out) => this.encode(out));
+    const p = enrich?.(rs) ?? null;
+    if (p) {
+      const q = p.catch(() => rs); // without the analysis's elements rather than not at all
+      this.enriching = this.enriching.then(() => q).then((out) => this.encode(out));
       return;
     }
     this.encode(rs);
