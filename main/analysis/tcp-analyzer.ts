@@ -199,7 +199,9 @@ export class TcpAnalyzer implements TcpHooks {
       for (let b = ta & 0xffff; b !== 0; b &= b - 1) cnt[base + 31 - Math.clz32(b & -b)]++;
     }
     if (dupNum > 0) ta |= (dupNum > DUPACK_MAX ? DUPACK_MAX : dupNum) << DUPACK_SHIFT;
-    if (ci[ko + K_HEAVY] !== 0 && flags & (TCP_ACK | TCP_RST)) T.releaseIfDone(c);
+    // The heavy can go back once the connection is over (releaseIfDone checks the rest):
+    // tested here on this packet's rows, so an open connection's packets make no call.
+    if (ci[ko + K_HEAVY] !== 0 && flags & (TCP_ACK | TCP_RST) && ((fi[fwi + I_FIN_SEEN] && fi[rvi + I_FIN_SEEN]) || fi[fwi + I_RST_SEEN] || fi[rvi + I_RST_SEEN])) T.releaseIfDone(c);
     return ta >>> 0;
   }
 
