@@ -4,7 +4,6 @@ import {
 } from '../analysis/tcp-report.js';
 import type { Connection } from '../analysis/types.js';
 import type { TunnelRef } from '../flows/flow-table.js';
-import { grown } from '../flows/columns.js';
 
 /*
  * CONNECTIONS AS COMPACT ROWS between threads: what the worker (file analysis, live
@@ -116,19 +115,24 @@ export function rowBuffers(r: ConnectionRows): ArrayBuffer[] {
   return [r.ids.buffer, r.f64.buffer, r.u32.buffer] as ArrayBuffer[];
 }
 
-const FIRST = 256;
+/** Rows per chunk of the store (2^12): about 0.75 MB a chunk. */
+const CHUNK_BITS = 12;
+const CHUNK_ROWS = 1 << CHUNK_BITS;
+const CHUNK_MASK = CHUNK_ROWS - 1;
 
 /**
  * The receiving side: every connection's latest row by id (the same layout), the address
- * and tunnel-stack tables, and connections built from rows on demand.
+ * and tunnel-stack tables, and connections built from rows on demand. Rows live in chunks
+ * of CHUNK_ROWS, allocated as ids reach them: no doubling (at 200,000 connections a flat
+ * store had room for 262,144 rows, 49.5 MB, and held both copies while it grew), at most
+ * one chunk unused.
  */
 export class ConnectionStore {
   /** One past the highest id received (ids are dense from 0 once every batch arrived). */
   count = 0;
-  private rows = FIRST;
-  private f64 = new Float64Array(FIRST * ROW_F64);
-  private u32 = new Uint32Array(FIRST * ROW_U32);
-  private present = new Uint8Array(FIRST);
+  private readonly f64: Float64Array[] = [];
+  private readonly u32: Uint32Array[] = [];
+  private readonly present: Uint8Array[] = [];
   private readonly addrs: string[] = [];
   private readonly stacks: TunnelRef[][] = [];
 
@@ -137,33 +141,31 @@ export class ConnectionStore {
     for (let i = 0; i < r.stacks.length; i++) this.stacks[r.stackBase + i] = r.stacks[i];
     for (let k = 0; k < r.ids.length; k++) {
       const id = r.ids[k];
-      while (id >= this.rows) this.grow();
-      this.f64.set(r.f64.subarray(k * ROW_F64, (k + 1) * ROW_F64), id * ROW_F64);
-      this.u32.set(r.u32.subarray(k * ROW_U32, (k + 1) * ROW_U32), id * ROW_U32);
-      this.present[id] = 1;
+      const c = id >>> CHUNK_BITS;
+      while (c >= this.f64.length) {
+        this.f64.push(new Float64Array(CHUNK_ROWS * ROW_F64));
+        this.u32.push(new Uint32Array(CHUNK_ROWS * ROW_U32));
+        this.present.push(new Uint8Array(CHUNK_ROWS));
+      }
+      const row = id & CHUNK_MASK;
+      this.f64[c].set(r.f64.subarray(k * ROW_F64, (k + 1) * ROW_F64), row * ROW_F64);
+      this.u32[c].set(r.u32.subarray(k * ROW_U32, (k + 1) * ROW_U32), row * ROW_U32);
+      this.present[c][row] = 1;
       if (id >= this.count) this.count = id + 1;
     }
   }
 
-  private grow(): void {
-    const n = this.rows * 2;
-    this.f64 = grown(this.f64, n * ROW_F64);
-    this.u32 = grown(this.u32, n * ROW_U32);
-    this.present = grown(this.present, n);
-    this.rows = n;
-  }
-
   has(id: number): boolean {
-    return id >= 0 && id < this.count && this.present[id] === 1;
+    return id >= 0 && id < this.count && (id | 0) === id && this.present[id >>> CHUNK_BITS][id & CHUNK_MASK] === 1;
   }
 
   /** Connection `id` as a value (with its TCP results), or null when no row arrived for it. */
   connection(id: number): Connection | null {
     if (!this.has(id)) return null;
-    const d = id * ROW_F64;
-    const u = id * ROW_U32;
-    const f64 = this.f64;
-    const u32 = this.u32;
+    const d = (id & CHUNK_MASK) * ROW_F64;
+    const u = (id & CHUNK_MASK) * ROW_U32;
+    const f64 = this.f64[id >>> CHUNK_BITS];
+    const u32 = this.u32[id >>> CHUNK_BITS];
     const tcp = u32[u + U_TCP] === 1;
     const pS = u32[u + U_PACKETS_TO_SERVER];
     const pC = u32[u + U_PACKETS_TO_CLIENT];
