@@ -86,6 +86,7 @@ const MAX_REASON = 200;
 const MAX_CIDS_PER_CONNECTION = 64;
 const MAX_CIDS = 1_000_000;
 const MAX_PATHS = 64;
+const MAX_SERVERS = 65536;
 /**
  * Connection ids are forgotten once their connection cannot use them again: closed (a
  * CONNECTION_CLOSE was read) and silent for DRAIN_SECONDS (the draining period, RFC 9000
@@ -177,6 +178,8 @@ export class QuicConnections implements FrameAnalyzer {
   private nextSweep = -Infinity;
   /** UDP ports QUIC servers of this capture answered on (1): where a migrated path may appear. */
   private serverPorts = new Uint8Array(65536);
+  /** The QUIC servers (ip and port) of this capture, at most MAX_SERVERS: where a greased short header is still QUIC. */
+  private servers = new Set<string>();
   private h = new QuicHeader();
   readonly http3: Http3Connection[] = [];
   /** Sees every QUIC packet with its type and decryption (the connection detail sets it). */
@@ -214,11 +217,19 @@ export class QuicConnections implements FrameAnalyzer {
         const migrated = quicPort ? this.migratedPath(id, b, off, end, ctx.toServer) : null;
         if (migrated) path = migrated;
         else {
-          // The fixed bit (RFC 9000 §17.3) is required here: nothing else says this is QUIC.
-          if ((b[off] & 0x40) === 0) return;
-          const mid = this.start(id, true, f, ctx.toServer, true);
+          // The fixed bit (RFC 9000 §17.3) is required, except towards a QUIC server of the
+          // capture (its peers may grease it, RFC 9287: ngtcp2 then always clears it).
+          let toDst = ctx.toServer;
+          if ((b[off] & 0x40) === 0) {
+            if (!quicPort) return;
+            if (this.servers.has(`${f.dst} ${f.dstPort}`)) toDst = true;
+            else if (this.servers.has(`${f.src} ${f.srcPort}`)) toDst = false;
+            else return;
+          }
+          // This packet is the client's when it goes to the server.
+          const mid = this.start(id, toDst ? ctx.toServer : !ctx.toServer, f, toDst, true);
           if (!mid) return;
-          path = { t: mid, clientToServer: true };
+          path = { t: mid, clientToServer: mid.clientToServer };
         }
       } else {
         // A QUIC connection starts with a long header: on udp.port 443 any, elsewhere a known version.
@@ -230,6 +241,7 @@ export class QuicConnections implements FrameAnalyzer {
         const started = this.start(id, fromServer ? !ctx.toServer : ctx.toServer, f, !fromServer);
         if (!started) return;
         this.serverPorts[ctx.toServer === started.clientToServer ? f.dstPort : f.srcPort] = 1;
+        if (this.servers.size < MAX_SERVERS) this.servers.add(`${started.q.serverIp} ${started.q.serverPort}`);
         path = { t: started, clientToServer: started.clientToServer };
       }
       this.byConversation.set(id, path);
@@ -324,6 +336,7 @@ export class QuicConnections implements FrameAnalyzer {
     this.byConversation.clear();
     this.byCid.clear();
     this.withCids.clear();
+    this.servers.clear();
   }
 
   /** The `quic` array of the JSON report (README "JSON output"). */

@@ -4,6 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { analyzeFile } from '../../main/engine/analyze-file.js';
+import { QuicConnections } from '../../main/analysis/quic-connections.js';
+import { AnalysisSession } from '../../main/engine/session.js';
+import { openCapture } from '../../main/pcap/reader.js';
+import type { PacketRecord } from '../../main/pcap/record.js';
 import { parseDecodeAs } from '../../main/decode/decoder.js';
 import { allCaptures, capture, REPO_ROOT, tsharkFields } from '../helpers/captures.js';
 import { expectSameAsTshark, tsharkConnections, type ConnJson, type QuicJson } from './quic-oracle.js';
@@ -123,5 +127,46 @@ describe('QUIC captures that start mid-connection', () => {
     expectSameAsTshark({ ...report, quic: report.quic.filter((q) => q.state !== 'mid-connection') }, numbered, expect);
     const expected = tsharkMid(out, '443').filter((e) => e.numbered === 0);
     expect(expected.map((e) => e.client)).toEqual([String(report.connections.find((c) => c.id === mid[0].connectionId)!.client.port)]);
+  });
+
+  // RFC 9287: peers that negotiated grease_quic_bit may clear the fixed bit (the v2 capture's
+  // peers do, packet by packet). A conversation that begins with such a short header is still
+  // QUIC when it goes to a QUIC server of the capture (same address and port).
+  it('greased short headers to a QUIC server of the capture: an unlinkable new path is a mid-connection entry', () => {
+    const name = 'quic-v2-http3-keys-in-pcapng-dsb.pcapng';
+    const rows = tsharkFields(capture(name), ['frame.number', 'udp.srcport', 'quic.header_form', 'quic.fixed_bit'], ['-Y', 'quic']);
+    const last = rows.findLastIndex((r) => r[2].split(',').includes('1'));
+    const next = rows[last + 1];
+    // The first packet after the handshake is the client's with the fixed bit cleared.
+    expect([next[1], next[3]]).toEqual(['42086', '0']);
+    const from = Number(next[0]);
+    const run = (withHandshake: boolean) => {
+      const quic = new QuicConnections();
+      const session = new AnalysisSession({ analyzers: [quic] });
+      const r = openCapture(capture(name));
+      let n = 0;
+      for (let p = r.next(); p; p = r.next()) {
+        n++;
+        if (n < from && !withHandshake) continue;
+        const data = p.data.slice(p.offset, p.offset + p.caplen);
+        const v = new DataView(data.buffer);
+        const udp = 16 + 40; // Linux cooked capture, IPv6
+        if (n >= from) {
+          // A new client port, and DCIDs that match no known connection id: a path neither tool can link.
+          for (const o of [udp, udp + 2]) if (v.getUint16(o) === 42086) v.setUint16(o, 40000);
+          data[udp + 8 + 1] ^= 0xff;
+        }
+        session.feed({ ...p, data, view: v, offset: 0 } as PacketRecord);
+      }
+      r.close();
+      session.finish();
+      return quic;
+    };
+    const q = run(true);
+    expect(q.json().map((x) => [x.version, x.sni, x.state])).toEqual([['2', 'test', 'established'], [null, null, 'mid-connection']]);
+    expect([q.connections[1].serverPort, q.connections[1].serverIp]).toEqual([4443, q.connections[0].serverIp]);
+    expect(q.connections[1].clientPackets + q.connections[1].serverPackets).toBe(rows.length - last - 1);
+    // Without the handshake no QUIC server is known, and port 4443 is not a QUIC port: plain UDP.
+    expect(run(false).json()).toEqual([]);
   });
 });
