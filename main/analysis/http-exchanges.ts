@@ -275,6 +275,8 @@ function newExchange(conn: Connection): HttpExchange {
     requestTs: null, requestEndTs: null, responseTs: null, responseEndTs: null,
     requestHeaderBytes: 0, requestBodyBytes: 0, responseHeaderBytes: 0, responseBodyBytes: 0, responseGapBytes: 0, responseHeadTruncated: false,
     contentType: null, noResponse: null,
+    // Set by the heads (undefined: absent); in the literal so that setting them adds no property storage.
+    requestHeaders: undefined, responseHeaders: undefined,
   };
 }
 
