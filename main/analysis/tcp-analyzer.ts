@@ -2,11 +2,11 @@ import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, type Frame } from '../decode/frame.
 import type { TcpHooks } from '../flows/flow-table.js';
 import { tcpSegmentLength } from '../flows/tcp-segment.js';
 import {
-  C_BASE_SEC, C_FIRST_RTT, C_MRU_SYN, CONN_F64, CONN_I32, COUNTS, F_BASE_SEQ, F_DATA_BYTES, F_LAST_ACK, F_LAST_ACK_TIME,
-  F_MAX_SEQ_TO_BE_ACKED, F_NEXT_SEQ, F_NEXT_SEQ_TIME, F_WINDOW, FLOW_F64, FLOW_I32, I_BASE_SEQ_SET, I_DSACKS, I_DUPACK_NUM,
-  I_FIN_SEEN, I_IS_FIRST_ACK, I_LAST_SEG_FLAGS, I_PACKETS, I_RST_SEEN, I_SACK_PACKETS, I_SYN_SEEN, I_WIN_SCALE,
+  C_BASE_SEC, C_FIRST_RTT, C_MRU_SYN, CONN_F64, CONN_I32, COUNTS, F_BASE_SEQ, F_DATA_BYTES, F_LAST_ACK_TIME,
+  F_NEXT_SEQ_TIME, FLOW_F64, FLOW_I32, FLOW_U32, I_BASE_SEQ_SET, I_DSACKS, I_DUPACK_NUM,
+  I_FIN_SEEN, I_IS_FIRST_ACK, I_LAST_SEG_FLAGS, I_PACKETS, I_RST_SEEN, I_SACK_PACKETS, I_WIN_SCALE,
   K_FIN_BOTH_BEFORE_RST, K_HEAVY, K_PURE_SYNS, K_REUSED_PENDING, K_RST_FROM_SERVER_BEFORE_SYNACK, K_SYN_ACK_SEEN,
-  SEG_INLINE, SEG_STRIDE, TcpTable,
+  S_LAST_ACK, S_MAX_SEQ_TO_BE_ACKED, S_NEXT_SEQ, S_WINDOW, SEG_INLINE, SEG_STRIDE, TcpTable,
 } from '../flows/tcp-state.js';
 import { DUPACK_MAX, DUPACK_SHIFT, TcpA } from './tcp-flags.js';
 
@@ -86,6 +86,7 @@ export class TcpAnalyzer implements TcpHooks {
   onPacket(c: number, f: Frame, toServer: boolean): number {
     const T = this.table;
     const fd = T.fd;
+    const fs = T.fs;
     const fi = T.fi;
     const cd = T.cd;
     const ci = T.ci;
@@ -95,6 +96,7 @@ export class TcpAnalyzer implements TcpHooks {
     const rv = revFlow * FLOW_F64;
     const fwi = fwdFlow * FLOW_I32;
     const rvi = revFlow * FLOW_I32;
+    const sw = fwdFlow * FLOW_U32;
     const co = c * CONN_F64;
     const ko = c * CONN_I32;
     const flags = f.tcpFlags;
@@ -112,7 +114,7 @@ export class TcpAnalyzer implements TcpHooks {
       } else if (fi[fwi + I_BASE_SEQ_SET] && seq === fd[fw + F_BASE_SEQ]) {
         // A repeated SYN (same ISN): forget sequence space advanced by, e.g., a RST
         // sent with the sequence number the peer ACKed, so the SYN reads as a retransmission.
-        fd[fw + F_NEXT_SEQ] = fd[fw + F_MAX_SEQ_TO_BE_ACKED];
+        fs[sw + S_NEXT_SEQ] = fs[sw + S_MAX_SEQ_TO_BE_ACKED];
       }
       ci[ko + K_PURE_SYNS]++;
     }
@@ -152,7 +154,6 @@ export class TcpAnalyzer implements TcpHooks {
       if (flags & TCP_ACK) ci[ko + K_SYN_ACK_SEEN] = 1;
       else cd[co + C_MRU_SYN] = now;
       fi[fwi + I_IS_FIRST_ACK] = 1;
-      fi[fwi + I_SYN_SEEN]++;
     }
     if (flags & TCP_FIN) fi[fwi + I_FIN_SEEN] = 1;
     if (flags & TCP_RST) {
@@ -211,7 +212,10 @@ export class TcpAnalyzer implements TcpHooks {
     // so no call boxes them.
     const T = this.table;
     const fd = T.fd;
+    const fs = T.fs;
     const fi = T.fi;
+    const sw = (c * 2 + (toServer ? 0 : 1)) * FLOW_U32;
+    const sv = (c * 2 + (toServer ? 1 : 0)) * FLOW_U32;
     const seq = f.tcpSeq;
     const ack = f.tcpAck;
     const flags = f.tcpFlags;
@@ -223,7 +227,7 @@ export class TcpAnalyzer implements TcpHooks {
        * ZERO WINDOW PROBE: exactly one byte at the next expected sequence number while
        * the peer advertises a zero window. Nothing else is checked for it.
        */
-      if (seglen === 1 && seq === fd[fw + F_NEXT_SEQ] && fd[rv + F_WINDOW] === 0) {
+      if (seglen === 1 && seq === fs[sw + S_NEXT_SEQ] && fs[sv + S_WINDOW] === 0) {
         ta |= TcpA.ZeroWindowProbe;
         break checks;
       }
@@ -233,18 +237,18 @@ export class TcpAnalyzer implements TcpHooks {
        * PREVIOUS SEGMENT NOT CAPTURED: the segment starts beyond the next expected
        * sequence number (once one is known); RSTs are exempt.
        */
-      if (fd[fw + F_NEXT_SEQ] !== 0 && ((fd[fw + F_NEXT_SEQ] - seq) | 0) < 0 && !(flags & TCP_RST)) ta |= TcpA.LostSegment;
+      if (fs[sw + S_NEXT_SEQ] !== 0 && ((fs[sw + S_NEXT_SEQ] - seq) | 0) < 0 && !(flags & TCP_RST)) ta |= TcpA.LostSegment;
       /*
        * KEEP-ALIVE: 0 or 1 byte starting one byte before the next expected sequence
        * number; never SYN, FIN or RST.
        */
-      if (seglen <= 1 && seq === ((fd[fw + F_NEXT_SEQ] - 1) >>> 0) && notSfr) ta |= TcpA.KeepAlive;
-      const sameSeqAck = seq === fd[fw + F_NEXT_SEQ] && ack === fd[fw + F_LAST_ACK];
+      if (seglen <= 1 && seq === ((fs[sw + S_NEXT_SEQ] - 1) >>> 0) && notSfr) ta |= TcpA.KeepAlive;
+      const sameSeqAck = seq === fs[sw + S_NEXT_SEQ] && ack === fs[sw + S_LAST_ACK];
       /*
        * WINDOW UPDATE: no data, same SEQ and ACK as this side's previous segment, a new
        * non-zero window.
        */
-      if (seglen === 0 && window !== 0 && window !== fd[fw + F_WINDOW] && sameSeqAck && notSfr) ta |= TcpA.WindowUpdate;
+      if (seglen === 0 && window !== 0 && window !== fs[sw + S_WINDOW] && sameSeqAck && notSfr) ta |= TcpA.WindowUpdate;
       /*
        * WINDOW FULL: data reaching exactly the right edge of the window the peer last
        * advertised (scaled; unscaled before the peer's first ACK, never checked while
@@ -252,12 +256,12 @@ export class TcpAnalyzer implements TcpHooks {
        */
       if (seglen > 0 && fi[rvi + I_WIN_SCALE] !== -1 && notSfr) {
         const shift = fi[rvi + I_IS_FIRST_ACK] || fi[rvi + I_WIN_SCALE] === -2 ? 0 : fi[rvi + I_WIN_SCALE];
-        if (((seq + seglen) >>> 0) === ((fd[rv + F_LAST_ACK] + ((fd[rv + F_WINDOW] << shift) >>> 0)) >>> 0)) ta |= TcpA.WindowFull;
+        if (((seq + seglen) >>> 0) === ((fs[sv + S_LAST_ACK] + ((fs[sv + S_WINDOW] << shift) >>> 0)) >>> 0)) ta |= TcpA.WindowFull;
       }
       /*
        * KEEP-ALIVE ACK: no data, same window/SEQ/ACK as before, answering a keep-alive.
        */
-      if (seglen === 0 && window !== 0 && window === fd[fw + F_WINDOW] && sameSeqAck && fi[rvi + I_LAST_SEG_FLAGS] & TcpA.KeepAlive && notSfr) {
+      if (seglen === 0 && window !== 0 && window === fs[sw + S_WINDOW] && sameSeqAck && fi[rvi + I_LAST_SEG_FLAGS] & TcpA.KeepAlive && notSfr) {
         ta |= TcpA.KeepAliveAck;
         break checks;
       }
@@ -265,7 +269,7 @@ export class TcpAnalyzer implements TcpHooks {
        * ZERO WINDOW PROBE ACK: no data, still a zero window, same SEQ/ACK, answering a
        * zero-window probe.
        */
-      if (seglen === 0 && window === 0 && window === fd[fw + F_WINDOW] && sameSeqAck && fi[rvi + I_LAST_SEG_FLAGS] & TcpA.ZeroWindowProbe && notSfr) {
+      if (seglen === 0 && window === 0 && window === fs[sw + S_WINDOW] && sameSeqAck && fi[rvi + I_LAST_SEG_FLAGS] & TcpA.ZeroWindowProbe && notSfr) {
         ta |= TcpA.ZeroWindowProbeAck;
         break checks;
       }
@@ -273,21 +277,21 @@ export class TcpAnalyzer implements TcpHooks {
        * DUPLICATE ACK: no data, same non-zero window, SEQ and ACK as this side's
        * previous segment. The count restarts whenever the ACK moves.
        */
-      if (seglen === 0 && window !== 0 && window === fd[fw + F_WINDOW] && sameSeqAck && notSfr) {
+      if (seglen === 0 && window !== 0 && window === fs[sw + S_WINDOW] && sameSeqAck && notSfr) {
         fi[fwi + I_DUPACK_NUM] = fi[fwi + I_DUPACK_NUM] === -1 ? 1 : fi[fwi + I_DUPACK_NUM] + 1;
         ta |= TcpA.DuplicateAck;
       }
     }
-    if (ack !== fd[fw + F_LAST_ACK]) fi[fwi + I_DUPACK_NUM] = 0;
+    if (ack !== fs[sw + S_LAST_ACK]) fi[fwi + I_DUPACK_NUM] = 0;
 
     /*
      * ACKED UNSEEN SEGMENT: the ACK covers data beyond what the capture saw from the peer
      * (the tap dropped it). Reported once per hole: the peer's "may be ACKed" edge jumps
      * to what was seen, or, when nothing new was seen, a later duplicate is suppressed.
      */
-    if (fd[rv + F_MAX_SEQ_TO_BE_ACKED] !== 0 && ((fd[rv + F_MAX_SEQ_TO_BE_ACKED] - ack) | 0) < 0 && flags & TCP_ACK) {
-      if (((fd[rv + F_MAX_SEQ_TO_BE_ACKED] - fd[rv + F_NEXT_SEQ]) | 0) < 0) {
-        fd[rv + F_MAX_SEQ_TO_BE_ACKED] = fd[rv + F_NEXT_SEQ];
+    if (fs[sv + S_MAX_SEQ_TO_BE_ACKED] !== 0 && ((fs[sv + S_MAX_SEQ_TO_BE_ACKED] - ack) | 0) < 0 && flags & TCP_ACK) {
+      if (((fs[sv + S_MAX_SEQ_TO_BE_ACKED] - fs[sv + S_NEXT_SEQ]) | 0) < 0) {
+        fs[sv + S_MAX_SEQ_TO_BE_ACKED] = fs[sv + S_NEXT_SEQ];
         ta |= TcpA.AckedUnseen;
       } else {
         if (fi[rvi + I_DUPACK_NUM] === 0) ta |= TcpA.AckedUnseen;
@@ -310,16 +314,16 @@ export class TcpAnalyzer implements TcpHooks {
      */
     retx: if (seglen > 0 || flags & (TCP_SYN | TCP_FIN)) {
       if (ta & TcpA.KeepAlive) break retx;
-      let notAdvanced = fd[fw + F_NEXT_SEQ] !== 0 && ((seq - fd[fw + F_NEXT_SEQ]) | 0) < 0;
-      if (seglen > 1 && ((fd[fw + F_NEXT_SEQ] - 1) >>> 0) === seq) notAdvanced = false;
-      if (seglen > 0 && fd[rv + F_LAST_ACK] !== 0 && ((seq + seglen - fd[rv + F_LAST_ACK]) | 0) <= 0) {
+      let notAdvanced = fs[sw + S_NEXT_SEQ] !== 0 && ((seq - fs[sw + S_NEXT_SEQ]) | 0) < 0;
+      if (seglen > 1 && ((fs[sw + S_NEXT_SEQ] - 1) >>> 0) === seq) notAdvanced = false;
+      if (seglen > 0 && fs[sv + S_LAST_ACK] !== 0 && ((seq + seglen - fs[sv + S_LAST_ACK]) | 0) <= 0) {
         ta |= TcpA.SpuriousRetransmission | TcpA.Retransmission;
         break retx;
       }
       const sinceDupAck = now - fd[rv + F_LAST_ACK_TIME];
       // The count is unsigned in tshark, so the -1 left by an "ACKed unseen" counts as many.
       const peerDup = fi[rvi + I_DUPACK_NUM];
-      if (notAdvanced && (peerDup >= 2 || peerDup === -1) && fd[rv + F_LAST_ACK] === seq && sinceDupAck >= 0 && sinceDupAck < FAST_RETX_WINDOW_NS) {
+      if (notAdvanced && (peerDup >= 2 || peerDup === -1) && fs[sv + S_LAST_ACK] === seq && sinceDupAck >= 0 && sinceDupAck < FAST_RETX_WINDOW_NS) {
         ta |= TcpA.FastRetransmission | TcpA.Retransmission;
         break retx;
       }
@@ -327,7 +331,7 @@ export class TcpAnalyzer implements TcpHooks {
       const firstRtt = T.cd[c * CONN_F64 + C_FIRST_RTT];
       const oooThreshold = firstRtt !== 0 ? firstRtt : DEFAULT_OOO_THRESHOLD_NS;
       const end = (seq + seglen + (flags & (TCP_SYN | TCP_FIN) ? 1 : 0)) >>> 0;
-      if (notAdvanced && sinceNext >= 0 && sinceNext < oooThreshold && fd[fw + F_NEXT_SEQ] !== end) {
+      if (notAdvanced && sinceNext >= 0 && sinceNext < oooThreshold && fs[sw + S_NEXT_SEQ] !== end) {
         ta |= TcpA.OutOfOrder;
         break retx;
       }
@@ -356,14 +360,14 @@ export class TcpAnalyzer implements TcpHooks {
       }
     }
     const probe = (ta & TcpA.ZeroWindowProbe) !== 0;
-    if ((((fd[fw + F_NEXT_SEQ] - nextSeq) | 0) < 0 || fd[fw + F_NEXT_SEQ] === 0) && !probe) {
-      fd[fw + F_NEXT_SEQ] = nextSeq;
+    if ((((fs[sw + S_NEXT_SEQ] - nextSeq) | 0) < 0 || fs[sw + S_NEXT_SEQ] === 0) && !probe) {
+      fs[sw + S_NEXT_SEQ] = nextSeq;
       fd[fw + F_NEXT_SEQ_TIME] = now;
     }
-    if ((seq === fd[fw + F_MAX_SEQ_TO_BE_ACKED] || fd[fw + F_MAX_SEQ_TO_BE_ACKED] === 0) && !probe) fd[fw + F_MAX_SEQ_TO_BE_ACKED] = fd[fw + F_NEXT_SEQ];
+    if ((seq === fs[sw + S_MAX_SEQ_TO_BE_ACKED] || fs[sw + S_MAX_SEQ_TO_BE_ACKED] === 0) && !probe) fs[sw + S_MAX_SEQ_TO_BE_ACKED] = fs[sw + S_NEXT_SEQ];
 
-    fd[fw + F_WINDOW] = window;
-    fd[fw + F_LAST_ACK] = ack;
+    fs[sw + S_WINDOW] = window;
+    fs[sw + S_LAST_ACK] = ack;
     fd[fw + F_LAST_ACK_TIME] = now;
     fi[fwi + I_LAST_SEG_FLAGS] = ta;
 

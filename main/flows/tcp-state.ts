@@ -5,7 +5,7 @@ import { Arena, EXACT_SAMPLES, RttSamples, Series, summarizeKept, type RttSummar
  * TCP STATE IN COLUMNS: the one layout of the TCP analyser's state (analysis/tcp-analyzer.ts
  * holds the rules). Rows are indexed by flow = connection * 2 + direction (0 client ->
  * server, 1 server -> client) or by connection; each row is a fixed stride of one typed
- * array, so a connection costs about 370 bytes here and no object.
+ * array, so a connection costs about 320 bytes here and no object.
  *
  * Heavy state (the unacknowledged-segment lists that give ACK RTT samples, the samples
  * themselves, and the chart series of a detail session) lives in a TcpHeavy taken from a
@@ -25,19 +25,22 @@ import { Arena, EXACT_SAMPLES, RttSamples, Series, summarizeKept, type RttSummar
  * on captures of many short connections.
  */
 
-// ---- per flow, Float64 (sequence numbers above 2^31, nanosecond times) ----
+// ---- per flow, Float64 (nanosecond times, byte counts) ----
 export const F_BASE_SEQ = 0;
+export const F_DATA_BYTES = 1;
+export const F_NEXT_SEQ_TIME = 2;
+export const F_LAST_ACK_TIME = 3;
+export const FLOW_F64 = 4;
+
+// ---- per flow, Uint32 (sequence numbers, windows: 4 bytes where a Float64 took 8) ----
 /** Last raw (unscaled) window this side advertised; tshark starts at 0xffffffff. */
-export const F_WINDOW = 1;
+export const S_WINDOW = 0;
 /** Next expected sequence number (0 = nothing seen yet, as in tshark). */
-export const F_NEXT_SEQ = 2;
-export const F_NEXT_SEQ_TIME = 3;
+export const S_NEXT_SEQ = 1;
 /** Highest contiguous sequence number the peer may acknowledge. */
-export const F_MAX_SEQ_TO_BE_ACKED = 4;
-export const F_LAST_ACK = 5;
-export const F_LAST_ACK_TIME = 6;
-export const F_DATA_BYTES = 7;
-export const FLOW_F64 = 8;
+export const S_MAX_SEQ_TO_BE_ACKED = 2;
+export const S_LAST_ACK = 3;
+export const FLOW_U32 = 4;
 
 // ---- per flow, Int32 ----
 export const I_BASE_SEQ_SET = 0;
@@ -48,12 +51,11 @@ export const I_IS_FIRST_ACK = 2;
 export const I_DUPACK_NUM = 3;
 export const I_LAST_SEG_FLAGS = 4;
 export const I_PACKETS = 5;
-export const I_SYN_SEEN = 6;
-export const I_FIN_SEEN = 7;
-export const I_RST_SEEN = 8;
-export const I_SACK_PACKETS = 9;
-export const I_DSACKS = 10;
-export const FLOW_I32 = 11;
+export const I_FIN_SEEN = 6;
+export const I_RST_SEEN = 7;
+export const I_SACK_PACKETS = 8;
+export const I_DSACKS = 9;
+export const FLOW_I32 = 10;
 
 // ---- per connection, Float64 ----
 /** Whole seconds subtracted from time stamps (ns times stay exact integers). */
@@ -141,6 +143,7 @@ export class TcpHeavy {
 export class TcpTable {
   private rows = FIRST_ROWS;
   fd = new Float64Array(FIRST_ROWS * 2 * FLOW_F64);
+  fs = new Uint32Array(FIRST_ROWS * 2 * FLOW_U32);
   fi = new Int32Array(FIRST_ROWS * 2 * FLOW_I32);
   cd = new Float64Array(FIRST_ROWS * CONN_F64);
   ci = new Int32Array(FIRST_ROWS * CONN_I32);
@@ -191,7 +194,7 @@ export class TcpTable {
     const fi = this.fi;
     for (let d = 0; d < 2; d++) {
       const o = (c * 2 + d) * FLOW_F64;
-      fd[o + F_WINDOW] = 0xffffffff;
+      this.fs[(c * 2 + d) * FLOW_U32 + S_WINDOW] = 0xffffffff;
       fd[o + F_NEXT_SEQ_TIME] = -Infinity;
       fd[o + F_LAST_ACK_TIME] = -Infinity;
       fi[(c * 2 + d) * FLOW_I32 + I_WIN_SCALE] = -1;
@@ -206,6 +209,7 @@ export class TcpTable {
   private grow(): void {
     const n = this.rows * 2;
     this.fd = grown(this.fd, n * 2 * FLOW_F64);
+    this.fs = grown(this.fs, n * 2 * FLOW_U32);
     this.fi = grown(this.fi, n * 2 * FLOW_I32);
     this.cd = grown(this.cd, n * CONN_F64);
     this.ci = grown(this.ci, n * CONN_I32);
@@ -428,7 +432,7 @@ export class TcpTable {
   get bytesHeld(): number {
     let spilled = 0;
     for (const a of this.segSpill) if (a) spilled += a.byteLength;
-    return this.fd.byteLength + this.fi.byteLength + this.cd.byteLength + this.ci.byteLength + this.counts.byteLength + this.arena.bytes + this.rttStore.byteLength
+    return this.fd.byteLength + this.fs.byteLength + this.fi.byteLength + this.cd.byteLength + this.ci.byteLength + this.counts.byteLength + this.arena.bytes + this.rttStore.byteLength
       + this.segN.byteLength + this.segs.byteLength + spilled + this.rttN.byteLength + this.rttSpilled.byteLength + this.rttPending.byteLength;
   }
 }
