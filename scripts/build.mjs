@@ -16,6 +16,7 @@ const banner = { js: "import { createRequire as __cr } from 'node:module'; const
 const esmEntries = [
   ['main/cli/tapscope.ts', 'out/cli/tapscope.mjs'],
   ['main/engine/analyze-worker.ts', 'out/cli/analyze-worker.mjs'],
+  ['main/engine/app-stage-worker.ts', 'out/cli/app-stage-worker.mjs'],
   ['main/capture/helper.ts', 'out/cli/capture-helper.mjs'],
 ].filter(([src]) => existsSync(src));
 

@@ -1,13 +1,15 @@
 import { analyzeFile } from '../engine/analyze-file.js';
 import { writeReportJson } from '../engine/report-json.js';
-import { parseDecodeAs } from '../decode/decoder.js';
+import { parseDecodeAs, type DecodeAs } from '../decode/decoder.js';
 import type { AnalysisReport } from '../engine/report.js';
 import { linkTypeName } from '../pcap/link-types.js';
-import { parseArgs, UsageError } from './args.js';
+import { parseArgs, UsageError, type ParsedArgs } from './args.js';
 import { readFileSync } from 'node:fs';
 import { parseCommunityIdSeed, reseedCommunityIds } from '../flows/community-id.js';
 import { addAlerts } from '../ids/analyze-alerts.js';
 import { filterFile } from './filter-file.js';
+import { analyzeFileSplit, appStageWorkerFile, shouldSplit, SplitNotStarted, type SplitOptions } from '../engine/split-analysis.js';
+import type { CaptureFormatError } from '../pcap/record.js';
 
 /** `-Y`: a mask of the records the filter keeps, or the exit status of a broken filter or unreadable file. */
 function matchingPackets(path: string, filterText: string, decodeAs: string[], err: NodeJS.WritableStream): Uint8Array | number {
@@ -29,7 +31,7 @@ export const ANALYZE_USAGE = `tapscope analyze <file> [--json] [-Y FILTER] [--de
   Exit status: 0 ok, 1 usage or unreadable file, 2 damaged file (partial results printed).`;
 
 /** Runs `tapscope analyze`; returns the exit status. */
-export function runAnalyze(argv: string[], out: NodeJS.WritableStream, err: NodeJS.WritableStream): number {
+export function runAnalyze(argv: string[], out: NodeJS.WritableStream, err: NodeJS.WritableStream): number | Promise<number> {
   const args = parseArgs(argv, ['decode', 'community-id-seed', 'keylog', 'alerts', 'Y']);
   for (const f of args.flags) if (f !== 'json' && f !== 'help' && f !== 'h') throw new UsageError(`unknown option --${f}`);
   if (args.flags.has('help') || args.flags.has('h')) {
@@ -57,6 +59,25 @@ export function runAnalyze(argv: string[], out: NodeJS.WritableStream, err: Node
     if (typeof m === 'number') return m;
     keep = (n) => n < m.length && m[n] === 1;
   }
+  const oneThread = (): number => analyzeOneThread(path, args, { decodeAs, keyLogs, keep, seed }, out, err);
+  if (args.flags.has('json') && !keep && !args.options.has('alerts')) {
+    const workerFile = appStageWorkerFile(import.meta.url);
+    if (workerFile && shouldSplit(path)) {
+      const eachConnection = seed !== 0 ? (c: Record<string, unknown>) => reseedCommunityIds([c], seed) : undefined;
+      return analyzeSplit(path, { decodeAs, decodeAsText: args.options.get('decode') ?? [], keyLogs, workerFile, eachConnection }, out, err, oneThread);
+    }
+  }
+  return oneThread();
+}
+
+function analyzeOneThread(
+  path: string,
+  args: ParsedArgs,
+  o: { decodeAs: DecodeAs[]; keyLogs: { text: string; source: string }[]; keep?: (record: number) => boolean; seed: number },
+  out: NodeJS.WritableStream,
+  err: NodeJS.WritableStream,
+): number {
+  const { decodeAs, keyLogs, keep, seed } = o;
   let result;
   try {
     // --json streams the connections from the columns (engine/report-json.ts) unless a step below needs them as objects.
@@ -72,11 +93,28 @@ export function runAnalyze(argv: string[], out: NodeJS.WritableStream, err: Node
   if (args.flags.has('json')) {
     writeReportJson(result.report, result.session.connections, (text) => out.write(text), seed !== 0 ? (c) => reseedCommunityIds([c], seed) : undefined, result.session.app.http);
   } else out.write(humanSummary(result.report));
-  if (result.error) {
-    err.write(`tapscope: ${path} is damaged: ${result.error.message}; the results cover the ${result.report.file.packets} packet(s) before it\n`);
-    return 2;
+  return damageStatus(path, result.error, result.report.file.packets, err);
+}
+
+function damageStatus(path: string, error: CaptureFormatError | null, packets: number, err: NodeJS.WritableStream): number {
+  if (!error) return 0;
+  err.write(`tapscope: ${path} is damaged: ${error.message}; the results cover the ${packets} packet(s) before it\n`);
+  return 2;
+}
+
+/** `analyze --json` on two threads (engine/split-analysis.ts); in one thread when the second could not start. */
+async function analyzeSplit(path: string, opts: SplitOptions, out: NodeJS.WritableStream, err: NodeJS.WritableStream, oneThread: () => number): Promise<number> {
+  try {
+    const r = await analyzeFileSplit(path, opts, (text) => out.write(text));
+    return damageStatus(path, r.error, r.packets, err);
+  } catch (e) {
+    if (!(e instanceof SplitNotStarted)) {
+      err.write(`tapscope: cannot read ${path}: ${(e as Error).message}\n`);
+      return 1;
+    }
+    err.write(`tapscope: the two-thread analysis could not run (${e.message.split('\n')[0]}); analysing in one thread\n`);
+    return oneThread();
   }
-  return 0;
 }
 
 function fmtTime(ts: number | null): string {

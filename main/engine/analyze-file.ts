@@ -1,7 +1,8 @@
 import { openCapture } from '../pcap/reader.js';
 import { PcapngReader } from '../pcap/pcapng.js';
 import { CaptureFormatError } from '../pcap/record.js';
-import { AnalysisSession, type SessionOptions } from './session.js';
+import { AnalysisSession, type FileOfReport, type SessionOptions } from './session.js';
+import type { CaptureReader } from '../pcap/reader.js';
 import type { AnalysisReport } from './report.js';
 
 export interface AnalyzeFileOptions extends SessionOptions {
@@ -33,9 +34,7 @@ const PROGRESS_EVERY = 8192;
 export function analyzeFile(path: string, opts: AnalyzeFileOptions = {}): AnalyzeFileResult {
   const reader = openCapture(path);
   const session = new AnalysisSession(opts);
-  for (const k of opts.keyLogs ?? []) session.app.keys.addText(k.text, k.source);
-  // pcapng Decryption Secrets Blocks join the key log when the reader reaches them.
-  if (reader instanceof PcapngReader) reader.onDecryptionSecrets = (type, data) => session.app.keys.addDecryptionSecrets(type, data);
+  useKeys(session, reader, opts.keyLogs ?? []);
   let cancelled = false;
   try {
     let n = 0;
@@ -50,14 +49,29 @@ export function analyzeFile(path: string, opts: AnalyzeFileOptions = {}): Analyz
         }
       }
     }
-    session.finish();
+    finishFile(session, reader);
     opts.onProgress?.(reader.bytesRead, reader.size);
-    if (reader instanceof PcapngReader) for (const message of reader.badSecretsBlocks) session.warnings.push({ packet: null, offset: null, message });
-    if (reader.error) session.warnings.push({ packet: reader.error.packet + 1, offset: reader.error.offset, message: reader.error.message });
     if (cancelled) session.warnings.push({ packet: null, offset: reader.bytesRead, message: 'reading was cancelled; results cover the part read' });
-    const report = session.report({ path, format: reader.format, interfaces: reader.interfaces, comments: reader.comments }, opts.withConnections ?? true, opts.withHttp ?? true);
+    const report = session.report(fileOfReport(path, reader), opts.withConnections ?? true, opts.withHttp ?? true);
     return { report, session, error: reader.error, cancelled };
   } finally {
     reader.close();
   }
+}
+
+/** The key logs, and the pcapng Decryption Secrets Blocks as the reader reaches them, for the session's TLS and QUIC decryption. */
+export function useKeys(session: AnalysisSession, reader: CaptureReader, keyLogs: { text: string; source: string }[]): void {
+  for (const k of keyLogs) session.app.keys.addText(k.text, k.source);
+  if (reader instanceof PcapngReader) reader.onDecryptionSecrets = (type, data) => session.app.keys.addDecryptionSecrets(type, data);
+}
+
+/** End of the file: the session's last steps, then the reader's warnings (bad secrets blocks, damage). */
+export function finishFile(session: AnalysisSession, reader: CaptureReader): void {
+  session.finish();
+  if (reader instanceof PcapngReader) for (const message of reader.badSecretsBlocks) session.warnings.push({ packet: null, offset: null, message });
+  if (reader.error) session.warnings.push({ packet: reader.error.packet + 1, offset: reader.error.offset, message: reader.error.message });
+}
+
+export function fileOfReport(path: string, reader: CaptureReader): FileOfReport {
+  return { path, format: reader.format, interfaces: reader.interfaces, comments: reader.comments };
 }

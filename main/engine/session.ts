@@ -7,9 +7,18 @@ import { TcpAnalyzer } from '../analysis/tcp-analyzer.js';
 import { connectionJson } from '../analysis/connection-json.js';
 import { TunnelCounter } from '../analysis/tunnels.js';
 import { AppAnalysis } from '../analysis/app-analysis.js';
-import type { FrameAnalyzer } from '../analysis/types.js';
+import type { FrameAnalyzer, PacketContext } from '../analysis/types.js';
+import type { ConnectionFacts } from '../analysis/findings.js';
 import { PacketIndex } from './packet-index.js';
-import type { AnalysisReport, Warning } from './report.js';
+import type { AnalysisReport, FileSummary, Warning } from './report.js';
+
+/** What the reader tells the report about the file (the rest the session counted). */
+export interface FileOfReport {
+  path: string;
+  format: 'pcap' | 'pcapng';
+  interfaces: CaptureInterface[];
+  comments: CaptureComment[];
+}
 
 export interface SessionOptions {
   decodeAs?: DecodeAs[];
@@ -22,6 +31,13 @@ export interface SessionOptions {
    * series (RTT and Stevens) instead of releasing its state when a connection ends.
    */
   detail?: boolean;
+  /**
+   * The split analysis (engine/split-analysis.ts) runs a session in each of two threads:
+   * 'transport' looks packets up and runs the TCP analyser only; 'application' gets each
+   * packet's connection from the transport thread (feedReplay) and runs everything else
+   * (tunnels, HTTP, DNS, TLS, QUIC, the extra analysers). Default 'whole': both.
+   */
+  stage?: 'whole' | 'transport' | 'application';
 }
 
 const MAX_MALFORMED_WARNINGS = 200;
@@ -49,14 +65,30 @@ export class AnalysisSession {
 
   constructor(opts: SessionOptions = {}) {
     this.decoder = new Decoder(opts.decodeAs ?? []);
-    this.connections = new ConnectionTable(new TcpAnalyzer(opts.detail ?? false));
+    const stage = opts.stage ?? 'whole';
+    this.connections = new ConnectionTable(stage === 'application' ? null : new TcpAnalyzer(opts.detail ?? false));
     this.index = opts.keepIndex ? new PacketIndex() : null;
-    this.analyzers.push(this.tunnels);
-    this.analyzers.push(this.app);
-    for (const a of opts.analyzers ?? []) this.analyzers.push(a);
+    if (stage !== 'transport') {
+      this.analyzers.push(this.tunnels);
+      this.analyzers.push(this.app);
+      for (const a of opts.analyzers ?? []) this.analyzers.push(a);
+    }
   }
 
   feed(r: PacketRecord): Frame {
+    const f = this.decode(r);
+    this.analyze(f, r, this.connections.lookup(f));
+    return f;
+  }
+
+  /** feed() for the 'application' stage: the packet's connection as the transport thread found it. */
+  feedReplay(r: PacketRecord, connId: number, toServer: boolean, tcpFlags: number): Frame {
+    const f = this.decode(r);
+    this.analyze(f, r, this.connections.flows.replay(f, connId, toServer, tcpFlags));
+    return f;
+  }
+
+  private decode(r: PacketRecord): Frame {
     const f = this.decoder.decode(r);
     this.packets++;
     this.bytes += r.origLen;
@@ -64,10 +96,12 @@ export class AnalysisSession {
     this.lastTsOrNaN = r.ts;
     this.linkTypes.add(r.linkType);
     if (f.malformed) this.noteMalformed(f);
-    const ctx = this.connections.lookup(f);
+    return f;
+  }
+
+  private analyze(f: Frame, r: PacketRecord, ctx: PacketContext): void {
     for (const a of this.analyzers) a.onFrame(f, ctx);
     this.index?.push(r.fileOffset, r.ts, ctx.connId, ctx.tcpFlags, r.origLen, ctx.connId >= 0 ? (ctx.toServer ? 1 : 2) : 0);
-    return f;
   }
 
   finish(): void {
@@ -79,6 +113,21 @@ export class AnalysisSession {
     }
     for (const a of this.analyzers) a.finish?.(this.lastTs ?? 0);
     this.warnings.push(...this.app.warnings());
+  }
+
+  /** The report's `file`: what the reader knows of the file and what this session counted. */
+  fileSummary(file: FileOfReport): FileSummary {
+    return {
+      path: file.path,
+      format: file.format,
+      linkTypes: [...this.linkTypes].sort((a, b) => a - b),
+      packets: this.packets,
+      bytes: this.bytes,
+      firstTs: this.firstTs,
+      lastTs: this.lastTs,
+      interfaces: file.interfaces,
+      comments: file.comments,
+    };
   }
 
   get firstTs(): number | null {
@@ -100,25 +149,15 @@ export class AnalysisSession {
    * streams them from the columns (engine/report-json.ts), `withHttp: false` likewise `http`
    * (streamed from the exchange store); findings read the columns and the store either way.
    */
-  report(file: { path: string; format: 'pcap' | 'pcapng'; interfaces: CaptureInterface[]; comments: CaptureComment[] }, withConnections = true, withHttp = true): AnalysisReport {
+  report(file: FileOfReport, withConnections = true, withHttp = true, facts: ConnectionFacts[] = this.connections.facts()): AnalysisReport {
     const table = this.connections;
     // Findings first: the connection and http arrays (hundreds of MB at 200,000 connections)
     // are not yet alive while the findings pass allocates.
-    const findings = this.app.findings(table.facts(), this.firstTs, this.lastTs);
+    const findings = this.app.findings(facts, this.firstTs, this.lastTs);
     const connections: unknown[] = [];
     if (withConnections) for (let i = 0; i < table.count; i++) connections.push(connectionJson(table.connection(i)));
     return {
-      file: {
-        path: file.path,
-        format: file.format,
-        linkTypes: [...this.linkTypes].sort((a, b) => a - b),
-        packets: this.packets,
-        bytes: this.bytes,
-        firstTs: this.firstTs,
-        lastTs: this.lastTs,
-        interfaces: file.interfaces,
-        comments: file.comments,
-      },
+      file: this.fileSummary(file),
       warnings: this.warnings,
       tunnels: this.tunnels.summary(),
       connections,

@@ -215,6 +215,41 @@ export class FlowTable {
     }
     // The client is the lower or the higher endpoint; the packet's side gives the direction.
     const toServer = aFirst === (this.clientIsLow[conn] === 1);
+    this.countPacket(f, conn, isTcp, toServer);
+    if (isTcp && this.tcp) ctx.tcpFlags = this.tcp.onPacket(conn, f, toServer);
+    return ctx;
+  }
+
+  /**
+   * The same row update as lookup() for a packet whose connection another table already
+   * resolved (the split analysis, engine/split-analysis.ts: the transport thread looks up
+   * and runs the TCP analyser; the application thread replays its answers in packet order).
+   * `connId` is the next row number when the packet opened a connection. No hashing: this
+   * table has no key index and no TCP hooks.
+   */
+  replay(f: Frame, connId: number, toServer: boolean, tcpFlags: number): FlowContext {
+    this.lookups++;
+    const ctx = this.ctx;
+    ctx.connId = -1;
+    ctx.conn = null;
+    ctx.toServer = false;
+    ctx.tcpFlags = 0;
+    if (connId < 0) return ctx;
+    const isTcp = f.l4 === L4.Tcp ? 1 : 0;
+    if (connId === this.count) {
+      const aFirst = f.src < f.dst || (f.src === f.dst && f.srcPort <= f.dstPort);
+      const net = f.tunnelCount !== 0 ? this.networkContext(f) : 0;
+      this.create(f, isTcp, aFirst, this.addrId(f.src), this.addrId(f.dst), net);
+    } else if (connId > this.count) {
+      throw new Error(`replayed connection ${connId} skips rows (table has ${this.count})`);
+    }
+    this.countPacket(f, connId, isTcp, toServer);
+    ctx.tcpFlags = tcpFlags;
+    return ctx;
+  }
+
+  /** Counts the packet on row `conn` and points the context at it. */
+  private countPacket(f: Frame, conn: number, isTcp: number, toServer: boolean): void {
     const d = conn * 2 + (toServer ? DIR_TO_SERVER : DIR_TO_CLIENT);
     this.lastTs[conn] = f.ts;
     this.packets[d]++;
@@ -223,11 +258,10 @@ export class FlowTable {
       const n = tcpSegmentLength(f);
       if (n > 0) this.payloadBytes[conn] += n;
     } else this.payloadBytes[conn] += f.payloadLen;
+    const ctx = this.ctx;
     ctx.connId = conn;
     ctx.conn = this.cursor.moveTo(conn);
     ctx.toServer = toServer;
-    if (isTcp && this.tcp) ctx.tcpFlags = this.tcp.onPacket(conn, f, toServer);
-    return ctx;
   }
 
   private matches(c: number, net: number, isTcp: number, lo: number, hi: number, loPort: number, hiPort: number): boolean {

@@ -16,7 +16,8 @@ function analyze(file: string, eve: string, extra: string[] = []): { code: numbe
     writeFileSync(path, eve);
     let text = '';
     const w = new Writable({ write: (c, _e, cb) => { text += c; cb(); } });
-    const code = runAnalyze([file, '--json', '--alerts', path, ...extra], w, new Writable({ write: (_c, _e, cb) => cb() }));
+    // --alerts analyses in one thread: the status is a number, not a promise.
+    const code = runAnalyze([file, '--json', '--alerts', path, ...extra], w, new Writable({ write: (_c, _e, cb) => cb() })) as number;
     return { code, report: JSON.parse(text) };
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -1,0 +1,120 @@
+import { isMainThread, parentPort, workerData, type MessagePort } from 'node:worker_threads';
+import { openCapture } from '../pcap/reader.js';
+import { parseDecodeAs } from '../decode/decoder.js';
+import { AnalysisSession } from './session.js';
+import { fileOfReport, finishFile, useKeys } from './analyze-file.js';
+import { ContextRingReader } from './context-ring.js';
+import { factsFromColumns, type TcpFactColumns } from './tcp-fact-columns.js';
+import { writeReportMembers } from './report-members.js';
+
+/*
+ * The application thread of the split analysis (engine/split-analysis.ts). It reads the
+ * same file as the transport thread, takes each packet's connection from the context ring,
+ * and runs everything but the TCP analyser: tunnels, HTTP/1.x, HTTP/2, HTTP/3, DNS, TLS,
+ * QUIC, ICMP errors; then the findings, from the TCP fact columns the transport thread
+ * sends. It writes two parts of the report document and posts them as text:
+ *
+ *   head  "file", "warnings", "tunnels"             (as soon as reading is done)
+ *   tail  "http", "dns", "tls", "quic", "findings", "alerts"   (when asked, in ~1 MB pieces)
+ *
+ * The transport thread writes head, its own "connections", then tail: the single-thread
+ * document, byte for byte.
+ */
+
+export interface AppStageJob {
+  kind: 'tapscope-app-stage';
+  path: string;
+  decodeAs: string[];
+  keyLogs: { text: string; source: string }[];
+  ring: SharedArrayBuffer;
+}
+
+/** Application thread -> transport thread. */
+export type AppStageMessage =
+  | { type: 'head'; text: string }
+  | { type: 'tail'; text: string }
+  | { type: 'end' }
+  | { type: 'failed'; message: string };
+
+/** Transport thread -> application thread. */
+export type TransportStageMessage =
+  | { type: 'tcp-facts'; columns: TcpFactColumns }
+  | { type: 'send-tail' };
+
+/** Messages from the transport thread, awaited one at a time in order. */
+class Inbox {
+  private readonly queue: TransportStageMessage[] = [];
+  private waiter: ((m: TransportStageMessage) => void) | null = null;
+
+  constructor(port: MessagePort) {
+    port.on('message', (m: TransportStageMessage) => {
+      if (this.waiter) {
+        const w = this.waiter;
+        this.waiter = null;
+        w(m);
+      } else this.queue.push(m);
+    });
+  }
+
+  next<T extends TransportStageMessage['type']>(type: T): Promise<Extract<TransportStageMessage, { type: T }>> {
+    const check = (m: TransportStageMessage): Extract<TransportStageMessage, { type: T }> => {
+      if (m.type !== type) throw new Error(`split analysis: expected ${type}, got ${m.type}`);
+      return m as Extract<TransportStageMessage, { type: T }>;
+    };
+    const m = this.queue.shift();
+    if (m) return Promise.resolve(check(m));
+    return new Promise((resolve, reject) => {
+      this.waiter = (x) => {
+        try {
+          resolve(check(x));
+        } catch (e) {
+          reject(e);
+        }
+      };
+    });
+  }
+}
+
+export async function runAppStage(job: AppStageJob, port: MessagePort): Promise<void> {
+  const post = (m: AppStageMessage): void => port.postMessage(m);
+  const inbox = new Inbox(port);
+  const ring = new ContextRingReader(job.ring);
+  try {
+    const reader = openCapture(job.path);
+    const session = new AnalysisSession({ decodeAs: job.decodeAs.map(parseDecodeAs), stage: 'application' });
+    try {
+      useKeys(session, reader, job.keyLogs);
+      // The transport thread decides where the file ends (it may have grown since).
+      for (let r = reader.next(); r && ring.next(); r = reader.next()) session.feedReplay(r, ring.connId, ring.toServer, ring.tcpFlags);
+      if (ring.next()) throw new Error(`the file changed while it was read: the transport thread read more than ${session.packets} packets`);
+      finishFile(session, reader);
+      const file = fileOfReport(job.path, reader);
+      let head = '';
+      writeReportMembers({ file: session.fileSummary(file), warnings: session.warnings, tunnels: session.tunnels.summary() }, session.connections, (t) => { head += t; });
+      post({ type: 'head', text: head });
+      const { columns } = await inbox.next('tcp-facts');
+      const findings = session.app.findings(factsFromColumns(session.connections.flows, columns), session.firstTs, session.lastTs);
+      const app = session.app;
+      await inbox.next('send-tail');
+      writeReportMembers(
+        { http: [], dns: app.dns.json(), tls: app.tls.json(), quic: app.quic.json(), findings, alerts: [] },
+        session.connections,
+        (text) => post({ type: 'tail', text }),
+        undefined,
+        app.http,
+      );
+      post({ type: 'end' });
+    } finally {
+      reader.close();
+    }
+  } catch (e) {
+    ring.abort();
+    post({ type: 'failed', message: (e as Error).stack ?? String(e) });
+  } finally {
+    port.close();
+  }
+}
+
+if (!isMainThread && parentPort && (workerData as AppStageJob | undefined)?.kind === 'tapscope-app-stage') {
+  void runAppStage(workerData as AppStageJob, parentPort);
+}

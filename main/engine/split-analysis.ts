@@ -1,0 +1,162 @@
+import { Worker } from 'node:worker_threads';
+import { existsSync, statSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { openCapture } from '../pcap/reader.js';
+import type { CaptureFormatError } from '../pcap/record.js';
+import type { DecodeAs } from '../decode/decoder.js';
+import { AnalysisSession } from './session.js';
+import { ContextRingWriter, contextRingBuffer, RingAborted } from './context-ring.js';
+import { tcpFactBuffers, tcpFactColumns } from './tcp-fact-columns.js';
+import { writeReportMembers } from './report-members.js';
+import type { AppStageJob, AppStageMessage, TransportStageMessage } from './app-stage-worker.js';
+
+/*
+ * THE SPLIT ANALYSIS: `tapscope analyze --json` on two cores. Two threads read the same
+ * file (the page cache makes the second read cheap) and split the work by layer:
+ *
+ *   transport thread (this one)          application thread (app-stage-worker.ts)
+ *   read, decode                         read, decode
+ *   connection lookup, TCP analyser  ->  context ring: connection, direction, tcp flags
+ *                                        tunnels, HTTP, DNS, TLS, QUIC, ICMP (replayed rows)
+ *   TCP fact columns                 ->  findings
+ *   writes: {  <- head  "connections"    head: file, warnings, tunnels
+ *              <- tail  }                tail: http, dns, tls, quic, findings, alerts
+ *
+ * The per-packet hand-over is the shared-memory ring (engine/context-ring.ts); the only
+ * messages are the two report parts and the fact columns, so nothing is sent per packet.
+ * Both threads see every packet in file order and the application thread's flow table is
+ * a replay of this one's, so connection numbers, counters and every analyser's input are
+ * what the single-thread session sees: the document is the same byte for byte
+ * (test/engine/split-analysis.test.ts, every corpus capture).
+ */
+
+/** Files below this size are analysed in one thread (starting a worker costs ~50 ms). */
+const SPLIT_MIN_BYTES = 16 * 1024 * 1024;
+
+export interface SplitOptions {
+  decodeAs: DecodeAs[];
+  /** The same rules as text, for the worker (parseDecodeAs there). */
+  decodeAsText: string[];
+  keyLogs: { text: string; source: string }[];
+  workerFile: string;
+  /** Changes each connection's JSON before it is written (--community-id-seed). */
+  eachConnection?: (json: Record<string, unknown>) => void;
+}
+
+export interface SplitResult {
+  error: CaptureFormatError | null;
+  packets: number;
+}
+
+/** The worker script beside the CLI bundle (out/cli/app-stage-worker.mjs), or null when absent (running from sources). */
+export function appStageWorkerFile(bundleUrl: string): string | null {
+  const file = new URL('./app-stage-worker.mjs', bundleUrl);
+  if (file.protocol !== 'file:') return null;
+  const path = decodeURIComponent(file.pathname);
+  return existsSync(path) ? path : null;
+}
+
+/**
+ * Whether to split: TAPSCOPE_ANALYZE_THREADS=1 never, =2 always (regular files only: a pipe
+ * cannot be read twice); otherwise for regular files of SPLIT_MIN_BYTES or more on a
+ * machine with two cores or more.
+ */
+export function shouldSplit(path: string, env: NodeJS.ProcessEnv = process.env): boolean {
+  const threads = env.TAPSCOPE_ANALYZE_THREADS;
+  if (threads === '1') return false;
+  let size: number;
+  try {
+    const st = statSync(path);
+    if (!st.isFile()) return false;
+    size = st.size;
+  } catch {
+    return false;
+  }
+  if (threads === '2') return true;
+  return size >= SPLIT_MIN_BYTES && availableParallelism() >= 2;
+}
+
+/** Thrown when the split analysis stopped before it wrote anything: the caller may analyse in one thread instead. */
+export class SplitNotStarted extends Error {
+  override name = 'SplitNotStarted';
+}
+
+/**
+ * Analyses `path` on two threads and writes the `analyze --json` document through `write`.
+ * Throws (as analyzeFile does) when the file cannot be opened, SplitNotStarted when the
+ * worker failed before any output, and other errors after output began.
+ */
+export async function analyzeFileSplit(path: string, opts: SplitOptions, write: (text: string) => void): Promise<SplitResult> {
+  const reader = openCapture(path);
+  const ringBuffer = contextRingBuffer();
+  const ring = new ContextRingWriter(ringBuffer);
+  const job: AppStageJob = { kind: 'tapscope-app-stage', path, decodeAs: opts.decodeAsText, keyLogs: opts.keyLogs, ring: ringBuffer };
+  const worker = new Worker(opts.workerFile, { workerData: job });
+  const inbox = new WorkerInbox(worker);
+  try {
+    const session = new AnalysisSession({ decodeAs: opts.decodeAs, stage: 'transport' });
+    const ctx = session.connections.flows.ctx;
+    try {
+      for (let r = reader.next(); r; r = reader.next()) {
+        session.feed(r);
+        ring.push(ctx.connId, ctx.tcpFlags, ctx.toServer);
+      }
+    } catch (e) {
+      if (e instanceof RingAborted) throw new SplitNotStarted(await inbox.failure());
+      ring.abort();
+      throw e;
+    }
+    ring.end();
+    session.finish();
+    const columns = tcpFactColumns(session.connections);
+    worker.postMessage({ type: 'tcp-facts', columns } satisfies TransportStageMessage, tcpFactBuffers(columns));
+    const head = await inbox.next();
+    if (head.type !== 'head') throw new SplitNotStarted(head.type === 'failed' ? head.message : `unexpected ${head.type}`);
+    write('{' + head.text + ',');
+    writeReportMembers({ connections: [] }, session.connections, write, opts.eachConnection);
+    worker.postMessage({ type: 'send-tail' } satisfies TransportStageMessage);
+    for (let first = true; ; first = false) {
+      const m = await inbox.next();
+      if (m.type === 'end') break;
+      if (m.type !== 'tail') throw new Error(m.type === 'failed' ? m.message : `unexpected ${m.type}`);
+      write(first ? ',' + m.text : m.text);
+    }
+    write('}\n');
+    return { error: reader.error, packets: session.packets };
+  } finally {
+    reader.close();
+    await worker.terminate();
+  }
+}
+
+/** The worker's messages in order, and its failure (an error event or an exit before 'end'). */
+class WorkerInbox {
+  private readonly queue: AppStageMessage[] = [];
+  private waiter: ((m: AppStageMessage) => void) | null = null;
+
+  constructor(worker: Worker) {
+    const deliver = (m: AppStageMessage): void => {
+      if (this.waiter) {
+        const w = this.waiter;
+        this.waiter = null;
+        w(m);
+      } else this.queue.push(m);
+    };
+    worker.on('message', deliver);
+    worker.on('error', (e) => deliver({ type: 'failed', message: e.stack ?? String(e) }));
+    worker.on('exit', (code) => deliver({ type: 'failed', message: `the application thread exited (code ${code})` }));
+  }
+
+  next(): Promise<AppStageMessage> {
+    const m = this.queue.shift();
+    return m ? Promise.resolve(m) : new Promise((resolve) => { this.waiter = resolve; });
+  }
+
+  /** The worker's failure message, once it arrives. */
+  async failure(): Promise<string> {
+    for (;;) {
+      const m = await this.next();
+      if (m.type === 'failed') return m.message;
+    }
+  }
+}
