@@ -1,7 +1,7 @@
 import {
-  C_FIRST_RTT, CONN_I32, COUNTS, F_BASE_SEQ, F_DATA_BYTES, FLOW_F64, FLOW_I32, I_BASE_SEQ_SET, I_DSACKS, I_FIN_SEEN,
-  I_PACKETS, I_RST_SEEN, I_SACK_PACKETS, I_WIN_SCALE, K_FIN_BOTH_BEFORE_RST, K_PURE_SYNS, K_RST_FROM_SERVER_BEFORE_SYNACK,
-  K_SYN_ACK_SEEN, CONN_F64, type HeavyFlow, type TcpTable,
+  C_FIRST_RTT, C_RTT_MAX, C_RTT_MIN, CONN_I32, COUNTS, F_BASE_SEQ, F_DATA_BYTES, FLOW_F64, FLOW_I32, I_BASE_SEQ_SET, I_DSACKS, I_FIN_SEEN,
+  I_PACKETS, I_RST_SEEN, I_SACK_PACKETS, I_WIN_SCALE, K_FIN_BOTH_BEFORE_RST, K_HEAVY, K_PURE_SYNS, K_RST_FROM_SERVER_BEFORE_SYNACK,
+  K_RTT_KEPT, K_RTT_N_C2S, K_RTT_N_S2C, K_RTT_OFF, K_SYN_ACK_SEEN, CONN_F64, type HeavyFlow, type TcpTable,
 } from '../flows/tcp-state.js';
 import { summarize, type RttSummary, type SeriesPoints } from './rtt-stats.js';
 import { TCP_FLAG_INFO, TcpA, type TcpFlagName } from './tcp-flags.js';
@@ -95,6 +95,53 @@ export function tcpCounters(t: TcpTable, c: number): TcpCounters {
 /** ACK RTT over both directions (seconds), or null without samples. */
 export function ackRtt(t: TcpTable, c: number): RttSummary | null {
   return t.rttSummary(c);
+}
+
+/** Sorting room for releasedAckRtt (grown to the largest sample count seen). */
+let rttScratch = new Float64Array(64);
+
+/**
+ * ackRtt without allocating, for the report writer: when every sample of connection `c`
+ * was released to the table's rttStore (no heavy state left, at least one value kept),
+ * writes samples, min, median, p95, max into out[0..4] (the numbers ackRtt gives) and
+ * returns 1; returns 0 when the connection has no samples; -1 when it still has heavy
+ * state or kept nothing (ask ackRtt).
+ */
+export function releasedAckRtt(t: TcpTable, c: number, out: Float64Array): number {
+  const ci = t.ci;
+  const ko = c * CONN_I32;
+  if (ci[ko + K_HEAVY] !== 0) return -1;
+  const count = ci[ko + K_RTT_N_C2S] + ci[ko + K_RTT_N_S2C];
+  if (count === 0) return 0;
+  const n = ci[ko + K_RTT_KEPT];
+  if (n === 0) return -1;
+  if (rttScratch.length < n) rttScratch = new Float64Array(Math.max(n, rttScratch.length * 2));
+  const all = rttScratch;
+  const store = t.rttStore;
+  const off = ci[ko + K_RTT_OFF];
+  if (n <= 32) {
+    // Insertion sort: ascending as Float64Array.sort (which orders -0 before +0; the JSON text is the same).
+    for (let i = 0; i < n; i++) {
+      const x = store[off + i] * 1e-9;
+      if (x !== x) return -1; // NaN: leave the ordering to ackRtt
+      let j = i - 1;
+      while (j >= 0 && all[j] > x) {
+        all[j + 1] = all[j];
+        j--;
+      }
+      all[j + 1] = x;
+    }
+  } else {
+    for (let i = 0; i < n; i++) all[i] = store[off + i] * 1e-9;
+    all.subarray(0, n).sort();
+  }
+  const co = c * CONN_F64;
+  out[0] = count;
+  out[1] = t.cd[co + C_RTT_MIN] * 1e-9;
+  out[2] = n % 2 ? all[(n - 1) / 2] : (all[n / 2 - 1] + all[n / 2]) / 2;
+  out[3] = all[Math.max(0, Math.ceil(0.95 * n) - 1)];
+  out[4] = t.cd[co + C_RTT_MAX] * 1e-9;
+  return 1;
 }
 
 export function handshakeRtt(t: TcpTable, c: number): number | null {

@@ -2,19 +2,22 @@ import { connectionJson } from '../analysis/connection-json.js';
 import type { ConnectionTable } from '../analysis/connections.js';
 import type { AnalysisReport } from './report.js';
 import type { HttpExchanges } from '../analysis/http-exchanges.js';
-
-/** Bytes of JSON text gathered before one write. */
-const CHUNK = 1 << 20;
+import { ConnectionJsonWriter } from './connection-json-writer.js';
+import { JsonOut } from './json-out.js';
+import { writeHttpJson } from './http-json.js';
 
 /**
  * Writes the `tapscope analyze --json` document (README "JSON output") as a stream: the
  * top-level keys in the report's order, each array element by element, and, when
  * `report.connections` was left empty (AnalysisSession.report(file, false)), the
- * connections built one at a time from the connection table's columns (`eachConnection`
- * may change each before it is written); likewise the `http` array from `http`'s exchange
- * store when `report.http` was left empty. Text goes out in chunks of about 1 MB,
- * so no string of the whole document (hundreds of MB for 200,000 connections) is built.
- * The text is the same as JSON.stringify(report) with every connection in it.
+ * connections written one at a time straight from the connection table's columns
+ * (connection-json-writer.ts; with `eachConnection`, which may change each, they are built
+ * as objects first); likewise the `http` array from `http`'s exchange store when
+ * `report.http` was left empty (http-json.ts). Text goes out in chunks of about 1 MB
+ * (json-out.ts), so no string of the whole document (hundreds of MB for 200,000
+ * connections) is built. The text is the same as JSON.stringify(report)
+ * with every connection in it. `write` gets each chunk as a string (writeReportJsonBytes
+ * hands out the octets and saves decoding them).
  */
 export function writeReportJson(
   report: AnalysisReport,
@@ -23,38 +26,69 @@ export function writeReportJson(
   eachConnection?: (json: Record<string, unknown>) => void,
   http?: HttpExchanges,
 ): void {
-  let buf = '';
-  const put = (s: string): void => {
-    buf += s;
-    if (buf.length >= CHUNK) {
-      write(buf);
-      buf = '';
-    }
-  };
-  put('{');
+  // Each chunk is whole UTF-8 (JsonOut never splits a character between chunks); decoded
+  // here, so the one buffer serves every chunk.
+  const toText = (c: Uint8Array | string): void => write(typeof c === 'string' ? c : Buffer.from(c.buffer, c.byteOffset, c.byteLength).toString('utf8'));
+  writeDocument(new JsonOut(toText, undefined, true), report, table, eachConnection, http);
+}
+
+/**
+ * writeReportJson with the chunks as UTF-8 octets (a new buffer each, the sink may keep it),
+ * or, for a value longer than a chunk, as its text.
+ */
+export function writeReportJsonBytes(
+  report: AnalysisReport,
+  table: ConnectionTable,
+  write: (chunk: Uint8Array | string) => void,
+  eachConnection?: (json: Record<string, unknown>) => void,
+  http?: HttpExchanges,
+): void {
+  writeDocument(new JsonOut(write), report, table, eachConnection, http);
+}
+
+function writeDocument(
+  o: JsonOut,
+  report: AnalysisReport,
+  table: ConnectionTable,
+  eachConnection: ((json: Record<string, unknown>) => void) | undefined,
+  http: HttpExchanges | undefined,
+): void {
+  o.byte(0x7b); // {
   let firstKey = true;
   for (const [key, value] of Object.entries(report)) {
     if (value === undefined) continue;
-    put(`${firstKey ? '' : ','}${JSON.stringify(key)}:`);
+    o.text(`${firstKey ? '' : ','}${JSON.stringify(key)}:`);
     firstKey = false;
     if (key === 'connections' && Array.isArray(value) && value.length < table.count) {
-      put('[');
-      for (let i = 0; i < table.count; i++) {
-        const c = connectionJson(table.connection(i));
-        eachConnection?.(c);
-        put((i === 0 ? '' : ',') + JSON.stringify(c));
+      o.byte(0x5b); // [
+      if (eachConnection) {
+        for (let i = 0; i < table.count; i++) {
+          const c = connectionJson(table.connection(i));
+          eachConnection(c);
+          if (i > 0) o.byte(0x2c);
+          o.text(JSON.stringify(c));
+        }
+      } else {
+        const w = new ConnectionJsonWriter(table);
+        for (let i = 0; i < table.count; i++) {
+          if (i > 0) o.byte(0x2c); // ,
+          w.write(o, i);
+        }
       }
-      put(']');
+      o.byte(0x5d); // ]
     } else if (key === 'http' && http && Array.isArray(value) && value.length < http.store.count) {
-      put('[');
-      for (let i = 0; i < http.store.count; i++) put((i === 0 ? '' : ',') + JSON.stringify(http.jsonAt(i)));
-      put(']');
+      o.byte(0x5b);
+      writeHttpJson(o, http);
+      o.byte(0x5d);
     } else if (Array.isArray(value)) {
-      put('[');
-      for (let i = 0; i < value.length; i++) put((i === 0 ? '' : ',') + (JSON.stringify(value[i]) ?? 'null'));
-      put(']');
-    } else put(JSON.stringify(value) ?? 'null');
+      o.byte(0x5b);
+      for (let i = 0; i < value.length; i++) {
+        if (i > 0) o.byte(0x2c);
+        o.text(JSON.stringify(value[i]) ?? 'null');
+      }
+      o.byte(0x5d);
+    } else o.text(JSON.stringify(value) ?? 'null');
   }
-  put('}\n');
-  if (buf.length > 0) write(buf);
+  o.text('}\n');
+  o.end();
 }

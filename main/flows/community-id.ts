@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { L4, type Frame } from '../decode/frame.js';
 
 /*
@@ -149,14 +148,25 @@ export function communityId(t: FlowTuple, opts: CommunityIdOptions = {}): string
       [sport, dport] = [dport, sport];
     }
   }
-  const n = 2 + src.length * 2 + 2 + (ports ? 4 : 0);
-  const buf = new Uint8Array(n);
+  const n = hashInput(seed, src, dst, t.proto, ports, sport, dport);
+  return '1:' + (opts.base64 === false ? sha1Hex(MSG, n) : sha1Base64(MSG, n));
+}
+
+/** The hash input of one flow (at most 2 + 32 + 2 + 4 octets), rewritten for each flow. */
+const MSG = new Uint8Array(64);
+
+/** Writes seed · src · dst · proto · 0 · [sport · dport] into MSG; returns its length. */
+function hashInput(seed: number, src: Uint8Array, dst: Uint8Array, proto: number, ports: boolean, sport: number, dport: number): number {
+  const buf = MSG;
   buf[0] = (seed >> 8) & 0xff;
   buf[1] = seed & 0xff;
-  buf.set(src, 2);
-  buf.set(dst, 2 + src.length);
-  let o = 2 + src.length * 2;
-  buf[o++] = t.proto & 0xff;
+  const n = src.length;
+  for (let i = 0; i < n; i++) {
+    buf[2 + i] = src[i];
+    buf[2 + n + i] = dst[i];
+  }
+  let o = 2 + n * 2;
+  buf[o++] = proto & 0xff;
   buf[o++] = 0;
   if (ports) {
     buf[o++] = sport >> 8;
@@ -164,8 +174,143 @@ export function communityId(t: FlowTuple, opts: CommunityIdOptions = {}): string
     buf[o++] = dport >> 8;
     buf[o++] = dport & 0xff;
   }
-  const h = createHash('sha1').update(buf);
-  return '1:' + (opts.base64 === false ? h.digest('hex') : h.digest('base64'));
+  return o;
+}
+
+// ---- SHA-1 (FIPS 180-4 §6.1) of a few octets ----
+// Community ID hashes at most 40 octets per flow: one 64-octet block. node:crypto's
+// createHash costs an object, a native call per step and a Buffer per digest, several
+// times the hash itself at hundreds of thousands of connections; this is the plain
+// algorithm over reused arrays (tested against createHash in test/engine/json-out.test.ts).
+
+const W = new Int32Array(80);
+const H = new Int32Array(5);
+const BLOCK = new Uint8Array(64);
+/** The last digest's 20 octets (sha1Into), as a Buffer for its base64/hex encoders. */
+const DIGEST = Buffer.alloc(20);
+
+/** SHA-1 of msg[0, len) into DIGEST. */
+export function sha1Into(msg: Uint8Array, len: number): Buffer {
+  H[0] = 0x67452301;
+  H[1] = 0xefcdab89 | 0;
+  H[2] = 0x98badcfe | 0;
+  H[3] = 0x10325476;
+  H[4] = 0xc3d2e1f0 | 0;
+  const blocks = ((len + 8) >>> 6) + 1; // message, 0x80, zero padding, 64-bit bit length
+  for (let b = 0; b < blocks; b++) {
+    const start = b * 64;
+    const full = start + 64 <= len ? 64 : len > start ? len - start : 0;
+    for (let i = 0; i < full; i++) BLOCK[i] = msg[start + i];
+    for (let i = full; i < 64; i++) BLOCK[i] = start + i === len ? 0x80 : 0;
+    if (b === blocks - 1) {
+      const bits = len * 8; // below 2^32 for any input this module hashes
+      BLOCK[56] = 0;
+      BLOCK[57] = 0;
+      BLOCK[58] = 0;
+      BLOCK[59] = Math.floor(bits / 0x100000000) & 0xff;
+      BLOCK[60] = (bits >>> 24) & 0xff;
+      BLOCK[61] = (bits >>> 16) & 0xff;
+      BLOCK[62] = (bits >>> 8) & 0xff;
+      BLOCK[63] = bits & 0xff;
+    }
+    sha1Block();
+  }
+  const out = DIGEST;
+  for (let i = 0; i < 5; i++) {
+    const h = H[i];
+    out[i * 4] = h >>> 24;
+    out[i * 4 + 1] = (h >>> 16) & 0xff;
+    out[i * 4 + 2] = (h >>> 8) & 0xff;
+    out[i * 4 + 3] = h & 0xff;
+  }
+  return out;
+}
+
+function sha1Block(): void {
+  const w = W;
+  const m = BLOCK;
+  for (let i = 0; i < 16; i++) w[i] = (m[i * 4] << 24) | (m[i * 4 + 1] << 16) | (m[i * 4 + 2] << 8) | m[i * 4 + 3];
+  for (let i = 16; i < 80; i++) {
+    const x = w[i - 3] ^ w[i - 8] ^ w[i - 14] ^ w[i - 16];
+    w[i] = (x << 1) | (x >>> 31);
+  }
+  let a = H[0];
+  let b = H[1];
+  let c = H[2];
+  let d = H[3];
+  let e = H[4];
+  let i = 0;
+  for (; i < 20; i++) {
+    const t = (((a << 5) | (a >>> 27)) + ((b & c) | (~b & d)) + e + 0x5a827999 + w[i]) | 0;
+    e = d;
+    d = c;
+    c = (b << 30) | (b >>> 2);
+    b = a;
+    a = t;
+  }
+  for (; i < 40; i++) {
+    const t = (((a << 5) | (a >>> 27)) + (b ^ c ^ d) + e + 0x6ed9eba1 + w[i]) | 0;
+    e = d;
+    d = c;
+    c = (b << 30) | (b >>> 2);
+    b = a;
+    a = t;
+  }
+  for (; i < 60; i++) {
+    const t = (((a << 5) | (a >>> 27)) + ((b & c) | (b & d) | (c & d)) + e + (0x8f1bbcdc | 0) + w[i]) | 0;
+    e = d;
+    d = c;
+    c = (b << 30) | (b >>> 2);
+    b = a;
+    a = t;
+  }
+  for (; i < 80; i++) {
+    const t = (((a << 5) | (a >>> 27)) + (b ^ c ^ d) + e + (0xca62c1d6 | 0) + w[i]) | 0;
+    e = d;
+    d = c;
+    c = (b << 30) | (b >>> 2);
+    b = a;
+    a = t;
+  }
+  H[0] = (H[0] + a) | 0;
+  H[1] = (H[1] + b) | 0;
+  H[2] = (H[2] + c) | 0;
+  H[3] = (H[3] + d) | 0;
+  H[4] = (H[4] + e) | 0;
+}
+
+/** Base64 of SHA-1(msg[0, len)). */
+export function sha1Base64(msg: Uint8Array, len: number): string {
+  return sha1Into(msg, len).toString('base64');
+}
+
+function sha1Hex(msg: Uint8Array, len: number): string {
+  return sha1Into(msg, len).toString('hex');
+}
+
+/**
+ * Community ID v1 of a TCP (proto 6) or UDP (17) flow from its endpoints' address octets
+ * (addressBytes), as communityId gives for the same flow; null when an address is not an IP
+ * address or the families differ. For writers that parse each distinct address once.
+ */
+export function portFlowCommunityId(proto: number, src: Uint8Array | null, dst: Uint8Array | null, sport: number, dport: number, seed = 0): string | null {
+  const d = portFlowDigest(proto, src, dst, sport, dport, seed);
+  return d === null ? null : '1:' + d.toString('base64');
+}
+
+/**
+ * The SHA-1 digest behind portFlowCommunityId (20 octets, in a buffer the next hash
+ * overwrites), or null where that gives null.
+ */
+export function portFlowDigest(proto: number, src: Uint8Array | null, dst: Uint8Array | null, sport: number, dport: number, seed = 0): Buffer | null {
+  if (!src || !dst || src.length !== dst.length) return null;
+  sport &= 0xffff;
+  dport &= 0xffff;
+  const c = lessThan(src, dst);
+  const n = c > 0 || (c === 0 && sport > dport)
+    ? hashInput(seed, dst, src, proto, true, dport, sport)
+    : hashInput(seed, src, dst, proto, true, sport, dport);
+  return sha1Into(MSG, n);
 }
 
 /** Checks a --community-id-seed value: an integer 0..65535. */
