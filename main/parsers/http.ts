@@ -174,6 +174,10 @@ const INTERN_SLOTS = 1024;
 const INTERN_MAX = 64;
 const interned: (string | undefined)[] = new Array<string | undefined>(INTERN_SLOTS).fill(undefined);
 
+/** Status lines (up to INTERN_MAX octets) and their parts, direct-mapped like `interned`. */
+const STATUS_SLOTS = 256;
+const statusCache: ({ line: string; version: string; status: number; reason: string } | undefined)[] = new Array<undefined>(STATUS_SLOTS).fill(undefined);
+
 function intern(b: Uint8Array, s: number, e: number): string {
   const n = e - s;
   if (n > INTERN_MAX) return latin1(b, s, e);
@@ -771,7 +775,27 @@ function requestLine(h: Head, b: Uint8Array, s: number, e: number): boolean {
 
 /** status-line b[s..e) (CR LF excluded) into h: HTTP/d.d SP+ 3DIGIT [ SP reason ]; false when it is not one. */
 function statusLine(h: Head, b: Uint8Array, s: number, e: number): boolean {
-  if (e - s < 12 || !isHttpVersion(b, s) || b[s + 8] !== SP) return false;
+  const n = e - s;
+  // A status line seen before (most responses repeat a few): its parts from the cache.
+  let k = -1;
+  if (n <= INTERN_MAX) {
+    let hash = 0x811c9dc5 ^ n;
+    for (let i = s; i < e; i++) hash = Math.imul(hash ^ b[i], 0x01000193);
+    k = (hash ^ (hash >>> 15)) & (STATUS_SLOTS - 1);
+    const c = statusCache[k];
+    if (c !== undefined && c.line.length === n) {
+      let i = 0;
+      while (i < n && c.line.charCodeAt(i) === b[s + i]) i++;
+      if (i === n) {
+        h.version = c.version;
+        h.status = c.status;
+        h.reason = c.reason;
+        h.line = c.line;
+        return true;
+      }
+    }
+  }
+  if (n < 12 || !isHttpVersion(b, s) || b[s + 8] !== SP) return false;
   let p = s + 8;
   while (p < e && b[p] === SP) p++;
   if (e - p < 3 || !isDigit(b[p]) || !isDigit(b[p + 1]) || !isDigit(b[p + 2])) return false;
@@ -780,12 +804,13 @@ function statusLine(h: Head, b: Uint8Array, s: number, e: number): boolean {
   if (p < e) {
     // A reason phrase: a space then anything but CR (a second CR before the LF is no status line).
     if (b[p] !== SP) return false;
-    for (let k = p + 1; k < e; k++) if (b[k] === CR) return false;
+    for (let q = p + 1; q < e; q++) if (b[q] === CR) return false;
   }
   h.version = intern(b, s, s + 8);
   h.status = status;
   h.reason = p < e ? intern(b, p + 1, e) : '';
   h.line = intern(b, s, e);
+  if (k >= 0) statusCache[k] = { line: h.line, version: h.version, status, reason: h.reason };
   return true;
 }
 
