@@ -90,6 +90,30 @@ function parseIPv6(s: string, out: Uint8Array, at: number): void {
 
 /** Where the inner frame starts in a tunnel payload, and its link type; null when there is none. */
 export function innerFrame(encap: TapEncap, b: Uint8Array): { offset: number; linkType: number } | null {
+  const off = innerOffset(encap, b, 0, b.length);
+  return off < 0 ? null : { offset: off, linkType: innerLinkType };
+}
+
+/** The link type of the inner frame innerOffset() found last. */
+let innerLinkType = LINKTYPE_ETHERNET;
+
+/**
+ * innerFrame() on b[start, end) without allocating (the receive path calls it per datagram):
+ * the inner frame's offset from `start`, or -1; its link type in innerLinkType.
+ */
+function innerOffset(encap: TapEncap, b: Uint8Array, start: number, end: number): number {
+  if (encap === 'vxlan') {
+    // RFC 7348 §5: flags(8, I=0x08) reserved(24) VNI(24) reserved(8), then Ethernet.
+    innerLinkType = LINKTYPE_ETHERNET;
+    return end - start >= 8 + ETH_HDR && (b[start] & 0x08) ? 8 : -1;
+  }
+  const inner = innerFrameSlow(encap, b.subarray(start, end));
+  if (!inner) return -1;
+  innerLinkType = inner.linkType;
+  return inner.offset;
+}
+
+function innerFrameSlow(encap: TapEncap, b: Uint8Array): { offset: number; linkType: number } | null {
   if (encap === 'vxlan') {
     // RFC 7348 §5: flags(8, I=0x08) reserved(24) VNI(24) reserved(8), then Ethernet.
     return b.length >= 8 + ETH_HDR && (b[0] & 0x08) ? { offset: 8, linkType: LINKTYPE_ETHERNET } : null;
@@ -364,22 +388,23 @@ export class UdpTapReceiver extends LiveSourceBase {
   private deliver(l: Listener, r: PacketRecord, hdr: number): void {
     r.interfaceId = l.ifaceId;
     r.index = this.sink.counters.packets;
-    const inner = innerFrame(l.encap, r.data.subarray(r.offset + hdr, r.offset + r.caplen));
-    if (!inner) this.notTunnel++;
+    const innerOff = innerOffset(l.encap, r.data, r.offset + hdr, r.offset + r.caplen);
+    if (innerOff < 0) this.notTunnel++;
     let save: WriteRecord | null = r;
     if (this.options.save === 'inner') {
-      if (!inner) {
+      if (innerOff < 0) {
         save = null;
       } else {
+        const lt = innerLinkType;
         const s = this.save;
         s.tsSec = r.tsSec;
         s.tsNsec = r.tsNsec;
         s.data = r.data;
-        s.offset = r.offset + hdr + inner.offset;
-        s.caplen = r.caplen - hdr - inner.offset;
-        s.origLen = r.origLen - hdr - inner.offset;
-        s.interfaceId = this.innerIface[inner.linkType] ??= this.sink.addInterface({
-          linkType: inner.linkType, snaplen: 65535, name: `inner-${inner.linkType === LINKTYPE_RAW ? 'ip' : 'ethernet'}`,
+        s.offset = r.offset + hdr + innerOff;
+        s.caplen = r.caplen - hdr - innerOff;
+        s.origLen = r.origLen - hdr - innerOff;
+        s.interfaceId = this.innerIface[lt] ??= this.sink.addInterface({
+          linkType: lt, snaplen: 65535, name: `inner-${lt === LINKTYPE_RAW ? 'ip' : 'ethernet'}`,
           description: 'inner frames of a cloud-TAP feed (tunnel headers removed by Tapscope)', tsUnitsPerSec: 1e9,
         });
         save = s;

@@ -100,12 +100,19 @@ export class LiveFlowExport {
 
   observe(f: Frame, tag = -1): void {
     this.cache.observe(f, tag);
-    this.wallAtPacket = Date.now();
+    this.packetsSinceTick++;
   }
+
+  /** Packets observed since the last tick (the wall clock is read once a tick, not per packet). */
+  private packetsSinceTick = 0;
 
   /** Timer tick: expires flows by the clock (packet time, moved on by the wall clock since the last packet) and sends. */
   tick(): void {
     if (this.finished) return;
+    if (this.packetsSinceTick > 0) {
+      this.packetsSinceTick = 0;
+      this.wallAtPacket = Date.now(); // within a tick (250 ms) of the last packet
+    }
     const c = this.cache;
     if (c.clockMs > 0) c.expire(c.clockMs + Math.max(0, Date.now() - this.wallAtPacket));
     if (Date.now() - this.lastTemplatesMs >= TEMPLATE_REFRESH_MS) {
