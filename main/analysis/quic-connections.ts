@@ -369,7 +369,10 @@ export class QuicConnections implements FrameAnalyzer {
 /** See QuicState; docs/quic.md "State". */
 export function quicState(q: QuicConnection): QuicState {
   if (q.midConnection) return q.close ? 'closed' : 'mid-connection';
-  const done = q.clientHandshakeTs !== null || (q.shortPackets[0] > 0 && q.shortPackets[1] > 0);
+  // A version Tapscope cannot read (Google QUIC, ...): a server that answers in it accepted it
+  // (one that does not support a version answers with Version Negotiation, RFC 9000 §6).
+  const unreadable = q.clientVersion !== 0 && !isKnownQuicVersion(q.clientVersion) && q.serverVersion === q.clientVersion;
+  const done = unreadable || q.clientHandshakeTs !== null || (q.shortPackets[0] > 0 && q.shortPackets[1] > 0);
   if (done) return q.close ? 'closed' : 'established';
   // A client that gives up closes its own attempt: still unanswered when the server sent nothing.
   if (q.serverPackets === 0) return q.versionNegotiation ? 'version-negotiation' : 'handshake-unanswered';

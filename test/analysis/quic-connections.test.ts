@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { analyzeFile } from '../../main/engine/analyze-file.js';
+import { AnalysisSession } from '../../main/engine/session.js';
+import { openCapture } from '../../main/pcap/reader.js';
+import type { PacketRecord } from '../../main/pcap/record.js';
 import { transportErrorName } from '../../main/analysis/quic-connections.js';
 import { allCaptures, capture, tsharkFields } from '../helpers/captures.js';
 import { expectSameAsTshark, tsharkConnections, type ConnJson, type QuicJson } from './quic-oracle.js';
@@ -69,6 +72,26 @@ describe('QUIC connections vs tshark', () => {
       }
     });
   }
+
+  it('a version Tapscope cannot read (the quic-go handshake relabelled Q050, as Google QUIC): the server answered in it, so established, no finding', () => {
+    // Every long header's version (bytes 1-4) becomes "Q050"; datagrams that begin with a short
+    // header are left out, so only the handshake's packets say the server answered in that version.
+    const session = new AnalysisSession();
+    const r = openCapture(capture('quic-v1-handshake-quic-go-interop-ppp.pcap'));
+    for (let p = r.next(); p; p = r.next()) {
+      const data = p.data.slice(p.offset, p.offset + p.caplen);
+      const q = 2 + 20 + 8; // PPP, IPv4, UDP
+      if (data.length <= q + 5 || data[2] !== 0x45 || data[11] !== 17) continue;
+      if ((data[q] & 0x80) === 0) continue;
+      data.set([0x51, 0x30, 0x35, 0x30], q + 1);
+      session.feed({ ...p, data, view: new DataView(data.buffer), offset: 0 } as PacketRecord);
+    }
+    r.close();
+    session.finish();
+    const report = session.report({ path: 'q050', format: 'pcap', interfaces: [], comments: [] } as never) as unknown as { quic: QuicJson[]; findings: { kind: string }[] };
+    expect(report.quic.map((q) => [q.version, q.sni, q.state])).toEqual([['0x51303530', null, 'established']]);
+    expect(report.findings.filter((f) => f.kind.startsWith('quic.'))).toEqual([]);
+  });
 
   it('CONNECTION_CLOSE codes by name, CRYPTO_ERROR as the TLS alert (RFC 9000 §20.1, RFC 9001 §4.8)', () => {
     expect(transportErrorName(0)).toBe('NO_ERROR');
