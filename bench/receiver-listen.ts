@@ -1,14 +1,15 @@
 // The listening side of the receiver bench's receive-only rounds (scripts/bench-receiver.mjs;
 // its full rounds run `tapscope listen` itself); without --receive-only, CaptureService.listen
-// (the receive program when built) -> spool + analysis in this process, without the CLI's
-// flow expiry and analysis budget. Prints one JSON line when listening, then every 500 ms
-//   {"t","packets","received","droppedByKernel","droppedByApp","truncated","notTunnel","connections","rss","programRss"}
+// (the receive program when built) -> spool + analysis in this process (the analysis in its own
+// thread, as `tapscope listen` runs it, unless --inline-analysis), without the CLI's flow expiry
+// and analysis budget. Prints one JSON line when listening, then every 500 ms
+//   {"t","packets","received","droppedByKernel","droppedByApp","analysisSkipped","truncated","notTunnel","connections","rss","programRss"}
 // and a last one with "end": true after SIGINT or "stop" on stdin. --receive-only runs the
 // receive program alone with a sink that only counts its frames (the receive path without
 // the analysis and the spool).
-//   node receiver-listen.mjs PORT SPOOL.pcapng [--inner] [--receive-only] [--queue-mb N]
+//   node receiver-listen.mjs PORT SPOOL.pcapng [--inner] [--receive-only] [--queue-mb N] [--inline-analysis]
 import { readFileSync } from 'node:fs';
-import { CaptureService } from '../main/capture/service.js';
+import { CaptureService, helperScript } from '../main/capture/service.js';
 import { ReceiveProgram, receiveProgram } from '../main/capture/receive-program.js';
 
 const [portArg, spool] = process.argv.slice(2);
@@ -61,13 +62,15 @@ async function receiveOnly(): Promise<never> {
 
 const rx = await new CaptureService().listen({
   vxlan: [Number(portArg)], address: '127.0.0.1', output: spool, save: process.argv.includes('--inner') ? 'inner' : 'received', deltaIntervalMs: 500, queueBytes,
+  analysisThread: process.argv.includes('--inline-analysis') ? null : { workerFile: helperScript(), exportNice: -5 },
 });
 const t0 = Date.now();
 const line = (end = false): string => {
   const c = rx.counters;
   return JSON.stringify({
     t: (Date.now() - t0) / 1000, packets: c.packets, received: c.received, droppedByKernel: c.droppedByKernel, droppedByApp: c.droppedByApp,
-    truncated: rx.truncated, notTunnel: rx.notTunnel, connections: rx.session.connections.count,
+    analysisSkipped: c.analysisSkipped, truncated: rx.truncated, notTunnel: rx.notTunnel,
+    connections: rx.sink.thread ? rx.sink.thread.progress.connections : rx.session.connections.count,
     rss: process.memoryUsage().rss, programRss: rssOf(rx.receiverPid), cpu: cpuOf(process.pid), programCpu: cpuOf(rx.receiverPid), ...(end ? { end: true } : {}),
   }) + '\n';
 };
@@ -77,6 +80,7 @@ const stop = (): void => void rx.stop();
 process.on('SIGINT', stop);
 process.stdin.on('data', (d) => { if (String(d).includes('stop')) stop(); });
 await rx.ended;
+rx.sink.closeAnalysis();
 clearInterval(timer);
 process.stdout.write(line(true));
 process.exit(0);
