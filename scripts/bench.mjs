@@ -29,7 +29,7 @@
 // with ratios, the per-connection memory ((peak RSS - RSS on a tiny capture) / connections) and the
 // load average. Other options: --runs N (best of N wall), --conns N, --stages (adds the engine's
 // read / decode / analysis stages from bench/engine-bench.ts), --tools a,b (tapscope, tshark,
-// tcptrace, flows, workbench), --no-live (skips the live-capture bench, scripts/bench-capture.mjs),
+// tcptrace, flows, workbench; one-thread adds `analyze` in one thread beside the split analysis), --no-live (skips the live-capture bench, scripts/bench-capture.mjs),
 // --mem-limit-mb N (default 8000: no run may take more of the shared machine's memory),
 // --worktree (build the engine from the work tree instead of the last commit).
 import { spawn, spawnSync } from 'node:child_process';
@@ -339,6 +339,7 @@ async function bundle() {
     build({ ...common, entryPoints: ['main/cli/tapscope.ts'], outfile: join(outDir, 'tapscope.mjs') }),
     build({ ...common, entryPoints: ['bench/workbench-open.ts'], outfile: join(outDir, 'workbench-open.mjs') }),
     build({ ...common, entryPoints: ['main/engine/analyze-worker.ts'], outfile: join(outDir, 'analyze-worker.mjs') }),
+    build({ ...common, entryPoints: ['main/engine/app-stage-worker.ts'], outfile: join(outDir, 'app-stage-worker.mjs') }),
   ]);
 }
 
@@ -391,6 +392,7 @@ async function benchCapture(name, cap, baseRssMB, results) {
   if (tools.has('tapscope')) {
     tapscope = await measure(`${tap} analyze ${q(path)} --json > /dev/null`);
     add('`tapscope analyze FILE --json > /dev/null`', tapscope);
+    if (tools.has('one-thread')) add('`TAPSCOPE_ANALYZE_THREADS=1 tapscope analyze FILE --json`', await measure(`TAPSCOPE_ANALYZE_THREADS=1 ${tap} analyze ${q(path)} --json > /dev/null`));
   }
   let tshark = null;
   if (tools.has('tshark') && has('tshark')) {
