@@ -27,7 +27,7 @@ import { CaptureService, helperScript, liveWorkerMessages, type CaptureOptions, 
  * starts afresh after this many connections or packets, so a capture that runs for hours
  * holds at most one window of connections, packet index and HTTP/DNS/TLS rows, in this
  * worker and in the service's SessionData. TAPSCOPE_LIVE_BUDGET=CONNECTIONS[:PACKETS]
- * overrides it (tests; 0 for no bound).
+ * overrides it (tests; 0 turns that bound off: 0:0 both).
  */
 export const APP_ANALYSIS_BUDGET = { connections: 50_000, packets: 1_000_000 };
 

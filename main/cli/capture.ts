@@ -11,8 +11,11 @@ import { receiverJson, receiverOptions, receiverStartText, receiverSummaryText, 
 
 export const CAPTURE_USAGE = `tapscope capture -i IFACE [-f FILTER] [-w FILE] [-c COUNT] [-a duration:SEC|filesize:KB|packets:N]...
                  [-s SNAPLEN] [-B BUFFER_MB] [-p] [--ring FILES:MB] [--decode udp:PORT=PROTO] [--progress] [--json]
+                 [--inline-analysis]
   Capture on an interface (through the privileged capture helper), analyse the packets as they
-  arrive and save them to a pcapng file (default: a new file in the spool directory).
+  arrive and save them to a pcapng file (default: a new file in the spool directory). The
+  analysis runs in its own thread (as for listen: skipped batches counted as "not analysed");
+  --inline-analysis: on the capturing thread.
   -i N: the Nth interface of tapscope interfaces. -p: not promiscuous.
   Ctrl-C / SIGTERM stop cleanly: the file is complete and a summary is printed.
 ${LIVE_FLOW_USAGE}
@@ -186,7 +189,7 @@ export async function runCaptureCli(argv: string[], io: Out): Promise<number> {
     io.out.write(CAPTURE_USAGE + '\n');
     return 0;
   }
-  checkFlags(a, ['p', 'json', 'progress', 'summary']);
+  checkFlags(a, ['p', 'json', 'progress', 'summary', 'inline-analysis']);
   checkStreamOutput(a);
   let device = one(a, 'i');
   if (!device) throw new UsageError('capture needs an interface: -i IFACE (see tapscope interfaces)');
@@ -225,6 +228,7 @@ export async function runCaptureCli(argv: string[], io: Out): Promise<number> {
       decodeAs: (a.options.get('decode') ?? []).map(parseDecodeAs),
       flows,
       analysisBudget: analysisBudget(a),
+      analysisThread: analysisThread(a),
       idsDir: idsDirOptions(a),
       alertsPath: one(a, 'alerts') ?? null,
     });
