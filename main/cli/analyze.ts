@@ -1,5 +1,5 @@
 import { analyzeFile } from '../engine/analyze-file.js';
-import { writeReportJson } from '../engine/report-json.js';
+import { writeReportJsonBytes } from '../engine/report-json.js';
 import { parseDecodeAs, type DecodeAs } from '../decode/decoder.js';
 import type { AnalysisReport } from '../engine/report.js';
 import { linkTypeName } from '../pcap/link-types.js';
@@ -91,7 +91,7 @@ function analyzeOneThread(
   const eve = args.options.get('alerts')?.at(-1);
   if (!addAlerts(result.report, eve ?? null, err, result.session)) return 1;
   if (args.flags.has('json')) {
-    writeReportJson(result.report, result.session.connections, (text) => out.write(text), seed !== 0 ? (c) => reseedCommunityIds([c], seed) : undefined, result.session.app.http);
+    writeReportJsonBytes(result.report, result.session.connections, (chunk) => out.write(chunk), seed !== 0 ? (c) => reseedCommunityIds([c], seed) : undefined, result.session.app.http);
   } else out.write(humanSummary(result.report));
   return damageStatus(path, result.error, result.report.file.packets, err);
 }
@@ -105,7 +105,7 @@ function damageStatus(path: string, error: CaptureFormatError | null, packets: n
 /** `analyze --json` on two threads (engine/split-analysis.ts); in one thread when the second could not start. */
 async function analyzeSplit(path: string, opts: SplitOptions, out: NodeJS.WritableStream, err: NodeJS.WritableStream, oneThread: () => number): Promise<number> {
   try {
-    const r = await analyzeFileSplit(path, opts, (text) => out.write(text));
+    const r = await analyzeFileSplit(path, opts, (chunk) => out.write(chunk));
     return damageStatus(path, r.error, r.packets, err);
   } catch (e) {
     if (!(e instanceof SplitNotStarted)) {

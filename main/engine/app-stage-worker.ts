@@ -5,7 +5,7 @@ import { AnalysisSession } from './session.js';
 import { fileOfReport, finishFile, useKeys } from './analyze-file.js';
 import { ContextRingReader } from './context-ring.js';
 import { factsFromColumns, type TcpFactColumns } from './tcp-fact-columns.js';
-import { writeReportMembers } from './report-members.js';
+import { writeReportMembers, type JsonChunk } from './report-members.js';
 
 /*
  * The application thread of the split analysis (engine/split-analysis.ts). It reads the
@@ -31,8 +31,8 @@ export interface AppStageJob {
 
 /** Application thread -> transport thread. */
 export type AppStageMessage =
-  | { type: 'head'; text: string }
-  | { type: 'tail'; text: string }
+  | { type: 'head'; chunks: JsonChunk[] }
+  | { type: 'tail'; chunk: JsonChunk }
   | { type: 'end' }
   | { type: 'failed'; message: string };
 
@@ -76,7 +76,9 @@ class Inbox {
 }
 
 export async function runAppStage(job: AppStageJob, port: MessagePort): Promise<void> {
-  const post = (m: AppStageMessage): void => port.postMessage(m);
+  const post = (m: AppStageMessage, transfer: ArrayBuffer[] = []): void => port.postMessage(m, transfer);
+  // Each chunk of JSON octets has a buffer of its own (JsonOut allocates one per chunk): moved, not copied.
+  const buffers = (chunks: JsonChunk[]): ArrayBuffer[] => chunks.flatMap((c) => (typeof c === 'string' ? [] : [c.buffer as ArrayBuffer]));
   const inbox = new Inbox(port);
   const ring = new ContextRingReader(job.ring);
   try {
@@ -89,9 +91,9 @@ export async function runAppStage(job: AppStageJob, port: MessagePort): Promise<
       if (ring.next()) throw new Error(`the file changed while it was read: the transport thread read more than ${session.packets} packets`);
       finishFile(session, reader);
       const file = fileOfReport(job.path, reader);
-      let head = '';
-      writeReportMembers({ file: session.fileSummary(file), warnings: session.warnings, tunnels: session.tunnels.summary() }, session.connections, (t) => { head += t; });
-      post({ type: 'head', text: head });
+      const head: JsonChunk[] = [];
+      writeReportMembers({ file: session.fileSummary(file), warnings: session.warnings, tunnels: session.tunnels.summary() }, session.connections, (c) => head.push(c));
+      post({ type: 'head', chunks: head }, [...new Set(buffers(head))]);
       const { columns } = await inbox.next('tcp-facts');
       const findings = session.app.findings(factsFromColumns(session.connections.flows, columns), session.firstTs, session.lastTs);
       const app = session.app;
@@ -99,7 +101,7 @@ export async function runAppStage(job: AppStageJob, port: MessagePort): Promise<
       writeReportMembers(
         { http: [], dns: app.dns.json(), tls: app.tls.json(), quic: app.quic.json(), findings, alerts: [] },
         session.connections,
-        (text) => post({ type: 'tail', text }),
+        (chunk) => post({ type: 'tail', chunk }, buffers([chunk])),
         undefined,
         app.http,
       );

@@ -1,7 +1,10 @@
 import type { ConnectionTable } from '../analysis/connections.js';
 import type { HttpExchanges } from '../analysis/http-exchanges.js';
-import { writeReportJson } from './report-json.js';
+import { writeReportJsonBytes } from './report-json.js';
 import type { AnalysisReport } from './report.js';
+
+/** A piece of the document: UTF-8 octets, or (rarely, a very long value) text. */
+export type JsonChunk = Uint8Array | string;
 
 /**
  * Part of the report document: the members `"key":value,…` of `part`, as writeReportJson
@@ -12,23 +15,27 @@ import type { AnalysisReport } from './report.js';
 export function writeReportMembers(
   part: Partial<AnalysisReport>,
   table: ConnectionTable,
-  write: (text: string) => void,
+  write: (chunk: JsonChunk) => void,
   eachConnection?: (json: Record<string, unknown>) => void,
   http?: HttpExchanges,
 ): void {
-  let held: string | null = null;
+  let held: JsonChunk | null = null;
   let first = true;
-  writeReportJson(part as AnalysisReport, table, (text) => {
+  writeReportJsonBytes(part as AnalysisReport, table, (chunk) => {
     if (first) {
-      text = text.slice(1); // "{"
+      chunk = typeof chunk === 'string' ? chunk.slice(1) : chunk.subarray(1); // the opening "{"
       first = false;
     }
     if (held !== null && held.length > 0) write(held);
-    held = text;
+    held = chunk;
   }, eachConnection, http);
-  if (held === null) return;
-  const last: string = held;
+  const last = held as JsonChunk | null; // assigned in the callback
+  if (last === null) return;
   // The document ends "}\n".
-  const body = last.endsWith('}\n') ? last.slice(0, -2) : last;
+  const body = typeof last === 'string' ? last.replace(/\}\n$/, '') : endsWithCloseBrace(last) ? last.subarray(0, last.length - 2) : last;
   if (body.length > 0) write(body);
+}
+
+function endsWithCloseBrace(b: Uint8Array): boolean {
+  return b.length >= 2 && b[b.length - 2] === 0x7d && b[b.length - 1] === 0x0a;
 }

@@ -7,7 +7,7 @@ import type { DecodeAs } from '../decode/decoder.js';
 import { AnalysisSession } from './session.js';
 import { ContextRingWriter, contextRingBuffer, RingAborted } from './context-ring.js';
 import { tcpFactBuffers, tcpFactColumns } from './tcp-fact-columns.js';
-import { writeReportMembers } from './report-members.js';
+import { writeReportMembers, type JsonChunk } from './report-members.js';
 import type { AppStageJob, AppStageMessage, TransportStageMessage } from './app-stage-worker.js';
 
 /*
@@ -92,7 +92,7 @@ export class SplitNotStarted extends Error {
  * Throws (as analyzeFile does) when the file cannot be opened, SplitNotStarted when the
  * worker failed before any output, and other errors after output began.
  */
-export async function analyzeFileSplit(path: string, opts: SplitOptions, write: (text: string) => void): Promise<SplitResult> {
+export async function analyzeFileSplit(path: string, opts: SplitOptions, write: (chunk: JsonChunk) => void): Promise<SplitResult> {
   const reader = openCapture(path);
   const ringBuffer = contextRingBuffer();
   const ring = new ContextRingWriter(ringBuffer);
@@ -118,14 +118,17 @@ export async function analyzeFileSplit(path: string, opts: SplitOptions, write: 
     worker.postMessage({ type: 'tcp-facts', columns } satisfies TransportStageMessage, tcpFactBuffers(columns));
     const head = await inbox.next();
     if (head.type !== 'head') throw new SplitNotStarted(head.type === 'failed' ? head.message : `unexpected ${head.type}`);
-    write('{' + head.text + ',');
+    write('{');
+    for (const c of head.chunks) write(c);
+    write(',');
     writeReportMembers({ connections: [] }, session.connections, write, opts.eachConnection);
     worker.postMessage({ type: 'send-tail' } satisfies TransportStageMessage);
     for (let first = true; ; first = false) {
       const m = await inbox.next();
       if (m.type === 'end') break;
       if (m.type !== 'tail') throw new Error(m.type === 'failed' ? m.message : `unexpected ${m.type}`);
-      write(first ? ',' + m.text : m.text);
+      if (first) write(',');
+      write(m.chunk);
     }
     write('}\n');
     return { error: reader.error, packets: session.packets };

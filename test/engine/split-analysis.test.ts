@@ -101,7 +101,7 @@ describe('split analysis: when and how it runs', () => {
   it('a worker that fails before any output: SplitNotStarted, nothing written', async () => {
     const bad = join(scratch, 'bad-worker.mjs');
     writeFileSync(bad, "throw new Error('no application thread today');\n");
-    const written: string[] = [];
+    const written: unknown[] = [];
     const err = await analyzeFileSplit(capture('http-get-basic.pcap'), { decodeAs: [], decodeAsText: [], keyLogs: [], workerFile: bad }, (t) => written.push(t)).catch((e) => e);
     expect(err).toBeInstanceOf(SplitNotStarted);
     expect(String(err.message)).toMatch(/no application thread today/);
