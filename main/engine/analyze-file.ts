@@ -65,9 +65,10 @@ export function useKeys(session: AnalysisSession, reader: CaptureReader, keyLogs
   if (reader instanceof PcapngReader) reader.onDecryptionSecrets = (type, data) => session.app.keys.addDecryptionSecrets(type, data);
 }
 
-/** End of the file: the session's last steps, then the reader's warnings (bad secrets blocks, damage). */
-export function finishFile(session: AnalysisSession, reader: CaptureReader): void {
+/** End of the file: the session's last steps, then `warnings` (key log problems), then the reader's (bad secrets blocks, damage). */
+export function finishFile(session: AnalysisSession, reader: CaptureReader, warnings: string[] = []): void {
   session.finish();
+  for (const message of warnings) session.warnings.push({ packet: null, offset: null, message });
   if (reader instanceof PcapngReader) for (const message of reader.badSecretsBlocks) session.warnings.push({ packet: null, offset: null, message });
   if (reader.error) session.warnings.push({ packet: reader.error.packet + 1, offset: reader.error.offset, message: reader.error.message });
 }

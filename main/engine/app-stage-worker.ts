@@ -6,6 +6,9 @@ import { fileOfReport, finishFile, useKeys } from './analyze-file.js';
 import { ContextRingReader } from './context-ring.js';
 import { factsFromColumns, type TcpFactColumns } from './tcp-fact-columns.js';
 import { writeReportMembers, type JsonChunk } from './report-members.js';
+import { loadKeyLogFiles } from '../decrypt/capture-keys.js';
+import type { Warning } from './report.js';
+import type { HttpExchangeStore } from '../analysis/http-exchange-store.js';
 
 /*
  * The application thread of the split analysis (engine/split-analysis.ts). It reads the
@@ -18,7 +21,8 @@ import { writeReportMembers, type JsonChunk } from './report-members.js';
  *   tail  "http", "dns", "tls", "quic", "findings", "alerts"   (when asked, in ~1 MB pieces)
  *
  * The transport thread writes head, its own "connections", then tail: the single-thread
- * document, byte for byte.
+ * document, byte for byte. For the workbench (output 'parts') it posts the same parts as
+ * values and the HTTP exchange store (AppParts), which the analysis worker's report carries.
  */
 
 export interface AppStageJob {
@@ -26,13 +30,33 @@ export interface AppStageJob {
   path: string;
   decodeAs: string[];
   keyLogs: { text: string; source: string }[];
+  /** Key log files to read here (the workbench's job names files; their problems become warnings). */
+  keyLogPaths?: string[];
   ring: SharedArrayBuffer;
+  /**
+   * 'json' (analyze --json): the head and tail of the document as text. 'parts' (the
+   * workbench's analysis worker): the application layer's report parts as values, and the
+   * HTTP exchange store with its buffers moved.
+   */
+  output: 'json' | 'parts';
+}
+
+/** The application layer's share of the report, for the workbench (output 'parts'). */
+export interface AppParts {
+  warnings: Warning[];
+  tunnels: unknown[];
+  dns: unknown[];
+  tls: unknown[];
+  quic: unknown[];
+  findings: unknown[];
+  httpStore: HttpExchangeStore;
 }
 
 /** Application thread -> transport thread. */
 export type AppStageMessage =
   | { type: 'head'; chunks: JsonChunk[] }
   | { type: 'tail'; chunk: JsonChunk }
+  | { type: 'parts'; parts: AppParts }
   | { type: 'end' }
   | { type: 'failed'; message: string };
 
@@ -86,17 +110,26 @@ export async function runAppStage(job: AppStageJob, port: MessagePort): Promise<
     const session = new AnalysisSession({ decodeAs: job.decodeAs.map(parseDecodeAs), stage: 'application' });
     try {
       useKeys(session, reader, job.keyLogs);
-      // The transport thread decides where the file ends (it may have grown since).
+      const keyProblems = loadKeyLogFiles(job.keyLogPaths ?? [], session.app.keys);
+      // The transport thread decides where the file ends (it may have grown since, or the user cancelled).
       for (let r = reader.next(); r && ring.next(); r = reader.next()) session.feedReplay(r, ring.connId, ring.toServer, ring.tcpFlags);
       if (ring.next()) throw new Error(`the file changed while it was read: the transport thread read more than ${session.packets} packets`);
-      finishFile(session, reader);
-      const file = fileOfReport(job.path, reader);
-      const head: JsonChunk[] = [];
-      writeReportMembers({ file: session.fileSummary(file), warnings: session.warnings, tunnels: session.tunnels.summary() }, session.connections, (c) => head.push(c));
-      post({ type: 'head', chunks: head }, [...new Set(buffers(head))]);
-      const { columns } = await inbox.next('tcp-facts');
-      const findings = session.app.findings(factsFromColumns(session.connections.flows, columns), session.firstTs, session.lastTs);
+      finishFile(session, reader, keyProblems);
       const app = session.app;
+      const findingsFrom = async (): Promise<unknown[]> => {
+        const { columns } = await inbox.next('tcp-facts');
+        return app.findings(factsFromColumns(session.connections.flows, columns), session.firstTs, session.lastTs);
+      };
+      if (job.output === 'parts') {
+        const findings = await findingsFrom();
+        const parts: AppParts = { warnings: session.warnings, tunnels: session.tunnels.summary(), dns: app.dns.json(), tls: app.tls.json(), quic: app.quic.json(), findings, httpStore: app.http.store };
+        post({ type: 'parts', parts }, app.http.store.buffers());
+        return;
+      }
+      const head: JsonChunk[] = [];
+      writeReportMembers({ file: session.fileSummary(fileOfReport(job.path, reader)), warnings: session.warnings, tunnels: session.tunnels.summary() }, session.connections, (c) => head.push(c));
+      post({ type: 'head', chunks: head }, [...new Set(buffers(head))]);
+      const findings = await findingsFrom();
       await inbox.next('send-tail');
       writeReportMembers(
         { http: [], dns: app.dns.json(), tls: app.tls.json(), quic: app.quic.json(), findings, alerts: [] },

@@ -6,6 +6,8 @@ import type { CaptureFormatError } from '../pcap/record.js';
 import type { DecodeAs } from '../decode/decoder.js';
 import { AnalysisSession } from './session.js';
 import { ContextRingWriter, contextRingBuffer, RingAborted } from './context-ring.js';
+import type { ConnectionTable } from '../analysis/connections.js';
+import type { FlowContext } from '../flows/flow-table.js';
 import { tcpFactBuffers, tcpFactColumns } from './tcp-fact-columns.js';
 import { writeReportMembers, type JsonChunk } from './report-members.js';
 import type { AppStageJob, AppStageMessage, TransportStageMessage } from './app-stage-worker.js';
@@ -88,43 +90,94 @@ export class SplitNotStarted extends Error {
 }
 
 /**
+ * The application thread seen from the transport thread: start it, push() each packet's
+ * connection context after the transport session's feed(), end(), then sendTcpFacts() and
+ * read its messages. Used by analyze --json (below) and the workbench's analysis worker.
+ */
+export class AppStage {
+  private readonly ring: ContextRingWriter;
+  private readonly worker: Worker;
+  private readonly inbox: WorkerInbox;
+
+  constructor(job: Omit<AppStageJob, 'kind' | 'ring'>, workerFile: string) {
+    const ring = contextRingBuffer();
+    this.ring = new ContextRingWriter(ring);
+    this.worker = new Worker(workerFile, { workerData: { ...job, kind: 'tapscope-app-stage', ring } satisfies AppStageJob, resourceLimits: { maxYoungGenerationSizeMb: APP_YOUNG_GENERATION_MB } });
+    this.inbox = new WorkerInbox(this.worker);
+  }
+
+  /** The packet the transport session just fed (its flow table's context). Throws RingAborted when the application thread failed. */
+  push(ctx: FlowContext): void {
+    this.ring.push(ctx.connId, ctx.tcpFlags, ctx.toServer);
+  }
+
+  /** No more packets (the file's end, damage or cancel): the application thread finishes. */
+  end(): void {
+    this.ring.end();
+  }
+
+  /** The transport thread failed: the application thread stops too. */
+  abort(): void {
+    this.ring.abort();
+  }
+
+  /** What the findings need of the TCP analysis, once the transport session is finished. */
+  sendTcpFacts(table: ConnectionTable): void {
+    const columns = tcpFactColumns(table);
+    this.worker.postMessage({ type: 'tcp-facts', columns } satisfies TransportStageMessage, tcpFactBuffers(columns));
+  }
+
+  send(m: TransportStageMessage): void {
+    this.worker.postMessage(m);
+  }
+
+  next(): Promise<AppStageMessage> {
+    return this.inbox.next();
+  }
+
+  /** The application thread's failure message (after RingAborted). */
+  failure(): Promise<string> {
+    return this.inbox.failure();
+  }
+
+  close(): Promise<number> {
+    return this.worker.terminate();
+  }
+}
+
+/**
  * Analyses `path` on two threads and writes the `analyze --json` document through `write`.
  * Throws (as analyzeFile does) when the file cannot be opened, SplitNotStarted when the
  * worker failed before any output, and other errors after output began.
  */
 export async function analyzeFileSplit(path: string, opts: SplitOptions, write: (chunk: JsonChunk) => void): Promise<SplitResult> {
   const reader = openCapture(path);
-  const ringBuffer = contextRingBuffer();
-  const ring = new ContextRingWriter(ringBuffer);
-  const job: AppStageJob = { kind: 'tapscope-app-stage', path, decodeAs: opts.decodeAsText, keyLogs: opts.keyLogs, ring: ringBuffer };
-  const worker = new Worker(opts.workerFile, { workerData: job, resourceLimits: { maxYoungGenerationSizeMb: APP_YOUNG_GENERATION_MB } });
-  const inbox = new WorkerInbox(worker);
+  const app = new AppStage({ path, decodeAs: opts.decodeAsText, keyLogs: opts.keyLogs, output: 'json' }, opts.workerFile);
   try {
     const session = new AnalysisSession({ decodeAs: opts.decodeAs, stage: 'transport' });
     const ctx = session.connections.flows.ctx;
     try {
       for (let r = reader.next(); r; r = reader.next()) {
         session.feed(r);
-        ring.push(ctx.connId, ctx.tcpFlags, ctx.toServer);
+        app.push(ctx);
       }
     } catch (e) {
-      if (e instanceof RingAborted) throw new SplitNotStarted(await inbox.failure());
-      ring.abort();
+      if (e instanceof RingAborted) throw new SplitNotStarted(await app.failure());
+      app.abort();
       throw e;
     }
-    ring.end();
+    app.end();
     session.finish();
-    const columns = tcpFactColumns(session.connections);
-    worker.postMessage({ type: 'tcp-facts', columns } satisfies TransportStageMessage, tcpFactBuffers(columns));
-    const head = await inbox.next();
+    app.sendTcpFacts(session.connections);
+    const head = await app.next();
     if (head.type !== 'head') throw new SplitNotStarted(head.type === 'failed' ? head.message : `unexpected ${head.type}`);
     write('{');
     for (const c of head.chunks) write(c);
     write(',');
     writeReportMembers({ connections: [] }, session.connections, write, opts.eachConnection);
-    worker.postMessage({ type: 'send-tail' } satisfies TransportStageMessage);
+    app.send({ type: 'send-tail' });
     for (let first = true; ; first = false) {
-      const m = await inbox.next();
+      const m = await app.next();
       if (m.type === 'end') break;
       if (m.type !== 'tail') throw new Error(m.type === 'failed' ? m.message : `unexpected ${m.type}`);
       if (first) write(',');
@@ -134,7 +187,7 @@ export async function analyzeFileSplit(path: string, opts: SplitOptions, write: 
     return { error: reader.error, packets: session.packets };
   } finally {
     reader.close();
-    await worker.terminate();
+    await app.close();
   }
 }
 
