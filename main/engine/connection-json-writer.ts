@@ -3,8 +3,8 @@ import { COUNTER_KEYS, TCP_FLAG_NAME_OF_COUNTER, TCP_STATES, ackRtt, releasedAck
 import { TcpA } from '../analysis/tcp-flags.js';
 import { CONN_F64, CONN_I32, COUNTS, C_FIRST_RTT, K_PURE_SYNS } from '../flows/tcp-state.js';
 import { DIR_TO_CLIENT, DIR_TO_SERVER } from '../flows/flow-table.js';
-import { IPPROTO_TCP, IPPROTO_UDP, addressBytes, portFlowDigest } from '../flows/community-id.js';
-import { MAX_NUMBER, asciiBytes, putBytes, putNum, putUint, utf8Bytes, type JsonOut } from './json-out.js';
+import { IPPROTO_TCP, IPPROTO_UDP, addressBytes, portFlowDigestAt } from '../flows/community-id.js';
+import { MAX_NUMBER, asciiBytes, putBytes, putNum, putRange, putUint, utf8Bytes, type JsonOut } from './json-out.js';
 
 /*
  * `connections[c]` of the JSON report (README "connections") written straight from the
@@ -13,8 +13,8 @@ import { MAX_NUMBER, asciiBytes, putBytes, putNum, putUint, utf8Bytes, type Json
  * the reference shape and the API's), without the Connection, TcpSummary, counters and
  * RTT objects, the per-connection strings or the Community ID's hash object in between.
  * Addresses are interned in the flow table, so each one's JSON text and octets (for the
- * Community ID) are made once per address id; each encapsulation stack's text once per
- * stack id. test/engine/connection-json-writer.test.ts compares the two on every corpus
+ * Community ID) are made once per address id, into two flat arrays; each encapsulation
+ * stack's text once per stack id. test/engine/connection-json-writer.test.ts compares the two on every corpus
  * capture and on generated ones.
  */
 
@@ -61,14 +61,47 @@ const MAX_FIXED = 1024 + 11 * MAX_NUMBER + 18 * 16;
 const B64 = asciiBytes('ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/');
 
 export class ConnectionJsonWriter {
-  /** JSON text (UTF-8) of each address by address id, made on first use. */
-  private readonly addrJson: Uint8Array[] = [];
-  /** Address octets by address id; null for text that is not an IP address. */
-  private readonly addrOctets: (Uint8Array | null)[] = [];
+  /**
+   * Every address's JSON text (UTF-8), address id a at addrText[addrAt[a] .. addrAt[a + 1]),
+   * and its octets at addrOctets[a * 16], addrLen[a] of them (0: not an IP address). Made
+   * once, in two arrays: no object per address.
+   */
+  private readonly addrText: Uint8Array;
+  private readonly addrAt: Int32Array;
+  private readonly addrOctets: Uint8Array;
+  private readonly addrLen: Uint8Array;
   private readonly stackJson: Uint8Array[] = [];
   private readonly rtt = new Float64Array(5);
+  /** Some address or tunnel text has an octet above 0x7f (JsonOut.nonAscii). */
+  private nonAscii = false;
 
-  constructor(private readonly table: ConnectionTable) {}
+  constructor(private readonly table: ConnectionTable) {
+    const addrs = table.flows.addrs;
+    const n = addrs.length;
+    this.addrAt = new Int32Array(n + 1);
+    this.addrOctets = new Uint8Array(n * 16);
+    this.addrLen = new Uint8Array(n);
+    let text = new Uint8Array(Math.max(64, n * 20));
+    let at = 0;
+    for (let a = 0; a < n; a++) {
+      const j = utf8Bytes(JSON.stringify(addrs[a]));
+      if (at + j.length > text.length) {
+        const t = new Uint8Array(Math.max(text.length * 2, at + j.length));
+        t.set(text.subarray(0, at));
+        text = t;
+      }
+      text.set(j, at);
+      at += j.length;
+      this.addrAt[a + 1] = at;
+      const o = addressBytes(addrs[a]);
+      if (o) {
+        this.addrOctets.set(o, a * 16);
+        this.addrLen[a] = o.length;
+      }
+    }
+    this.addrText = text;
+    for (let i = 0; i < at; i++) if (text[i] > 0x7f) this.nonAscii = true;
+  }
 
   /** Writes JSON.stringify(connectionJson(table.connection(c))). */
   write(o: JsonOut, c: number): void {
@@ -80,20 +113,20 @@ export class ConnectionJsonWriter {
     const isTcp = f.isTcp[c] === 1;
     const st = f.tunnelStack[c];
     const pk = f.packets;
-    const cj = this.addrJson[ca] ?? this.addr(ca);
-    const sj = this.addrJson[sa] ?? this.addr(sa);
+    const at = this.addrAt;
     const tj = this.stackJson[st] ?? this.stack(st);
-    o.room(MAX_FIXED + cj.length + sj.length + tj.length);
+    o.room(MAX_FIXED + (at[ca + 1] - at[ca]) + (at[sa + 1] - at[sa]) + tj.length);
+    if (this.nonAscii) o.nonAscii = true;
     const b = o.buf;
     let p = o.pos;
     p = putBytes(b, p, K_ID);
     p = putUint(b, p, c);
     p = putBytes(b, p, isTcp ? K_TCP : K_UDP);
-    p = putBytes(b, p, cj);
+    p = putRange(b, p, this.addrText, at[ca], at[ca + 1]);
     p = putBytes(b, p, K_PORT);
     p = putUint(b, p, cp);
     p = putBytes(b, p, K_SERVER);
-    p = putBytes(b, p, sj);
+    p = putRange(b, p, this.addrText, at[sa], at[sa + 1]);
     p = putBytes(b, p, K_PORT);
     p = putUint(b, p, sp);
     p = putBytes(b, p, K_TUNNEL);
@@ -122,10 +155,11 @@ export class ConnectionJsonWriter {
         p = this.counters(o.buf, o.pos, c);
       }
     } else p = putBytes(b, p, NO_TCP);
-    const d = portFlowDigest(isTcp ? IPPROTO_TCP : IPPROTO_UDP, this.octets(ca), this.octets(sa), cp, sp);
     const out = o.buf;
-    if (d === null) p = putBytes(out, p, K_CID_NULL);
+    const len = this.addrLen[ca];
+    if (len === 0 || len !== this.addrLen[sa]) p = putBytes(out, p, K_CID_NULL);
     else {
+      const d = portFlowDigestAt(isTcp ? IPPROTO_TCP : IPPROTO_UDP, this.addrOctets, ca * 16, this.addrOctets, sa * 16, len, cp, sp);
       p = putBytes(out, p, K_CID);
       p = base64Digest(out, p, d);
       out[p++] = 0x22; // "
@@ -182,18 +216,10 @@ export class ConnectionJsonWriter {
     return p;
   }
 
-  private addr(id: number): Uint8Array {
-    return (this.addrJson[id] = utf8Bytes(JSON.stringify(this.table.flows.addrs[id])));
-  }
-
-  private octets(id: number): Uint8Array | null {
-    let v = this.addrOctets[id];
-    if (v === undefined) this.addrOctets[id] = v = addressBytes(this.table.flows.addrs[id]);
-    return v;
-  }
-
   private stack(id: number): Uint8Array {
-    return (this.stackJson[id] = utf8Bytes(JSON.stringify(this.table.flows.stacks[id])));
+    const j = utf8Bytes(JSON.stringify(this.table.flows.stacks[id]));
+    if (j.some((b) => b > 0x7f)) this.nonAscii = true;
+    return (this.stackJson[id] = j);
   }
 }
 

@@ -36,12 +36,14 @@ export class JsonOut {
   pos = 0;
   /** Octets handed to the sink so far. */
   written = 0;
+  /** Some octet of the current chunk may be above 0x7f (set by text and by writers of other such octets). */
+  nonAscii = false;
 
   /**
    * `reuse`: the sink is done with a chunk when it returns (it copies or decodes it), so one
    * buffer serves them all.
    */
-  constructor(private readonly sink: (chunk: Uint8Array | string) => void, private readonly chunk = CHUNK, private readonly reuse = false) {
+  constructor(private readonly sink: (chunk: Uint8Array | string, ascii: boolean) => void, private readonly chunk = CHUNK, private readonly reuse = false) {
     this.buf = Buffer.allocUnsafe(chunk);
   }
 
@@ -53,7 +55,8 @@ export class JsonOut {
   /** Hands what is buffered to the sink and starts a new buffer. */
   flush(): void {
     if (this.pos === 0) return;
-    this.sink(this.buf.subarray(0, this.pos));
+    this.sink(this.buf.subarray(0, this.pos), !this.nonAscii);
+    this.nonAscii = false;
     this.written += this.pos;
     if (!this.reuse) this.buf = Buffer.allocUnsafe(this.chunk);
     this.pos = 0;
@@ -68,12 +71,15 @@ export class JsonOut {
   text(s: string): void {
     if (s.length * 3 > this.chunk) {
       this.flush();
-      this.sink(s);
-      this.written += Buffer.byteLength(s);
+      const n = Buffer.byteLength(s);
+      this.sink(s, n === s.length);
+      this.written += n;
       return;
     }
     this.room(s.length * 3);
-    this.pos += this.buf.write(s, this.pos, 'utf8');
+    const n = this.buf.write(s, this.pos, 'utf8');
+    if (n !== s.length) this.nonAscii = true;
+    this.pos += n;
   }
 
   /** Ready octets (at most a chunk). */
@@ -110,6 +116,12 @@ export function putBytes(buf: Uint8Array, p: number, b: Uint8Array): number {
   if (n > 48) buf.set(b, p);
   else for (let i = 0; i < n; i++) buf[p + i] = b[i];
   return p + n;
+}
+
+/** Copies src[from, to) to buf at p; returns the end. */
+export function putRange(buf: Uint8Array, p: number, src: Uint8Array, from: number, to: number): number {
+  for (let i = from; i < to; i++) buf[p++] = src[i];
+  return p;
 }
 
 /** ASCII text (String(number), base64, …) at p; returns the end. */

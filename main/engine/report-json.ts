@@ -27,8 +27,9 @@ export function writeReportJson(
   http?: HttpExchanges,
 ): void {
   // Each chunk is whole UTF-8 (JsonOut never splits a character between chunks); decoded
-  // here, so the one buffer serves every chunk.
-  const toText = (c: Uint8Array | string): void => write(typeof c === 'string' ? c : Buffer.from(c.buffer, c.byteOffset, c.byteLength).toString('utf8'));
+  // here (as Latin-1, a plain copy, when it is all ASCII), so the one buffer serves every chunk.
+  const toText = (c: Uint8Array | string, ascii: boolean): void =>
+    write(typeof c === 'string' ? c : Buffer.from(c.buffer, c.byteOffset, c.byteLength).toString(ascii ? 'latin1' : 'utf8'));
   writeDocument(new JsonOut(toText, undefined, true), report, table, eachConnection, http);
 }
 

@@ -304,13 +304,40 @@ export function portFlowCommunityId(proto: number, src: Uint8Array | null, dst: 
  */
 export function portFlowDigest(proto: number, src: Uint8Array | null, dst: Uint8Array | null, sport: number, dport: number, seed = 0): Buffer | null {
   if (!src || !dst || src.length !== dst.length) return null;
+  return portFlowDigestAt(proto, src, 0, dst, 0, src.length, sport, dport, seed);
+}
+
+/**
+ * portFlowDigest of addresses stored at offsets of octet arrays (`len` octets each, 4 or
+ * 16): for writers that keep every address's octets in one array.
+ */
+export function portFlowDigestAt(
+  proto: number, sa: Uint8Array, srcAt: number, da: Uint8Array, dstAt: number, len: number, sport: number, dport: number, seed = 0,
+): Buffer {
   sport &= 0xffff;
   dport &= 0xffff;
-  const c = lessThan(src, dst);
-  const n = c > 0 || (c === 0 && sport > dport)
-    ? hashInput(seed, dst, src, proto, true, dport, sport)
-    : hashInput(seed, src, dst, proto, true, sport, dport);
-  return sha1Into(MSG, n);
+  let c = 0;
+  for (let i = 0; i < len && c === 0; i++) c = sa[srcAt + i] - da[dstAt + i];
+  const swap = c > 0 || (c === 0 && sport > dport);
+  const m = MSG;
+  m[0] = (seed >> 8) & 0xff;
+  m[1] = seed & 0xff;
+  for (let i = 0; i < len; i++) {
+    const s = sa[srcAt + i];
+    const d = da[dstAt + i];
+    m[2 + i] = swap ? d : s;
+    m[2 + len + i] = swap ? s : d;
+  }
+  let o = 2 + len * 2;
+  const lo = swap ? dport : sport;
+  const hi = swap ? sport : dport;
+  m[o++] = proto & 0xff;
+  m[o++] = 0;
+  m[o++] = lo >> 8;
+  m[o++] = lo & 0xff;
+  m[o++] = hi >> 8;
+  m[o++] = hi & 0xff;
+  return sha1Into(m, o);
 }
 
 /** Checks a --community-id-seed value: an integer 0..65535. */

@@ -76,7 +76,11 @@ describe('putNum', () => {
 describe('JsonOut', () => {
   it('hands out chunks whose concatenation is the text, long texts whole', () => {
     const parts: (Uint8Array | string)[] = [];
-    const o = new JsonOut((c) => parts.push(typeof c === 'string' ? c : Buffer.from(c)), 64);
+    const flags: boolean[] = [];
+    const o = new JsonOut((c, ascii) => {
+      parts.push(typeof c === 'string' ? c : Buffer.from(c));
+      flags.push(ascii);
+    }, 64);
     const long = 'x'.repeat(100);
     const texts = ['{"a":', 'é€😀', long, ',', '"b"'];
     for (const t of texts) o.text(t);
@@ -84,6 +88,9 @@ describe('JsonOut', () => {
     o.uint(42);
     o.end();
     expect(parts.some((p) => typeof p === 'string')).toBe(true);
+    // A chunk said to be ASCII is (so it may be decoded as Latin-1); the one with 'é€😀' is not.
+    parts.forEach((p, i) => expect(Buffer.from(p).every((b) => b < 0x80)).toBe(flags[i]));
+    expect(flags).toContain(false);
     expect(Buffer.concat(parts.map((p) => (typeof p === 'string' ? Buffer.from(p) : p))).toString('utf8')).toBe(texts.join('') + '1768471200.05815442');
     expect(o.written).toBe(Buffer.byteLength(texts.join('') + '1768471200.05815442'));
   });
