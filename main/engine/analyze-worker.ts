@@ -1,12 +1,14 @@
 import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { addSessionAlerts } from '../ids/analyze-alerts.js';
-import { openCapture } from '../pcap/reader.js';
+import { openCapture, type CaptureReader } from '../pcap/reader.js';
+import { AppStage, appStageWorkerFile, shouldSplit } from './split-analysis.js';
+import { fileOfReport } from './analyze-file.js';
 import { SessionDeltas, type AppSnapshot, type IndexSlice } from './session-deltas.js';
 import type { ConnectionRows } from './connection-columns.js';
 import { AnalysisSession } from './session.js';
 import { parseDecodeAs } from '../decode/decoder.js';
 import type { AnalysisReport } from './report.js';
-import type { HttpExchangeStore } from '../analysis/http-exchange-store.js';
+import { HttpExchangeStore } from '../analysis/http-exchange-store.js';
 import type { CaptureInterface } from '../pcap/record.js';
 import { loadKeyLogFiles, secretsWarnings, useCaptureSecrets } from '../decrypt/capture-keys.js';
 
@@ -80,7 +82,7 @@ const CHECK_EVERY = 4096;
  */
 const FIRST_BATCH = 256;
 
-export function runAnalysis(job: AnalyzeJob, post: (m: WorkerMessage, transfer?: ArrayBuffer[]) => void): void {
+export function runAnalysis(job: AnalyzeJob, post: (m: WorkerMessage, transfer?: ArrayBuffer[]) => void): void | Promise<void> {
   const cancel = new Int32Array(job.cancel);
   const batchMs = job.batchMs ?? 200;
   let reader;
@@ -90,9 +92,13 @@ export function runAnalysis(job: AnalyzeJob, post: (m: WorkerMessage, transfer?:
     post({ type: 'failed', message: (e as Error).message });
     return;
   }
+  // Big files in a worker thread: the application layer in a second thread (engine/split-analysis.ts).
+  const appWorker = !isMainThread && !job.alertsPath ? appStageWorkerFile(import.meta.url) : null;
+  const split = appWorker && shouldSplit(job.path) ? new AppStage({ path: job.path, decodeAs: job.decodeAs, keyLogs: [], keyLogPaths: job.keyLogPaths, output: 'parts' }, appWorker) : null;
+  let closeReader = true;
   try {
-    const session = new AnalysisSession({ decodeAs: job.decodeAs.map(parseDecodeAs), keepIndex: true });
-    const keyProblems = loadKeyLogFiles(job.keyLogPaths ?? [], session.app.keys);
+    const session = new AnalysisSession({ decodeAs: job.decodeAs.map(parseDecodeAs), keepIndex: true, stage: split ? 'transport' : 'whole' });
+    const keyProblems = split ? [] : loadKeyLogFiles(job.keyLogPaths ?? [], session.app.keys);
     useCaptureSecrets(reader, session.app.keys);
     post({ type: 'opened', format: reader.format, size: reader.size });
     // The service keeps the packet index; here it only buffers the next batch's part.
@@ -113,8 +119,10 @@ export function runAnalysis(job: AnalyzeJob, post: (m: WorkerMessage, transfer?:
 
     let n = 0;
     let hold = isMainThread ? 0 : job.holdForCancelMs ?? 0;
+    const ctx = session.connections.flows.ctx;
     for (let r = reader.next(); r; r = reader.next()) {
       session.feed(r);
+      split?.push(ctx);
       if (++n % CHECK_EVERY === 0 || n === FIRST_BATCH) {
         if (hold > 0) {
           batch();
@@ -128,8 +136,14 @@ export function runAnalysis(job: AnalyzeJob, post: (m: WorkerMessage, transfer?:
         if (Date.now() - lastBatch >= batchMs) batch();
       }
     }
+    split?.end();
     session.finish();
     batch();
+    if (split) {
+      const r = reader;
+      closeReader = false;
+      return finishSplit(split, session, r, job, cancelled, post).finally(() => r.close());
+    }
     for (const message of [...keyProblems, ...secretsWarnings(reader)]) session.warnings.push({ packet: null, offset: null, message });
     if (reader.error) session.warnings.push({ packet: reader.error.packet + 1, offset: reader.error.offset, message: reader.error.message });
     if (cancelled) session.warnings.push({ packet: null, offset: reader.bytesRead, message: 'reading was cancelled; results cover the part read' });
@@ -145,9 +159,44 @@ export function runAnalysis(job: AnalyzeJob, post: (m: WorkerMessage, transfer?:
     const httpStore = session.app.http.store;
     post({ type: 'done', report, cancelled, damaged: reader.error ? reader.error.message : null, interfaces: reader.interfaces, connectionsInBatches: true, httpStore }, httpStore.buffers());
   } catch (e) {
+    split?.abort();
+    void split?.close();
     post({ type: 'failed', message: `analysis failed: ${(e as Error).message}` });
   } finally {
-    reader.close();
+    if (closeReader) reader.close();
+  }
+}
+
+/**
+ * The end of a split file analysis: the application thread's findings, warnings and HTTP,
+ * DNS, TLS and QUIC results (AppParts) make the same 'done' report as one thread's.
+ */
+async function finishSplit(split: AppStage, session: AnalysisSession, reader: CaptureReader, job: AnalyzeJob, cancelled: boolean, post: (m: WorkerMessage, transfer?: ArrayBuffer[]) => void): Promise<void> {
+  try {
+    split.sendTcpFacts(session.connections);
+    const m = await split.next();
+    if (m.type !== 'parts') throw new Error(m.type === 'failed' ? m.message : `unexpected ${m.type}`);
+    const p = m.parts;
+    const warnings = p.warnings as AnalysisReport['warnings'];
+    if (cancelled) warnings.push({ packet: null, offset: reader.bytesRead, message: 'reading was cancelled; results cover the part read' });
+    const report: AnalysisReport = {
+      file: session.fileSummary(fileOfReport(job.path, reader)),
+      warnings,
+      tunnels: p.tunnels as AnalysisReport['tunnels'],
+      connections: [],
+      http: [],
+      dns: p.dns,
+      tls: p.tls,
+      quic: p.quic,
+      findings: p.findings,
+      alerts: [],
+    };
+    const httpStore = HttpExchangeStore.revive(p.httpStore);
+    post({ type: 'done', report, cancelled, damaged: reader.error ? reader.error.message : null, interfaces: reader.interfaces, connectionsInBatches: true, httpStore }, httpStore.buffers());
+  } catch (e) {
+    post({ type: 'failed', message: `analysis failed: ${(e as Error).message}` });
+  } finally {
+    await split.close();
   }
 }
 
