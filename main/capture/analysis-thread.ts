@@ -170,13 +170,13 @@ export class AnalysisThread {
         // not permitted: both run as started
       }
     }
-    this.worker.unref();
     this.buf = new ArrayBuffer(BATCH_BYTES);
     this.view = new DataView(this.buf);
     this.bytes = new Uint8Array(this.buf);
     this.worker.on('message', (m: FromWorker) => this.onMessage(m));
     this.worker.on('error', (e) => this.fail(`the analysis thread failed: ${e.message}`));
     this.worker.on('exit', () => { if (!this.closed) this.fail('the analysis thread ended'); });
+    this.worker.unref(); // after the listeners (adding a 'message' listener refs the worker again)
     this.timer = setInterval(() => {
       if (this.n > 0 && Date.now() - this.firstMs >= BATCH_MS) this.post();
     }, BATCH_MS);
