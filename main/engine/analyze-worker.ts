@@ -1,7 +1,7 @@
 import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { addSessionAlerts } from '../ids/analyze-alerts.js';
 import { openCapture, type CaptureReader } from '../pcap/reader.js';
-import { AppStage, appStageWorkerFile, shouldSplit } from './split-analysis.js';
+import { AppStage, shouldSplit } from './split-analysis.js';
 import { fileOfReport } from './analyze-file.js';
 import { SessionDeltas, type AppSnapshot, type IndexSlice } from './session-deltas.js';
 import type { ConnectionRows } from './connection-columns.js';
@@ -42,6 +42,8 @@ export interface AnalyzeJob {
    * Atomics.notify) before reading on. Worker threads only (a main thread cannot wait).
    */
   holdForCancelMs?: number;
+  /** The split analysis's application-thread script (engine/app-stage-worker.ts, bundled); absent: one thread. */
+  appStageWorker?: string;
 }
 
 export type { IndexSlice };
@@ -93,7 +95,7 @@ export function runAnalysis(job: AnalyzeJob, post: (m: WorkerMessage, transfer?:
     return;
   }
   // Big files in a worker thread: the application layer in a second thread (engine/split-analysis.ts).
-  const appWorker = !isMainThread && !job.alertsPath ? appStageWorkerFile(import.meta.url) : null;
+  const appWorker = !isMainThread && !job.alertsPath ? job.appStageWorker ?? null : null;
   const split = appWorker && shouldSplit(job.path) ? new AppStage({ path: job.path, decodeAs: job.decodeAs, keyLogs: [], keyLogPaths: job.keyLogPaths, output: 'parts' }, appWorker) : null;
   let closeReader = true;
   try {

@@ -1,5 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import { existsSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { availableParallelism } from 'node:os';
 import { openCapture } from '../pcap/reader.js';
 import type { CaptureFormatError } from '../pcap/record.js';
@@ -60,8 +61,13 @@ export interface SplitResult {
 export function appStageWorkerFile(bundleUrl: string): string | null {
   const file = new URL('./app-stage-worker.mjs', bundleUrl);
   if (file.protocol !== 'file:') return null;
-  const path = decodeURIComponent(file.pathname);
-  return existsSync(path) ? path : null;
+  return appStageWorkerBeside(decodeURIComponent(file.pathname)) ?? null;
+}
+
+/** The application thread's script in the folder of `file` (a bundle: out/cli), or undefined. */
+export function appStageWorkerBeside(file: string): string | undefined {
+  const path = join(dirname(file), 'app-stage-worker.mjs');
+  return existsSync(path) ? path : undefined;
 }
 
 /**

@@ -17,6 +17,7 @@ import type { LiveJob, LiveWorkerEvent, LiveWorkerHandle } from '../capture/live
 import type { CaptureCounters } from '../capture/live-sink.js';
 import { openCapture } from '../pcap/reader.js';
 import { ANALYZE_WORKER_LIMITS, runAnalysis, type AnalyzeJob, type WorkerMessage } from '../engine/analyze-worker.js';
+import { appStageWorkerBeside } from '../engine/split-analysis.js';
 import { SessionData } from './session-data.js';
 import { PacketReader } from './packets.js';
 import { buildHar } from './har.js';
@@ -155,6 +156,7 @@ export class TapscopeService implements TapscopeApi {
     const job: AnalyzeJob = {
       kind: 'tapscope-analyze', path, decodeAs, cancel, batchMs: this.opts.batchMs, keyLogPaths, alertsPath: req.alertsPath ? resolve(req.alertsPath) : undefined,
       holdForCancelMs: hold && hold.file === basename(path) ? hold.ms : undefined,
+      appStageWorker: this.opts.workerFile ? appStageWorkerBeside(this.opts.workerFile) : undefined,
     };
     let lastEmit = 0;
     let firstBatch = true;

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Worker } from 'node:worker_threads';
 import { mkdirSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { build } from 'esbuild';
 import { allCaptures, capture, decodeAsFor, REPO_ROOT } from '../helpers/captures.js';
 import type { AnalyzeJob, WorkerMessage } from '../../main/engine/analyze-worker.js';
@@ -42,7 +42,7 @@ interface Outcome {
 }
 
 function analyzeInWorker(path: string, decodeAs: string[], threads: '1' | '2'): Promise<Outcome> {
-  const job: AnalyzeJob = { kind: 'tapscope-analyze', path, decodeAs, cancel: new SharedArrayBuffer(4), batchMs: 5 };
+  const job: AnalyzeJob = { kind: 'tapscope-analyze', path, decodeAs, cancel: new SharedArrayBuffer(4), batchMs: 5, appStageWorker: join(dirname(workerFile), 'app-stage-worker.mjs') };
   const w = new Worker(workerFile, { workerData: job, env: { ...process.env, TAPSCOPE_ANALYZE_THREADS: threads } });
   const out: Outcome = { rows: new Map(), addrs: [], indexConn: [], indexTs: [], report: {}, http: [] };
   return new Promise((resolve, reject) => {
