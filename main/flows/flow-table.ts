@@ -172,12 +172,7 @@ export class FlowTable {
 
   /** Finds or creates the packet's connection, updates its counters and runs the TCP hooks. */
   lookup(f: Frame): FlowContext {
-    this.lookups++;
-    const ctx = this.ctx;
-    ctx.connId = -1;
-    ctx.conn = null;
-    ctx.toServer = false;
-    ctx.tcpFlags = 0;
+    const ctx = this.nextPacket();
     if ((f.l4 !== L4.Tcp && f.l4 !== L4.Udp) || (f.isFragment && f.fragOffset > 0)) return ctx;
     const isTcp = f.l4 === L4.Tcp ? 1 : 0;
     const aFirst = f.src < f.dst || (f.src === f.dst && f.srcPort <= f.dstPort);
@@ -228,12 +223,7 @@ export class FlowTable {
    * table has no key index and no TCP hooks.
    */
   replay(f: Frame, connId: number, toServer: boolean, tcpFlags: number): FlowContext {
-    this.lookups++;
-    const ctx = this.ctx;
-    ctx.connId = -1;
-    ctx.conn = null;
-    ctx.toServer = false;
-    ctx.tcpFlags = 0;
+    const ctx = this.nextPacket();
     if (connId < 0) return ctx;
     const isTcp = f.l4 === L4.Tcp ? 1 : 0;
     if (connId === this.count) {
@@ -245,6 +235,17 @@ export class FlowTable {
     }
     this.countPacket(f, connId, isTcp, toServer);
     ctx.tcpFlags = tcpFlags;
+    return ctx;
+  }
+
+  /** A new packet: the context says "no conversation" until the packet is placed. */
+  private nextPacket(): FlowContext {
+    this.lookups++;
+    const ctx = this.ctx;
+    ctx.connId = -1;
+    ctx.conn = null;
+    ctx.toServer = false;
+    ctx.tcpFlags = 0;
     return ctx;
   }
 
