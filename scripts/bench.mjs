@@ -29,7 +29,7 @@
 // with ratios, the per-connection memory ((peak RSS - RSS on a tiny capture) / connections) and the
 // load average. Other options: --runs N (best of N wall), --conns N, --stages (adds the engine's
 // read / decode / analysis stages from bench/engine-bench.ts), --tools a,b (tapscope, tshark,
-// tcptrace, flows, workbench; one-thread adds `analyze` in one thread beside the split analysis), --no-live (skips the live-capture bench, scripts/bench-capture.mjs),
+// tcptrace, flows, workbench; split adds `analyze` on two threads, TAPSCOPE_ANALYZE_THREADS=2), --no-live (skips the live-capture bench, scripts/bench-capture.mjs),
 // --mem-limit-mb N (default 8000: no run may take more of the shared machine's memory),
 // --worktree (build the engine from the work tree instead of the last commit).
 import { spawn, spawnSync } from 'node:child_process';
@@ -392,7 +392,7 @@ async function benchCapture(name, cap, baseRssMB, results) {
   if (tools.has('tapscope')) {
     tapscope = await measure(`${tap} analyze ${q(path)} --json > /dev/null`);
     add('`tapscope analyze FILE --json > /dev/null`', tapscope);
-    if (tools.has('one-thread')) add('`TAPSCOPE_ANALYZE_THREADS=1 tapscope analyze FILE --json`', await measure(`TAPSCOPE_ANALYZE_THREADS=1 ${tap} analyze ${q(path)} --json > /dev/null`));
+    if (tools.has('split')) add('`TAPSCOPE_ANALYZE_THREADS=2 tapscope analyze FILE --json` (split analysis)', await measure(`TAPSCOPE_ANALYZE_THREADS=2 ${tap} analyze ${q(path)} --json > /dev/null`));
   }
   let tshark = null;
   if (tools.has('tshark') && has('tshark')) {

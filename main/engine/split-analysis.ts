@@ -1,7 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import { existsSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { availableParallelism } from 'node:os';
 import { openCapture } from '../pcap/reader.js';
 import type { CaptureFormatError } from '../pcap/record.js';
 import type { DecodeAs } from '../decode/decoder.js';
@@ -33,8 +32,6 @@ import type { AppStageJob, AppStageMessage, TransportStageMessage } from './app-
  * (test/engine/split-analysis.test.ts, every corpus capture).
  */
 
-/** Files below this size are analysed in one thread (starting a worker costs ~50 ms). */
-const SPLIT_MIN_BYTES = 16 * 1024 * 1024;
 /**
  * The application thread's young generation. Parsing allocates many short-lived strings and
  * records; with V8's default (16 MB) scavenges took 20 % of that thread at 200,000 HTTP
@@ -72,23 +69,20 @@ export function appStageWorkerBeside(file: string): string | undefined {
 }
 
 /**
- * Whether to split: TAPSCOPE_ANALYZE_THREADS=1 never, =2 always (regular files only: a pipe
- * cannot be read twice); otherwise for regular files of SPLIT_MIN_BYTES or more on a
- * machine with two cores or more.
+ * Whether to split: only when TAPSCOPE_ANALYZE_THREADS=2, and only regular files (a pipe
+ * cannot be read twice). Not by default: measured on the idle 2-core machine the split
+ * saves 5-10 % of the wall time at 200,000 connections (3.26 s against 3.45-3.64 s) and
+ * nothing on the 1 GB bulk capture (1.0 s both: reading and decoding, which both threads
+ * do, are most of it), for about 100 MB more peak RSS (two heaps, two flow tables);
+ * README "Performance".
  */
 export function shouldSplit(path: string, env: NodeJS.ProcessEnv = process.env): boolean {
-  const threads = env.TAPSCOPE_ANALYZE_THREADS;
-  if (threads === '1') return false;
-  let size: number;
+  if (env.TAPSCOPE_ANALYZE_THREADS !== '2') return false;
   try {
-    const st = statSync(path);
-    if (!st.isFile()) return false;
-    size = st.size;
+    return statSync(path).isFile();
   } catch {
     return false;
   }
-  if (threads === '2') return true;
-  return size >= SPLIT_MIN_BYTES && availableParallelism() >= 2;
 }
 
 /** Thrown when the split analysis stopped before it wrote anything: the caller may analyse in one thread instead. */

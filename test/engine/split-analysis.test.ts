@@ -92,7 +92,7 @@ describe('split analysis: when and how it runs', () => {
     const big = capture('http-get-basic.pcap');
     expect(shouldSplit(big, { TAPSCOPE_ANALYZE_THREADS: '2' })).toBe(true);
     expect(shouldSplit(big, { TAPSCOPE_ANALYZE_THREADS: '1' })).toBe(false);
-    expect(shouldSplit(big, {})).toBe(false); // small: one thread
+    expect(shouldSplit(big, {})).toBe(false); // one thread unless asked
     expect(shouldSplit(CAPTURES_DIR, { TAPSCOPE_ANALYZE_THREADS: '2' })).toBe(false);
     expect(shouldSplit('/dev/stdin', { TAPSCOPE_ANALYZE_THREADS: '2' })).toBe(false);
     expect(shouldSplit(join(scratch, 'missing.pcap'), { TAPSCOPE_ANALYZE_THREADS: '2' })).toBe(false);
