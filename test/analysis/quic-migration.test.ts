@@ -14,60 +14,26 @@
  * keys, by both. The capture is stopped once its file stops growing (tcpdump lags under load). Skipped,
  * with the reason, only without root, network namespaces or the tools (never in CI).
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { analyzeFile } from '../../main/engine/analyze-file.js';
 import { tsharkFields } from '../helpers/captures.js';
 import { inProcess, openAndWait } from '../services/harness.js';
 import { skipUnlessRequired } from '../helpers/privileged.js';
+import { Ngtcp2Lab, hasExited, ngtcp2SkipReason, waitFor } from '../helpers/ngtcp2-lab.js';
 import type { ConnJson, QuicJson } from './quic-oracle.js';
 
-const NS = `tsQuicMig${process.pid % 100000}`;
 const IP = '127.0.0.1';
 const PORT = 443;
 const BIG = 300_000;
 
-const sh = (cmd: string, args: string[]) => execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 20_000 });
-const inNs = (args: string[]) => ['netns', 'exec', NS, ...args];
-
-function skipReason(): string | null {
-  if (process.platform !== 'linux') return 'network namespaces need Linux';
-  if (process.getuid?.() !== 0) return 'needs root (ip netns, tcpdump)';
-  for (const tool of ['ip', 'tcpdump', 'openssl', 'gtlsserver', 'gtlsclient', 'tshark']) {
-    try {
-      execFileSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' });
-    } catch {
-      return `${tool} is not installed`;
-    }
-  }
-  return null;
-}
-
-const skip = skipUnlessRequired('QUIC migration with ngtcp2', skipReason());
-let dir = '';
-let nsMade = false;
-const procs: ChildProcess[] = [];
+const skip = skipUnlessRequired('QUIC migration with ngtcp2', ngtcp2SkipReason());
+const lab = new Ngtcp2Lab(`tsQuicMig${process.pid % 100000}`);
 let keyLog = '';
 const clientLogs: string[] = [];
 let pcap = '';
-
-function start(args: string[], env: NodeJS.ProcessEnv = process.env): { p: ChildProcess; out: () => string } {
-  const p = spawn('ip', inNs(args), { stdio: ['ignore', 'pipe', 'pipe'], env });
-  let out = '';
-  p.stdout!.on('data', (d) => { out += d; });
-  p.stderr!.on('data', (d) => { out += d; });
-  procs.push(p);
-  return { p, out: () => out };
-}
-
-async function waitFor(cond: () => boolean, ms: number): Promise<void> {
-  for (const t0 = Date.now(); !cond() && Date.now() - t0 < ms;) await new Promise((r) => setTimeout(r, 50));
-}
-const exited = (p: ChildProcess) => p.exitCode !== null || p.signalCode !== null;
 
 type Report = { quic: (QuicJson & { paths: number[] })[]; connections: ConnJson[]; http: { connectionId: number; protocol: string; uri: string; status: number | null; streamId: number; responseBytes: number }[] };
 const keyed = () => analyzeFile(pcap, { keyLogs: [{ text: readFileSync(keyLog, 'utf8'), source: keyLog }] }).report as unknown as Report;
@@ -89,25 +55,20 @@ const tapscopePaths = (r: Report) => r.quic.map((q) => q.paths.map((id) => Strin
 
 describe.skipIf(skip !== null)(`QUIC migration with ngtcp2 in a namespace${skip ? ` (skipped: ${skip})` : ''}`, () => {
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'tapscope-quic-mig-'));
-    sh('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'), '-days', '2', '-subj', '/CN=localhost']);
-    mkdirSync(join(dir, 'htdocs'));
-    writeFileSync(join(dir, 'htdocs', 'index.html'), 'hello over QUIC\n');
-    writeFileSync(join(dir, 'htdocs', 'big.bin'), randomBytes(BIG));
-    keyLog = join(dir, 'keys.log');
-    sh('ip', ['netns', 'add', NS]);
-    nsMade = true;
-    sh('ip', inNs(['ip', 'link', 'set', 'lo', 'up']));
-    pcap = join(dir, 'quic-migration.pcap');
-    const dump = start(['tcpdump', '-i', 'lo', '-U', '-w', pcap, 'udp']);
+    lab.setUp('tapscope-quic-mig-');
+    writeFileSync(join(lab.htdocs, 'index.html'), 'hello over QUIC\n');
+    writeFileSync(join(lab.htdocs, 'big.bin'), randomBytes(BIG));
+    keyLog = join(lab.dir, 'keys.log');
+    pcap = join(lab.dir, 'quic-migration.pcap');
+    const dump = lab.start(['tcpdump', '-i', 'lo', '-U', '-w', pcap, 'udp']);
     await waitFor(() => dump.out().includes('listening'), 5000);
-    const server = start(['gtlsserver', '-q', '--max-gso-dgrams=1', '-d', join(dir, 'htdocs'), IP, String(PORT), join(dir, 'key.pem'), join(dir, 'cert.pem')]);
+    const server = lab.start(['gtlsserver', '-q', '--max-gso-dgrams=1', '-d', lab.htdocs, IP, String(PORT), lab.key, lab.cert]);
     await new Promise((r) => setTimeout(r, 300));
     for (const extra of [[], ['--nat-rebinding']]) {
-      const client = start(['timeout', '10', 'gtlsclient', '--exit-on-all-streams-close', '--handshake-timeout=1s', ...extra,
+      const client = lab.start(['timeout', '10', 'gtlsclient', '--exit-on-all-streams-close', '--handshake-timeout=1s', ...extra,
         '--change-local-addr=5ms', '--max-stream-data-bidi-local=16K', IP, String(PORT), 'https://localhost/index.html', 'https://localhost/big.bin'],
       { ...process.env, SSLKEYLOGFILE: keyLog });
-      await waitFor(() => exited(client.p), 12_000);
+      await waitFor(() => hasExited(client.p), 12_000);
       clientLogs.push(client.out());
     }
     await new Promise((r) => setTimeout(r, 500));
@@ -120,20 +81,10 @@ describe.skipIf(skip !== null)(`QUIC migration with ngtcp2 in a namespace${skip 
       await new Promise((r) => setTimeout(r, 250));
     }
     dump.p.kill('SIGINT');
-    await waitFor(() => procs.every(exited), 5000);
+    await waitFor(() => lab.procs.every(hasExited), 5000);
   }, 40_000);
 
-  afterAll(() => {
-    for (const p of procs) if (!exited(p)) p.kill('SIGKILL');
-    if (nsMade) {
-      try {
-        sh('ip', ['netns', 'del', NS]);
-      } catch {
-        // already gone
-      }
-    }
-    if (dir) rmSync(dir, { recursive: true, force: true });
-  });
+  afterAll(() => lab.tearDown());
 
   it('each client moved to another port during the large response and got both files (ground truth)', () => {
     expect(clientLogs).toHaveLength(2);

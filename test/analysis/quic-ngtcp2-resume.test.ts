@@ -12,87 +12,41 @@
  * the clients printed.
  * Skipped, with the reason, only without root, network namespaces or the tools.
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { analyzeFile } from '../../main/engine/analyze-file.js';
 import { tsharkFields } from '../helpers/captures.js';
+import { Ngtcp2Lab, hasExited, ngtcp2SkipReason, waitFor } from '../helpers/ngtcp2-lab.js';
 import { expectSameAsTshark, tsharkConnections, type ConnJson, type QuicJson } from './quic-oracle.js';
 
-const NS = `tsQuicR${process.pid % 100000}`;
 const IP = '127.0.0.1';
 const PORT = 443;
 const BIG = 300_000;
 
-const sh = (cmd: string, args: string[]) => execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 20_000 });
-const inNs = (args: string[]) => ['netns', 'exec', NS, ...args];
-
-function skipReason(): string | null {
-  if (process.platform !== 'linux') return 'network namespaces need Linux';
-  if (process.getuid?.() !== 0) return 'needs root (ip netns, tcpdump)';
-  for (const tool of ['ip', 'tcpdump', 'openssl', 'gtlsserver', 'gtlsclient', 'tshark']) {
-    try {
-      execFileSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' });
-    } catch {
-      return `${tool} is not installed`;
-    }
-  }
-  return null;
-}
-
-const skip = skipReason();
-let dir = '';
-let nsMade = false;
+const skip = ngtcp2SkipReason();
+const lab = new Ngtcp2Lab(`tsQuicR${process.pid % 100000}`);
 let pcap = '';
 let keyLog = '';
-const procs: ChildProcess[] = [];
 const clientLogs: string[] = [];
 
-function start(args: string[]): ChildProcess {
-  const p = spawn('ip', inNs(args), { stdio: ['ignore', 'pipe', 'pipe'] });
-  procs.push(p);
-  return p;
-}
-
-function client(uris: string[], extra: string[]): Promise<string> {
-  return new Promise((resolve) => {
-    const p = spawn('ip', inNs(['timeout', '10', 'gtlsclient', '--exit-on-all-streams-close', '--handshake-timeout=1s', ...extra, IP, String(PORT), ...uris]), {
-      stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, SSLKEYLOGFILE: keyLog },
-    });
-    let out = '';
-    p.stdout!.on('data', (d) => { out += d; });
-    p.stderr!.on('data', (d) => { out += d; });
-    p.on('exit', () => resolve(out));
-  });
-}
-
-async function waitFor(cond: () => boolean, ms: number): Promise<void> {
-  for (const t0 = Date.now(); !cond() && Date.now() - t0 < ms;) await new Promise((r) => setTimeout(r, 50));
-}
+const client = (uris: string[], extra: string[]) => lab.runClient({ ip: IP, port: PORT, uris, extra, keyLog });
 
 const keyed = () => analyzeFile(pcap, { keyLogs: [{ text: readFileSync(keyLog, 'utf8'), source: keyLog }] });
 type H = { connectionId: number; uri: string; status: number | null; streamId: number; requestTs: number; responseBytes: number; responseHeaders: [string, string][] | null };
 
 describe.skipIf(skip !== null)(`QUIC 0-RTT and key update with ngtcp2 in a namespace${skip ? ` (skipped: ${skip})` : ''}`, () => {
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'tapscope-quic-resume-'));
-    sh('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'), '-days', '2', '-subj', '/CN=localhost']);
-    mkdirSync(join(dir, 'htdocs'));
-    writeFileSync(join(dir, 'htdocs', 'index.html'), 'hello again over QUIC\n');
-    writeFileSync(join(dir, 'htdocs', 'big.bin'), randomBytes(BIG));
+    lab.setUp('tapscope-quic-resume-');
+    const { dir } = lab;
+    writeFileSync(join(lab.htdocs, 'index.html'), 'hello again over QUIC\n');
+    writeFileSync(join(lab.htdocs, 'big.bin'), randomBytes(BIG));
     keyLog = join(dir, 'keys.log');
-    sh('ip', ['netns', 'add', NS]);
-    nsMade = true;
-    sh('ip', inNs(['ip', 'link', 'set', 'lo', 'up']));
     pcap = join(dir, 'quic-resume.pcap');
-    const dump = start(['tcpdump', '-i', 'lo', '-U', '-w', pcap, 'udp']);
-    let listening = false;
-    dump.stderr!.on('data', (d) => { if (String(d).includes('listening')) listening = true; });
-    await waitFor(() => listening, 5000);
-    start(['gtlsserver', '-q', '--max-gso-dgrams=1', '-d', join(dir, 'htdocs'), IP, String(PORT), join(dir, 'key.pem'), join(dir, 'cert.pem')]);
+    const dump = lab.start(['tcpdump', '-i', 'lo', '-U', '-w', pcap, 'udp']);
+    await waitFor(() => dump.out().includes('listening'), 5000);
+    lab.start(['gtlsserver', '-q', '--max-gso-dgrams=1', '-d', lab.htdocs, IP, String(PORT), lab.key, lab.cert]);
     await new Promise((r) => setTimeout(r, 300));
     const resume = [`--session-file=${join(dir, 'session')}`, `--tp-file=${join(dir, 'tp')}`];
     clientLogs.push(await client(['https://localhost/index.html'], resume));
@@ -109,21 +63,11 @@ describe.skipIf(skip !== null)(`QUIC 0-RTT and key update with ngtcp2 in a names
       size = now;
       await new Promise((r) => setTimeout(r, 250));
     }
-    for (const p of procs) p.kill(p === dump ? 'SIGINT' : 'SIGTERM');
-    await waitFor(() => procs.every((p) => p.exitCode !== null || p.signalCode !== null), 5000);
+    for (const p of lab.procs) p.kill(p === dump.p ? 'SIGINT' : 'SIGTERM');
+    await waitFor(() => lab.procs.every(hasExited), 5000);
   }, 60_000);
 
-  afterAll(() => {
-    for (const p of procs) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
-    if (nsMade) {
-      try {
-        sh('ip', ['netns', 'del', NS]);
-      } catch {
-        // already gone
-      }
-    }
-    if (dir) rmSync(dir, { recursive: true, force: true });
-  });
+  afterAll(() => lab.tearDown());
 
   it('the clients did what the test asked (ground truth)', () => {
     expect(clientLogs).toHaveLength(5);

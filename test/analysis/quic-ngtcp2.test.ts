@@ -10,95 +10,48 @@
  * per request, matching the ground truth (paths asked, statuses printed, body size served). Skipped, with the reason, only
  * without root, network namespaces or the tools.
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { analyzeFile } from '../../main/engine/analyze-file.js';
+import { Ngtcp2Lab, hasExited, ngtcp2SkipReason, waitFor } from '../helpers/ngtcp2-lab.js';
 import { expectSameAsTshark, tsharkConnections, type ConnJson, type QuicJson } from './quic-oracle.js';
 
-const NS = `tsQuic${process.pid % 100000}`;
 const IP = '127.0.0.1';
 const PORT_PLAIN = 443;
 const PORT_RETRY = 4433;
 const PORT_DROPPED = 8443;
 
-const sh = (cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv } = {}) =>
-  execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 20_000, env: opts.env ?? process.env });
-const inNs = (args: string[]) => ['netns', 'exec', NS, ...args];
-
-function skipReason(): string | null {
-  if (process.platform !== 'linux') return 'network namespaces need Linux';
-  if (process.getuid?.() !== 0) return 'needs root (ip netns, iptables, tcpdump)';
-  for (const tool of ['ip', 'iptables', 'tcpdump', 'openssl', 'gtlsserver', 'gtlsclient', 'tshark']) {
-    try {
-      execFileSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' });
-    } catch {
-      return `${tool} is not installed`;
-    }
-  }
-  return null;
-}
-
-const skip = skipReason();
-let dir = '';
-let nsMade = false;
-const procs: ChildProcess[] = [];
+const skip = ngtcp2SkipReason({ iptables: true });
+const lab = new Ngtcp2Lab(`tsQuic${process.pid % 100000}`);
 const clientLogs: string[] = [];
 let keyLog = '';
 const BODY = 'hello over QUIC\n';
 
-function start(args: string[], log: string): ChildProcess {
-  const p = spawn('ip', inNs(args), { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  p.stdout!.on('data', (d) => { out += d; });
-  p.stderr!.on('data', (d) => { out += d; });
-  p.on('exit', () => writeFileSync(join(dir, log), out));
-  procs.push(p);
-  return p;
-}
-
-async function waitFor(cond: () => boolean, ms: number): Promise<void> {
-  for (const t0 = Date.now(); !cond() && Date.now() - t0 < ms;) await new Promise((r) => setTimeout(r, 50));
+/** Starts args in the namespace; what it printed goes to log (in the test's folder) once it exits. */
+function start(args: string[], log: string) {
+  const proc = lab.start(args);
+  proc.p.on('exit', () => writeFileSync(join(lab.dir, log), proc.out()));
+  return proc;
 }
 
 /** Runs gtlsclient to completion (bounded), returning what it printed. */
-function client(port: number, uris: string[], extra: string[] = []): Promise<string> {
-  return new Promise((resolve) => {
-    const p = spawn('ip', inNs(['timeout', '10', 'gtlsclient', '--exit-on-all-streams-close', '--handshake-timeout=1s', ...extra, IP, String(port), ...uris]), {
-      stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, SSLKEYLOGFILE: keyLog },
-    });
-    let out = '';
-    p.stdout!.on('data', (d) => { out += d; });
-    p.stderr!.on('data', (d) => { out += d; });
-    p.on('exit', () => resolve(out));
-  });
-}
+const client = (port: number, uris: string[], extra: string[] = []) => lab.runClient({ ip: IP, port, uris, extra, keyLog });
 
 describe.skipIf(skip !== null)(`QUIC with ngtcp2 in a namespace${skip ? ` (skipped: ${skip})` : ''}`, () => {
   let pcap = '';
 
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'tapscope-quic-'));
-    sh('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'), '-days', '2', '-subj', '/CN=localhost']);
-    mkdirSync(join(dir, 'htdocs'));
-    writeFileSync(join(dir, 'htdocs', 'index.html'), BODY);
-    keyLog = join(dir, 'keys.log');
-    sh('ip', ['netns', 'add', NS]);
-    nsMade = true;
-    sh('ip', inNs(['ip', 'link', 'set', 'lo', 'up']));
+    lab.setUp('tapscope-quic-');
+    writeFileSync(join(lab.htdocs, 'index.html'), BODY);
+    keyLog = join(lab.dir, 'keys.log');
     // The firewall: UDP to PORT_DROPPED vanishes (no ICMP, as a dropping firewall does).
-    sh('ip', inNs(['iptables', '-A', 'INPUT', '-p', 'udp', '--dport', String(PORT_DROPPED), '-j', 'DROP']));
-    pcap = join(dir, 'quic.pcap');
+    lab.runInNs(['iptables', '-A', 'INPUT', '-p', 'udp', '--dport', String(PORT_DROPPED), '-j', 'DROP']);
+    pcap = join(lab.dir, 'quic.pcap');
     const dump = start(['tcpdump', '-i', 'lo', '-U', '-w', pcap, 'udp'], 'tcpdump.log');
-    let listening = false;
-    dump.stderr!.on('data', (d) => { if (String(d).includes('listening')) listening = true; });
-    await waitFor(() => listening, 5000);
-    const key = join(dir, 'key.pem');
-    const cert = join(dir, 'cert.pem');
-    start(['gtlsserver', '-q', '-d', join(dir, 'htdocs'), IP, String(PORT_PLAIN), key, cert], 'server.log');
-    start(['gtlsserver', '-q', '-V', '-d', join(dir, 'htdocs'), IP, String(PORT_RETRY), key, cert], 'server-retry.log');
+    await waitFor(() => dump.out().includes('listening'), 5000);
+    start(['gtlsserver', '-q', '-d', lab.htdocs, IP, String(PORT_PLAIN), lab.key, lab.cert], 'server.log');
+    start(['gtlsserver', '-q', '-V', '-d', lab.htdocs, IP, String(PORT_RETRY), lab.key, lab.cert], 'server-retry.log');
     await new Promise((r) => setTimeout(r, 300));
     clientLogs.push(await client(PORT_PLAIN, ['https://localhost/index.html', 'https://localhost/missing']));
     clientLogs.push(await client(PORT_PLAIN, ['https://localhost/index.html']));
@@ -107,21 +60,11 @@ describe.skipIf(skip !== null)(`QUIC with ngtcp2 in a namespace${skip ? ` (skipp
     const probe = ['--initial-rtt=50ms'];
     clientLogs.push(...(await Promise.all([client(PORT_DROPPED, ['https://localhost/'], probe), client(PORT_DROPPED, ['https://localhost/'], probe)])));
     await new Promise((r) => setTimeout(r, 200));
-    for (const p of procs) p.kill('SIGTERM');
-    await waitFor(() => procs.every((p) => p.exitCode !== null || p.signalCode !== null), 5000);
+    for (const p of lab.procs) p.kill('SIGTERM');
+    await waitFor(() => lab.procs.every(hasExited), 5000);
   }, 60_000);
 
-  afterAll(() => {
-    for (const p of procs) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
-    if (nsMade) {
-      try {
-        sh('ip', ['netns', 'del', NS]);
-      } catch {
-        // already gone
-      }
-    }
-    if (dir) rmSync(dir, { recursive: true, force: true });
-  });
+  afterAll(() => lab.tearDown());
 
   it('the clients did what the test asked (ground truth)', () => {
     expect(clientLogs).toHaveLength(5);
