@@ -4,7 +4,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO_ROOT } from '../helpers/captures';
-import { SHOTS, freeUdpPort, home } from './helpers';
+import { SHOTS, startListening } from './helpers';
 
 /*
  * A long live capture in the app is bounded (docs/capture.md "Long captures in the app"): a
@@ -21,11 +21,7 @@ test('listen past the analysis budget: the status says what the analysis covers,
   mkdirSync(join(REPO_ROOT, 'out', 'bench'), { recursive: true });
   const cc = spawnSync(process.env.CC || 'cc', ['-O2', '-Wall', join(REPO_ROOT, 'bench', 'vxlan-sender.c'), '-o', SENDER], { encoding: 'utf8' });
   test.skip(cc.status !== 0, `cannot compile bench/vxlan-sender.c: ${cc.stderr}`);
-  await home(page);
-  await page.getByTestId('capture-source').selectOption('listen');
-  const port = await freeUdpPort();
-  await page.getByTestId('listen-port').fill(String(port));
-  await page.getByTestId('start-listen').click();
+  const port = await startListening(page);
   const status = page.getByTestId('capture-status');
   await expect(status).toContainText(`Capturing VXLAN udp/${port} (live)`);
   const window = page.getByTestId('analysis-window');

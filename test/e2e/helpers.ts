@@ -86,3 +86,16 @@ export async function freeUdpPort(): Promise<number> {
   await new Promise<void>((r) => s.close(() => r()));
   return port;
 }
+
+/**
+ * Opens the start screen and starts Listen (a cloud-TAP feed, the form's default VXLAN) on a
+ * UDP port free on loopback; returns the port, for the feed the test replays.
+ */
+export async function startListening(page: Page): Promise<number> {
+  await home(page);
+  await page.getByTestId('capture-source').selectOption('listen');
+  const port = await freeUdpPort();
+  await page.getByTestId('listen-port').fill(String(port));
+  await page.getByTestId('start-listen').click();
+  return port;
+}

@@ -6,7 +6,7 @@ import { openCaptureWriter } from '../../main/pcap/writer';
 import { REPO_ROOT, capture, tsharkFields } from '../helpers/captures';
 import { replay, vxlanPayloads } from '../services/live-feed';
 import { ACK, FIN, PSH, SYN, tcp } from './craft';
-import { SHOTS, footCount, freeUdpPort, home, openPath, pixelsOfColor } from './helpers';
+import { SHOTS, footCount, freeUdpPort, openPath, pixelsOfColor, startListening } from './helpers';
 
 /*
  * The workbench's Wireshark-hand interactions (issue 14): charts that zoom, resizable and
@@ -185,11 +185,7 @@ test('closing asks first while a live capture runs or is unsaved; a file closes 
   await expect(page.getByTestId('confirm-dialog')).toHaveCount(0);
 
   // A running live capture (a cloud-TAP feed on loopback): the title asks; "Keep it open" keeps it.
-  await home(page);
-  await page.getByTestId('capture-source').selectOption('listen');
-  const port = await freeUdpPort();
-  await page.getByTestId('listen-port').fill(String(port));
-  await page.getByTestId('start-listen').click();
+  const port = await startListening(page);
   const status = page.getByTestId('capture-status');
   await expect(status).toContainText('(live): 0 packets');
   const payloads = vxlanPayloads();
