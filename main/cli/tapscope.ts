@@ -1,5 +1,6 @@
 import { runAnalyze, ANALYZE_USAGE } from './analyze.js';
 import { UsageError } from './args.js';
+import { rerunWithSmallYoungGeneration } from './small-young-generation.js';
 import { runServe, SERVE_USAGE } from './serve.js';
 import { runFlows, FLOWS_USAGE } from './flows.js';
 import { runPackets, PACKETS_USAGE } from './packets.js';
@@ -29,6 +30,8 @@ async function main(argv: string[]): Promise<number> {
     return name ? 0 : 1;
   }
   const cmd = COMMANDS[name];
+  const rerun = rerunWithSmallYoungGeneration(argv, process.argv[1]);
+  if (rerun !== null) return rerun;
   if (!cmd) {
     process.stderr.write(`tapscope: unknown command "${name}"\n\n${usage()}`);
     return 1;
