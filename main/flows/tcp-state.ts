@@ -335,20 +335,8 @@ export class TcpTable {
     const n1 = this.rttN[fl];
     const n2 = this.rttN[fl + 1];
     if (n1 === 0 && n2 === 0) return;
-    const ko = c * CONN_I32;
-    const co = c * CONN_F64;
-    const ci = this.ci;
-    const oldOff = ci[ko + K_RTT_OFF];
-    const oldKept = ci[ko + K_RTT_KEPT];
-    const kept = oldKept + n1 + n2;
-    if (this.rttUsed + kept > this.rttStore.length) {
-      let size = this.rttStore.length * 2;
-      while (size < this.rttUsed + kept) size *= 2;
-      this.rttStore = grown(this.rttStore, size);
-    }
-    const at = this.rttUsed;
-    if (oldKept > 0) this.rttStore.copyWithin(at, oldOff, oldOff + oldKept);
-    let o = at + oldKept;
+    const at = this.openRun(c, n1 + n2);
+    let o = at + this.ci[c * CONN_I32 + K_RTT_KEPT];
     let mn = Infinity;
     let mx = -Infinity;
     const p = this.rttPending;
@@ -360,13 +348,7 @@ export class TcpTable {
       if (v < mn) mn = v;
       if (v > mx) mx = v;
     }
-    this.rttUsed = o;
-    ci[ko + K_RTT_OFF] = at;
-    ci[ko + K_RTT_KEPT] = kept;
-    ci[ko + K_RTT_N_C2S] += n1;
-    ci[ko + K_RTT_N_S2C] += n2;
-    if (mn < this.cd[co + C_RTT_MIN]) this.cd[co + C_RTT_MIN] = mn;
-    if (mx > this.cd[co + C_RTT_MAX]) this.cd[co + C_RTT_MAX] = mx;
+    this.closeRun(c, at, o, n1, n2, mn, mx);
   }
 
   /** Appends the heavy's kept samples to the connection's released ones (one contiguous run). */
@@ -374,30 +356,45 @@ export class TcpTable {
     const n1 = heavy.c2s.rtt.count;
     const n2 = heavy.s2c.rtt.count;
     if (n1 === 0 && n2 === 0) return;
+    const at = this.openRun(c, heavy.c2s.rtt.kept + heavy.s2c.rtt.kept);
+    let o = at + this.ci[c * CONN_I32 + K_RTT_KEPT];
+    o = heavy.c2s.rtt.copyKept(this.rttStore, o);
+    o = heavy.s2c.rtt.copyKept(this.rttStore, o);
+    const mn = Math.min(heavy.c2s.rtt.rawMin, heavy.s2c.rtt.rawMin);
+    const mx = Math.max(heavy.c2s.rtt.rawMax, heavy.s2c.rtt.rawMax);
+    this.closeRun(c, at, o, n1, n2, mn, mx);
+  }
+
+  /**
+   * Starts connection c's run at the end of rttStore with room for `adding` more samples:
+   * a connection released before has its earlier run moved there (rare: packets after the
+   * close). Returns where the run starts; the new samples go after the earlier ones.
+   */
+  private openRun(c: number, adding: number): number {
     const ko = c * CONN_I32;
-    const co = c * CONN_F64;
-    const ci = this.ci;
-    const oldOff = ci[ko + K_RTT_OFF];
-    const oldKept = ci[ko + K_RTT_KEPT];
-    const kept = oldKept + heavy.c2s.rtt.kept + heavy.s2c.rtt.kept;
-    if (this.rttUsed + kept > this.rttStore.length) {
+    const oldOff = this.ci[ko + K_RTT_OFF];
+    const oldKept = this.ci[ko + K_RTT_KEPT];
+    const need = this.rttUsed + oldKept + adding;
+    if (need > this.rttStore.length) {
       let size = this.rttStore.length * 2;
-      while (size < this.rttUsed + kept) size *= 2;
+      while (size < need) size *= 2;
       this.rttStore = grown(this.rttStore, size);
     }
     const at = this.rttUsed;
-    // A connection released before: move its earlier run to the end (rare: packets after the close).
     if (oldKept > 0) this.rttStore.copyWithin(at, oldOff, oldOff + oldKept);
-    let o = at + oldKept;
-    o = heavy.c2s.rtt.copyKept(this.rttStore, o);
-    o = heavy.s2c.rtt.copyKept(this.rttStore, o);
-    this.rttUsed = o;
+    return at;
+  }
+
+  /** Ends the run openRun started at `at` (written up to `end`): counts per side, min and max. */
+  private closeRun(c: number, at: number, end: number, n1: number, n2: number, mn: number, mx: number): void {
+    const ko = c * CONN_I32;
+    const co = c * CONN_F64;
+    const ci = this.ci;
+    this.rttUsed = end;
     ci[ko + K_RTT_OFF] = at;
-    ci[ko + K_RTT_KEPT] = kept;
+    ci[ko + K_RTT_KEPT] = end - at;
     ci[ko + K_RTT_N_C2S] += n1;
     ci[ko + K_RTT_N_S2C] += n2;
-    const mn = Math.min(heavy.c2s.rtt.rawMin, heavy.s2c.rtt.rawMin);
-    const mx = Math.max(heavy.c2s.rtt.rawMax, heavy.s2c.rtt.rawMax);
     if (mn < this.cd[co + C_RTT_MIN]) this.cd[co + C_RTT_MIN] = mn;
     if (mx > this.cd[co + C_RTT_MAX]) this.cd[co + C_RTT_MAX] = mx;
   }
