@@ -5,21 +5,19 @@
 // analysed + skipped = received, in the counters, the end and a report warning. And the
 // default queue on a feed it can take: nothing skipped, the report's connections = the feed's.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CaptureService } from '../../main/capture/service';
 import type { UdpTapReceiver } from '../../main/capture/udp-receiver';
 import type { CaptureEnd } from '../../main/capture/live-sink';
-import { REPO_ROOT } from '../helpers/captures';
+import { buildVxlanSender, VXLAN_SENDER } from '../helpers/vxlan-sender';
 import { HELPER, ensureBuilt, skipReason, tsharkCount } from './lab';
 
 const dir = mkdtempSync(join(tmpdir(), 'tsEath-'));
-const SENDER = join(REPO_ROOT, 'out', 'bench', 'vxlan-sender');
-mkdirSync(join(REPO_ROOT, 'out', 'bench'), { recursive: true });
-const cc = spawnSync(process.env.CC || 'cc', ['-O2', '-Wall', join(REPO_ROOT, 'bench', 'vxlan-sender.c'), '-o', SENDER], { encoding: 'utf8' });
-const skip = skipReason(['tshark']) ?? (process.platform !== 'linux' ? 'Linux only' : cc.status !== 0 ? `cannot compile bench/vxlan-sender.c: ${cc.stderr}` : null);
+const SENDER = VXLAN_SENDER;
+const skip = skipReason(['tshark']) ?? buildVxlanSender();
 
 /** vxlan-sender: COUNT datagrams of FLOWS TCP connections (4 packets each) at RATE/s (0: as fast as it can). */
 async function send(port: number, count: number, flows: number, rate: number): Promise<number> {

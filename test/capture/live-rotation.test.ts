@@ -4,25 +4,25 @@
 // process's RSS flat, holds at most one window of connections, and reports the restarts
 // (CaptureStats.analysis) with totals that count every connection of the feed.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { CaptureStats } from '../../preload/api';
 import { TapscopeService, defaultWorker } from '../../main/services/service';
 import { REPO_ROOT } from '../helpers/captures';
+import { buildVxlanSender, VXLAN_SENDER } from '../helpers/vxlan-sender';
 import { ensureBuilt } from './lab';
 
 const dir = mkdtempSync(join(tmpdir(), 'tsErot-'));
-const SENDER = join(REPO_ROOT, 'out', 'bench', 'vxlan-sender');
+const SENDER = VXLAN_SENDER;
 const BUDGET = 2000;
 const FLOWS = 60_000;
 /** 4 datagrams per flow (SYN, SYN-ACK, ACK, RST as vxlan-sender makes them), sent at RATE/s. */
 const COUNT = FLOWS * 4;
 const RATE = 24_000;
 
-const cc = spawnSync(process.env.CC || 'cc', ['-O2', '-Wall', join(REPO_ROOT, 'bench', 'vxlan-sender.c'), '-o', SENDER], { encoding: 'utf8' });
-const skip = process.platform !== 'linux' ? 'Linux only' : cc.status !== 0 ? `cannot compile bench/vxlan-sender.c: ${cc.stderr}` : null;
+const skip = buildVxlanSender();
 
 describe.skipIf(skip !== null)(`app live capture bounded by its analysis budget${skip ? ` (skipped: ${skip})` : ''}`, () => {
   const prev = process.env.TAPSCOPE_LIVE_BUDGET;

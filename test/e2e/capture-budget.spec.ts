@@ -1,10 +1,9 @@
 /// <reference lib="dom" />
 import { test, expect } from '@playwright/test';
-import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { REPO_ROOT } from '../helpers/captures';
 import { SHOTS, startListening } from './helpers';
+import { buildVxlanSender, VXLAN_SENDER } from '../helpers/vxlan-sender';
 
 /*
  * A long live capture in the app is bounded (docs/capture.md "Long captures in the app"): a
@@ -13,14 +12,13 @@ import { SHOTS, startListening } from './helpers';
  * says what the analysis covers before and after it starts afresh, with totals since the
  * start; after Stop a banner says the views cover the last window.
  */
-const SENDER = join(REPO_ROOT, 'out', 'bench', 'vxlan-sender');
+const SENDER = VXLAN_SENDER;
 const FLOWS = 60_000;
 
 test('listen past the analysis budget: the status says what the analysis covers, with totals', async ({ page }) => {
   test.setTimeout(120_000);
-  mkdirSync(join(REPO_ROOT, 'out', 'bench'), { recursive: true });
-  const cc = spawnSync(process.env.CC || 'cc', ['-O2', '-Wall', join(REPO_ROOT, 'bench', 'vxlan-sender.c'), '-o', SENDER], { encoding: 'utf8' });
-  test.skip(cc.status !== 0, `cannot compile bench/vxlan-sender.c: ${cc.stderr}`);
+  const cannotBuild = buildVxlanSender();
+  test.skip(cannotBuild !== null, cannotBuild ?? '');
   const port = await startListening(page);
   const status = page.getByTestId('capture-status');
   await expect(status).toContainText(`Capturing VXLAN udp/${port} (live)`);
