@@ -5,7 +5,8 @@ import { AnalysisSession } from './session.js';
 import { fileOfReport, finishFile, useKeys } from './analyze-file.js';
 import { ContextRingReader } from './context-ring.js';
 import { factsFromColumns, type TcpFactColumns } from './tcp-fact-columns.js';
-import { writeReportMembers, type JsonChunk } from './report-members.js';
+import { writeReportMembersBytes, type JsonChunk } from './report-json.js';
+import { MessageQueue } from './message-queue.js';
 import { loadKeyLogFiles } from '../decrypt/capture-keys.js';
 import type { Warning } from './report.js';
 import type { HttpExchangeStore } from '../analysis/http-exchange-store.js';
@@ -65,45 +66,19 @@ export type TransportStageMessage =
   | { type: 'tcp-facts'; columns: TcpFactColumns }
   | { type: 'send-tail' };
 
-/** Messages from the transport thread, awaited one at a time in order. */
-class Inbox {
-  private readonly queue: TransportStageMessage[] = [];
-  private waiter: ((m: TransportStageMessage) => void) | null = null;
-
-  constructor(port: MessagePort) {
-    port.on('message', (m: TransportStageMessage) => {
-      if (this.waiter) {
-        const w = this.waiter;
-        this.waiter = null;
-        w(m);
-      } else this.queue.push(m);
-    });
-  }
-
-  next<T extends TransportStageMessage['type']>(type: T): Promise<Extract<TransportStageMessage, { type: T }>> {
-    const check = (m: TransportStageMessage): Extract<TransportStageMessage, { type: T }> => {
-      if (m.type !== type) throw new Error(`split analysis: expected ${type}, got ${m.type}`);
-      return m as Extract<TransportStageMessage, { type: T }>;
-    };
-    const m = this.queue.shift();
-    if (m) return Promise.resolve(check(m));
-    return new Promise((resolve, reject) => {
-      this.waiter = (x) => {
-        try {
-          resolve(check(x));
-        } catch (e) {
-          reject(e);
-        }
-      };
-    });
-  }
+/** The transport thread's next message, which must be of `type`. */
+async function expectMessage<T extends TransportStageMessage['type']>(inbox: MessageQueue<TransportStageMessage>, type: T): Promise<Extract<TransportStageMessage, { type: T }>> {
+  const m = await inbox.next();
+  if (m.type !== type) throw new Error(`split analysis: expected ${type}, got ${m.type}`);
+  return m as Extract<TransportStageMessage, { type: T }>;
 }
 
 export async function runAppStage(job: AppStageJob, port: MessagePort): Promise<void> {
   const post = (m: AppStageMessage, transfer: ArrayBuffer[] = []): void => port.postMessage(m, transfer);
   // Each chunk of JSON octets has a buffer of its own (JsonOut allocates one per chunk): moved, not copied.
   const buffers = (chunks: JsonChunk[]): ArrayBuffer[] => chunks.flatMap((c) => (typeof c === 'string' ? [] : [c.buffer as ArrayBuffer]));
-  const inbox = new Inbox(port);
+  const inbox = new MessageQueue<TransportStageMessage>();
+  port.on('message', inbox.deliver);
   const ring = new ContextRingReader(job.ring);
   try {
     const reader = openCapture(job.path);
@@ -117,7 +92,7 @@ export async function runAppStage(job: AppStageJob, port: MessagePort): Promise<
       finishFile(session, reader, keyProblems);
       const app = session.app;
       const findingsFrom = async (): Promise<unknown[]> => {
-        const { columns } = await inbox.next('tcp-facts');
+        const { columns } = await expectMessage(inbox, 'tcp-facts');
         return app.findings(factsFromColumns(session.connections.flows, columns), session.firstTs, session.lastTs);
       };
       if (job.output === 'parts') {
@@ -127,11 +102,11 @@ export async function runAppStage(job: AppStageJob, port: MessagePort): Promise<
         return;
       }
       const head: JsonChunk[] = [];
-      writeReportMembers({ file: session.fileSummary(fileOfReport(job.path, reader)), warnings: session.warnings, tunnels: session.tunnels.summary() }, session.connections, (c) => head.push(c));
+      writeReportMembersBytes({ file: session.fileSummary(fileOfReport(job.path, reader)), warnings: session.warnings, tunnels: session.tunnels.summary() }, session.connections, (c) => head.push(c));
       post({ type: 'head', chunks: head }, [...new Set(buffers(head))]);
       const findings = await findingsFrom();
-      await inbox.next('send-tail');
-      writeReportMembers(
+      await expectMessage(inbox, 'send-tail');
+      writeReportMembersBytes(
         { http: [], dns: app.dns.json(), tls: app.tls.json(), quic: app.quic.json(), findings, alerts: [] },
         session.connections,
         (chunk) => post({ type: 'tail', chunk }, buffers([chunk])),

@@ -54,6 +54,27 @@ export function writeReportJsonBytes(
   writeDocument(new JsonOut(write), report, table, eachConnection, http);
 }
 
+/** A piece of the document: UTF-8 octets, or (a value longer than a chunk) its text. */
+export type JsonChunk = Uint8Array | string;
+
+/**
+ * Part of the document: the members `"key":value,…` of `part` as writeReportJsonBytes
+ * writes them (connections from the columns, http from the exchange store), without the
+ * braces. The split analysis puts the document together from the two threads' parts in the
+ * single-thread order (engine/split-analysis.ts).
+ */
+export function writeReportMembersBytes(
+  part: Partial<AnalysisReport>,
+  table: ConnectionTable,
+  write: (chunk: JsonChunk) => void,
+  eachConnection?: (json: Record<string, unknown>) => void,
+  http?: HttpExchanges,
+): void {
+  const o = new JsonOut(write);
+  writeMembers(o, part, table, eachConnection, http);
+  o.end();
+}
+
 function writeDocument(
   o: JsonOut,
   report: AnalysisReport,
@@ -62,6 +83,18 @@ function writeDocument(
   http: HttpExchanges | undefined,
 ): void {
   o.byte(0x7b); // {
+  writeMembers(o, report, table, eachConnection, http);
+  o.text('}\n');
+  o.end();
+}
+
+function writeMembers(
+  o: JsonOut,
+  report: Partial<AnalysisReport>,
+  table: ConnectionTable,
+  eachConnection: ((json: Record<string, unknown>) => void) | undefined,
+  http: HttpExchanges | undefined,
+): void {
   let firstKey = true;
   for (const [key, value] of Object.entries(report)) {
     if (value === undefined) continue;
@@ -97,6 +130,4 @@ function writeDocument(
       o.byte(0x5d);
     } else o.text(JSON.stringify(value) ?? 'null');
   }
-  o.text('}\n');
-  o.end();
 }

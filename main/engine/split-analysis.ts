@@ -9,7 +9,8 @@ import { ContextRingWriter, contextRingBuffer, RingAborted } from './context-rin
 import type { ConnectionTable } from '../analysis/connections.js';
 import type { FlowContext } from '../flows/flow-table.js';
 import { tcpFactBuffers, tcpFactColumns } from './tcp-fact-columns.js';
-import { writeReportMembers, type JsonChunk } from './report-members.js';
+import { writeReportMembersBytes, type JsonChunk } from './report-json.js';
+import { MessageQueue } from './message-queue.js';
 import type { AppStageJob, AppStageMessage, TransportStageMessage } from './app-stage-worker.js';
 
 /*
@@ -175,7 +176,7 @@ export async function analyzeFileSplit(path: string, opts: SplitOptions, write: 
     write('{');
     for (const c of head.chunks) write(c);
     write(',');
-    writeReportMembers({ connections: [] }, session.connections, write, opts.eachConnection);
+    writeReportMembersBytes({ connections: [] }, session.connections, write, opts.eachConnection);
     app.send({ type: 'send-tail' });
     for (let first = true; ; first = false) {
       const m = await app.next();
@@ -192,27 +193,13 @@ export async function analyzeFileSplit(path: string, opts: SplitOptions, write: 
   }
 }
 
-/** The worker's messages in order, and its failure (an error event or an exit before 'end'). */
-class WorkerInbox {
-  private readonly queue: AppStageMessage[] = [];
-  private waiter: ((m: AppStageMessage) => void) | null = null;
-
+/** The worker's messages in order, its failure (an error event or an exit before 'end') as a 'failed' message. */
+class WorkerInbox extends MessageQueue<AppStageMessage> {
   constructor(worker: Worker) {
-    const deliver = (m: AppStageMessage): void => {
-      if (this.waiter) {
-        const w = this.waiter;
-        this.waiter = null;
-        w(m);
-      } else this.queue.push(m);
-    };
-    worker.on('message', deliver);
-    worker.on('error', (e) => deliver({ type: 'failed', message: e.stack ?? String(e) }));
-    worker.on('exit', (code) => deliver({ type: 'failed', message: `the application thread exited (code ${code})` }));
-  }
-
-  next(): Promise<AppStageMessage> {
-    const m = this.queue.shift();
-    return m ? Promise.resolve(m) : new Promise((resolve) => { this.waiter = resolve; });
+    super();
+    worker.on('message', this.deliver);
+    worker.on('error', (e) => this.deliver({ type: 'failed', message: e.stack ?? String(e) }));
+    worker.on('exit', (code) => this.deliver({ type: 'failed', message: `the application thread exited (code ${code})` }));
   }
 
   /** The worker's failure message, once it arrives. */
