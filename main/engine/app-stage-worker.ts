@@ -4,7 +4,7 @@ import { parseDecodeAs } from '../decode/decoder.js';
 import { AnalysisSession } from './session.js';
 import { fileOfReport, finishFile, useKeys } from './analyze-file.js';
 import { ContextRingReader } from './context-ring.js';
-import { factsFromColumns, type TcpFactColumns } from './tcp-fact-columns.js';
+import { factsFromColumns, type TcpFactColumns } from '../analysis/connection-facts.js';
 import { writeReportMembersBytes, type JsonChunk } from './report-json.js';
 import { MessageQueue } from './message-queue.js';
 import { loadKeyLogFiles } from '../decrypt/capture-keys.js';

@@ -8,7 +8,7 @@ import { AnalysisSession } from './session.js';
 import { ContextRingWriter, contextRingBuffer, RingAborted } from './context-ring.js';
 import type { ConnectionTable } from '../analysis/connections.js';
 import type { FlowContext } from '../flows/flow-table.js';
-import { tcpFactBuffers, tcpFactColumns } from './tcp-fact-columns.js';
+import { tcpFactBuffers, tcpFactColumns } from '../analysis/connection-facts.js';
 import { writeReportMembersBytes, type JsonChunk } from './report-json.js';
 import { MessageQueue } from './message-queue.js';
 import type { AppStageJob, AppStageMessage, TransportStageMessage } from './app-stage-worker.js';
@@ -125,7 +125,7 @@ export class AppStage {
 
   /** What the findings need of the TCP analysis, once the transport session is finished. */
   sendTcpFacts(table: ConnectionTable): void {
-    const columns = tcpFactColumns(table);
+    const columns = tcpFactColumns(table.flows, table.tcp?.table ?? null);
     this.worker.postMessage({ type: 'tcp-facts', columns } satisfies TransportStageMessage, tcpFactBuffers(columns));
   }
 
